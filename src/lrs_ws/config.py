@@ -1,0 +1,81 @@
+"""Settings built once from the environment and passed to whatever needs them."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/ExternalService.svc"
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about one running service."""
+
+    database_url: str = field(default_factory=lambda: f"sqlite:///{Path.cwd() / 'lrs_ws.sqlite3'}")
+    public_url: str = DEFAULT_PUBLIC_URL
+    smtp_url: str = "smtp://127.0.0.1:25"
+    mail_from: str = "lrs-business-support@lrs-ws.invalid"
+    max_batch_achievements: int = 5000
+    max_request_bytes: int = 10 * 1024 * 1024
+    max_xml_depth: int = 64
+    max_xml_attributes: int = 256
+    max_xml_name_length: int = 256
+    default_page_size: int = 50
+    max_page_size: int = 500
+    run_worker_in_server: bool = True
+    worker_poll_seconds: float = 1.0
+    worker_chunk_size: int = 500
+    stale_job_seconds: int = 300
+    smtp_max_attempts: int = 10
+    smtp_retry_base_seconds: float = 2.0
+    token_max_age_seconds: int = 300
+    token_max_future_seconds: int = 60
+    login_failure_limit: int = 5
+    login_failure_window_seconds: int = 300
+    log_json: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from LRS_WS_* environment variables (defaults for anything unset)."""
+        env = os.environ if env is None else env
+        base = cls()
+        return replace(
+            base,
+            database_url=env.get("LRS_WS_DATABASE_URL") or base.database_url,
+            public_url=env.get("LRS_WS_PUBLIC_URL") or base.public_url,
+            smtp_url=env.get("LRS_WS_SMTP_URL") or base.smtp_url,
+            mail_from=env.get("LRS_WS_MAIL_FROM") or base.mail_from,
+            max_batch_achievements=_int(env, "LRS_WS_MAX_BATCH_ACHIEVEMENTS", base.max_batch_achievements),
+            max_request_bytes=_int(env, "LRS_WS_MAX_REQUEST_BYTES", base.max_request_bytes),
+            default_page_size=_int(env, "LRS_WS_DEFAULT_PAGE_SIZE", base.default_page_size),
+            max_page_size=_int(env, "LRS_WS_MAX_PAGE_SIZE", base.max_page_size),
+            run_worker_in_server=_bool(env, "LRS_WS_RUN_WORKER", base.run_worker_in_server),
+            worker_chunk_size=_int(env, "LRS_WS_WORKER_CHUNK_SIZE", base.worker_chunk_size),
+            stale_job_seconds=_int(env, "LRS_WS_STALE_JOB_SECONDS", base.stale_job_seconds),
+            smtp_max_attempts=_int(env, "LRS_WS_SMTP_MAX_ATTEMPTS", base.smtp_max_attempts),
+            log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
+        )
+
+    def with_(self, **changes: object) -> Settings:
+        """A copy with some settings changed (tests, CLI flags)."""
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Plain-Python domain: value objects, entities, rules and the errors they raise."""

@@ -1,0 +1,137 @@
+"""Domain errors. Each carries structured attributes; the SOAP layer maps the type to an ErrorCode."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every refusal the service can give. `message` is safe to show to a caller."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class SchemaInvalid(DomainError):
+    """The request does not have the shape the contract requires."""
+
+
+class AuthenticationFailed(DomainError):
+    """Credentials were not accepted. The message never says which part was wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("Authentication failed: the user name, password or organisation is not valid.")
+
+
+class AccessDenied(DomainError):
+    """The caller is authenticated but its roles do not allow the operation."""
+
+    def __init__(self, operation: str) -> None:
+        super().__init__(f"Insufficient access: your roles do not allow {operation}.")
+        self.operation = operation
+
+
+class InvalidUln(DomainError):
+    def __init__(self, value: str) -> None:
+        super().__init__("The ULN is not valid: it must be 10 digits with a correct check digit.")
+        self.value = value
+
+
+class InvalidValue(DomainError):
+    """A field's value breaks a format rule (length, pattern, range)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class GradeTooLong(InvalidValue):
+    def __init__(self, length: int, maximum: int) -> None:
+        super().__init__("Grade", f"The grade is {length} characters long; at most {maximum} are allowed.")
+        self.length = length
+        self.maximum = maximum
+
+
+class NotFound(DomainError):
+    """Missing, or belonging to another organisation: the two are indistinguishable on purpose."""
+
+    def __init__(self, kind: str, key: object) -> None:
+        super().__init__(f"No {kind} {key} was found for your organisation.")
+        self.kind = kind
+        self.key = key
+
+
+class LearnerNotFound(NotFound):
+    def __init__(self, uln: str) -> None:
+        super().__init__("learner with ULN", uln)
+        self.message = f"No learner with ULN {uln} is on the register."
+
+
+class StaleVersion(DomainError):
+    def __init__(self, expected: int | None, actual: int | None) -> None:
+        super().__init__(
+            "The record has been updated since you last obtained it"
+            + (f" (you sent version {expected}, it is now version {actual})." if expected is not None else ".")
+        )
+        self.expected = expected
+        self.actual = actual
+
+
+class InvalidTransition(DomainError):
+    """A state change the lifecycle does not allow."""
+
+    def __init__(self, what: str, current: str, attempted: str) -> None:
+        super().__init__(f"The {what} is {current}; it cannot be {attempted}.")
+        self.what = what
+        self.current = current
+        self.attempted = attempted
+
+
+class SameUlnTransfer(DomainError):
+    def __init__(self, uln: str) -> None:
+        super().__init__(f"The achievement already belongs to ULN {uln}; choose another learner.")
+        self.uln = uln
+
+
+class DuplicateAchievement(DomainError):
+    def __init__(self) -> None:
+        super().__init__("An identical achievement already exists on this learner's record for your organisation.")
+
+
+class AmbiguousTarget(DomainError):
+    def __init__(self, count: int) -> None:
+        super().__init__(f"{count} achievements match; add a MisIdentifier to choose one.")
+        self.count = count
+
+
+class FutureDate(InvalidValue):
+    def __init__(self, field: str) -> None:
+        super().__init__(field, f"{field} cannot be in the future.")
+
+
+class ActionNotVerified(DomainError):
+    """An Accepted EDC cannot be closed before its corrective action is seen in the audit trail."""
+
+    def __init__(self, missing: str) -> None:
+        super().__init__(f"The EDC cannot be closed: {missing}")
+        self.missing = missing
+
+
+class UnknownJob(DomainError):
+    def __init__(self, job_id: object) -> None:
+        super().__init__(f"Batch job {job_id} was not found for your organisation.")
+        self.job_id = job_id
+
+
+class BatchRefused(DomainError):
+    """A whole batch request is refused before any job is created; `code` is the LRS response code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class TooManyAttempts(DomainError):
+    """Too many failed logins: answered exactly like any other authentication failure."""
+
+    def __init__(self) -> None:
+        super().__init__("Authentication failed: the user name, password or organisation is not valid.")

@@ -1,0 +1,1 @@
+"""SOAP interface: Spyne types, services, fault mapping and request hardening."""
