@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import re
+
 from lxml import etree
 
 from lrs_ws.domain import errors as e
@@ -48,20 +51,32 @@ def is_client_error(code: str) -> bool:
     return code != INTERNAL_ERROR_CODE
 
 
-def domain_fault_detail(code: str, message: str) -> etree._Element:
-    """<detail><DomainFault><ErrorCode/><ErrorDetail/></DomainFault></detail>, built explicitly.
+def domain_fault_element(code: str, message: str) -> etree._Element:
+    """<DomainFault><ErrorCode/><ErrorDetail/></DomainFault> in the faults namespace, built explicitly.
 
     ErrorDetail is xs:base64Binary in the LRS contract; clients built from it decode the message as bytes.
     """
-    import base64
-
-    detail = etree.Element("detail")
-    fault = etree.SubElement(detail, f"{{{FAULTS_NS}}}DomainFault", nsmap={"f": FAULTS_NS})
+    fault = etree.Element(f"{{{FAULTS_NS}}}DomainFault", nsmap={"f": FAULTS_NS})
     etree.SubElement(fault, f"{{{FAULTS_NS}}}ErrorCode").text = code
     etree.SubElement(fault, f"{{{FAULTS_NS}}}ErrorDetail").text = base64.b64encode(
         message.encode("utf-8")
     ).decode("ascii")
+    return fault
+
+
+def domain_fault_detail(code: str, message: str) -> etree._Element:
+    """<detail> holding the DomainFault."""
+    detail = etree.Element("detail")
+    detail.append(domain_fault_element(code, message))
     return detail
+
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def scrub_schema_message(message: str, limit: int = 300) -> str:
+    """A schema validator's message without the values it quotes (they may be passwords)."""
+    return _QUOTED.sub(lambda m: m.group(0) if m.group(1).startswith("{") else "'…'", message)[:limit]
 
 
 def fault_envelope(code: str, message: str, faultcode: str = "soap:Client") -> bytes:

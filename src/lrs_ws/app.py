@@ -1,0 +1,111 @@
+"""create_app(settings): the one place that wires the database, the services and the HTTP endpoints."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from spyne.server.wsgi import WsgiApplication
+from sqlalchemy import Engine, text
+
+from lrs_ws.config import Settings
+from lrs_ws.db.engine import make_engine, make_session_factory
+from lrs_ws.db.tables import start_mappers
+from lrs_ws.db.uow import SqlAlchemyUnitOfWork
+from lrs_ws.soap.application import build_application
+from lrs_ws.soap.context import Deps
+from lrs_ws.soap.service import AchievementService, EventDataChallengeService
+
+log = logging.getLogger("lrs_ws.app")
+
+SOAP_PATH = "/ExternalService.svc"
+WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+
+
+def soap_services() -> list[type]:
+    return [AchievementService, EventDataChallengeService]
+
+
+@dataclass
+class Wiring:
+    """The concrete pieces one process uses; kept so the CLI and workers share them."""
+
+    settings: Settings
+    engine: Engine
+    uow_factory: Callable[[], SqlAlchemyUnitOfWork]
+
+
+def wire(settings: Settings) -> Wiring:
+    start_mappers()
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    return Wiring(settings, engine, lambda: SqlAlchemyUnitOfWork(session_factory))
+
+
+def build_soap_wsgi(settings: Settings, deps: Deps) -> WsgiApplication:
+    """The Spyne WSGI app with its WSDL built once, from LRS_WS_PUBLIC_URL (never a request's Host)."""
+    spyne_app = build_application(soap_services(), deps)
+    wsgi = WsgiApplication(spyne_app, max_content_length=settings.max_request_bytes)
+    wsgi.doc.wsdl11.build_interface_document(settings.public_url)
+    wsgi._wsdl = wsgi.doc.wsdl11.get_interface_document()
+    return wsgi
+
+
+def wsdl_text(settings: Settings) -> str:
+    """The WSDL this service publishes (no database needed)."""
+    start_mappers()
+    deps = Deps(settings=settings, uow_factory=lambda: None)  # type: ignore[arg-type,return-value]
+    wsgi = build_soap_wsgi(settings, deps)
+    return wsgi._wsdl.decode("utf-8") if isinstance(wsgi._wsdl, bytes) else str(wsgi._wsdl)
+
+
+def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
+    payload = json.dumps(body).encode()
+    start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class Router:
+    """Dispatches by path: the SOAP endpoint, /healthz, and 404 for anything else."""
+
+    def __init__(self, soap: WsgiApp, engine: Engine) -> None:
+        self.soap = soap
+        self.engine = engine
+        self.extra: dict[str, WsgiApp] = {}
+
+    def healthz(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception:
+            log.warning("health check failed: database not reachable")
+            return _json(start_response, "503 Service Unavailable", {"status": "unavailable", "database": "down"})
+        return _json(start_response, "200 OK", {"status": "ok", "database": "up"})
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "") or "/"
+        if path == SOAP_PATH or path == SOAP_PATH + "/":
+            return self.soap(environ, start_response)
+        if path == "/healthz":
+            return self.healthz(environ, start_response)
+        if path in self.extra:
+            return self.extra[path](environ, start_response)
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"Not found. The service is at /ExternalService.svc (WSDL: ?wsdl).\n"]
+
+
+def create_app(settings: Settings) -> Router:
+    """The WSGI application for one process."""
+    from lrs_ws.logs import configure_logging
+    from lrs_ws.soap.guard import RequestGuard
+
+    configure_logging(settings)
+    wiring = wire(settings)
+    deps = Deps(settings=settings, uow_factory=wiring.uow_factory)
+    soap = RequestGuard(build_soap_wsgi(settings, deps), settings)
+    router = Router(soap, wiring.engine)
+    router.wiring = wiring  # type: ignore[attr-defined]
+    return router

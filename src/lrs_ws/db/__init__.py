@@ -1,0 +1,1 @@
+"""SQLAlchemy 2.x persistence: tables, mapping, repositories, unit of work."""

@@ -1,0 +1,196 @@
+"""Repositories: every lookup of AO-owned data takes the organisation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from lrs_ws.db.tables import learning_aims
+from lrs_ws.domain import model
+from lrs_ws.domain.values import Page
+from lrs_ws.service.uow import Aim
+
+A = model.Achievement
+E = model.EventDataChallenge
+
+
+class OrganisationRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, organisation: model.Organisation) -> None:
+        self.session.add(organisation)
+
+    def by_ref(self, ref: str) -> model.Organisation | None:
+        return self.session.scalars(select(model.Organisation).filter_by(ref=ref)).first()
+
+    def get(self, organisation_id: int) -> model.Organisation | None:
+        return self.session.get(model.Organisation, organisation_id)
+
+    def all(self) -> Sequence[model.Organisation]:
+        return self.session.scalars(select(model.Organisation).order_by(model.Organisation.ref)).all()
+
+
+class UserRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user: model.User) -> None:
+        self.session.add(user)
+
+    def by_username(self, username: str) -> model.User | None:
+        return self.session.scalars(select(model.User).filter_by(username=username)).first()
+
+    def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]:
+        users = self.session.scalars(
+            select(model.User).filter_by(organisation_id=organisation_id, active=True).order_by(model.User.id)
+        ).all()
+        return [u for u in users if u.has_role(role)]
+
+
+class LearnerRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, learner: model.Learner) -> None:
+        self.session.add(learner)
+
+    def by_uln(self, uln: str) -> model.Learner | None:
+        return self.session.scalars(select(model.Learner).filter_by(uln=uln)).first()
+
+
+class AimRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def get(self, reference: str) -> Aim | None:
+        row = self.session.execute(
+            select(learning_aims).where(learning_aims.c.reference == reference)
+        ).first()
+        return Aim(row.reference, row.title, row.aim_type, row.level) if row else None
+
+    def add(self, aim: Aim) -> None:
+        self.session.execute(
+            learning_aims.insert().values(
+                reference=aim.reference, title=aim.title, aim_type=aim.aim_type, level=aim.level
+            )
+        )
+
+
+_SORT_COLUMNS = {
+    "ReferenceNumber": "reference",
+    "Type": "aim_type",
+    "Level": "level",
+    "Grade": "grade",
+    "AwardDate": "award_date",
+}
+
+
+class AchievementRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, achievement: model.Achievement) -> None:
+        self.session.add(achievement)
+
+    def get(self, achievement_id: int, organisation_id: int | None) -> model.Achievement | None:
+        stmt = select(A).where(A.id == achievement_id, A.deleted.is_(False))  # type: ignore[attr-defined]
+        if organisation_id is not None:
+            stmt = stmt.where(A.organisation_id == organisation_id)  # type: ignore[arg-type]
+        return self.session.scalars(stmt).first()
+
+    def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
+        return self.session.scalars(
+            select(A).where(A.id == achievement_id, A.organisation_id == organisation_id)  # type: ignore[arg-type]
+        ).first()
+
+    def _live_for(self, organisation_id: int, uln: str):  # type: ignore[no-untyped-def]
+        return and_(
+            A.organisation_id == organisation_id,  # type: ignore[arg-type]
+            A.uln == uln,  # type: ignore[arg-type]
+            A.deleted.is_(False),  # type: ignore[attr-defined]
+        )
+
+    def for_learner(
+        self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
+    ) -> tuple[int, Sequence[model.Achievement]]:
+        where = self._live_for(organisation_id, uln)
+        total = self.session.scalar(select(func.count()).select_from(A).where(where)) or 0
+        column = getattr(A, _SORT_COLUMNS[sort_by])
+        order = [column.desc(), A.id.desc()] if descending else [column.asc(), A.id.asc()]  # type: ignore[attr-defined]
+        rows = self.session.scalars(
+            select(A).where(where).order_by(*order).offset(page.offset).limit(page.size)
+        ).all()
+        return total, rows
+
+    def matching(
+        self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
+    ) -> Sequence[model.Achievement]:
+        stmt = select(A).where(self._live_for(organisation_id, uln), A.reference == reference)  # type: ignore[arg-type]
+        if mis_identifier:
+            stmt = stmt.where(A.mis_identifier == mis_identifier)  # type: ignore[arg-type]
+        return self.session.scalars(stmt.order_by(A.id)).all()  # type: ignore[arg-type]
+
+
+class EdcRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, edc: model.EventDataChallenge) -> None:
+        self.session.add(edc)
+
+    def get(self, edc_id: int, organisation_id: int | None) -> model.EventDataChallenge | None:
+        stmt = select(E).where(E.id == edc_id)  # type: ignore[arg-type]
+        if organisation_id is not None:
+            stmt = stmt.where(E.organisation_id == organisation_id)  # type: ignore[arg-type]
+        return self.session.scalars(stmt).first()
+
+    def list(
+        self, organisation_id: int | None, status: str | None, page: Page
+    ) -> tuple[int, Sequence[model.EventDataChallenge]]:
+        conds = []
+        if organisation_id is not None:
+            conds.append(E.organisation_id == organisation_id)  # type: ignore[arg-type]
+        if status is not None:
+            conds.append(E.status == status)  # type: ignore[arg-type]
+        total = self.session.scalar(select(func.count()).select_from(E).where(*conds)) or 0
+        rows = self.session.scalars(
+            select(E).where(*conds).order_by(E.raised_at.desc(), E.id.desc())  # type: ignore[attr-defined]
+            .offset(page.offset).limit(page.size)
+        ).all()
+        return total, rows
+
+    def open_for_achievement(self, achievement_id: int) -> Sequence[model.EventDataChallenge]:
+        return self.session.scalars(
+            select(E).where(E.achievement_id == achievement_id, E.status != model.EDC_COMPLETE)  # type: ignore[arg-type]
+        ).all()
+
+    def outstanding(self, organisation_id: int | None) -> Sequence[model.EventDataChallenge]:
+        stmt = select(E).where(E.status != model.EDC_COMPLETE)  # type: ignore[arg-type]
+        if organisation_id is not None:
+            stmt = stmt.where(E.organisation_id == organisation_id)  # type: ignore[arg-type]
+        return self.session.scalars(stmt.order_by(E.organisation_id, E.due_date, E.id)).all()  # type: ignore[arg-type]
+
+
+class AuditRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, event: model.AuditEvent) -> None:
+        self.session.add(event)
+
+    def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]:
+        return self.session.scalars(
+            select(model.AuditEvent)
+            .where(model.AuditEvent.achievement_id == achievement_id)  # type: ignore[arg-type]
+            .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
+        ).all()
+
+    def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]:
+        return self.session.scalars(
+            select(model.AuditEvent)
+            .where(model.AuditEvent.edc_id == edc_id)  # type: ignore[arg-type]
+            .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
+        ).all()

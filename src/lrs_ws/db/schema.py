@@ -1,0 +1,5 @@
+"""All tables of the service in one MetaData (what Alembic compares against)."""
+
+from lrs_ws.db.tables import metadata
+
+__all__ = ["metadata"]

@@ -1,0 +1,1 @@
+"""Background work: batch jobs and e-mail delivery."""

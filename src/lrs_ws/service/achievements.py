@@ -1,0 +1,203 @@
+"""Learner-achievement use cases (seed guide section 4.2 to 4.5, and the single-record actions)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lrs_ws.domain import errors as e
+from lrs_ws.domain import model, values
+from lrs_ws.service import audit, records
+from lrs_ws.service.auth import Caller
+from lrs_ws.service.clock import utcnow
+from lrs_ws.service.uow import ACHIEVEMENT_SORT_KEYS, AbstractUnitOfWork
+
+OP_MANAGE = "managing achievements"
+
+
+@dataclass(frozen=True)
+class LearnerAchievements:
+    learner: model.Learner
+    total: int
+    achievements: Sequence[model.Achievement]
+
+
+def _owned(uow: AbstractUnitOfWork, caller: Caller, achievement_id: int | None) -> model.Achievement:
+    """A live achievement of the caller's organisation, or NotFound (also for another AO's)."""
+    found = uow.achievements.get(achievement_id, caller.organisation_id) if achievement_id else None
+    if found is None:
+        raise e.NotFound("achievement", achievement_id)
+    return found
+
+
+def _learner(uow: AbstractUnitOfWork, uln: str | None) -> model.Learner:
+    clean_uln = values.check_uln(uln)
+    learner = uow.learners.by_uln(clean_uln)
+    if learner is None:
+        raise e.LearnerNotFound(clean_uln)
+    return learner
+
+
+def get_learner_achievements(
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    uln: str | None,
+    sort_by: str | None,
+    descending: bool,
+    page: values.Page,
+) -> LearnerAchievements:
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
+    sort_key = sort_by or "AwardDate"
+    if sort_key not in ACHIEVEMENT_SORT_KEYS:
+        raise e.InvalidValue("sortBy", f"sortBy must be one of {', '.join(ACHIEVEMENT_SORT_KEYS)}.")
+    with uow:
+        learner = _learner(uow, uln)
+        total, rows = uow.achievements.for_learner(caller.organisation_id, learner.uln, sort_key, descending, page)
+        return LearnerAchievements(learner, total, rows)
+
+
+def get_achievement(uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None) -> model.Achievement:
+    """LRS Business Support may read any organisation's achievement (to raise EDCs); AO users only their own."""
+    with uow:
+        if caller.is_lrs_support:
+            found = uow.achievements.get(achievement_id, None) if achievement_id else None
+            if found is None:
+                raise e.NotFound("achievement", achievement_id)
+            return found
+        caller.require(model.ROLE_AO_USER, OP_MANAGE)
+        return _owned(uow, caller, achievement_id)
+
+
+def _change(
+    uow: AbstractUnitOfWork,
+    caller: Caller,
+    achievement_id: int | None,
+    expected_version: int | None,
+    operation: str,
+    mutate,  # type: ignore[no-untyped-def]
+) -> model.Achievement:
+    """Load the caller's achievement, check its version, mutate it, audit and commit."""
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
+    now = utcnow()
+    with uow:
+        achievement = _owned(uow, caller, achievement_id)
+        achievement.check_version(expected_version)
+        before = achievement.snapshot()
+        mutate(uow, achievement, now)
+        uow.flush()
+        audit.record(
+            uow, caller, operation, now, achievement_id=achievement.id, before=before, after=achievement.snapshot()
+        )
+        uow.commit()
+        return achievement
+
+
+def edit_grade(
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    achievement_id: int | None,
+    new_grade: str | None,
+    expected_version: int | None = None,
+) -> model.Achievement:
+    grade = values.check_grade(new_grade)
+    return _change(
+        uow, caller, achievement_id, expected_version, "EditGrade", lambda _u, a, now: a.edit_grade(grade, now)
+    )
+
+
+def delete(
+    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None, expected_version: int | None = None
+) -> model.Achievement:
+    return _change(uow, caller, achievement_id, expected_version, "Delete", lambda _u, a, now: a.delete(now))
+
+
+def withdraw(
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    achievement_id: int | None,
+    reason: str | None,
+    expected_version: int | None = None,
+) -> model.Achievement:
+    text = values.check_text("reason", reason, 200)
+    return _change(
+        uow, caller, achievement_id, expected_version, "Withdraw", lambda _u, a, now: a.withdraw(text, now)
+    )
+
+
+def reinstate(
+    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None, expected_version: int | None = None
+) -> model.Achievement:
+    return _change(uow, caller, achievement_id, expected_version, "Reinstate", lambda _u, a, now: a.reinstate(now))
+
+
+def transfer(
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    achievement_id: int | None,
+    new_uln: str | None,
+    expected_version: int | None = None,
+) -> model.Achievement:
+    target_uln = values.check_uln(new_uln)
+
+    def move(u: AbstractUnitOfWork, a: model.Achievement, now) -> None:  # type: ignore[no-untyped-def]
+        if target_uln == a.uln:
+            raise e.SameUlnTransfer(target_uln)
+        if u.learners.by_uln(target_uln) is None:
+            raise e.LearnerNotFound(target_uln)
+        a.transfer_to(target_uln, now)
+
+    return _change(uow, caller, achievement_id, expected_version, "Transfer", move)
+
+
+def find_learner(uow: AbstractUnitOfWork, *, caller: Caller, uln: str | None) -> model.Learner:
+    """The register's names for a ULN (to confirm a transfer target); audited as a sensitive read."""
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
+    with uow:
+        learner = _learner(uow, uln)
+        audit.record(uow, caller, "FindLearnerByUln", utcnow(), after={"Uln": learner.uln})
+        uow.commit()
+        return learner
+
+
+def create(
+    uow: AbstractUnitOfWork, *, caller: Caller, submission_type: str | None, record: records.AchievementRecord
+) -> model.Achievement:
+    """A single Create record, with the same rules as one record of a batch."""
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
+    status = records.check_submission_type(submission_type)
+    now = utcnow()
+    if record.Action not in (None, records.ACTION_CREATE):
+        raise e.InvalidValue("Action", "CreateAchievement takes Action 1 (Create) or no Action.")
+    rec = records.clean(
+        records.AchievementRecord(**{**record.__dict__, "Action": records.ACTION_CREATE}), now.date()
+    )
+    with uow:
+        applied = records.apply(uow, caller, rec, status, now, source="")
+        uow.commit()
+        return applied.achievement
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    when: object
+    username: str
+    operation: str
+    before: str | None
+    after: str | None
+
+
+def history(uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None) -> list[HistoryEntry]:
+    """The audit trail of one of the caller's achievements (deleted ones included)."""
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
+    with uow:
+        found = uow.achievements.get_any(achievement_id, caller.organisation_id) if achievement_id else None
+        if found is None:
+            raise e.NotFound("achievement", achievement_id)
+        return [
+            HistoryEntry(ev.at, ev.username, ev.operation, ev.before, ev.after)
+            for ev in uow.audit.for_achievement(found.id)  # type: ignore[arg-type]
+        ]

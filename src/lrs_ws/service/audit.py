@@ -1,0 +1,42 @@
+"""Audit events are written in the same transaction as the change they describe."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from lrs_ws.domain import model
+from lrs_ws.service.auth import Caller
+from lrs_ws.service.uow import AbstractUnitOfWork
+
+
+def _dump(value: dict[str, Any] | None) -> str | None:
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+def record(
+    uow: AbstractUnitOfWork,
+    caller: Caller,
+    operation: str,
+    now: datetime,
+    *,
+    achievement_id: int | None = None,
+    edc_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    uow.audit.add(
+        model.AuditEvent(
+            at=now,
+            user_id=caller.user_id,
+            username=caller.username,
+            organisation_id=caller.organisation_id,
+            operation=operation,
+            achievement_id=achievement_id,
+            edc_id=edc_id,
+            before=_dump(before),
+            after=_dump(after),
+            request_id=caller.request_id,
+        )
+    )

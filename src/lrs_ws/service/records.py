@@ -1,0 +1,234 @@
+"""One LRS `Achievement` record (Create / Update / Withdraw / Reinstate): validated and applied on its own.
+
+Shared by the single-record operations and the batch worker, so both give the same outcome for the same record.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from lrs_ws.domain import errors as e
+from lrs_ws.domain import model, values
+from lrs_ws.service import audit
+from lrs_ws.service.auth import Caller
+from lrs_ws.service.uow import AbstractUnitOfWork
+
+ACTION_CREATE, ACTION_UPDATE, ACTION_WITHDRAW, ACTION_REINSTATE = 1, 2, 3, 4
+ACTIONS = {ACTION_CREATE: "Create", ACTION_UPDATE: "Update", ACTION_WITHDRAW: "Withdraw", ACTION_REINSTATE: "Reinstate"}
+
+FIELD_ERROR, LEARNER_ERROR, BUSINESS_ERROR = "FieldDataError", "LearnerDataError", "BusinessRuleError"
+
+SUBMISSION_TYPES = {"final": model.FINAL, "provisional": model.PROVISIONAL}
+
+
+class LearnerMismatch(e.DomainError):
+    def __init__(self) -> None:
+        super().__init__("The learner's names do not match the register for this ULN.")
+
+
+# Stable record-level error codes for the batch error file and single-record faults.
+RECORD_ERROR_CODES: list[tuple[type[e.DomainError], str, str]] = [
+    (e.InvalidUln, "WSEC0136", FIELD_ERROR),
+    (e.FutureDate, "WSEC0102", BUSINESS_ERROR),
+    (e.GradeTooLong, "WSEC0101", FIELD_ERROR),
+    (e.InvalidValue, "WSEC0103", FIELD_ERROR),
+    (e.LearnerNotFound, "WSEC0104", LEARNER_ERROR),
+    (LearnerMismatch, "WSEC0111", LEARNER_ERROR),
+    (e.DuplicateAchievement, "WSEC0108", BUSINESS_ERROR),
+    (e.AmbiguousTarget, "WSEC0109", BUSINESS_ERROR),
+    (e.NotFound, "WSEC0105", BUSINESS_ERROR),
+    (e.InvalidTransition, "WSEC0106", BUSINESS_ERROR),
+]
+
+
+def classify(error: e.DomainError) -> tuple[str, str]:
+    """(error code, category) of a record-level failure."""
+    for kind, code, category in RECORD_ERROR_CODES:
+        if isinstance(error, kind):
+            return code, category
+    return "WSEC0199", BUSINESS_ERROR
+
+
+def check_submission_type(value: str | None) -> str:
+    status = SUBMISSION_TYPES.get((value or "").strip().lower())
+    if status is None:
+        raise e.BatchRefused("WSEC0045", "The submission type must be Final or Provisional.")
+    return status
+
+
+@dataclass(frozen=True)
+class AchievementRecord:
+    """The 15 fields of the LRS `Achievement` type, as received (already typed by the transport)."""
+
+    AchievementAwardDate: date | datetime | None
+    Action: int | None
+    ActionDate: date | datetime | None = None
+    ActionReason: str | None = None
+    DateofBirth: date | datetime | None = None
+    FamilyName: str | None = None
+    Gender: int | None = None
+    GivenName: str | None = None
+    Grade: str | None = None
+    LanguageForAssessment: str | None = None
+    LearnerPostcode: str | None = None
+    MisIdentifier: str | None = None
+    ProviderUkprn: str | None = None
+    Uln: str | None = None
+    UnitOrQualificationReferenceNumber: str | None = None
+
+
+FIELD_NAMES = tuple(AchievementRecord.__dataclass_fields__)
+
+
+@dataclass(frozen=True)
+class CleanRecord:
+    action: int
+    uln: str
+    reference: str
+    award_date: date
+    given_name: str
+    family_name: str
+    grade: str
+    language: str
+    provider_ukprn: str
+    mis_identifier: str
+    reason: str
+
+
+def _as_date(field: str, value: date | datetime | None) -> date:
+    if value is None:
+        raise e.InvalidValue(field, f"{field} is required.")
+    return value.date() if isinstance(value, datetime) else value
+
+
+def clean(record: AchievementRecord, today: date) -> CleanRecord:
+    """Field-level validation; raises the first field error found."""
+    if record.Action not in ACTIONS:
+        raise e.InvalidValue("Action", "Action must be 1 (Create), 2 (Update), 3 (Withdraw) or 4 (Reinstate).")
+    uln = values.check_uln(record.Uln)
+    reference = values.check_reference(record.UnitOrQualificationReferenceNumber)
+    award_date = _as_date("AchievementAwardDate", record.AchievementAwardDate)
+    given = values.check_name("GivenName", record.GivenName)
+    family = values.check_name("FamilyName", record.FamilyName)
+    grade = values.check_grade(record.Grade)
+    language = values.check_text("LanguageForAssessment", record.LanguageForAssessment, 50)
+    ukprn = values.check_ukprn(record.ProviderUkprn)
+    mis = values.check_text("MisIdentifier", record.MisIdentifier, 50)
+    reason = values.check_text("ActionReason", record.ActionReason, 200)
+    values.check_gender(record.Gender)
+    values.check_text("LearnerPostcode", record.LearnerPostcode, 10)
+    if record.DateofBirth is not None:
+        values.check_not_future("DateofBirth", _as_date("DateofBirth", record.DateofBirth), today)
+    values.check_not_future("AchievementAwardDate", award_date, today)
+    return CleanRecord(record.Action, uln, reference, award_date, given, family, grade, language, ukprn, mis, reason)
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What applying one record did, for the batch counts."""
+
+    action: int
+    achievement: model.Achievement
+    promoted: bool = False
+
+
+def _check_learner(uow: AbstractUnitOfWork, rec: CleanRecord) -> None:
+    learner = uow.learners.by_uln(rec.uln)
+    if learner is None:
+        raise e.LearnerNotFound(rec.uln)
+    if not learner.names_match(rec.given_name, rec.family_name):
+        raise LearnerMismatch()
+
+
+def _single_target(uow: AbstractUnitOfWork, caller: Caller, rec: CleanRecord) -> model.Achievement:
+    found = uow.achievements.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
+    if not found:
+        raise e.NotFound("achievement matching ULN and reference", f"{rec.uln} {rec.reference}")
+    if len(found) > 1:
+        raise e.AmbiguousTarget(len(found))
+    return found[0]
+
+
+def apply(
+    uow: AbstractUnitOfWork,
+    caller: Caller,
+    rec: CleanRecord,
+    status: str,
+    now: datetime,
+    *,
+    source: str,
+) -> Applied:
+    """Apply one clean record for the caller's organisation, with its audit event. Raises on refusal."""
+    _check_learner(uow, rec)
+    if rec.action == ACTION_CREATE:
+        return _create(uow, caller, rec, status, now, source)
+    target = _single_target(uow, caller, rec)
+    before = target.snapshot()
+    promoted = False
+    if rec.action == ACTION_UPDATE:
+        target.update_details(
+            grade=rec.grade,
+            award_date=rec.award_date,
+            language=rec.language,
+            provider_ukprn=rec.provider_ukprn,
+            now=now,
+        )
+        if status == model.FINAL:
+            promoted = target.promote_to_final(now)
+    elif rec.action == ACTION_WITHDRAW:
+        target.withdraw(rec.reason, now)
+    else:
+        target.reinstate(now)
+    uow.flush()
+    audit.record(
+        uow, caller, f"{source}{ACTIONS[rec.action]}", now,
+        achievement_id=target.id, before=before, after=target.snapshot(),
+    )
+    return Applied(rec.action, target, promoted)
+
+
+def _create(
+    uow: AbstractUnitOfWork, caller: Caller, rec: CleanRecord, status: str, now: datetime, source: str
+) -> Applied:
+    existing = [
+        a
+        for a in uow.achievements.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
+        if rec.mis_identifier or a.award_date == rec.award_date
+    ]
+    if existing:
+        target = existing[0]
+        if status == model.FINAL and target.status == model.PROVISIONAL and len(existing) == 1:
+            before = target.snapshot()
+            target.update_details(
+                grade=rec.grade, award_date=rec.award_date, language=rec.language,
+                provider_ukprn=rec.provider_ukprn, now=now,
+            )
+            target.promote_to_final(now)
+            uow.flush()
+            audit.record(
+                uow, caller, f"{source}PromoteToFinal", now,
+                achievement_id=target.id, before=before, after=target.snapshot(),
+            )
+            return Applied(ACTION_CREATE, target, promoted=True)
+        raise e.DuplicateAchievement()
+    aim = uow.aims.get(rec.reference)
+    achievement = model.Achievement(
+        organisation_id=caller.organisation_id,
+        uln=rec.uln,
+        reference=rec.reference,
+        title=aim.title if aim else rec.reference,
+        aim_type=aim.aim_type if aim else (values.aim_type_of(rec.reference) or ""),
+        level=aim.level if aim else "",
+        grade=rec.grade,
+        award_date=rec.award_date,
+        language=rec.language,
+        provider_ukprn=rec.provider_ukprn,
+        mis_identifier=rec.mis_identifier,
+        status=status,
+        created_at=now,
+    )
+    uow.achievements.add(achievement)
+    uow.flush()
+    audit.record(uow, caller, f"{source}Create", now, achievement_id=achievement.id, after=achievement.snapshot())
+    return Applied(ACTION_CREATE, achievement)

@@ -1,0 +1,103 @@
+"""The abstract unit of work and repository ports the use cases depend on."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from lrs_ws.domain import model
+from lrs_ws.domain.values import Page
+
+ACHIEVEMENT_SORT_KEYS = ("ReferenceNumber", "Type", "Level", "Grade", "AwardDate")
+
+
+@dataclass(frozen=True)
+class Aim:
+    reference: str
+    title: str
+    aim_type: str
+    level: str
+
+
+class OrganisationRepository(Protocol):
+    def add(self, organisation: model.Organisation) -> None: ...
+    def by_ref(self, ref: str) -> model.Organisation | None: ...
+    def get(self, organisation_id: int) -> model.Organisation | None: ...
+    def all(self) -> Sequence[model.Organisation]: ...
+
+
+class UserRepository(Protocol):
+    def add(self, user: model.User) -> None: ...
+    def by_username(self, username: str) -> model.User | None: ...
+    def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]: ...
+
+
+class LearnerRepository(Protocol):
+    def add(self, learner: model.Learner) -> None: ...
+    def by_uln(self, uln: str) -> model.Learner | None: ...
+
+
+class AimRepository(Protocol):
+    def get(self, reference: str) -> Aim | None: ...
+    def add(self, aim: Aim) -> None: ...
+
+
+class AchievementRepository(Protocol):
+    def add(self, achievement: model.Achievement) -> None: ...
+    def get(self, achievement_id: int, organisation_id: int | None) -> model.Achievement | None:
+        """A live (not deleted) achievement; organisation_id None only for LRS-wide reads."""
+    def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
+        """Including deleted ones (their history stays readable to their owner)."""
+    def for_learner(
+        self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
+    ) -> tuple[int, Sequence[model.Achievement]]: ...
+    def matching(
+        self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
+    ) -> Sequence[model.Achievement]: ...
+
+
+class EdcRepository(Protocol):
+    def add(self, edc: model.EventDataChallenge) -> None: ...
+    def get(self, edc_id: int, organisation_id: int | None) -> model.EventDataChallenge | None: ...
+    def list(
+        self, organisation_id: int | None, status: str | None, page: Page
+    ) -> tuple[int, Sequence[model.EventDataChallenge]]: ...
+    def open_for_achievement(self, achievement_id: int) -> Sequence[model.EventDataChallenge]: ...
+    def outstanding(self, organisation_id: int | None) -> Sequence[model.EventDataChallenge]: ...
+
+
+class AuditRepository(Protocol):
+    def add(self, event: model.AuditEvent) -> None: ...
+    def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]: ...
+    def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]: ...
+
+
+class AbstractUnitOfWork(abc.ABC):
+    """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
+
+    organisations: OrganisationRepository
+    users: UserRepository
+    learners: LearnerRepository
+    aims: AimRepository
+    achievements: AchievementRepository
+    edcs: EdcRepository
+    audit: AuditRepository
+
+    def __enter__(self) -> AbstractUnitOfWork:
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None: ...
+
+    @abc.abstractmethod
+    def rollback(self) -> None: ...
+
+    @abc.abstractmethod
+    def flush(self) -> None:
+        """Send pending changes so generated ids are known."""
+

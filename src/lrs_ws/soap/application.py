@@ -1,0 +1,129 @@
+"""The Spyne Application: error-to-fault mapping, schema-fault shaping, per-request context and logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from spyne import Application, Fault
+from spyne.protocol.soap import Soap11
+
+from lrs_ws.domain.errors import DomainError
+from lrs_ws.soap.context import Deps, read_username_token, request_context
+from lrs_ws.soap.faults import (
+    INTERNAL_ERROR_CODE,
+    INTERNAL_ERROR_MESSAGE,
+    domain_fault_element,
+    error_code,
+    scrub_schema_message,
+)
+from lrs_ws.soap.namespaces import SERVICES_NS
+
+log = logging.getLogger("lrs_ws.soap")
+
+# Spyne logs every fault with its traceback and, on invalid input, the raw request (passwords included).
+_NOISY_SPYNE_LOGGERS = (
+    "spyne.application",
+    "spyne.application.client",
+    "spyne.application.server",
+    "spyne.protocol.soap.soap11.invalid",
+    "spyne.protocol.xml",
+    "spyne.protocol.soap.soap11",
+    "spyne.server.wsgi",
+)
+
+
+def silence_spyne_logging() -> None:
+    for name in _NOISY_SPYNE_LOGGERS:
+        lg = logging.getLogger(name)
+        lg.setLevel(logging.CRITICAL + 10)
+        lg.propagate = False
+
+
+def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
+    fault = Fault(faultcode=faultcode, faultstring=f"{code}: {message}", detail=domain_fault_element(code, message))
+    fault.lrs_error_code = code
+    return fault
+
+
+class LrsSoap11(Soap11):
+    """Soap11 whose schema-validation faults carry a DomainFault (WSEC0001) and never echo input values."""
+
+    def schema_validation_error_to_parent(self, ctx, cls, inst, parent, ns, **_):  # type: ignore[no-untyped-def]
+        message = "The request does not match the service's schema: " + scrub_schema_message(
+            str(getattr(inst, "faultstring", "") or "")
+        )
+        fault = domain_fault("WSEC0001", message)
+        request_context(ctx).outcome = "WSEC0001"
+        return self.fault_to_parent(ctx, Fault, fault, parent, ns)
+
+
+class LrsApplication(Application):
+    """Maps DomainError types to faults in one place; anything unexpected becomes a generic Server fault."""
+
+    deps: Deps
+
+    def call_wrapper(self, ctx):  # type: ignore[no-untyped-def]
+        try:
+            return super().call_wrapper(ctx)
+        except DomainError as exc:
+            code = error_code(exc)
+            request_context(ctx).outcome = code
+            raise domain_fault(code, exc.message) from None
+        except Fault:
+            raise
+        except Exception:
+            rc = request_context(ctx)
+            rc.outcome = INTERNAL_ERROR_CODE
+            log.error(
+                "unexpected error",
+                exc_info=True,
+                extra={"request_id": rc.request_id, "operation": rc.operation},
+            )
+            raise domain_fault(INTERNAL_ERROR_CODE, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})",
+                               "Server") from None
+
+
+def _on_method_call(ctx: Any) -> None:
+    rc = request_context(ctx)
+    rc.started = time.perf_counter()
+    rc.operation = ctx.method_request_string.rsplit("}", 1)[-1] if ctx.method_request_string else ""
+    try:
+        rc.token = read_username_token(getattr(ctx, "in_header_doc", None))
+    except DomainError as exc:
+        raise domain_fault(error_code(exc), exc.message) from None
+
+
+def _on_method_done(ctx: Any) -> None:
+    rc = request_context(ctx)
+    started = getattr(rc, "started", None)
+    outcome = getattr(rc, "outcome", None) or ("ok" if ctx.out_error is None else "fault")
+    caller = rc.caller
+    log.info(
+        "request",
+        extra={
+            "request_id": rc.request_id,
+            "operation": rc.operation,
+            "organisation": caller.organisation_ref if caller else None,
+            "user": caller.username if caller else None,
+            "outcome": outcome,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2) if started else None,
+        },
+    )
+
+
+def build_application(services: list[type], deps: Deps) -> LrsApplication:
+    silence_spyne_logging()
+    app = LrsApplication(
+        services,
+        tns=SERVICES_NS,
+        name="ExternalService",
+        in_protocol=LrsSoap11(validator="lxml"),
+        out_protocol=LrsSoap11(),
+    )
+    app.deps = deps
+    app.event_manager.add_listener("method_call", _on_method_call)
+    app.event_manager.add_listener("method_return_object", _on_method_done)
+    app.event_manager.add_listener("method_exception_object", _on_method_done)
+    return app

@@ -1,0 +1,105 @@
+"""Per-request context: request id, the WS-Security token read from the header, and the caller."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from lxml import etree
+
+from lrs_ws.config import Settings
+from lrs_ws.domain.errors import AuthenticationFailed
+from lrs_ws.service.auth import Caller, authenticate
+from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.soap.namespaces import WSSE_NS, WSU_NS
+
+
+@dataclass(frozen=True)
+class UsernameToken:
+    username: str
+    password: str
+    nonce: str | None = None
+    created: str | None = None
+
+
+@dataclass
+class Deps:
+    """What the SOAP methods need from the outside world, wired by create_app."""
+
+    settings: Settings
+    uow_factory: Callable[[], AbstractUnitOfWork]
+    authenticator: Callable[..., Caller] = authenticate
+
+
+@dataclass
+class RequestContext:
+    request_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    token: UsernameToken | None = None
+    caller: Caller | None = None
+    operation: str = ""
+    started: float | None = None
+    outcome: str | None = None
+
+
+def read_username_token(header_elements: list[Any] | None) -> UsernameToken | None:
+    """The first wsse:Security/wsse:UsernameToken among the SOAP header's children, if any."""
+    for header in header_elements or []:
+        if not isinstance(header, etree._Element) or header.tag != f"{{{WSSE_NS}}}Security":
+            continue
+        token = header.find(f"{{{WSSE_NS}}}UsernameToken")
+        if token is None:
+            continue
+        password = token.find(f"{{{WSSE_NS}}}Password")
+        ptype = password.get("Type", "") if password is not None else ""
+        if ptype and not ptype.endswith("#PasswordText"):
+            raise AuthenticationFailed()
+        return UsernameToken(
+            username=(token.findtext(f"{{{WSSE_NS}}}Username") or "").strip(),
+            password=password.text or "" if password is not None else "",
+            nonce=token.findtext(f"{{{WSSE_NS}}}Nonce"),
+            created=token.findtext(f"{{{WSU_NS}}}Created"),
+        )
+    return None
+
+
+def request_context(ctx: Any) -> RequestContext:
+    if not isinstance(getattr(ctx, "udc", None), RequestContext):
+        ctx.udc = RequestContext()
+    return ctx.udc  # type: ignore[no-any-return]
+
+
+def deps_of(ctx: Any) -> Deps:
+    return ctx.app.deps  # type: ignore[no-any-return]
+
+
+def caller_of(ctx: Any, invoking_user: Any) -> Caller:
+    """Authenticate from the body's invokingUser, or else from the WS-Security UsernameToken."""
+    rc = request_context(ctx)
+    deps = deps_of(ctx)
+    has_body_user = invoking_user is not None and any(
+        getattr(invoking_user, f, None) for f in ("UserName", "OrgPassword", "OrganisationRef")
+    )
+    if has_body_user:
+        caller = deps.authenticator(
+            deps.uow_factory(),
+            username=invoking_user.UserName,
+            password=invoking_user.OrgPassword,
+            organisation_ref=invoking_user.OrganisationRef or "",
+            request_id=rc.request_id,
+        )
+    elif rc.token is not None:
+        caller = deps.authenticator(
+            deps.uow_factory(),
+            username=rc.token.username,
+            password=rc.token.password,
+            organisation_ref=None,
+            request_id=rc.request_id,
+            nonce=rc.token.nonce,
+            created=rc.token.created,
+        )
+    else:
+        raise AuthenticationFailed()
+    rc.caller = caller
+    return caller

@@ -1,0 +1,53 @@
+"""Domain objects to Spyne result types."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from lrs_ws.domain import model
+from lrs_ws.soap import types as t
+
+
+def achievement_summary(a: model.Achievement) -> t.AchievementSummary:
+    return t.AchievementSummary(
+        AchievementId=a.id,
+        Uln=a.uln,
+        Subject=a.title,
+        ReferenceNumber=a.reference,
+        Type=a.aim_type,
+        Level=a.level,
+        Grade=a.grade,
+        AwardDate=a.award_date,
+        LanguageForAssessment=a.language,
+        ProviderUkprn=a.provider_ukprn,
+        MisIdentifier=a.mis_identifier,
+        Status=a.status,
+        Withdrawn=a.withdrawn,
+        UnderDataChallenge="Y" if a.under_challenge else "N",
+        Version=a.version,
+    )
+
+
+def edc(e: model.EventDataChallenge, today: date, achievement: model.Achievement | None = None) -> t.EventDataChallenge:
+    return t.EventDataChallenge(
+        Reference=e.reference,
+        AchievementId=e.achievement_id,
+        Uln=e.uln,
+        GivenName=e.given_name,
+        FamilyName=e.family_name,
+        ProblemType=e.problem_type,
+        Description=e.description,
+        RecommendedAction=e.recommended_action,
+        SuppliedValue=e.supplied_value,
+        Status=e.status,
+        Decision=e.decision,
+        DecisionReason=e.decision_reason,
+        DateRaised=e.raised_at,
+        DateResolved=e.resolved_at,
+        DueDate=e.due_date,
+        DaysOpen=e.days_open(today),
+        Overdue=e.overdue(today),
+        ActionVerified=e.action_verified,
+        Version=e.version,
+        Achievement=achievement_summary(achievement) if achievement is not None else None,
+    )

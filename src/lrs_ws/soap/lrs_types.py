@@ -1,0 +1,48 @@
+"""Types shared with the real LRS ExternalService contract: same names, namespaces and element order."""
+
+from __future__ import annotations
+
+from spyne import ComplexModel, DateTime, Integer, Unicode
+
+from lrs_ws.soap.namespaces import MODEL_NS, SERVICES_NS
+
+
+class User(ComplexModel):
+    """The invoking user: WCF's alphabetical order, in the model namespace."""
+
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("OrgPassword", Unicode(max_len=256)),
+        ("OrganisationRef", Unicode(max_len=20)),
+        ("UserName", Unicode(max_len=100)),
+    ]
+
+
+_MANDATORY = {"min_occurs": 1}
+
+
+class Achievement(ComplexModel):
+    """One achievement record of a batch (and of CreateAchievement), in the services namespace.
+
+    String limits here are generous on purpose: a record that breaks a business limit (a 21-character grade)
+    must fail on its own, not make the whole request a schema fault.
+    """
+
+    __namespace__ = SERVICES_NS
+    _type_info = [
+        ("AchievementAwardDate", DateTime(min_occurs=1, nillable=False)),
+        ("Action", Integer(min_occurs=1, nillable=False)),
+        ("ActionDate", DateTime(min_occurs=1, nillable=False)),
+        ("ActionReason", Unicode(max_len=1000)),
+        ("DateofBirth", DateTime),
+        ("FamilyName", Unicode(max_len=255, **_MANDATORY)),
+        ("Gender", Integer),
+        ("GivenName", Unicode(max_len=255, **_MANDATORY)),
+        ("Grade", Unicode(max_len=255)),
+        ("LanguageForAssessment", Unicode(max_len=255)),
+        ("LearnerPostcode", Unicode(max_len=255)),
+        ("MisIdentifier", Unicode(max_len=255)),
+        ("ProviderUkprn", Unicode(max_len=255, **_MANDATORY)),
+        ("Uln", Unicode(max_len=255, **_MANDATORY)),
+        ("UnitOrQualificationReferenceNumber", Unicode(max_len=255, **_MANDATORY)),
+    ]

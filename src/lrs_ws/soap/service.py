@@ -1,0 +1,170 @@
+"""The portal's achievement and EDC functions as SOAP operations. Each method is thin: authenticate,
+call one use case, convert the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
+
+from lrs_ws.domain.values import Page
+from lrs_ws.service import achievements as ach
+from lrs_ws.service import edcs
+from lrs_ws.service.clock import utcnow
+from lrs_ws.service.records import AchievementRecord
+from lrs_ws.soap import convert
+from lrs_ws.soap import types as t
+from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.lrs_types import Achievement, User
+
+_Id = Integer
+_Version = Integer
+_Uln = Unicode(max_len=20)
+_Ref = Unicode(max_len=20)
+_Short = Unicode(max_len=40)
+_Text = Unicode(max_len=1000)
+
+
+def _page(ctx: Any, number: int | None, size: int | None) -> Page:
+    s = deps_of(ctx).settings
+    return Page.of(number, size, default_size=s.default_page_size, max_size=s.max_page_size)
+
+
+def _uow(ctx: Any):  # type: ignore[no-untyped-def]
+    return deps_of(ctx).uow_factory()
+
+
+class AchievementService(ServiceBase):
+    """Learner achievements of the caller's organisation (seed guide sections 4.2 to 4.5)."""
+
+    @rpc(User, _Uln, _Short, Boolean, Integer, Integer,
+         _returns=t.LearnerAchievements, _out_variable_name="GetLearnerAchievementsResult")
+    def GetLearnerAchievements(ctx, invokingUser, uln, sortBy, sortDescending, pageNumber, pageSize):  # noqa: N802,N803
+        """The learner's name and the caller organisation's achievements for a ULN, sorted by ReferenceNumber,
+        Type, Level, Grade or AwardDate (default AwardDate), paged, with the total count."""
+        caller = caller_of(ctx, invokingUser)
+        found = ach.get_learner_achievements(
+            _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=bool(sortDescending),
+            page=_page(ctx, pageNumber, pageSize),
+        )
+        return t.LearnerAchievements(
+            Uln=found.learner.uln, GivenName=found.learner.given_name, FamilyName=found.learner.family_name,
+            TotalCount=found.total, Achievements=[convert.achievement_summary(a) for a in found.achievements],
+        )
+
+    @rpc(User, _Id, _returns=t.AchievementSummary, _out_variable_name="GetAchievementResult")
+    def GetAchievement(ctx, invokingUser, achievementId):  # noqa: N802,N803
+        """One achievement's summary (aim title, type, reference, grade, level, award date, ...)."""
+        caller = caller_of(ctx, invokingUser)
+        return convert.achievement_summary(ach.get_achievement(_uow(ctx), caller=caller, achievement_id=achievementId))
+
+    @rpc(User, _Id, Unicode(max_len=200), _Version,
+         _returns=t.AchievementSummary, _out_variable_name="EditAchievementGradeResult")
+    def EditAchievementGrade(ctx, invokingUser, achievementId, newGrade, expectedVersion):  # noqa: N802,N803
+        """Replace or add the grade: free text of at most 20 characters."""
+        caller = caller_of(ctx, invokingUser)
+        return convert.achievement_summary(
+            ach.edit_grade(_uow(ctx), caller=caller, achievement_id=achievementId, new_grade=newGrade,
+                           expected_version=expectedVersion)
+        )
+
+    @rpc(User, _Id, _Version, _returns=t.OperationResult, _out_variable_name="DeleteAchievementResult")
+    def DeleteAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
+        """Remove the achievement from the learner's PLR; it stays in the audit trail."""
+        caller = caller_of(ctx, invokingUser)
+        gone = ach.delete(_uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion)
+        return t.OperationResult(ResponseCode="WSRC0000", AchievementId=gone.id, Version=gone.version)
+
+    @rpc(User, _Uln, _returns=t.LearnerName, _out_variable_name="FindLearnerByUlnResult")
+    def FindLearnerByUln(ctx, invokingUser, uln):  # noqa: N802,N803
+        """The register's given and family name for a ULN, to confirm a transfer target."""
+        caller = caller_of(ctx, invokingUser)
+        learner = ach.find_learner(_uow(ctx), caller=caller, uln=uln)
+        return t.LearnerName(Uln=learner.uln, GivenName=learner.given_name, FamilyName=learner.family_name)
+
+    @rpc(User, _Id, _Uln, _Version, _returns=t.AchievementSummary, _out_variable_name="TransferAchievementResult")
+    def TransferAchievement(ctx, invokingUser, achievementId, newUln, expectedVersion):  # noqa: N802,N803
+        """Move the achievement to another learner's ULN."""
+        caller = caller_of(ctx, invokingUser)
+        return convert.achievement_summary(
+            ach.transfer(_uow(ctx), caller=caller, achievement_id=achievementId, new_uln=newUln,
+                         expected_version=expectedVersion)
+        )
+
+    @rpc(User, _Short, Achievement, _returns=t.AchievementSummary, _out_variable_name="CreateAchievementResult")
+    def CreateAchievement(ctx, invokingUser, submissionType, achievement):  # noqa: N802,N803
+        """Create one achievement (the LRS Achievement type; Action 1 or empty), Final or Provisional."""
+        caller = caller_of(ctx, invokingUser)
+        if achievement is None:
+            from lrs_ws.domain.errors import SchemaInvalid
+
+            raise SchemaInvalid("An achievement is required.")
+        record = AchievementRecord(**{name: getattr(achievement, name, None) for name in AchievementRecord.__dataclass_fields__})
+        return convert.achievement_summary(
+            ach.create(_uow(ctx), caller=caller, submission_type=submissionType, record=record)
+        )
+
+    @rpc(User, _Id, Unicode(max_len=200), _Version,
+         _returns=t.AchievementSummary, _out_variable_name="WithdrawAchievementResult")
+    def WithdrawAchievement(ctx, invokingUser, achievementId, reason, expectedVersion):  # noqa: N802,N803
+        """Withdraw an achievement from the learner's PLR (it can be reinstated)."""
+        caller = caller_of(ctx, invokingUser)
+        return convert.achievement_summary(
+            ach.withdraw(_uow(ctx), caller=caller, achievement_id=achievementId, reason=reason,
+                         expected_version=expectedVersion)
+        )
+
+    @rpc(User, _Id, _Version, _returns=t.AchievementSummary, _out_variable_name="ReinstateAchievementResult")
+    def ReinstateAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
+        """Reinstate a withdrawn achievement."""
+        caller = caller_of(ctx, invokingUser)
+        return convert.achievement_summary(
+            ach.reinstate(_uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion)
+        )
+
+    @rpc(User, _Id, _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
+    def GetAchievementHistory(ctx, invokingUser, achievementId):  # noqa: N802,N803
+        """The audit trail of one achievement, oldest first (deleted achievements included)."""
+        caller = caller_of(ctx, invokingUser)
+        entries = ach.history(_uow(ctx), caller=caller, achievement_id=achievementId)
+        return t.AchievementHistory(
+            AchievementId=achievementId,
+            TotalCount=len(entries),
+            Events=[
+                t.AuditEntry(When=h.when, UserName=h.username, Operation=h.operation, Before=h.before, After=h.after)
+                for h in entries
+            ],
+        )
+
+
+class EventDataChallengeService(ServiceBase):
+    """Event Data Challenges assigned to the caller's organisation (seed guide sections 2 and 4.1)."""
+
+    @rpc(User, _Short, Integer, Integer,
+         _returns=t.EventDataChallengeList, _out_variable_name="ListEventDataChallengesResult")
+    def ListEventDataChallenges(ctx, invokingUser, status, pageNumber, pageSize):  # noqa: N802,N803
+        """EDCs of the caller's organisation, optionally only New, InProgress or Complete, newest first, paged."""
+        caller = caller_of(ctx, invokingUser)
+        found = edcs.list_edcs(_uow(ctx), caller=caller, status=status, page=_page(ctx, pageNumber, pageSize))
+        today = utcnow().date()
+        return t.EventDataChallengeList(
+            TotalCount=found.total, EventDataChallenges=[convert.edc(e, today) for e in found.items]
+        )
+
+    @rpc(User, _Ref, _returns=t.EventDataChallenge, _out_variable_name="ProcessEventDataChallengeResult")
+    def ProcessEventDataChallenge(ctx, invokingUser, reference):  # noqa: N802,N803
+        """Full details of one EDC with its achievement summary; a New EDC becomes InProgress."""
+        caller = caller_of(ctx, invokingUser)
+        d = edcs.process(_uow(ctx), caller=caller, reference=reference)
+        return convert.edc(d.edc, utcnow().date(), d.achievement)
+
+    @rpc(User, _Ref, _Short, _Text, _Version,
+         _returns=t.EventDataChallenge, _out_variable_name="RecordEventDataChallengeDecisionResult")
+    def RecordEventDataChallengeDecision(ctx, invokingUser, reference, decision, reason, expectedVersion):  # noqa: N802,N803
+        """Accept or Reject the EDC (and its recommended action), with a reason."""
+        caller = caller_of(ctx, invokingUser)
+        d = edcs.record_decision(
+            _uow(ctx), caller=caller, reference=reference, decision=decision, reason=reason,
+            expected_version=expectedVersion,
+        )
+        return convert.edc(d.edc, utcnow().date(), d.achievement)
