@@ -1,0 +1,115 @@
+"""Fixtures stacked by layer: backend -> database URL -> wiring/uow -> live server -> zeep client.
+
+Every database-backed test runs on SQLite and on PostgreSQL (skipped only when no PostgreSQL can be found
+outside CI; in CI its absence fails tests/integration/test_postgres_available.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+from lrs_ws.app import Wiring, wire
+from lrs_ws.config import Settings
+from lrs_ws.db.migrate import upgrade
+from support.pg import create_database, drop_database, postgres_url
+from support.server import LiveServer
+from support.soap import client_for
+
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def new_database(backend: str, directory: Path) -> str:
+    """A fresh, migrated, empty database URL on `backend`."""
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / f'lrs_{uuid.uuid4().hex[:8]}.sqlite3'}"
+    else:
+        admin = postgres_url()
+        if admin is None:
+            pytest.skip("no PostgreSQL server available")
+        url = create_database(admin, "lrs_test")
+    upgrade(url)
+    return url
+
+
+def dispose_database(backend: str, url: str) -> None:
+    if backend == "postgresql":
+        admin = postgres_url()
+        if admin is not None:
+            drop_database(admin, url)
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A migrated database of its own for one test."""
+    url = new_database(backend, tmp_path)
+    yield url
+    dispose_database(backend, url)
+
+
+def settings_for(url: str, **changes: Any) -> Settings:
+    return Settings(database_url=url).with_(**changes)
+
+
+@pytest.fixture
+def wiring(empty_db_url: str) -> Iterator[Wiring]:
+    w = wire(settings_for(empty_db_url))
+    yield w
+    w.engine.dispose()
+
+
+@pytest.fixture
+def uow_factory(wiring: Wiring) -> Any:
+    return wiring.uow_factory
+
+
+@pytest.fixture
+def demo_wiring(wiring: Wiring) -> Wiring:
+    """A per-test database holding the demo data."""
+    from lrs_ws.service import demo
+
+    demo.load(wiring.uow_factory())
+    return wiring
+
+
+@pytest.fixture(scope="session")
+def demo_db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One database with demo data per backend, shared by the live-server tests of a session."""
+    from lrs_ws.service import demo
+
+    url = new_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
+    w = wire(settings_for(url))
+    demo.load(w.uow_factory())
+    w.engine.dispose()
+    yield url
+    dispose_database(backend, url)
+
+
+@pytest.fixture(scope="session")
+def live_server(demo_db_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+    """gunicorn with 2 workers over the shared demo database."""
+    server = LiveServer(demo_db_url, tmp_path_factory.mktemp("server") / f"gunicorn-{backend}.log").start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def soap(live_server: LiveServer) -> Any:
+    """A zeep service proxy built from the live server's WSDL."""
+    return client_for(live_server.soap_url)
+
+
+@pytest.fixture(scope="session")
+def live_wiring(demo_db_url: str) -> Iterator[Wiring]:
+    """Direct database access to the live server's database, to check what a call changed."""
+    w = wire(settings_for(demo_db_url))
+    yield w
+    w.engine.dispose()
