@@ -18,24 +18,20 @@ from lrs_ws.soap.faults import (
     error_code,
     scrub_schema_message,
 )
+from lrs_ws.soap.guard import silence_spyne_request_logging
 from lrs_ws.soap.namespaces import SERVICES_NS
 
 log = logging.getLogger("lrs_ws.soap")
 
-# Spyne logs every fault with its traceback and, on invalid input, the raw request (passwords included).
-_NOISY_SPYNE_LOGGERS = (
-    "spyne.application",
-    "spyne.application.client",
-    "spyne.application.server",
-    "spyne.protocol.soap.soap11.invalid",
-    "spyne.protocol.xml",
-    "spyne.protocol.soap.soap11",
-    "spyne.server.wsgi",
-)
+# Spyne logs every fault with its traceback; our own request log line replaces those.
+_SPYNE_FAULT_LOGGERS = ("spyne.application", "spyne.application.client", "spyne.application.server",
+                        "spyne.server.wsgi")
 
 
 def silence_spyne_logging() -> None:
-    for name in _NOISY_SPYNE_LOGGERS:
+    """No spyne log line may carry a raw request (passwords) or a traceback."""
+    silence_spyne_request_logging()
+    for name in _SPYNE_FAULT_LOGGERS:
         lg = logging.getLogger(name)
         lg.setLevel(logging.CRITICAL + 10)
         lg.propagate = False
