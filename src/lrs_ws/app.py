@@ -18,6 +18,7 @@ from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.context import Deps
 from lrs_ws.soap.service import AchievementService, EventDataChallengeService
+from lrs_ws.soap.wsdl import canonical_wsdl
 
 log = logging.getLogger("lrs_ws.app")
 
@@ -50,7 +51,7 @@ def build_soap_wsgi(settings: Settings, deps: Deps) -> WsgiApplication:
     spyne_app = build_application(soap_services(), deps)
     wsgi = WsgiApplication(spyne_app, max_content_length=settings.max_request_bytes)
     wsgi.doc.wsdl11.build_interface_document(settings.public_url)
-    wsgi._wsdl = wsgi.doc.wsdl11.get_interface_document()
+    wsgi._wsdl = canonical_wsdl(wsgi.doc.wsdl11.get_interface_document())
     return wsgi
 
 
