@@ -1,0 +1,82 @@
+"""Achievement batch jobs and their records (on the shared `metadata`).
+
+A job row carries its lease (who processes it, until when) so a crashed worker's job is taken up again; a
+record row carries its own outcome, written in the same transaction as the change it made.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+from lrs_ws.db.tables import metadata
+
+batch_jobs = Table(
+    "batch_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", Integer, ForeignKey("organisations.id"), nullable=False),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False),
+    Column("username", String(100), nullable=False),
+    Column("email", String(254), nullable=False),
+    Column("submission_type", String(12), nullable=False),
+    Column("source", String(10), nullable=False),
+    Column("filename", String(255), nullable=True),
+    Column("status", String(12), nullable=False),
+    Column("submitted_at", DateTime, nullable=False),
+    Column("started_at", DateTime, nullable=True),
+    Column("ended_at", DateTime, nullable=True),
+    Column("record_count", Integer, nullable=False, default=0),
+    Column("records_done", Integer, nullable=False, default=0),
+    Column("created", Integer, nullable=False, default=0),
+    Column("updated", Integer, nullable=False, default=0),
+    Column("withdrawn", Integer, nullable=False, default=0),
+    Column("reinstated", Integer, nullable=False, default=0),
+    Column("promoted", Integer, nullable=False, default=0),
+    Column("field_errors", Integer, nullable=False, default=0),
+    Column("learner_errors", Integer, nullable=False, default=0),
+    Column("business_errors", Integer, nullable=False, default=0),
+    Column("successful_final", Integer, nullable=False, default=0),
+    Column("successful_provisional", Integer, nullable=False, default=0),
+    Column("rejection_reason", String(1000), nullable=True),
+    Column("worker_id", String(100), nullable=True),
+    Column("lease_expires_at", DateTime, nullable=True),
+    Column("heartbeat_at", DateTime, nullable=True),
+    Column("attempts", Integer, nullable=False, default=0),
+    # The worker's claim: Waiting jobs, or InProgress ones whose lease ran out, oldest first.
+    Index("ix_batch_jobs_status_lease_expires_at", "status", "lease_expires_at"),
+    # ListAchievementBatchJobs: one organisation's jobs, newest first.
+    Index("ix_batch_jobs_organisation_id_id", "organisation_id", "id"),
+)
+
+batch_records = Table(
+    "batch_records",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("job_id", Integer, ForeignKey("batch_jobs.id"), nullable=False),
+    Column("line_no", Integer, nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("state", String(10), nullable=False),
+    Column("outcome", String(20), nullable=True),
+    Column("promoted", Boolean, nullable=False, default=False),
+    Column("achievement_status", String(12), nullable=True),
+    Column("achievement_id", Integer, nullable=True),
+    Column("error_code", String(10), nullable=True),
+    Column("error_category", String(20), nullable=True),
+    Column("error_message", String(500), nullable=True),
+    UniqueConstraint("job_id", "line_no"),
+    # The worker's next chunk: a job's pending records in line order.
+    Index("ix_batch_records_job_id_state_line_no", "job_id", "state", "line_no"),
+)
+
+__all__ = ["batch_jobs", "batch_records"]
