@@ -1,8 +1,10 @@
 """The e-mail outbox: messages queued in the same transaction as the change that causes them.
 
-A message is due while `sent_at` is NULL, `attempts` is below the configured maximum and
-`next_attempt_at` has passed. A deliverer claims a message by writing a fresh `claim_token` and a
-`claimed_until` lease; a claim whose lease has run out (its deliverer died) can be taken again.
+A message is due while `sent_at` and `given_up_at` are NULL and `next_attempt_at` has passed. A
+deliverer claims a message by writing a fresh `claim_token` and a `claimed_until` lease; a claim whose
+lease has run out (its deliverer died) can be taken again. `attempts` counts failed deliveries (for the
+back-off); a message is given up only after the SMTP server refused it permanently (5xx) and its attempts
+reached the configured maximum, never because the server was unreachable.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ outbox_messages = Table(
     Column("next_attempt_at", DateTime, nullable=False),
     Column("sent_at", DateTime, nullable=True),
     Column("last_error", String(300), nullable=True),
+    Column("given_up_at", DateTime, nullable=True),
     Column("claim_token", String(32), nullable=True),
     Column("claimed_until", DateTime, nullable=True),
     Index("ix_outbox_messages_sent_at_next_attempt_at", "sent_at", "next_attempt_at"),

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
-from lrs_ws.service import audit
+from lrs_ws.service import audit, edc_verification
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
@@ -61,9 +61,14 @@ def list_edcs(
     """An AO's EDC users see their organisation's EDCs; LRS Business Support sees all."""
     caller.require_any((model.ROLE_EDC_USER, model.ROLE_LRS_SUPPORT), OP_EDC)
     wanted = _check_status(status)
+    now = utcnow()
     with uow:
         scope = None if caller.is_lrs_support else caller.organisation_id
         total, items = uow.edcs.list(scope, wanted, page)
+        # Accepted EDCs show whether their corrective action is done yet.
+        for edc in items:
+            edc_verification.refresh(uow, edc, caller, now)
+        uow.commit()
         return EdcPage(total, items)
 
 
@@ -82,6 +87,7 @@ def process(uow: AbstractUnitOfWork, *, caller: Caller, reference: str | None) -
                 uow, caller, "ProcessEventDataChallenge", now,
                 edc_id=edc.id, achievement_id=edc.achievement_id, before=before, after=edc_snapshot(edc),
             )
+        edc_verification.refresh(uow, edc, caller, now)
         achievement = uow.achievements.get(edc.achievement_id, caller.organisation_id)
         uow.commit()
         return EdcDetails(edc, achievement)
