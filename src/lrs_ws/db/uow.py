@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from lrs_ws.db import repositories as r
+from lrs_ws.db.outbox import OutboxRepository
 from lrs_ws.domain.errors import StaleVersion
 from lrs_ws.service.uow import AbstractUnitOfWork
 
@@ -25,6 +26,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.achievements = r.AchievementRepository(self.session)
         self.edcs = r.EdcRepository(self.session)
         self.audit = r.AuditRepository(self.session)
+        self.outbox = OutboxRepository(self.session)
         return self
 
     def __exit__(self, *args: Any) -> None:

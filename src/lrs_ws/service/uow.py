@@ -5,9 +5,11 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from lrs_ws.domain import model
+from lrs_ws.domain.mail import OutgoingMail, QueuedMail
 from lrs_ws.domain.values import Page
 
 ACHIEVEMENT_SORT_KEYS = ("ReferenceNumber", "Type", "Level", "Grade", "AwardDate")
@@ -74,6 +76,28 @@ class AuditRepository(Protocol):
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]: ...
 
 
+class OutboxRepository(Protocol):
+    """The e-mail outbox: messages are added in the caller's transaction and delivered later."""
+
+    def add(self, mail: OutgoingMail, now: datetime) -> None: ...
+    def claim_due(
+        self, now: datetime, *, token: str, lease_until: datetime, limit: int
+    ) -> Sequence[QueuedMail]: ...
+    def mark_sent(self, message_id: int, token: str, now: datetime) -> bool: ...
+    def mark_failed(
+        self,
+        message_id: int,
+        token: str,
+        *,
+        next_attempt_at: datetime,
+        error: str,
+        give_up_at: datetime | None,
+    ) -> bool: ...
+    def release(self, message_id: int, token: str) -> bool: ...
+    def requeue_given_up(self, now: datetime) -> int: ...
+    def counts(self, now: datetime) -> dict[str, int]: ...
+
+
 class AbstractUnitOfWork(abc.ABC):
     """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
 
@@ -84,6 +108,7 @@ class AbstractUnitOfWork(abc.ABC):
     achievements: AchievementRepository
     edcs: EdcRepository
     audit: AuditRepository
+    outbox: OutboxRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
