@@ -17,6 +17,7 @@ from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.context import Deps
+from lrs_ws.soap.edc_admin_service import EventDataChallengeAdminService
 from lrs_ws.soap.service import AchievementService, EventDataChallengeService
 from lrs_ws.soap.wsdl import canonical_wsdl
 
@@ -27,7 +28,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def soap_services() -> list[type]:
-    return [AchievementService, EventDataChallengeService]
+    return [AchievementService, EventDataChallengeService, EventDataChallengeAdminService]
 
 
 @dataclass
