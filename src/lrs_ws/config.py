@@ -67,12 +67,23 @@ class Settings:
             mail_from=env.get("LRS_WS_MAIL_FROM") or base.mail_from,
             max_batch_achievements=_int(env, "LRS_WS_MAX_BATCH_ACHIEVEMENTS", base.max_batch_achievements),
             max_request_bytes=_int(env, "LRS_WS_MAX_REQUEST_BYTES", base.max_request_bytes),
+            max_xml_depth=_int(env, "LRS_WS_MAX_XML_DEPTH", base.max_xml_depth),
+            max_xml_attributes=_int(env, "LRS_WS_MAX_XML_ATTRIBUTES", base.max_xml_attributes),
+            max_xml_name_length=_int(env, "LRS_WS_MAX_XML_NAME_LENGTH", base.max_xml_name_length),
             default_page_size=_int(env, "LRS_WS_DEFAULT_PAGE_SIZE", base.default_page_size),
             max_page_size=_int(env, "LRS_WS_MAX_PAGE_SIZE", base.max_page_size),
             run_worker_in_server=_bool(env, "LRS_WS_RUN_WORKER", base.run_worker_in_server),
             worker_chunk_size=_int(env, "LRS_WS_WORKER_CHUNK_SIZE", base.worker_chunk_size),
             stale_job_seconds=_int(env, "LRS_WS_STALE_JOB_SECONDS", base.stale_job_seconds),
             smtp_max_attempts=_int(env, "LRS_WS_SMTP_MAX_ATTEMPTS", base.smtp_max_attempts),
+            token_max_age_seconds=_int(env, "LRS_WS_TOKEN_MAX_AGE_SECONDS", base.token_max_age_seconds),
+            token_max_future_seconds=_int(
+                env, "LRS_WS_TOKEN_MAX_FUTURE_SECONDS", base.token_max_future_seconds
+            ),
+            login_failure_limit=_int(env, "LRS_WS_LOGIN_FAILURE_LIMIT", base.login_failure_limit),
+            login_failure_window_seconds=_int(
+                env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
+            ),
             log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
         )
 

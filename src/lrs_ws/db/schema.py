@@ -1,6 +1,7 @@
 """All tables of the service in one MetaData (what Alembic compares against)."""
 
-from lrs_ws.db import tables_batch, tables_mail  # noqa: F401  (register the batch job and outbox tables)
+# Imported to register their tables: batch jobs, the outbox, nonces and failed logins.
+from lrs_ws.db import tables_batch, tables_mail, tables_security  # noqa: F401
 from lrs_ws.db.tables import metadata
 
 __all__ = ["metadata"]

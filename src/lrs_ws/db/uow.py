@@ -9,6 +9,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lrs_ws.db import repositories as r
 from lrs_ws.db.outbox import OutboxRepository
+from lrs_ws.db.security_repositories import LoginFailureRepository, NonceRepository
 from lrs_ws.domain.errors import StaleVersion
 from lrs_ws.service.uow import AbstractUnitOfWork
 
@@ -27,6 +28,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.edcs = r.EdcRepository(self.session)
         self.audit = r.AuditRepository(self.session)
         self.outbox = OutboxRepository(self.session)
+        self.nonces = NonceRepository(self.session)
+        self.login_failures = LoginFailureRepository(self.session)
         return self
 
     def __exit__(self, *args: Any) -> None:

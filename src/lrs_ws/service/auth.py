@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from lrs_ws.domain import model
-from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed
+from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed, TooManyAttempts
 from lrs_ws.domain.passwords import verify_password
+from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
+
+USERNAME_MAX = 100
+NONCE_MAX = 256
+CREATED_MAX = 64
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,70 @@ class Caller:
         return model.ROLE_LRS_SUPPORT in self.roles
 
 
+@dataclass(frozen=True)
+class LoginPolicy:
+    """Replay and throttling limits (from Settings: token_max_age_seconds, login_failure_limit, ...)."""
+
+    token_max_age_seconds: int = 300
+    token_max_future_seconds: int = 60
+    failure_limit: int = 5
+    failure_window_seconds: int = 300
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> LoginPolicy:
+        return cls(
+            token_max_age_seconds=settings.token_max_age_seconds,
+            token_max_future_seconds=settings.token_max_future_seconds,
+            failure_limit=settings.login_failure_limit,
+            failure_window_seconds=settings.login_failure_window_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class _FreshToken:
+    digest: str | None
+    created: datetime
+    expires_at: datetime
+
+
+def _parse_created(created: str) -> datetime:
+    """wsu:Created (xs:dateTime, normally UTC with a Z) as naive UTC; AuthenticationFailed if unreadable."""
+    text = created.strip()
+    if not text or len(text) > CREATED_MAX:
+        raise AuthenticationFailed()
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise AuthenticationFailed() from None
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC).replace(tzinfo=None)
+    return when
+
+
+def _check_token_freshness(
+    nonce: str | None, created: str | None, now: datetime, policy: LoginPolicy
+) -> _FreshToken | None:
+    """Refuse a stale or future Created, and a Nonce without Created (its replay window would be endless)."""
+    if nonce is None and created is None:
+        return None
+    if created is None:
+        raise AuthenticationFailed()
+    when = _parse_created(created)
+    if now - when > timedelta(seconds=policy.token_max_age_seconds):
+        raise AuthenticationFailed()
+    if when - now > timedelta(seconds=policy.token_max_future_seconds):
+        raise AuthenticationFailed()
+    digest = None
+    if nonce is not None:
+        raw = nonce.strip()
+        if not raw or len(raw) > NONCE_MAX:
+            raise AuthenticationFailed()
+        digest = hashlib.sha256(raw.encode("utf-8")).hexdigest()
+    # Kept until a token with this Created can no longer be fresh (a future Created counts from now).
+    expires_at = max(when, now) + timedelta(seconds=policy.token_max_age_seconds + 1)
+    return _FreshToken(digest, when, expires_at)
+
+
 def authenticate(
     uow: AbstractUnitOfWork,
     *,
@@ -47,30 +119,66 @@ def authenticate(
     request_id: str = "",
     nonce: str | None = None,
     created: str | None = None,
+    policy: LoginPolicy | None = None,
 ) -> Caller:
     """The caller, or AuthenticationFailed with one message whatever the cause.
 
     `organisation_ref` None means the credentials came in a UsernameToken, which names no organisation
-    (usernames are unique across the service).
+    (usernames are unique across the service). A token carrying `nonce`/`created` is refused when the nonce
+    was used before or `created` is outside the freshness window. A user name with too many recent failed
+    logins is refused (TooManyAttempts, the same message) without checking the password at all.
     """
+    policy = policy or LoginPolicy()
+    now = utcnow()
+    name = (username or "").strip()[:USERNAME_MAX]
+    fresh = _check_token_freshness(nonce, created, now, policy)
+    window_start = now - timedelta(seconds=policy.failure_window_seconds)
     with uow:
-        user = uow.users.by_username((username or "").strip()) if username else None
-        # Always pay for one hash check so unknown users cost the same as wrong passwords.
-        password_ok = verify_password(password or "", user.password_hash if user else None)
-        if user is None or not password_ok or not user.active:
+        failures = uow.login_failures.count_since(name, window_start) if name else 0
+        if policy.failure_limit > 0 and failures >= policy.failure_limit:
+            raise TooManyAttempts()
+        caller = _check_credentials(uow, name, password, organisation_ref, request_id)
+        if caller is None:
+            if name:
+                # Unknown user names are counted too: throttling must not tell which names exist.
+                uow.login_failures.purge_before(window_start)
+                uow.login_failures.add(name, now)
+                uow.commit()
             raise AuthenticationFailed()
-        organisation = uow.organisations.get(user.organisation_id)
-        if organisation is None:
-            raise AuthenticationFailed()
-        if organisation_ref is not None and organisation_ref.strip().upper() != organisation.ref:
-            raise AuthenticationFailed()
-        assert user.id is not None and organisation.id is not None
-        return Caller(
-            user_id=user.id,
-            username=user.username,
-            organisation_id=organisation.id,
-            organisation_ref=organisation.ref,
-            roles=user.role_set,
-            email=user.email,
-            request_id=request_id,
-        )
+        wrote = False
+        if fresh is not None and fresh.digest is not None:
+            uow.nonces.purge_expired(now)
+            if not uow.nonces.remember(caller.username, fresh.digest, fresh.created, fresh.expires_at):
+                raise AuthenticationFailed()
+            wrote = True
+        if failures:
+            uow.login_failures.clear(name)
+            wrote = True
+        if wrote:
+            uow.commit()
+        return caller
+
+
+def _check_credentials(
+    uow: AbstractUnitOfWork, name: str, password: str | None, organisation_ref: str | None, request_id: str
+) -> Caller | None:
+    user = uow.users.by_username(name) if name else None
+    # Always pay for one hash check so unknown users cost the same as wrong passwords.
+    password_ok = verify_password(password or "", user.password_hash if user else None)
+    if user is None or not password_ok or not user.active:
+        return None
+    organisation = uow.organisations.get(user.organisation_id)
+    if organisation is None:
+        return None
+    if organisation_ref is not None and organisation_ref.strip().upper() != organisation.ref:
+        return None
+    assert user.id is not None and organisation.id is not None
+    return Caller(
+        user_id=user.id,
+        username=user.username,
+        organisation_id=organisation.id,
+        organisation_ref=organisation.ref,
+        roles=user.role_set,
+        email=user.email,
+        request_id=request_id,
+    )

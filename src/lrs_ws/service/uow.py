@@ -98,6 +98,23 @@ class OutboxRepository(Protocol):
     def counts(self, now: datetime) -> dict[str, int]: ...
 
 
+class NonceRepository(Protocol):
+    """UsernameToken nonces already accepted (replay protection), shared by every process."""
+
+    def remember(self, username: str, digest: str, created: datetime, expires_at: datetime) -> bool:
+        """Store a nonce digest; False when this user already used it (a replay)."""
+    def purge_expired(self, now: datetime) -> int: ...
+
+
+class LoginFailureRepository(Protocol):
+    """Failed logins by user name (throttling), shared by every process."""
+
+    def add(self, username: str, at: datetime) -> None: ...
+    def count_since(self, username: str, since: datetime) -> int: ...
+    def clear(self, username: str) -> None: ...
+    def purge_before(self, before: datetime) -> int: ...
+
+
 class AbstractUnitOfWork(abc.ABC):
     """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
 
@@ -109,6 +126,8 @@ class AbstractUnitOfWork(abc.ABC):
     edcs: EdcRepository
     audit: AuditRepository
     outbox: OutboxRepository
+    nonces: NonceRepository
+    login_failures: LoginFailureRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -11,7 +11,7 @@ from lxml import etree
 
 from lrs_ws.config import Settings
 from lrs_ws.domain.errors import AuthenticationFailed
-from lrs_ws.service.auth import Caller, authenticate
+from lrs_ws.service.auth import Caller, LoginPolicy, authenticate
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.soap.namespaces import WSSE_NS, WSU_NS
 
@@ -88,6 +88,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             password=invoking_user.OrgPassword,
             organisation_ref=invoking_user.OrganisationRef or "",
             request_id=rc.request_id,
+            policy=LoginPolicy.from_settings(deps.settings),
         )
     elif rc.token is not None:
         caller = deps.authenticator(
@@ -98,6 +99,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             request_id=rc.request_id,
             nonce=rc.token.nonce,
             created=rc.token.created,
+            policy=LoginPolicy.from_settings(deps.settings),
         )
     else:
         raise AuthenticationFailed()

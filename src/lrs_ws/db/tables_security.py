@@ -1,0 +1,36 @@
+"""Tables behind replay protection and login throttling, on the shared metadata.
+
+Both live in the database so that every gunicorn worker, every `lrs-ws` process and every restart sees the
+same nonces and the same failed logins.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+
+from lrs_ws.db.tables import metadata
+
+# One row per accepted UsernameToken nonce, kept until a token carrying it could no longer be fresh.
+security_nonces = Table(
+    "security_nonces",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False),
+    # SHA-256 of the nonce as sent: fixed size whatever the client sends, and never the nonce itself.
+    Column("nonce_digest", String(64), nullable=False),
+    Column("token_created", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False, index=True),
+    UniqueConstraint("username", "nonce_digest"),
+)
+
+# One row per failed login, kept for the throttling window.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(100), nullable=False),
+    Column("failed_at", DateTime, nullable=False),
+    Index("ix_login_failures_username_failed_at", "username", "failed_at"),
+)
+
+__all__ = ["login_failures", "security_nonces"]

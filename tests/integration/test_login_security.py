@@ -1,0 +1,157 @@
+"""Replay protection and login throttling in the authentication use case, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from lrs_ws.db.tables_security import login_failures, security_nonces
+from lrs_ws.domain.errors import AuthenticationFailed, TooManyAttempts
+from lrs_ws.service.auth import LoginPolicy, authenticate
+from lrs_ws.service.clock import utcnow
+
+PASSWORD = "DemoPassword0001"
+POLICY = LoginPolicy(token_max_age_seconds=300, token_max_future_seconds=60, failure_limit=3,
+                     failure_window_seconds=300)
+ONE_MESSAGE = AuthenticationFailed().message
+
+
+def iso(when: datetime) -> str:
+    return when.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def login(wiring, username="demo1.edc", password=PASSWORD, **token):
+    return authenticate(wiring.uow_factory(), username=username, password=password, organisation_ref=None,
+                        policy=POLICY, **token)
+
+
+def refused(wiring, **kwargs) -> str:
+    with pytest.raises((AuthenticationFailed, TooManyAttempts)) as caught:
+        login(wiring, **kwargs)
+    return caught.value.message
+
+
+def rows(wiring, table) -> int:
+    with wiring.engine.connect() as conn:
+        return int(conn.scalar(select(func.count()).select_from(table)) or 0)
+
+
+def test_a_fresh_nonce_is_accepted_once_and_its_replay_is_refused_with_the_one_message(demo_wiring):
+    token = {"nonce": "bm9uY2UtMQ==", "created": iso(utcnow())}
+    assert login(demo_wiring, **token).username == "demo1.edc"
+    assert refused(demo_wiring, **token) == ONE_MESSAGE
+    assert rows(demo_wiring, security_nonces) == 1
+
+
+def test_the_same_nonce_is_accepted_for_two_different_users(demo_wiring):
+    token = {"nonce": "c2hhcmVk", "created": iso(utcnow())}
+    login(demo_wiring, **token)
+    assert login(demo_wiring, username="demo2.edc", **token).organisation_ref == "DEMO02"
+
+
+def test_the_nonce_is_stored_as_a_digest_never_as_sent(demo_wiring):
+    login(demo_wiring, nonce="visible-nonce-value", created=iso(utcnow()))
+    with demo_wiring.engine.connect() as conn:
+        stored = conn.execute(select(security_nonces)).one()
+    assert "visible" not in stored.nonce_digest and len(stored.nonce_digest) == 64
+
+
+@pytest.mark.parametrize(
+    "created",
+    [
+        pytest.param(lambda now: iso(now - timedelta(seconds=301)), id="older-than-five-minutes"),
+        pytest.param(lambda now: iso(now + timedelta(seconds=61)), id="over-a-minute-in-the-future"),
+        pytest.param(lambda now: "yesterday", id="unreadable"),
+        pytest.param(lambda now: "", id="empty"),
+    ],
+)
+def test_a_token_whose_created_is_stale_future_or_unreadable_is_refused_and_nothing_is_stored(
+    demo_wiring, created
+):
+    assert refused(demo_wiring, nonce="abc", created=created(utcnow())) == ONE_MESSAGE
+    assert rows(demo_wiring, security_nonces) == 0
+
+
+def test_a_created_within_the_window_is_accepted_even_slightly_in_the_future_or_with_an_offset(demo_wiring):
+    now = utcnow()
+    login(demo_wiring, nonce="n1", created=iso(now - timedelta(seconds=290)))
+    login(demo_wiring, nonce="n2", created=iso(now + timedelta(seconds=30)))
+    plus_two = now.replace(tzinfo=UTC).astimezone(timezone(timedelta(hours=2)))
+    login(demo_wiring, nonce="n3", created=plus_two.isoformat())
+    assert rows(demo_wiring, security_nonces) == 3
+
+
+def test_a_nonce_without_created_is_refused_but_created_alone_is_only_checked_for_freshness(demo_wiring):
+    assert refused(demo_wiring, nonce="lonely") == ONE_MESSAGE
+    created = iso(utcnow())
+    login(demo_wiring, created=created)
+    login(demo_wiring, created=created)
+    assert rows(demo_wiring, security_nonces) == 0
+
+
+def test_a_replay_with_a_wrong_password_is_counted_as_a_failure_and_stores_no_nonce(demo_wiring):
+    assert refused(demo_wiring, password="wrong", nonce="n", created=iso(utcnow())) == ONE_MESSAGE
+    assert rows(demo_wiring, security_nonces) == 0
+    assert rows(demo_wiring, login_failures) == 1
+
+
+def test_expired_nonces_are_purged_when_a_new_one_is_stored(demo_wiring):
+    old = utcnow() - timedelta(hours=1)
+    with demo_wiring.uow_factory() as uow:
+        uow.nonces.remember("demo1.edc", "0" * 64, old, old + timedelta(seconds=301))
+        uow.commit()
+    login(demo_wiring, nonce="new", created=iso(utcnow()))
+    with demo_wiring.engine.connect() as conn:
+        digests = conn.scalars(select(security_nonces.c.nonce_digest)).all()
+    assert digests != ["0" * 64] and len(digests) == 1
+
+
+def test_after_too_many_failures_even_the_right_password_is_refused_with_the_same_message(demo_wiring):
+    for _ in range(POLICY.failure_limit):
+        assert refused(demo_wiring, password="wrong") == ONE_MESSAGE
+    assert refused(demo_wiring) == ONE_MESSAGE
+    # Throttled attempts are not counted: the lock ends when the window passes, not later.
+    assert rows(demo_wiring, login_failures) == POLICY.failure_limit
+    assert login(demo_wiring, username="demo2.edc").username == "demo2.edc"
+
+
+def test_failures_older_than_the_window_no_longer_count_and_a_success_clears_the_rest(demo_wiring):
+    long_ago = utcnow() - timedelta(seconds=POLICY.failure_window_seconds + 5)
+    with demo_wiring.uow_factory() as uow:
+        for _ in range(POLICY.failure_limit):
+            uow.login_failures.add("demo1.edc", long_ago)
+        uow.commit()
+    refused(demo_wiring, password="wrong")
+    assert login(demo_wiring).username == "demo1.edc"
+    assert rows(demo_wiring, login_failures) == 0
+
+
+def test_unknown_user_names_are_throttled_like_known_ones(demo_wiring):
+    for _ in range(POLICY.failure_limit + 2):
+        assert refused(demo_wiring, username="nobody.here") == ONE_MESSAGE
+    assert rows(demo_wiring, login_failures) == POLICY.failure_limit
+
+
+def test_two_logins_racing_with_one_nonce_let_exactly_one_through(demo_wiring):
+    token = {"nonce": "raced", "created": iso(utcnow())}
+    results: list[str] = []
+    barrier = threading.Barrier(4)
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            login(demo_wiring, **token)
+            results.append("ok")
+        except AuthenticationFailed:
+            results.append("refused")
+
+    threads = [threading.Thread(target=attempt) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(results) == ["ok", "refused", "refused", "refused"]
+    assert rows(demo_wiring, security_nonces) == 1
