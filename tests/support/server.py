@@ -44,6 +44,8 @@ class LiveServer:
                 "LRS_WS_DATABASE_URL": self.database_url,
                 "LRS_WS_PUBLIC_URL": self.soap_url,
                 "LRS_WS_RUN_WORKER": "false",
+                # Many tests send wrong passwords on purpose; throttling has tests (and servers) of its own.
+                "LRS_WS_LOGIN_FAILURE_LIMIT": "100000",
             }
         )
         env.update(self.extra_env)
