@@ -1,0 +1,1 @@
+"""Reports built from the service's data (the weekly EDC report)."""
