@@ -1,15 +1,129 @@
-"""gunicorn settings used by `lrs-ws serve` (`--config python:lrs_ws.gunicorn_conf`)."""
+"""gunicorn settings for lrs_ws.
+
+Used by `lrs-ws serve` (`--config python:lrs_ws.gunicorn_conf`) and by a plain
+`gunicorn lrs_ws.wsgi:application` started in the repository root (its `gunicorn.conf.py` imports this).
+Every number can be changed through the environment; docs/hardening.md explains each choice.
+
+Besides the limits this file does three things the application cannot do for itself:
+
+* **Metrics across workers.** prometheus-client's multiprocess mode needs one directory shared by all
+  workers, named in ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports prometheus_client. It is set
+  here, when the master loads this file: the operator's directory (emptied at start), or else a fresh
+  temporary one removed at exit. Dead workers are marked so their live gauges disappear.
+* **JSON logs from gunicorn itself** (worker timeouts, boot errors), in the same one-object-a-line format
+  as the application's, with tracebacks reduced to the exception type.
+* **Graceful shutdown.** On SIGTERM each worker finishes the request in hand; then `worker_exit` asks the
+  process's background threads to stop after their current unit of work (`lrs_ws.lifecycle`) and waits
+  for them until shortly before gunicorn's `graceful_timeout` runs out.
+"""
+
+from __future__ import annotations
 
 import os
+import shutil
+import tempfile
+from typing import Any
 
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    return int(raw) if raw else default
+
+
+# -- where and how many ----------------------------------------------------------------------------------
 wsgi_app = "lrs_ws.wsgi:application"
-timeout = int(os.environ.get("LRS_WS_GUNICORN_TIMEOUT", "60"))
-graceful_timeout = int(os.environ.get("LRS_WS_GUNICORN_GRACEFUL_TIMEOUT", "30"))
+workers = _env_int("LRS_WS_GUNICORN_WORKERS", 2)
+# Sync workers: one request at a time per process, which is what bounds the memory one hostile request can
+# take (the request size limit times spyne's ~14x parse overhead, per worker). Slow clients tie a worker up
+# until `timeout`; put a buffering reverse proxy in front of the service on untrusted networks.
+worker_class = "sync"
+
+# -- time limits -----------------------------------------------------------------------------------------
+# A worker silent for this long (a request still running, or a client trickling its body) is killed and
+# replaced. Large batch submissions are stored, not processed, within the request, so 30 s is generous.
+timeout = _env_int("LRS_WS_GUNICORN_TIMEOUT", 30)
+# After SIGTERM: how long workers may take to finish the request in hand and stop background threads.
+graceful_timeout = _env_int("LRS_WS_GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
+
+# -- HTTP limits (the SOAP body limit is LRS_WS_MAX_REQUEST_BYTES, enforced by the application) ----------
 limit_request_line = 8190
 limit_request_fields = 100
 limit_request_field_size = 8190
+# Recycle a worker after this many requests (0: never). Off by default: the hostile-input and fuzzing tests
+# show no growth of worker memory; set it as a safety net if a deployment ever does.
+max_requests = _env_int("LRS_WS_GUNICORN_MAX_REQUESTS", 0)
+max_requests_jitter = max(max_requests // 10, 0)
+
+# -- operations ------------------------------------------------------------------------------------------
 control_socket_disable = True
-accesslog = None
+accesslog = None  # the application writes one JSON line per request (lrs_ws.observe)
 errorlog = "-"
-loglevel = "warning"
+loglevel = os.environ.get("LRS_WS_GUNICORN_LOGLEVEL", "warning")
+logconfig_dict: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"json": {"()": "lrs_ws.logs.JsonFormatter"}},
+    "handlers": {
+        "json_stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+    },
+    "root": {"level": "WARNING", "handlers": ["json_stderr"]},
+    "loggers": {
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_stderr"], "propagate": False},
+        # Off: the application's own request line (lrs_ws.observe) replaces the access log.
+        "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
+    },
+}
+
+# -- metrics directory (before any worker imports prometheus_client) ------------------------------------
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_own_metrics_dir: str | None = None
+if not os.environ.get(MULTIPROC_ENV):
+    _own_metrics_dir = tempfile.mkdtemp(prefix="lrs_ws_metrics_")
+    os.environ[MULTIPROC_ENV] = _own_metrics_dir
+
+
+def on_starting(server: Any) -> None:
+    """Master, once: start the metrics from zero (an operator's directory may hold a previous run's)."""
+    path = os.environ[MULTIPROC_ENV]
+    os.makedirs(path, exist_ok=True)
+    for name in os.listdir(path):
+        if name.endswith(".db"):
+            os.remove(os.path.join(path, name))
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """Master, for each worker that exits: drop its live gauges (its counters stay counted)."""
+    try:
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)
+    except Exception as exc:
+        server.log.warning("metrics: could not mark worker %s dead (%s)", worker.pid, type(exc).__name__)
+
+
+def on_exit(server: Any) -> None:
+    if _own_metrics_dir is not None:
+        shutil.rmtree(_own_metrics_dir, ignore_errors=True)
+
+
+def worker_int(worker: Any) -> None:
+    """Worker, on SIGINT/SIGQUIT (quick shutdown): tell background threads to stop, do not wait."""
+    try:
+        from lrs_ws import lifecycle
+
+        lifecycle.request_stop()
+    except Exception as exc:
+        worker.log.warning("lifecycle: stop request failed (%s)", type(exc).__name__)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Worker, after its last request: stop background threads after their current unit of work."""
+    try:
+        from lrs_ws import lifecycle
+
+        # Leave a little of graceful_timeout for the interpreter to exit before the master's SIGKILL.
+        lifecycle.shutdown(timeout=max(graceful_timeout - 2, 1))
+    except Exception as exc:
+        # Never raise here: gunicorn would log a formatted traceback.
+        worker.log.warning("lifecycle: shutdown failed (%s)", type(exc).__name__)

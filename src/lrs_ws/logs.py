@@ -9,7 +9,11 @@ from datetime import UTC, datetime
 
 from lrs_ws.config import Settings
 
-_EXTRA_FIELDS = ("request_id", "operation", "organisation", "user", "outcome", "duration_ms", "job_id", "detail")
+_EXTRA_FIELDS = (
+    "request_id", "method", "path", "operation", "organisation", "user", "outcome", "code", "reason",
+    "status", "duration_ms", "job_id", "detail", "error",
+)
+_TRACEBACK_MARK = "Traceback (most recent call last)"
 
 
 class JsonFormatter(logging.Formatter):
@@ -18,7 +22,8 @@ class JsonFormatter(logging.Formatter):
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _without_traceback(record.getMessage()),
+            "pid": record.process,
         }
         for name in _EXTRA_FIELDS:
             value = getattr(record, name, None)
@@ -30,15 +35,32 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+def _without_traceback(message: str) -> str:
+    """Some libraries (gunicorn among them) format a traceback into the message text itself: drop it."""
+    head, mark, _ = message.partition(_TRACEBACK_MARK)
+    return head.rstrip() + " (traceback omitted)" if mark else message
+
+
 def configure_logging(settings: Settings, stream=sys.stderr) -> None:  # type: ignore[no-untyped-def]
     root = logging.getLogger("lrs_ws")
     if getattr(root, "_lrs_configured", False):
         return
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter() if settings.log_json else logging.Formatter("%(levelname)s %(name)s %(message)s"))
+    plain = logging.Formatter("%(levelname)s %(name)s %(message)s")
+    handler.setFormatter(JsonFormatter() if settings.log_json else plain)
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     root.propagate = False
     root._lrs_configured = True  # type: ignore[attr-defined]
     for noisy in ("sqlalchemy.engine", "sqlalchemy.pool"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if settings.log_json:
+        # Everything else that logs (libraries, warnings) also leaves one JSON object a line, unless a host
+        # such as gunicorn (see gunicorn_conf.logconfig_dict) already configured the root logger.
+        top = logging.getLogger()
+        if not top.handlers:
+            fallback = logging.StreamHandler(stream)
+            fallback.setFormatter(JsonFormatter())
+            top.addHandler(fallback)
+            top.setLevel(logging.WARNING)
+        logging.captureWarnings(True)

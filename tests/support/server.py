@@ -59,6 +59,7 @@ class LiveServer:
                 "--bind", f"127.0.0.1:{self.port}",
                 "--workers", str(self.workers),
                 "--no-control-socket",
+                "--config", "python:lrs_ws.gunicorn_conf",
                 "--graceful-timeout", "5",
                 "lrs_ws.wsgi:application",
             ],

@@ -15,6 +15,14 @@ from lrs_ws.service.uow import Aim
 A = model.Achievement
 E = model.EventDataChallenge
 
+# Ids are 32-bit integer columns; a client can send any integer. PostgreSQL refuses a larger one with an
+# error (and SQLite overflows past 64 bits), so such an id is simply one that matches nothing.
+_ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
+
+
+def _storable_id(value: int | None) -> bool:
+    return value is not None and _ID_MIN <= value <= _ID_MAX
+
 
 class OrganisationRepository:
     def __init__(self, session: Session) -> None:
@@ -96,12 +104,16 @@ class AchievementRepository:
         self.session.add(achievement)
 
     def get(self, achievement_id: int, organisation_id: int | None) -> model.Achievement | None:
+        if not _storable_id(achievement_id):
+            return None
         stmt = select(A).where(A.id == achievement_id, A.deleted.is_(False))  # type: ignore[attr-defined]
         if organisation_id is not None:
             stmt = stmt.where(A.organisation_id == organisation_id)  # type: ignore[arg-type]
         return self.session.scalars(stmt).first()
 
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
+        if not _storable_id(achievement_id):
+            return None
         return self.session.scalars(
             select(A).where(A.id == achievement_id, A.organisation_id == organisation_id)  # type: ignore[arg-type]
         ).first()
@@ -142,6 +154,8 @@ class EdcRepository:
         self.session.add(edc)
 
     def get(self, edc_id: int, organisation_id: int | None) -> model.EventDataChallenge | None:
+        if not _storable_id(edc_id):
+            return None
         stmt = select(E).where(E.id == edc_id)  # type: ignore[arg-type]
         if organisation_id is not None:
             stmt = stmt.where(E.organisation_id == organisation_id)  # type: ignore[arg-type]

@@ -38,7 +38,8 @@ def silence_spyne_logging() -> None:
 
 
 def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
-    fault = Fault(faultcode=faultcode, faultstring=f"{code}: {message}", detail=domain_fault_element(code, message))
+    detail = domain_fault_element(code, message)
+    fault = Fault(faultcode=faultcode, faultstring=f"{code}: {message}", detail=detail)
     fault.lrs_error_code = code
     return fault
 
@@ -51,7 +52,7 @@ class LrsSoap11(Soap11):
             str(getattr(inst, "faultstring", "") or "")
         )
         fault = domain_fault("WSEC0001", message)
-        request_context(ctx).outcome = "WSEC0001"
+        request_context(ctx).set_outcome("WSEC0001")
         return self.fault_to_parent(ctx, Fault, fault, parent, ns)
 
 
@@ -65,13 +66,13 @@ class LrsApplication(Application):
             return super().call_wrapper(ctx)
         except DomainError as exc:
             code = error_code(exc)
-            request_context(ctx).outcome = code
+            request_context(ctx).set_outcome(code)
             raise domain_fault(code, exc.message) from None
         except Fault:
             raise
         except Exception:
             rc = request_context(ctx)
-            rc.outcome = INTERNAL_ERROR_CODE
+            rc.set_outcome(INTERNAL_ERROR_CODE)
             log.error(
                 "unexpected error",
                 exc_info=True,
@@ -85,9 +86,13 @@ def _on_method_call(ctx: Any) -> None:
     rc = request_context(ctx)
     rc.started = time.perf_counter()
     rc.operation = ctx.method_request_string.rsplit("}", 1)[-1] if ctx.method_request_string else ""
+    if rc.observation is not None:
+        # Reached only for a method the service has, so the operation is one of a closed set of names.
+        rc.observation.operation = rc.operation
     try:
         rc.token = read_username_token(getattr(ctx, "in_header_doc", None))
     except DomainError as exc:
+        rc.set_outcome(error_code(exc))
         raise domain_fault(error_code(exc), exc.message) from None
 
 
@@ -96,6 +101,12 @@ def _on_method_done(ctx: Any) -> None:
     started = getattr(rc, "started", None)
     outcome = getattr(rc, "outcome", None) or ("ok" if ctx.out_error is None else "fault")
     caller = rc.caller
+    obs = rc.observation
+    if obs is not None:
+        # Behind the RequestObserver, which writes the one log line when the response is finished.
+        obs.organisation = caller.organisation_ref if caller else None
+        obs.user = caller.username if caller else None
+        return
     log.info(
         "request",
         extra={

@@ -11,6 +11,7 @@ from lxml import etree
 
 from lrs_ws.config import Settings
 from lrs_ws.domain.errors import AuthenticationFailed
+from lrs_ws.observe import Observation, observation_of
 from lrs_ws.service.auth import Caller, LoginPolicy, authenticate
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.soap.namespaces import WSSE_NS, WSU_NS
@@ -41,6 +42,14 @@ class RequestContext:
     operation: str = ""
     started: float | None = None
     outcome: str | None = None
+    # The HTTP-level Observation (lrs_ws.observe) when the app runs behind the RequestObserver.
+    observation: Observation | None = None
+
+    def set_outcome(self, code: str) -> None:
+        """Record the ErrorCode answered (for the request's log line and metrics)."""
+        self.outcome = code
+        if self.observation is not None:
+            self.observation.code = code
 
 
 def read_username_token(header_elements: list[Any] | None) -> UsernameToken | None:
@@ -66,7 +75,10 @@ def read_username_token(header_elements: list[Any] | None) -> UsernameToken | No
 
 def request_context(ctx: Any) -> RequestContext:
     if not isinstance(getattr(ctx, "udc", None), RequestContext):
-        ctx.udc = RequestContext()
+        environ = getattr(getattr(ctx, "transport", None), "req_env", None)
+        obs = observation_of(environ if isinstance(environ, dict) else None)
+        # One id per HTTP request: the log line, the X-Request-Id header, faults and audit events share it.
+        ctx.udc = RequestContext(request_id=obs.request_id, observation=obs) if obs else RequestContext()
     return ctx.udc  # type: ignore[no-any-return]
 
 

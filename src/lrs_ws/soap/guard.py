@@ -18,6 +18,7 @@ from typing import Any
 from lxml import etree
 
 from lrs_ws.config import Settings
+from lrs_ws.observe import observation_of
 from lrs_ws.soap.faults import SOAP_ENV_NS, fault_envelope
 
 log = logging.getLogger("lrs_ws.guard")
@@ -271,13 +272,14 @@ class RequestGuard:
             body = self._read_body(environ)
             self.inspector.inspect(body)
         except _PlainRefusal as refusal:
-            log.warning("request refused (%d): %s", refusal.status, refusal.reason)
+            _note_refusal(environ, refusal.reason, None, f"request refused ({refusal.status.value})")
             text = f"{refusal.status.value} {refusal.status.phrase}\n".encode()
             return _respond(
                 start_response, refusal.status, "text/plain; charset=utf-8", text, refusal.headers
             )
         except RequestRefused as refusal:
-            log.warning("request refused (fault %s): %s", refusal.faultcode, refusal.reason)
+            note = f"request refused (fault {refusal.faultcode})"
+            _note_refusal(environ, refusal.reason, SCHEMA_INVALID, note)
             envelope = fault_envelope(SCHEMA_INVALID, refusal.message, refusal.faultcode)
             return _respond(start_response, HTTPStatus.INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, envelope)
         inner = dict(environ)
@@ -293,7 +295,8 @@ class RequestGuard:
     def _read_body(self, environ: dict[str, Any]) -> bytes:
         method = environ.get("REQUEST_METHOD")
         if method != "POST":
-            raise _PlainRefusal(HTTPStatus.METHOD_NOT_ALLOWED, f"method {method}", (("Allow", "GET, POST"),))
+            allow = (("Allow", "GET, POST"),)
+            raise _PlainRefusal(HTTPStatus.METHOD_NOT_ALLOWED, "method not allowed", allow)
         media, charset = _media_type(environ)
         if media == "application/soap+xml":
             raise RequestRefused(
@@ -322,6 +325,17 @@ class RequestGuard:
         if len(body) > self.max_request_bytes:
             raise _PlainRefusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "chunked body over limit")
         return body
+
+
+def _note_refusal(environ: dict[str, Any], reason: str, code: str | None, message: str) -> None:
+    """Hand the refusal to the request's Observation (one log line per request), or log it here."""
+    obs = observation_of(environ)
+    if obs is None:
+        log.warning("%s: %s", message, reason)
+        return
+    obs.reason = reason
+    if code is not None:
+        obs.code = code
 
 
 def _read_up_to(stream: Any, limit: int) -> bytes:

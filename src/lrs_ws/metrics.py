@@ -1,0 +1,103 @@
+"""Prometheus metrics: what each request did, and the exposition endpoint `/metrics`.
+
+Under gunicorn every worker is a separate process, so counters live in prometheus-client's multiprocess
+mode: each worker writes its samples to memory-mapped files in ``PROMETHEUS_MULTIPROC_DIR`` and whichever
+worker answers a scrape merges all of them. `lrs_ws.gunicorn_conf` creates that directory (a fresh
+temporary one unless the operator names one), empties it at start and marks dead workers, so a scrape sees
+the whole server whichever worker answers. Without the variable (one process: tests, `wsgiref`) the
+metrics are kept in memory.
+
+The variable must be set before `prometheus_client` is first imported in the process: the value class is
+chosen at import time. Gauges that describe the database (batch queue, outbox) are not counted here; they
+are read from the database at scrape time by a collector the app registers (`lrs_ws.db.monitoring`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.registry import Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+# Label values come from closed sets only (operation names of the service, ErrorCodes, guard reasons),
+# never from raw request data, so a hostile client cannot blow up the number of series.
+REQUESTS = Counter(
+    "lrs_ws_requests",
+    "HTTP requests handled, by SOAP operation (or endpoint) and outcome (ok, fault, refused).",
+    ["operation", "outcome"],
+    registry=None,
+)
+FAULTS = Counter(
+    "lrs_ws_faults",
+    "SOAP faults and plain refusals answered, by SOAP operation and ErrorCode (or HTTP status).",
+    ["operation", "code"],
+    registry=None,
+)
+GUARD_REFUSALS = Counter(
+    "lrs_ws_guard_refusals",
+    "Requests refused by the input guard before the SOAP stack saw them, by reason.",
+    ["reason"],
+    registry=None,
+)
+LATENCY = Histogram(
+    "lrs_ws_request_duration_seconds",
+    "Time from receiving a request to finishing its response, by SOAP operation (or endpoint).",
+    ["operation"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0),
+    registry=None,
+)
+
+
+def observe_request(
+    operation: str, outcome: str, code: str | None, duration: float, reason: str | None
+) -> None:
+    """Count one finished request."""
+    REQUESTS.labels(operation, outcome).inc()
+    if code is not None:
+        FAULTS.labels(operation, code).inc()
+    if reason is not None:
+        GUARD_REFUSALS.labels(reason).inc()
+    LATENCY.labels(operation).observe(duration)
+
+
+def multiprocess_dir() -> str | None:
+    path = os.environ.get(MULTIPROC_ENV)
+    return path if path and os.path.isdir(path) else None
+
+
+def build_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
+    """The registry one scrape reads: every worker's samples (or this process's) plus `extra` collectors."""
+    registry = CollectorRegistry()
+    path = multiprocess_dir()
+    if path is not None:
+        from prometheus_client import multiprocess
+
+        multiprocess.MultiProcessCollector(registry, path=path)
+    else:
+        for collector in (REQUESTS, FAULTS, GUARD_REFUSALS, LATENCY):
+            registry.register(collector)
+    for collector in extra:
+        registry.register(collector)
+    return registry
+
+
+class MetricsEndpoint:
+    """WSGI app for GET /metrics in the Prometheus text format."""
+
+    def __init__(self, extra_collectors: Callable[[], Iterable[Collector]] = tuple) -> None:
+        self.extra_collectors = extra_collectors
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            body = b"405 Method Not Allowed\n"
+            start_response("405 Method Not Allowed", [("Content-Type", "text/plain; charset=utf-8"),
+                                                      ("Content-Length", str(len(body))), ("Allow", "GET")])
+            return [body]
+        payload = generate_latest(build_registry(self.extra_collectors()))
+        headers = [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(payload)))]
+        start_response("200 OK", headers)
+        return [payload] if environ.get("REQUEST_METHOD") == "GET" else []
