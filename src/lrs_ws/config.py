@@ -20,6 +20,16 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number, got {raw!r}") from exc
+
+
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
@@ -74,6 +84,7 @@ class Settings:
             max_page_size=_int(env, "LRS_WS_MAX_PAGE_SIZE", base.max_page_size),
             run_worker_in_server=_bool(env, "LRS_WS_RUN_WORKER", base.run_worker_in_server),
             worker_chunk_size=_int(env, "LRS_WS_WORKER_CHUNK_SIZE", base.worker_chunk_size),
+            worker_poll_seconds=_float(env, "LRS_WS_WORKER_POLL_SECONDS", base.worker_poll_seconds),
             stale_job_seconds=_int(env, "LRS_WS_STALE_JOB_SECONDS", base.stale_job_seconds),
             smtp_max_attempts=_int(env, "LRS_WS_SMTP_MAX_ATTEMPTS", base.smtp_max_attempts),
             token_max_age_seconds=_int(env, "LRS_WS_TOKEN_MAX_AGE_SECONDS", base.token_max_age_seconds),

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
 from lrs_ws.db import repositories as r
+from lrs_ws.db.batch_repository import BatchRepository
 from lrs_ws.db.outbox import OutboxRepository
 from lrs_ws.db.security_repositories import LoginFailureRepository, NonceRepository
 from lrs_ws.domain.errors import StaleVersion
@@ -30,6 +31,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.outbox = OutboxRepository(self.session)
         self.nonces = NonceRepository(self.session)
         self.login_failures = LoginFailureRepository(self.session)
+        self.batches = BatchRepository(self.session)
         return self
 
     def __exit__(self, *args: Any) -> None:

@@ -1,23 +1,30 @@
 """One LRS `Achievement` record (Create / Update / Withdraw / Reinstate): validated and applied on its own.
 
-Shared by the single-record operations and the batch worker, so both give the same outcome for the same record.
+Shared by the single-record operations and the batch worker, so both give the same outcome for the same
+record.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any, Protocol
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.batch import BUSINESS_ERROR, FIELD_ERROR, LEARNER_ERROR
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.service.uow import AbstractUnitOfWork, Aim
 
 ACTION_CREATE, ACTION_UPDATE, ACTION_WITHDRAW, ACTION_REINSTATE = 1, 2, 3, 4
-ACTIONS = {ACTION_CREATE: "Create", ACTION_UPDATE: "Update", ACTION_WITHDRAW: "Withdraw", ACTION_REINSTATE: "Reinstate"}
-
-FIELD_ERROR, LEARNER_ERROR, BUSINESS_ERROR = "FieldDataError", "LearnerDataError", "BusinessRuleError"
+ACTIONS = {
+    ACTION_CREATE: "Create",
+    ACTION_UPDATE: "Update",
+    ACTION_WITHDRAW: "Withdraw",
+    ACTION_REINSTATE: "Reinstate",
+}
 
 SUBMISSION_TYPES = {"final": model.FINAL, "provisional": model.PROVISIONAL}
 
@@ -105,7 +112,9 @@ def _as_date(field: str, value: date | datetime | None) -> date:
 def clean(record: AchievementRecord, today: date) -> CleanRecord:
     """Field-level validation; raises the first field error found."""
     if record.Action not in ACTIONS:
-        raise e.InvalidValue("Action", "Action must be 1 (Create), 2 (Update), 3 (Withdraw) or 4 (Reinstate).")
+        raise e.InvalidValue(
+            "Action", "Action must be 1 (Create), 2 (Update), 3 (Withdraw) or 4 (Reinstate)."
+        )
     uln = values.check_uln(record.Uln)
     reference = values.check_reference(record.UnitOrQualificationReferenceNumber)
     award_date = _as_date("AchievementAwardDate", record.AchievementAwardDate)
@@ -121,7 +130,9 @@ def clean(record: AchievementRecord, today: date) -> CleanRecord:
     if record.DateofBirth is not None:
         values.check_not_future("DateofBirth", _as_date("DateofBirth", record.DateofBirth), today)
     values.check_not_future("AchievementAwardDate", award_date, today)
-    return CleanRecord(record.Action, uln, reference, award_date, given, family, grade, language, ukprn, mis, reason)
+    return CleanRecord(
+        record.Action, uln, reference, award_date, given, family, grade, language, ukprn, mis, reason
+    )
 
 
 @dataclass(frozen=True)
@@ -133,16 +144,61 @@ class Applied:
     promoted: bool = False
 
 
-def _check_learner(uow: AbstractUnitOfWork, rec: CleanRecord) -> None:
-    learner = uow.learners.by_uln(rec.uln)
+class RecordView(Protocol):
+    """What deciding a record needs to read: the single-record path reads the repositories, the batch worker
+    a chunk's rows loaded in bulk."""
+
+    def learner(self, uln: str) -> model.Learner | None: ...
+
+    def aim(self, reference: str) -> Aim | None: ...
+
+    def matching(
+        self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
+    ) -> Sequence[model.Achievement]: ...
+
+
+class UowView:
+    """A RecordView over the unit of work's repositories."""
+
+    def __init__(self, uow: AbstractUnitOfWork) -> None:
+        self.uow = uow
+
+    def learner(self, uln: str) -> model.Learner | None:
+        return self.uow.learners.by_uln(uln)
+
+    def aim(self, reference: str) -> Aim | None:
+        return self.uow.aims.get(reference)
+
+    def matching(
+        self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
+    ) -> Sequence[model.Achievement]:
+        return self.uow.achievements.matching(organisation_id, uln, reference, mis_identifier)
+
+
+@dataclass(frozen=True)
+class Change:
+    """The decided effect of one record: the achievement (new, or an existing one already changed in memory)
+    and what its audit event records."""
+
+    action: int
+    operation: str
+    achievement: model.Achievement
+    before: dict[str, Any] | None
+    after: dict[str, Any]
+    created: bool = False
+    promoted: bool = False
+
+
+def _check_learner(view: RecordView, rec: CleanRecord) -> None:
+    learner = view.learner(rec.uln)
     if learner is None:
         raise e.LearnerNotFound(rec.uln)
     if not learner.names_match(rec.given_name, rec.family_name):
         raise LearnerMismatch()
 
 
-def _single_target(uow: AbstractUnitOfWork, caller: Caller, rec: CleanRecord) -> model.Achievement:
-    found = uow.achievements.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
+def _single_target(view: RecordView, caller: Caller, rec: CleanRecord) -> model.Achievement:
+    found = view.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
     if not found:
         raise e.NotFound("achievement matching ULN and reference", f"{rec.uln} {rec.reference}")
     if len(found) > 1:
@@ -150,20 +206,16 @@ def _single_target(uow: AbstractUnitOfWork, caller: Caller, rec: CleanRecord) ->
     return found[0]
 
 
-def apply(
-    uow: AbstractUnitOfWork,
-    caller: Caller,
-    rec: CleanRecord,
-    status: str,
-    now: datetime,
-    *,
-    source: str,
-) -> Applied:
-    """Apply one clean record for the caller's organisation, with its audit event. Raises on refusal."""
-    _check_learner(uow, rec)
+def decide(view: RecordView, caller: Caller, rec: CleanRecord, status: str, now: datetime) -> Change:
+    """Decide one clean record for the caller's organisation and make the change in memory.
+
+    Raises a DomainError (and changes nothing) when the record is refused. A new achievement is returned
+    unsaved; the caller stores it and the audit event.
+    """
+    _check_learner(view, rec)
     if rec.action == ACTION_CREATE:
-        return _create(uow, caller, rec, status, now, source)
-    target = _single_target(uow, caller, rec)
+        return _create(view, caller, rec, status, now)
+    target = _single_target(view, caller, rec)
     before = target.snapshot()
     promoted = False
     if rec.action == ACTION_UPDATE:
@@ -180,20 +232,13 @@ def apply(
         target.withdraw(rec.reason, now)
     else:
         target.reinstate(now)
-    uow.flush()
-    audit.record(
-        uow, caller, f"{source}{ACTIONS[rec.action]}", now,
-        achievement_id=target.id, before=before, after=target.snapshot(),
-    )
-    return Applied(rec.action, target, promoted)
+    return Change(rec.action, ACTIONS[rec.action], target, before, target.snapshot(), promoted=promoted)
 
 
-def _create(
-    uow: AbstractUnitOfWork, caller: Caller, rec: CleanRecord, status: str, now: datetime, source: str
-) -> Applied:
+def _create(view: RecordView, caller: Caller, rec: CleanRecord, status: str, now: datetime) -> Change:
     existing = [
         a
-        for a in uow.achievements.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
+        for a in view.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
         if rec.mis_identifier or a.award_date == rec.award_date
     ]
     if existing:
@@ -205,14 +250,9 @@ def _create(
                 provider_ukprn=rec.provider_ukprn, now=now,
             )
             target.promote_to_final(now)
-            uow.flush()
-            audit.record(
-                uow, caller, f"{source}PromoteToFinal", now,
-                achievement_id=target.id, before=before, after=target.snapshot(),
-            )
-            return Applied(ACTION_CREATE, target, promoted=True)
+            return Change(ACTION_CREATE, "PromoteToFinal", target, before, target.snapshot(), promoted=True)
         raise e.DuplicateAchievement()
-    aim = uow.aims.get(rec.reference)
+    aim = view.aim(rec.reference)
     achievement = model.Achievement(
         organisation_id=caller.organisation_id,
         uln=rec.uln,
@@ -228,7 +268,25 @@ def _create(
         status=status,
         created_at=now,
     )
-    uow.achievements.add(achievement)
+    return Change(ACTION_CREATE, "Create", achievement, None, achievement.snapshot(), created=True)
+
+
+def apply(
+    uow: AbstractUnitOfWork,
+    caller: Caller,
+    rec: CleanRecord,
+    status: str,
+    now: datetime,
+    *,
+    source: str,
+) -> Applied:
+    """Apply one clean record for the caller's organisation, with its audit event. Raises on refusal."""
+    change = decide(UowView(uow), caller, rec, status, now)
+    if change.created:
+        uow.achievements.add(change.achievement)
     uow.flush()
-    audit.record(uow, caller, f"{source}Create", now, achievement_id=achievement.id, after=achievement.snapshot())
-    return Applied(ACTION_CREATE, achievement)
+    audit.record(
+        uow, caller, f"{source}{change.operation}", now,
+        achievement_id=change.achievement.id, before=change.before, after=change.after,
+    )
+    return Applied(change.action, change.achievement, change.promoted)

@@ -6,11 +6,14 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lrs_ws.domain import model
 from lrs_ws.domain.mail import OutgoingMail, QueuedMail
 from lrs_ws.domain.values import Page
+
+if TYPE_CHECKING:
+    from lrs_ws.service.batch_ports import BatchRepository
 
 ACHIEVEMENT_SORT_KEYS = ("ReferenceNumber", "Type", "Level", "Grade", "AwardDate")
 
@@ -128,6 +131,7 @@ class AbstractUnitOfWork(abc.ABC):
     outbox: OutboxRepository
     nonces: NonceRepository
     login_failures: LoginFailureRepository
+    batches: BatchRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from spyne import ComplexModel, DateTime, Integer, Unicode
+from spyne import ComplexModel, DateTime, Float, Integer, Integer32, Unicode
 
 from lrs_ws.soap.namespaces import MODEL_NS, SERVICES_NS
 
@@ -45,4 +45,55 @@ class Achievement(ComplexModel):
         ("ProviderUkprn", Unicode(max_len=255, **_MANDATORY)),
         ("Uln", Unicode(max_len=255, **_MANDATORY)),
         ("UnitOrQualificationReferenceNumber", Unicode(max_len=255, **_MANDATORY)),
+    ]
+
+
+# -- SubmitAchievementBatchJob / GetAchievementBatchJob results (model namespace, the real schema's order) --
+
+AchievementBatchJobStatus = Unicode(
+    values=["Failed", "Successful", "Waiting", "InProgress", "Cancelled"],
+    type_name="AchievementBatchJobStatus",
+    nillable=False,
+    __namespace__=MODEL_NS,
+)
+
+
+class ServiceResponseR9(ComplexModel):
+    __namespace__ = MODEL_NS
+    _type_info = [("ResponseCode", Unicode(max_len=20))]
+
+
+class SubmitAchievementBatchJobResponse(ServiceResponseR9):
+    __namespace__ = MODEL_NS
+    _type_info = [("JobId", Integer32(nillable=False))]
+
+
+class AchievementBatchJobResponse(ServiceResponseR9):
+    """Counts, dates and the error file (CSV) of one batch job; elements in the real schema's order."""
+
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("AchievementBatchErrorFile", Unicode),
+        ("AchievementsCreated", Integer32),
+        ("AchievementsPromotedToFinal", Integer32),
+        ("AchievementsReinstated", Integer32),
+        ("AchievementsUpdated", Integer32),
+        ("AchievementsWithdrawn", Integer32),
+        ("BusinessRuleErrors", Integer32),
+        ("Duration", Unicode(max_len=40)),
+        ("EndDate", DateTime),
+        ("FieldDataErrors", Integer32),
+        ("Filename", Unicode(max_len=255)),
+        ("JobID", Integer32(nillable=False)),
+        ("LearnerDataErrors", Integer32),
+        ("NumberOfRecords", Integer32),
+        ("PercentageSuccessfulRecords", Float),
+        ("RejectionReason", Unicode(max_len=1000)),
+        ("StartDate", DateTime),
+        ("Status", AchievementBatchJobStatus),
+        ("SubmittedDate", DateTime),
+        ("SuccessfulFinalAchievements", Integer32),
+        ("SuccessfulProvisionalAchievements", Integer32),
+        ("Type", Unicode(max_len=20)),
+        ("User", Unicode(max_len=100)),
     ]

@@ -1,0 +1,171 @@
+"""Achievement batch jobs: statuses, per-record outcomes, the counts of AchievementBatchJobResponse."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+
+WAITING = "Waiting"
+IN_PROGRESS = "InProgress"
+SUCCESSFUL = "Successful"
+FAILED = "Failed"
+CANCELLED = "Cancelled"
+JOB_STATUSES = (FAILED, SUCCESSFUL, WAITING, IN_PROGRESS, CANCELLED)
+FINISHED = (SUCCESSFUL, FAILED, CANCELLED)
+
+SOURCE_SOAP = "SOAP"
+SOURCE_FILE = "File"
+
+# A record's state: written in the same transaction as the change the record made (or its refusal).
+PENDING = "pending"
+APPLIED = "applied"
+REFUSED = "failed"
+
+# What an applied record did.
+CREATED = "Created"
+UPDATED = "Updated"
+WITHDRAWN = "Withdrawn"
+REINSTATED = "Reinstated"
+PROMOTED_TO_FINAL = "PromotedToFinal"
+
+# The three kinds of record-level error, as the response counts them.
+FIELD_ERROR, LEARNER_ERROR, BUSINESS_ERROR = "FieldDataError", "LearnerDataError", "BusinessRuleError"
+
+
+@dataclass
+class BatchCounts:
+    """The counts of one job, as AchievementBatchJobResponse reports them."""
+
+    records: int = 0
+    done: int = 0
+    created: int = 0
+    updated: int = 0
+    withdrawn: int = 0
+    reinstated: int = 0
+    promoted: int = 0
+    field_errors: int = 0
+    learner_errors: int = 0
+    business_errors: int = 0
+    successful_final: int = 0
+    successful_provisional: int = 0
+
+    @property
+    def successful(self) -> int:
+        return self.successful_final + self.successful_provisional
+
+    @property
+    def failed(self) -> int:
+        return self.field_errors + self.learner_errors + self.business_errors
+
+    @property
+    def percentage_successful(self) -> float:
+        return round(100.0 * self.successful / self.records, 2) if self.records else 0.0
+
+    def add(self, other: BatchCounts) -> None:
+        for f in fields(self):
+            if f.name != "records":
+                setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+
+    def count_applied(self, outcome: str, promoted: bool, final: bool, n: int = 1) -> None:
+        """`n` records applied with this outcome: a Create that promoted a Provisional achievement counts
+        only as promoted; an Update that promoted one counts as updated and promoted."""
+        self.done += n
+        if outcome == CREATED:
+            self.created += n
+        elif outcome == UPDATED:
+            self.updated += n
+        elif outcome == WITHDRAWN:
+            self.withdrawn += n
+        elif outcome == REINSTATED:
+            self.reinstated += n
+        if promoted:
+            self.promoted += n
+        if final:
+            self.successful_final += n
+        else:
+            self.successful_provisional += n
+
+    def count_refused(self, category: str, n: int = 1) -> None:
+        self.done += n
+        if category == FIELD_ERROR:
+            self.field_errors += n
+        elif category == LEARNER_ERROR:
+            self.learner_errors += n
+        else:
+            self.business_errors += n
+
+
+def final_status(counts: BatchCounts) -> tuple[str, str | None]:
+    """(status, rejection reason) of a job whose every record has been processed.
+
+    A job is Successful when at least one of its records was applied, whatever happened to the others (each
+    failed record is counted and listed in the error file). It is Failed when not one record could be applied.
+    """
+    if counts.records and counts.successful == 0:
+        return FAILED, f"None of the {counts.records} records could be applied; see the error file."
+    return SUCCESSFUL, None
+
+
+def format_duration(started: datetime | None, ended: datetime | None) -> str | None:
+    """Like .NET's TimeSpan, hh:mm:ss (whole seconds, as the timestamps are kept; days add to the hours)."""
+    if started is None or ended is None:
+        return None
+    seconds = max(0, int((ended - started).total_seconds()))
+    minutes, s = divmod(seconds, 60)
+    hours, m = divmod(minutes, 60)
+    return f"{hours:02d}:{m:02d}:{s:02d}"
+
+
+@dataclass(frozen=True)
+class BatchJob:
+    """What is known about one job (a read model: the worker changes jobs through the repository)."""
+
+    id: int
+    organisation_id: int
+    organisation_ref: str
+    user_id: int
+    username: str
+    email: str
+    submission_type: str
+    source: str
+    filename: str | None
+    status: str
+    submitted_at: datetime
+    started_at: datetime | None
+    ended_at: datetime | None
+    counts: BatchCounts
+    rejection_reason: str | None
+    attempts: int = 0
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def duration(self) -> str | None:
+        return format_duration(self.started_at, self.ended_at)
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    """The outcome of one record, as stored on its row."""
+
+    record_id: int
+    state: str
+    outcome: str | None = None
+    promoted: bool = False
+    achievement_status: str | None = None
+    achievement_id: int | None = None
+    error_code: str | None = None
+    error_category: str | None = None
+    error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class FailedRecord:
+    """One row of the error file."""
+
+    line_no: int
+    payload: str
+    error_code: str
+    error_message: str

@@ -1,0 +1,200 @@
+"""The batch worker: claims jobs and processes them chunk by chunk; between chunks it delivers the e-mail
+outbox when that module is installed.
+
+Any number of workers may share one database (`lrs-ws worker` processes on any machine, plus the thread inside
+`lrs-ws serve`): a job is processed by the worker holding its lease, which is renewed with every chunk. A
+worker that dies loses its lease after `stale_job_seconds`, and the next worker takes the job up where the
+last committed chunk left it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from lrs_ws.domain import batch as b
+from lrs_ws.domain.errors import StaleVersion
+from lrs_ws.service import batch_processing as bp
+
+log = logging.getLogger("lrs_ws.worker")
+
+# A job whose worker died this many times while processing it is ended as Failed (a job that kills its
+# worker every time must not stop the queue).
+MAX_TAKEOVERS = 5
+# After a chunk fails for an unexpected reason, its records are retried one per transaction, and a record
+# that fails this many times in a row is marked failed (WSEC0199) so the rest of the job goes on.
+RECORD_ATTEMPTS = 2
+MAX_STALE_RETRIES = 20
+
+
+def make_worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"[:100]
+
+
+@dataclass
+class WorkerStats:
+    jobs: int = 0
+    records: int = 0
+
+
+def _mailer() -> Any:
+    """The outbox deliverer, when installed."""
+    try:
+        return importlib.import_module("lrs_ws.jobs.mailer")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("lrs_ws.jobs.mailer",):
+            raise
+        return None
+
+
+class BatchWorker:
+    """One worker loop. `stop` ends it between chunks (the current chunk is always finished first)."""
+
+    def __init__(
+        self,
+        wiring: Any,
+        stop: threading.Event,
+        *,
+        worker_id: str | None = None,
+        on_chunk: Callable[[b.BatchJob, bp.ChunkResult], None] | None = None,
+    ) -> None:
+        self.settings = wiring.settings
+        self.uow_factory = wiring.uow_factory
+        self.stop = stop
+        self.worker_id = worker_id or make_worker_id()
+        self.on_chunk = on_chunk
+        self.stats = WorkerStats()
+        self._last_mail = float("-inf")
+
+    @property
+    def lease_seconds(self) -> int:
+        return max(1, int(self.settings.stale_job_seconds))
+
+    def run(self, *, once: bool = False) -> WorkerStats:
+        """Process jobs until stopped; with `once`, until no job is waiting."""
+        log.info("batch worker started", extra={"detail": self.worker_id})
+        while not self.stop.is_set():
+            self.tick()
+            try:
+                job = bp.claim_next(
+                    self.uow_factory(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
+                )
+            except Exception:
+                log.error("could not claim a batch job", exc_info=True)
+                job = None
+                if once:
+                    break
+                self.stop.wait(self.settings.worker_poll_seconds)
+                continue
+            if job is None:
+                if once:
+                    break
+                self.stop.wait(self.settings.worker_poll_seconds)
+                continue
+            try:
+                self.run_job(job)
+            except Exception:
+                # The database is probably unreachable: give the job back if we can, and wait.
+                log.error("batch job interrupted", exc_info=True, extra={"job_id": job.id})
+                try:
+                    bp.release(self.uow_factory(), job_id=job.id, worker_id=self.worker_id)
+                except Exception:
+                    log.error("could not release the batch job", exc_info=True, extra={"job_id": job.id})
+                self.stop.wait(self.settings.worker_poll_seconds)
+        log.info("batch worker stopped", extra={"detail": self.worker_id})
+        return self.stats
+
+    def tick(self) -> None:
+        """Deliver due e-mail, at most once a poll interval."""
+        now = time.monotonic()
+        if now - self._last_mail < self.settings.worker_poll_seconds:
+            return
+        self._last_mail = now
+        mailer = _mailer()
+        if mailer is None:
+            return
+        try:
+            mailer.deliver_due(self.uow_factory, self.settings)
+        except Exception:
+            log.error("e-mail delivery round failed", exc_info=True)
+
+    def run_job(self, job: b.BatchJob) -> None:
+        extra = {"job_id": job.id}
+        if job.attempts > MAX_TAKEOVERS:
+            bp.fail_job(
+                self.uow_factory(), job=job,
+                reason=f"The job could not be processed: its worker stopped {job.attempts - 1} times on it.",
+            )
+            return
+        log.info("batch job claimed", extra={**extra, "detail": f"{self.worker_id}, attempt {job.attempts}"})
+        chunk_size = max(1, int(self.settings.worker_chunk_size))
+        one_by_one = 0  # records still to be done one per transaction after an unexpected failure
+        failures = 0
+        stale = 0
+        try:
+            while True:
+                if self.stop.is_set():
+                    bp.release(self.uow_factory(), job_id=job.id, worker_id=self.worker_id)
+                    log.info("batch job released", extra=extra)
+                    return
+                self.tick()
+                size = 1 if one_by_one else chunk_size
+                try:
+                    result = bp.process_chunk(
+                        self.uow_factory(), job=job, worker_id=self.worker_id, chunk_size=size,
+                        lease_seconds=self.lease_seconds,
+                    )
+                except bp.LeaseLost:
+                    log.warning("batch job lease lost; another worker has it", extra=extra)
+                    return
+                except StaleVersion:
+                    # An achievement changed under the chunk (a concurrent single-record change): the chunk
+                    # rolled back whole; do it again.
+                    stale += 1
+                    if stale <= MAX_STALE_RETRIES:
+                        continue
+                    stale = 0
+                    failures, one_by_one = self._after_failure(job, failures, one_by_one, chunk_size)
+                    continue
+                except Exception:
+                    log.error("batch chunk failed", exc_info=True, extra=extra)
+                    failures, one_by_one = self._after_failure(job, failures, one_by_one, chunk_size)
+                    continue
+                failures = stale = 0
+                if one_by_one:
+                    one_by_one -= 1
+                self.stats.records += result.processed
+                if self.on_chunk is not None:
+                    self.on_chunk(job, result)
+                if result.finished:
+                    self.stats.jobs += 1
+                    return
+        except bp.LeaseLost:
+            log.warning("batch job lease lost; another worker has it", extra=extra)
+
+    def _after_failure(
+        self, job: b.BatchJob, failures: int, one_by_one: int, chunk_size: int
+    ) -> tuple[int, int]:
+        if not one_by_one:
+            return 0, chunk_size  # retry the chunk's records one per transaction
+        failures += 1
+        if failures >= RECORD_ATTEMPTS:
+            bp.refuse_next_record(
+                self.uow_factory(), job=job, worker_id=self.worker_id, lease_seconds=self.lease_seconds
+            )
+            return 0, max(0, one_by_one - 1)
+        self.stop.wait(min(5.0, 0.5 * 2**failures))
+        return failures, one_by_one
+
+
+def run_worker(wiring: Any, stop_event: threading.Event, *, once: bool = False) -> WorkerStats:
+    """The worker loop for `lrs-ws worker` and the thread inside `lrs-ws serve`."""
+    return BatchWorker(wiring, stop_event).run(once=once)

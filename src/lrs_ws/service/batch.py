@@ -1,0 +1,295 @@
+"""Achievement batch jobs: submit (SOAP or file), read one, list them; the error file.
+
+A submission is refused as a whole (no job is created) for the request-level reasons of SPEC §2.1; otherwise
+the job and its records are stored in one transaction and the caller gets the job id at once. Workers do the
+rest (service/batch_processing.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import IO, Any
+
+from lrs_ws.domain import batch as b
+from lrs_ws.domain import errors as e
+from lrs_ws.domain import model, values
+from lrs_ws.domain.values import Page
+from lrs_ws.service import records
+from lrs_ws.service.auth import Caller
+from lrs_ws.service.batch_ports import NewJob
+from lrs_ws.service.clock import utcnow
+from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
+from lrs_ws.service.uow import AbstractUnitOfWork
+
+OP_BATCH = "achievement batches"
+
+DATE_FIELDS = frozenset({"AchievementAwardDate", "ActionDate", "DateofBirth"})
+INT_FIELDS = frozenset({"Action", "Gender"})
+ERROR_FILE_HEADER = (
+    "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage"
+)
+
+
+# -- payloads: one record as stored, typed (SOAP) or as text (a file) ----------------------------------------
+
+
+def encode_record(record: AchievementRecord) -> str:
+    """A record received over SOAP, as JSON text (dates in ISO 8601)."""
+    data: dict[str, Any] = {}
+    for name in FIELD_NAMES:
+        value = getattr(record, name)
+        if value is None:
+            continue
+        data[name] = value.isoformat() if isinstance(value, date | datetime) else value
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def encode_row(row: Mapping[str, str | None]) -> str:
+    """A file's row, as JSON text: the cells as written (empty cells left out), parsed by the worker."""
+    data = {name: cell for name in FIELD_NAMES if (cell := (row.get(name) or "").strip())}
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _parse_date(field: str, value: Any) -> date | datetime:
+    text = str(value).strip()
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        pass
+    try:
+        return datetime.strptime(text, "%d/%m/%Y")
+    except ValueError:
+        raise e.InvalidValue(
+            field, f"{field} must be a date: yyyy-mm-dd (or dd/mm/yyyy in a file)."
+        ) from None
+
+
+def _parse_int(field: str, value: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        raise e.InvalidValue(field, f"{field} must be a whole number.") from None
+
+
+def decode_record(payload: str) -> AchievementRecord:
+    """The stored record, typed again; a date or number that does not parse is a field error of the record."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        raise e.InvalidValue("record", "The record could not be read.") from None
+    fields: dict[str, Any] = {}
+    for name in FIELD_NAMES:
+        value = data.get(name)
+        if value is None:
+            fields[name] = None
+        elif name in DATE_FIELDS:
+            fields[name] = _parse_date(name, value)
+        elif name in INT_FIELDS:
+            fields[name] = _parse_int(name, value)
+        else:
+            fields[name] = str(value)
+    return AchievementRecord(**fields)
+
+
+# -- request-level rules ----------------------------------------------------------------------------------
+
+
+def _check_request(
+    uow: AbstractUnitOfWork, organisation_id: int, email: str | None, submission_type: str | None
+) -> tuple[str, str]:
+    """(clean e-mail, Final|Provisional), or the request-level refusal in the contract's order."""
+    organisation = uow.organisations.get(organisation_id)
+    if organisation is None or not organisation.batch_enabled:
+        raise e.BatchRefused("WSRC0043", "Your organisation is not configured to submit achievement batches.")
+    try:
+        clean_email = values.check_email(email)
+    except e.InvalidValue:
+        raise e.BatchRefused("WSEC0044", "The e-mail address is not valid.") from None
+    return clean_email, records.check_submission_type(submission_type)
+
+
+def submit(
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    email: str | None,
+    submission_type: str | None,
+    achievements: Sequence[AchievementRecord] | None,
+    max_achievements: int,
+) -> int:
+    """SubmitAchievementBatchJob: store the job and its records (status Waiting) and return its id."""
+    caller.require(model.ROLE_AO_USER, OP_BATCH)
+    items = list(achievements or [])
+    with uow:
+        clean_email, status = _check_request(uow, caller.organisation_id, email, submission_type)
+        if len(items) > max_achievements:
+            raise e.BatchRefused(
+                "WSEC0046",
+                f"A request may hold at most {max_achievements} achievements; it held {len(items)}.",
+            )
+        if not items:
+            raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
+        job_id = uow.batches.add_job(
+            NewJob(
+                caller.organisation_id, caller.user_id, caller.username, clean_email, status, b.SOURCE_SOAP,
+                None, utcnow(),
+            )
+        )
+        count = uow.batches.add_records(job_id, ((i, encode_record(r)) for i, r in enumerate(items, 1)))
+        uow.batches.set_record_count(job_id, count)
+        uow.commit()
+        return job_id
+
+
+# -- achievement batch files ---------------------------------------------------------------------------------
+
+
+def csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(line number, row) of a batch file whose header names the 15 Achievement fields (any order, any case).
+
+    Streams: one row at a time, whatever the file's size.
+    """
+    reader = csv.reader(stream)
+    header = next(reader, None)
+    if header is None:
+        raise e.BatchRefused("WSEC0047", "The file is empty: at least one achievement is required.")
+    canonical = {name.lower(): name for name in FIELD_NAMES}
+    names = [canonical.get(h.strip().lower(), "") for h in header]
+    unknown = [h for h, n in zip(header, names, strict=True) if not n]
+    missing = [n for n in FIELD_NAMES if n not in names]
+    if unknown or missing:
+        raise e.InvalidValue(
+            "header",
+            "The header row must name the 15 Achievement fields "
+            f"({', '.join(FIELD_NAMES)})"
+            + (f"; unknown: {', '.join(unknown)}" if unknown else "")
+            + (f"; missing: {', '.join(missing)}" if missing else "")
+            + ".",
+        )
+    for cells in reader:
+        if not any(c.strip() for c in cells):
+            continue
+        yield reader.line_num, dict(zip(names, cells, strict=False))
+
+
+def submit_file(
+    uow: AbstractUnitOfWork,
+    *,
+    organisation_ref: str,
+    username: str,
+    email: str | None,
+    submission_type: str | None,
+    filename: str,
+    rows: Iterable[tuple[int, Mapping[str, str | None]]],
+) -> int:
+    """An operator submits a batch file for a user of an organisation: it becomes one job, whatever its size
+    (the per-request maximum applies to SOAP requests only). Rows are streamed into the job in one
+    transaction, so a file is either wholly submitted or not at all."""
+    with uow:
+        organisation = uow.organisations.by_ref(organisation_ref.strip().upper())
+        user = uow.users.by_username(username.strip())
+        if organisation is None or user is None or user.organisation_id != organisation.id:
+            raise e.NotFound("user of organisation", f"{username} / {organisation_ref}")
+        assert organisation.id is not None and user.id is not None
+        clean_email, status = _check_request(uow, organisation.id, email or user.email, submission_type)
+        job_id = uow.batches.add_job(
+            NewJob(
+                organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, filename[:255],
+                utcnow(),
+            )
+        )
+        count = uow.batches.add_records(job_id, ((line, encode_row(row)) for line, row in rows))
+        if count == 0:
+            raise e.BatchRefused("WSEC0047", "The file holds no achievements.")
+        uow.batches.set_record_count(job_id, count)
+        uow.commit()
+        return job_id
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class JobReport:
+    job: b.BatchJob
+    error_file: str | None
+
+
+def _safe_cell(value: Any) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str]]:
+    for f in failed:
+        try:
+            data = json.loads(f.payload)
+        except ValueError:
+            data = {}
+        yield [
+            str(f.line_no),
+            _safe_cell(data.get("MisIdentifier")),
+            _safe_cell(data.get("Uln")),
+            _safe_cell(data.get("UnitOrQualificationReferenceNumber")),
+            f.error_code,
+            _safe_cell(f.error_message),
+        ]
+
+
+def error_file(failed: Iterable[b.FailedRecord]) -> str | None:
+    """AchievementBatchErrorFile: CSV, a header row then one row per failed record; None when none failed."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(ERROR_FILE_HEADER)
+    empty = True
+    for row in error_rows(failed):
+        writer.writerow(row)
+        empty = False
+    return None if empty else out.getvalue()
+
+
+def get_job(uow: AbstractUnitOfWork, *, caller: Caller, job_id: int | None) -> JobReport:
+    """GetAchievementBatchJob: one of the caller organisation's jobs, with its error file so far.
+
+    Another organisation's job answers exactly like one that does not exist.
+    """
+    caller.require(model.ROLE_AO_USER, OP_BATCH)
+    with uow:
+        job = uow.batches.get(job_id, caller.organisation_id) if job_id is not None else None
+        if job is None:
+            raise e.UnknownJob(job_id)
+        return JobReport(job, error_file(uow.batches.failed_records(job.id)))
+
+
+def list_jobs(uow: AbstractUnitOfWork, *, caller: Caller, page: Page) -> tuple[int, Sequence[b.BatchJob]]:
+    """ListAchievementBatchJobs: the caller organisation's jobs, newest first."""
+    caller.require(model.ROLE_AO_USER, OP_BATCH)
+    with uow:
+        return uow.batches.list(caller.organisation_id, page)
+
+
+def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
+    """An operator's view of any job (the CLI)."""
+    with uow:
+        job = uow.batches.get(job_id, None)
+        if job is None:
+            raise e.UnknownJob(job_id)
+        return job
+
+
+def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str]], None]) -> int:
+    """Stream a job's error rows to `each` (the CLI); returns how many."""
+    count = 0
+    with uow:
+        for row in error_rows(uow.batches.failed_records(job_id)):
+            each(row)
+            count += 1
+    return count

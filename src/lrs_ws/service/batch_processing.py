@@ -1,0 +1,280 @@
+"""Processing a batch job, one chunk of records per transaction.
+
+Every record of a chunk is validated and decided on its own (service/records.py, the same rules as the
+single-record operations): a refused record is written as failed with its error code and never stops the
+others. The chunk's new achievements, audit events, record outcomes and job counts are written together and
+committed once, while the worker holds the job's lease. A worker that dies mid-chunk leaves nothing of that
+chunk behind, and the next worker does the chunk again: no record is applied twice or lost.
+
+For speed the chunk's learners, aims and candidate achievements are read in three queries, and the new
+achievements and audit events are inserted in bulk.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from lrs_ws.domain import batch as b
+from lrs_ws.domain import errors as e
+from lrs_ws.domain import model
+from lrs_ws.service import records
+from lrs_ws.service.auth import Caller
+from lrs_ws.service.batch import decode_record
+from lrs_ws.service.batch_ports import ChunkContext, PendingRecord
+from lrs_ws.service.clock import utcnow
+from lrs_ws.service.uow import AbstractUnitOfWork, Aim
+
+log = logging.getLogger("lrs_ws.batch")
+
+AUDIT_PREFIX = "Batch"
+INTERNAL_CODE = "WSEC0199"
+INTERNAL_MESSAGE = "The record could not be processed because of an internal error; submit it again."
+
+
+class LeaseLost(Exception):
+    """Another worker holds the job now (ours ran out): stop without writing anything."""
+
+
+@dataclass(frozen=True)
+class ChunkResult:
+    processed: int
+    finished: bool
+    status: str | None = None
+
+
+def _audit_json(value: dict[str, Any] | None) -> str | None:
+    # The same encoding as service.audit.record, so batch and single-record history read alike.
+    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+
+class ChunkView:
+    """records.RecordView over what one chunk read in bulk, kept current as its records are decided."""
+
+    def __init__(self, context: ChunkContext) -> None:
+        self._learners = context.learners
+        self._aims = context.aims
+        self._targets: dict[tuple[str, str], list[model.Achievement]] = defaultdict(list)
+        for achievement in context.achievements:
+            self._targets[(achievement.uln, achievement.reference)].append(achievement)
+
+    def learner(self, uln: str) -> model.Learner | None:
+        return self._learners.get(uln)
+
+    def aim(self, reference: str) -> Aim | None:
+        return self._aims.get(reference)
+
+    def matching(
+        self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
+    ) -> Sequence[model.Achievement]:
+        return [
+            a
+            for a in self._targets.get((uln, reference), ())
+            if a.organisation_id == organisation_id
+            and not a.deleted
+            and (not mis_identifier or a.mis_identifier == mis_identifier)
+        ]
+
+    def add(self, achievement: model.Achievement) -> None:
+        self._targets[(achievement.uln, achievement.reference)].append(achievement)
+
+
+def claim_next(uow: AbstractUnitOfWork, *, worker_id: str, lease_seconds: int) -> b.BatchJob | None:
+    """Take the oldest claimable job for this worker (its lease starts now)."""
+    now = utcnow()
+    with uow:
+        job = uow.batches.claim(worker_id, now, now + timedelta(seconds=lease_seconds))
+        uow.commit()
+        return job
+
+
+def release(uow: AbstractUnitOfWork, *, job_id: int, worker_id: str) -> None:
+    """Give a job back at once (a graceful stop between chunks)."""
+    with uow:
+        uow.batches.release(job_id, worker_id, utcnow())
+        uow.commit()
+
+
+def _caller(job: b.BatchJob) -> Caller:
+    return Caller(
+        user_id=job.user_id,
+        username=job.username,
+        organisation_id=job.organisation_id,
+        organisation_ref=job.organisation_ref,
+        roles=frozenset({model.ROLE_AO_USER}),
+        email=job.email,
+        request_id=f"batch-job-{job.id}",
+    )
+
+
+def _refusal(row: PendingRecord, error: e.DomainError) -> b.RecordOutcome:
+    code, category = records.classify(error)
+    return b.RecordOutcome(
+        row.id, b.REFUSED, error_code=code, error_category=category, error_message=error.message
+    )
+
+
+def _outcome_name(change: records.Change) -> str:
+    if change.action == records.ACTION_CREATE:
+        return b.CREATED if change.created else b.PROMOTED_TO_FINAL
+    return {
+        records.ACTION_UPDATE: b.UPDATED,
+        records.ACTION_WITHDRAW: b.WITHDRAWN,
+        records.ACTION_REINSTATE: b.REINSTATED,
+    }[change.action]
+
+
+def _finish(uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str) -> str:
+    counts = uow.batches.counts_from_records(job.id)
+    status, reason = b.final_status(counts)
+    uow.batches.finish(job.id, worker_id, status, reason, counts, utcnow())
+    log.info(
+        "batch job finished",
+        extra={"job_id": job.id, "detail": f"{status}: {counts.successful} of {counts.records} applied"},
+    )
+    return status
+
+
+def process_chunk(
+    uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str, chunk_size: int, lease_seconds: int
+) -> ChunkResult:
+    """Process the job's next `chunk_size` pending records in one transaction; finish the job after its last.
+
+    Raises LeaseLost when the job is no longer this worker's, and StaleVersion when a concurrent change to
+    an achievement made the chunk roll back (do it again).
+    """
+    now = utcnow()
+    with uow:
+        batches = uow.batches
+        # First statement of the transaction: renews the lease and (on PostgreSQL) locks the job row, so
+        # no other worker can commit a chunk of this job until we are done.
+        if not batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds)):
+            raise LeaseLost(job.id)
+        rows = batches.pending_records(job.id, chunk_size)
+        if not rows:
+            status = _finish(uow, job, worker_id)
+            uow.commit()
+            return ChunkResult(0, True, status)
+
+        caller = _caller(job)
+        status_type = job.submission_type
+        today = now.date()
+        parsed: list[tuple[PendingRecord, records.CleanRecord | e.DomainError]] = []
+        for row in rows:
+            try:
+                parsed.append((row, records.clean(decode_record(row.payload), today)))
+            except e.DomainError as exc:
+                parsed.append((row, exc))
+        clean = [r for _, r in parsed if isinstance(r, records.CleanRecord)]
+        view = ChunkView(
+            batches.chunk_context(
+                job.organisation_id,
+                {r.uln for r in clean},
+                {(r.uln, r.reference) for r in clean},
+                {r.reference for r in clean},
+            )
+        )
+
+        delta = b.BatchCounts()
+        refused: list[b.RecordOutcome] = []
+        applied: list[tuple[PendingRecord, records.Change, str]] = []
+        new: list[model.Achievement] = []
+        versions: dict[int, int] = {}
+        for row, item in parsed:
+            if isinstance(item, e.DomainError):
+                refused.append(_refusal(row, item))
+                delta.count_refused(refused[-1].error_category or b.BUSINESS_ERROR)
+                continue
+            try:
+                change = records.decide(view, caller, item, status_type, now)
+            except e.DomainError as exc:
+                refused.append(_refusal(row, exc))
+                delta.count_refused(refused[-1].error_category or b.BUSINESS_ERROR)
+                continue
+            achievement = change.achievement
+            if change.created:
+                view.add(achievement)
+                new.append(achievement)
+                versions[id(achievement)] = 1
+            elif id(achievement) in versions:
+                versions[id(achievement)] += 1  # changed again before it is inserted
+            else:
+                uow.flush()  # an existing achievement: its versioned UPDATE now, as a single-record change
+            outcome = _outcome_name(change)
+            applied.append((row, change, achievement.status))
+            delta.count_applied(outcome, change.promoted, achievement.status == model.FINAL)
+
+        batches.insert_achievements(new, [versions[id(a)] for a in new])
+        batches.insert_audit_events(
+            [
+                {
+                    "at": now,
+                    "user_id": caller.user_id,
+                    "username": caller.username,
+                    "organisation_id": caller.organisation_id,
+                    "operation": f"{AUDIT_PREFIX}{change.operation}",
+                    "achievement_id": change.achievement.id,
+                    "edc_id": None,
+                    "before": _audit_json(change.before),
+                    "after": _audit_json(change.after),
+                    "request_id": caller.request_id,
+                }
+                for _, change, _ in applied
+            ]
+        )
+        batches.save_outcomes(
+            refused
+            + [
+                b.RecordOutcome(
+                    row.id, b.APPLIED, outcome=_outcome_name(change), promoted=change.promoted,
+                    achievement_status=status, achievement_id=change.achievement.id,
+                )
+                for row, change, status in applied
+            ]
+        )
+        batches.add_counts(job.id, delta)
+        finished_status = None
+        if len(rows) < chunk_size:
+            finished_status = _finish(uow, job, worker_id)
+        uow.commit()
+        return ChunkResult(len(rows), finished_status is not None, finished_status)
+
+
+def refuse_next_record(
+    uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str, lease_seconds: int
+) -> bool:
+    """Mark the job's next pending record failed with an internal error (it failed to process again and
+    again), so the rest of the job can go on. False when there is none."""
+    now = utcnow()
+    with uow:
+        batches = uow.batches
+        if not batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds)):
+            raise LeaseLost(job.id)
+        rows = batches.pending_records(job.id, 1)
+        if not rows:
+            return False
+        batches.save_outcomes(
+            [b.RecordOutcome(rows[0].id, b.REFUSED, error_code=INTERNAL_CODE, error_category=b.BUSINESS_ERROR,
+                             error_message=INTERNAL_MESSAGE)]
+        )
+        delta = b.BatchCounts()
+        delta.count_refused(b.BUSINESS_ERROR)
+        batches.add_counts(job.id, delta)
+        uow.commit()
+        log.error("batch record given up", extra={"job_id": job.id, "detail": f"line {rows[0].line_no}"})
+        return True
+
+
+def fail_job(uow: AbstractUnitOfWork, *, job: b.BatchJob, reason: str) -> None:
+    """End a job that cannot be processed: Failed, with the counts of what was done."""
+    with uow:
+        batches = uow.batches
+        counts = batches.counts_from_records(job.id)
+        batches.finish(job.id, None, b.FAILED, reason, counts, utcnow())
+        uow.commit()
+    log.error("batch job failed", extra={"job_id": job.id, "detail": reason})

@@ -1,0 +1,94 @@
+"""SubmitAchievementBatchJob and GetAchievementBatchJob as the real LRS ExternalService has them, and
+ListAchievementBatchJobs. Thin: authenticate, call one use case, convert the result."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import Array, Integer, Integer32, ServiceBase, Unicode, rpc
+
+from lrs_ws.domain import batch as b
+from lrs_ws.domain.values import Page
+from lrs_ws.service import batch
+from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
+from lrs_ws.soap.batch_types import AchievementBatchJobList
+from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.lrs_types import (
+    Achievement,
+    AchievementBatchJobResponse,
+    SubmitAchievementBatchJobResponse,
+    User,
+)
+
+OK = "WSRC0000"
+
+
+def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementBatchJobResponse:
+    c = job.counts
+    return AchievementBatchJobResponse(
+        ResponseCode=OK,
+        AchievementBatchErrorFile=error_file,
+        AchievementsCreated=c.created,
+        AchievementsPromotedToFinal=c.promoted,
+        AchievementsReinstated=c.reinstated,
+        AchievementsUpdated=c.updated,
+        AchievementsWithdrawn=c.withdrawn,
+        BusinessRuleErrors=c.business_errors,
+        Duration=job.duration,
+        EndDate=job.ended_at,
+        FieldDataErrors=c.field_errors,
+        Filename=job.filename,
+        JobID=job.id,
+        LearnerDataErrors=c.learner_errors,
+        NumberOfRecords=c.records,
+        PercentageSuccessfulRecords=c.percentage_successful,
+        RejectionReason=job.rejection_reason,
+        StartDate=job.started_at,
+        Status=job.status,
+        SubmittedDate=job.submitted_at,
+        SuccessfulFinalAchievements=c.successful_final,
+        SuccessfulProvisionalAchievements=c.successful_provisional,
+        Type=job.submission_type,
+        User=job.username,
+    )
+
+
+def _record(achievement: Any) -> AchievementRecord:
+    return AchievementRecord(**{name: getattr(achievement, name, None) for name in FIELD_NAMES})
+
+
+class AchievementBatchService(ServiceBase):
+    """Achievement batch jobs, wire-compatible with the LRS ExternalService."""
+
+    @rpc(User, Unicode(max_len=254), Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"),
+         _returns=SubmitAchievementBatchJobResponse, _out_variable_name="SubmitAchievementBatchJobResult")
+    def SubmitAchievementBatchJob(ctx, invokingUser, emailAddress, submissionType, achievements):  # noqa: N802,N803
+        """Submit achievements (Action 1 Create, 2 Update, 3 Withdraw, 4 Reinstate) as one batch job, Final or
+        Provisional. The job is stored and processed later; poll GetAchievementBatchJob with the JobId."""
+        caller = caller_of(ctx, invokingUser)
+        deps = deps_of(ctx)
+        job_id = batch.submit(
+            deps.uow_factory(), caller=caller, email=emailAddress, submission_type=submissionType,
+            achievements=[_record(a) for a in (achievements or []) if a is not None],
+            max_achievements=deps.settings.max_batch_achievements,
+        )
+        return SubmitAchievementBatchJobResponse(ResponseCode=OK, JobId=job_id)
+
+    @rpc(User, Integer32,
+         _returns=AchievementBatchJobResponse, _out_variable_name="GetAchievementBatchJobResult")
+    def GetAchievementBatchJob(ctx, invokingUser, jobId):  # noqa: N802,N803
+        """Status, counts, dates and error file (CSV: Line, MisIdentifier, Uln,
+        UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage) of one of your organisation's jobs."""
+        caller = caller_of(ctx, invokingUser)
+        report = batch.get_job(deps_of(ctx).uow_factory(), caller=caller, job_id=jobId)
+        return job_response(report.job, report.error_file)
+
+    @rpc(User, Integer, Integer,
+         _returns=AchievementBatchJobList, _out_variable_name="ListAchievementBatchJobsResult")
+    def ListAchievementBatchJobs(ctx, invokingUser, pageNumber, pageSize):  # noqa: N802,N803
+        """Your organisation's batch jobs, newest first, paged (pageNumber from 1; pageSize default 50)."""
+        caller = caller_of(ctx, invokingUser)
+        s = deps_of(ctx).settings
+        page = Page.of(pageNumber, pageSize, default_size=s.default_page_size, max_size=s.max_page_size)
+        total, jobs = batch.list_jobs(deps_of(ctx).uow_factory(), caller=caller, page=page)
+        return AchievementBatchJobList(TotalCount=total, Jobs=[job_response(j) for j in jobs])
