@@ -1,0 +1,268 @@
+"""The `lrs-ws` administration commands, run as the real executable against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, inspect, text
+from support.pg import create_database, drop_database, postgres_url
+
+from lrs_ws.app import wire
+from lrs_ws.config import Settings
+from lrs_ws.domain.passwords import verify_password
+from lrs_ws.service.auth import authenticate
+
+REPO = Path(__file__).resolve().parents[2]
+LRS_WS = Path(sys.executable).with_name("lrs-ws")
+CORE_TABLES = ("organisations", "users", "learners", "learning_aims", "achievements", "event_data_challenges",
+               "audit_events")
+
+
+def run(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
+    env["LRS_WS_DATABASE_URL"] = url
+    return subprocess.run(
+        [str(LRS_WS), *args], input=stdin, env=env, capture_output=True, text=True, timeout=120, cwd=REPO
+    )
+
+
+def ok(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    done = run(url, *args, stdin=stdin)
+    assert done.returncode == 0, f"{args}: {done.stdout}\n{done.stderr[-2000:]}"
+    return done
+
+
+def scalar(url: str, sql: str, **params: object) -> object:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.execute(text(sql), params).scalar()
+    finally:
+        engine.dispose()
+
+
+def row_counts(url: str) -> dict[str, object]:
+    return {t: scalar(url, f"SELECT count(*) FROM {t}") for t in CORE_TABLES}
+
+
+def _blank(backend: str, directory: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        yield f"sqlite:///{directory / f'cli_{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    admin = postgres_url()
+    if admin is None:
+        pytest.skip("no PostgreSQL server available")
+    url = create_database(admin, "lrs_cli")
+    yield url
+    drop_database(admin, url)
+
+
+@pytest.fixture
+def blank_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database that has not been migrated."""
+    yield from _blank(backend, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One demo database per backend for this module: each test adds only names of its own, and every
+    refusal compares the row counts before and after itself."""
+    for url in _blank(backend, tmp_path_factory.mktemp("cli")):
+        ok(url, "demo-data")
+        yield url
+
+
+# -- db upgrade, demo-data -------------------------------------------------------------------------------
+
+
+def test_db_upgrade_creates_every_table_and_can_run_again(blank_url: str) -> None:
+    first = ok(blank_url, "db", "upgrade")
+    assert "latest revision" in first.stdout
+    engine = create_engine(blank_url)
+    try:
+        assert set(CORE_TABLES) <= set(inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    ok(blank_url, "db", "upgrade")
+
+
+def test_demo_data_migrates_an_empty_database_and_loads_the_demo_world(blank_url: str) -> None:
+    done = ok(blank_url, "demo-data")
+    assert "demo data loaded" in done.stdout
+    counts = row_counts(blank_url)
+    assert counts["organisations"] == 3 and counts["users"] == 3 and counts["learners"] == 5
+    assert counts["achievements"] == 4 and counts["event_data_challenges"] == 3
+    demo1_rows = scalar(
+        blank_url,
+        "SELECT count(*) FROM achievements a JOIN organisations o ON o.id = a.organisation_id"
+        " WHERE o.ref = 'DEMO01' AND a.uln = '3415521949'",
+    )
+    assert demo1_rows == 3
+    statuses = scalar(blank_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
+    assert statuses == 3
+
+
+def test_demo_data_run_twice_changes_nothing_the_second_time(blank_url: str) -> None:
+    ok(blank_url, "demo-data")
+    before = row_counts(blank_url)
+    hashes = scalar(blank_url, "SELECT min(password_hash) FROM users")
+    done = ok(blank_url, "demo-data")
+    assert "nothing changed" in done.stdout
+    assert row_counts(blank_url) == before
+    assert scalar(blank_url, "SELECT min(password_hash) FROM users") == hashes
+
+
+# -- org add -----------------------------------------------------------------------------------------------
+
+
+def test_org_add_creates_an_organisation(demo_url: str) -> None:
+    done = ok(demo_url, "org", "add", "miap09", "--name", "MIAP Org", "--ukprn", "10012345",
+              "--batch-enabled")
+    assert "MIAP09" in done.stdout
+    assert scalar(demo_url, "SELECT name FROM organisations WHERE ref = 'MIAP09'") == "MIAP Org"
+    assert scalar(demo_url, "SELECT batch_enabled FROM organisations WHERE ref = 'MIAP09'") in (True, 1)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("DEMO01", "--name", "Again", "--ukprn", "10000009"),  # exists
+        ("AB12", "--name", "Short ref", "--ukprn", "10000009"),
+        ("NEWORG", "--name", "Bad UKPRN", "--ukprn", "123"),
+        ("NEWORG", "--name", "Bad UKPRN", "--ukprn", "09999999"),
+    ],
+    ids=["duplicate", "short-ref", "short-ukprn", "ukprn-below-range"],
+)
+def test_org_add_refuses_bad_input_and_changes_nothing(demo_url: str, args: tuple[str, ...]) -> None:
+    before = row_counts(demo_url)
+    done = run(demo_url, "org", "add", *args)
+    assert done.returncode == 2
+    assert done.stderr.startswith("lrs-ws: ") and "Traceback" not in done.stderr
+    assert row_counts(demo_url) == before
+
+
+# -- user add ------------------------------------------------------------------------------------------------
+
+NEW_PASSWORD = "Correct-Horse-Battery-9"
+
+
+def test_user_add_reads_the_password_from_stdin_and_stores_only_a_scrypt_hash(demo_url: str) -> None:
+    done = ok(
+        demo_url, "user", "add", "alice.ao", "--org", "DEMO01", "--email", "alice@demo1.example",
+        "--roles", "AO_USER,EDC_USER", "--password-stdin", stdin=NEW_PASSWORD + "\n",
+    )
+    assert NEW_PASSWORD not in done.stdout + done.stderr
+    stored = str(scalar(demo_url, "SELECT password_hash FROM users WHERE username = 'alice.ao'"))
+    assert stored.startswith("scrypt$") and NEW_PASSWORD not in stored
+    assert verify_password(NEW_PASSWORD, stored) and not verify_password(NEW_PASSWORD + "x", stored)
+    assert scalar(demo_url, "SELECT roles FROM users WHERE username = 'alice.ao'") == "AO_USER,EDC_USER"
+    w = wire(Settings(database_url=demo_url))
+    try:
+        caller = authenticate(
+            w.uow_factory(), username="alice.ao", password=NEW_PASSWORD, organisation_ref="DEMO01"
+        )
+    finally:
+        w.engine.dispose()
+    assert caller.organisation_ref == "DEMO01" and caller.has("EDC_USER")
+
+
+def test_user_add_reads_a_piped_password_without_the_flag(demo_url: str) -> None:
+    ok(demo_url, "user", "add", "bob.ao", "--org", "DEMO02", "--email", "bob@demo2.example",
+       "--roles", "AO_USER", stdin=NEW_PASSWORD + "\n")
+    assert verify_password(NEW_PASSWORD, str(scalar(demo_url, "SELECT password_hash FROM users "
+                                                               "WHERE username = 'bob.ao'")))
+
+
+def test_two_users_with_the_same_password_get_different_hashes(demo_url: str) -> None:
+    for name in ("carol.ao", "dave.ao"):
+        ok(demo_url, "user", "add", name, "--org", "DEMO01", "--email", f"{name}@demo1.example",
+           "--roles", "AO_USER", "--password-stdin", stdin=NEW_PASSWORD)
+    assert scalar(demo_url, "SELECT count(DISTINCT password_hash) FROM users "
+                            "WHERE username IN ('carol.ao', 'dave.ao')") == 2
+
+
+@pytest.mark.parametrize(
+    "args, password",
+    [
+        (("short.pw", "--org", "DEMO01", "--roles", "AO_USER"), "elevenchars"),
+        (("demo1.edc", "--org", "DEMO01", "--roles", "AO_USER"), NEW_PASSWORD),  # exists
+        (("no.org", "--org", "NOORG1", "--roles", "AO_USER"), NEW_PASSWORD),
+        (("bad.role", "--org", "DEMO01", "--roles", "SUPERUSER"), NEW_PASSWORD),
+    ],
+    ids=["short-password", "duplicate", "unknown-org", "unknown-role"],
+)
+def test_user_add_refuses_bad_input_and_changes_nothing(
+    demo_url: str, args: tuple[str, ...], password: str
+) -> None:
+    before = row_counts(demo_url)
+    done = run(demo_url, "user", "add", *args, "--email", "x@demo1.example", "--password-stdin",
+               stdin=password)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith("lrs-ws: ") and password not in done.stdout + done.stderr
+    assert row_counts(demo_url) == before
+
+
+def test_a_short_password_is_refused_with_its_minimum_length(demo_url: str) -> None:
+    done = run(demo_url, "user", "add", "short.pw", "--org", "DEMO01", "--email", "s@demo1.example",
+               "--roles", "AO_USER", "--password-stdin", stdin="elevenchars")
+    assert "at least 12 characters" in done.stderr
+
+
+# -- learner import ----------------------------------------------------------------------------------------
+
+LEARNER_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode
+9204574738,Priya,Shah,2003-02-01,2,E1 6AN
+3415521948,Bad,Checkdigit,2000-01-01,1,
+1000000000,,Nameless,2000-01-01,1,
+8659377485,Jim,Pickles,1999-03-14,1,B1 1AA
+1975308637,Grace,Okafor,2002-13-40,2,
+1604938268,Owen,Jones,1998-01-02,7,
+"""
+
+
+def test_learner_import_adds_and_updates_good_rows_and_reports_bad_rows_by_line(
+    demo_url: str, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "learners.csv"
+    csv_file.write_text(LEARNER_CSV, encoding="utf-8")
+    done = run(demo_url, "learner", "import", str(csv_file))
+    assert done.returncode == 1
+    assert "1 learners added, 1 updated, 4 rows refused" in done.stdout
+    reported = [line.split(":")[0] for line in done.stderr.splitlines() if line.startswith("line ")]
+    assert reported == ["line 3", "line 4", "line 6", "line 7"]
+    assert "ULN" in done.stderr and "Traceback" not in done.stderr
+    assert scalar(demo_url, "SELECT family_name FROM learners WHERE uln = '9204574738'") == "Shah"
+    assert scalar(demo_url, "SELECT given_name FROM learners WHERE uln = '8659377485'") == "Jim"
+    assert scalar(demo_url, "SELECT count(*) FROM learners WHERE uln IN ('3415521948', '1000000000')") == 0
+    assert scalar(demo_url, "SELECT gender FROM learners WHERE uln = '1604938268'") == 1
+
+
+def test_learner_import_of_a_clean_file_exits_zero(demo_url: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "clean.csv"
+    csv_file.write_text("Uln,GivenName,FamilyName\n1000000019,Zed,Zero\n", encoding="utf-8")
+    done = ok(demo_url, "learner", "import", str(csv_file))
+    assert "1 learners added, 0 updated, 0 rows refused" in done.stdout
+
+
+def test_learner_import_refuses_a_file_without_the_required_columns(demo_url: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "wrong.csv"
+    csv_file.write_text("ULN;Name\n9204574738;Priya Shah\n", encoding="utf-8")
+    before = row_counts(demo_url)
+    done = run(demo_url, "learner", "import", str(csv_file))
+    assert done.returncode == 2 and "header" in done.stderr
+    assert row_counts(demo_url) == before
+
+
+# -- wsdl --------------------------------------------------------------------------------------------------
+
+
+def test_wsdl_needs_no_database() -> None:
+    done = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "wsdl")
+    assert done.returncode == 0
+    assert done.stdout.startswith("<?xml") and "GetLearnerAchievements" in done.stdout
