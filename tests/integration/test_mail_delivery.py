@@ -3,6 +3,7 @@ through an outage, concurrent deliverers, permanent refusals parked, attachments
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import uuid
 from collections import Counter
@@ -277,3 +278,14 @@ def test_a_claim_whose_deliverer_died_is_taken_again_after_its_lease(
         assert uow.outbox.mark_sent(claimed[0].id, "dead" * 8, datetime(2030, 1, 1)) is False
         uow.commit()
     assert len(smtp.received) == 1
+
+
+def test_the_batch_worker_delivers_the_outbox_on_its_rounds(demo_wiring: Wiring, smtp: SmtpServer) -> None:
+    from lrs_ws.jobs.worker import BatchWorker
+
+    edc = raise_edc(demo_wiring)
+    wiring = dataclasses.replace(demo_wiring, settings=mail_settings(demo_wiring, smtp))
+    BatchWorker(wiring, threading.Event()).run(once=True)
+    assert [str(m["To"]) for m in smtp.received] == ["demo1.edc@demo1.example"]
+    assert edc.reference in str(smtp.received[0]["Subject"])
+    assert all(row.sent_at is not None for row in outbox(demo_wiring))
