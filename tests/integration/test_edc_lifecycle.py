@@ -4,6 +4,7 @@ transaction), processing, deciding, verification of the corrective action from t
 from __future__ import annotations
 
 import json
+import threading
 import uuid
 from datetime import date, timedelta
 from typing import Any
@@ -16,11 +17,13 @@ from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page, uln_is_valid
+from lrs_ws.jobs.worker import BatchWorker
 from lrs_ws.service import achievements as ach
-from lrs_ws.service import audit, edc_lifecycle, edcs
+from lrs_ws.service import batch, edc_lifecycle, edcs
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.operator import operator_caller
+from lrs_ws.service.records import AchievementRecord
 
 TEST_LEARNER = "3415521949"
 JAMES = "8659377485"
@@ -453,27 +456,26 @@ def test_an_accepted_delete_or_withdraw_is_verified_once_done(demo_wiring: Wirin
     assert a.under_challenge is False
 
 
-def test_an_award_date_update_from_a_batch_update_event_is_verified(demo_wiring: Wiring) -> None:
-    """A batch Update audits the achievement's before/after like any other change; verification reads it."""
+def test_an_award_date_corrected_by_a_batch_update_is_verified(demo_wiring: Wiring) -> None:
+    """There is no single-record award-date edit: the AO sends an Update record in a batch (seed 3.2)."""
     a_id = new_achievement(demo_wiring)
     edc = raise_edc(demo_wiring, a_id, "UpdateAwardDate", "2015-07-01", "AwardDateIncorrect")
     accept(demo_wiring, edc.reference)
     with pytest.raises(e.ActionNotVerified) as refused:
         close(demo_wiring, edc.reference)
     assert "award date updated to 2015-07-01" in refused.value.message
-    demo1 = who(demo_wiring, "demo1.edc")
-    with demo_wiring.uow_factory() as uow:
-        a = uow.achievements.get(a_id, demo1.organisation_id)
-        assert a is not None
-        before = a.snapshot()
-        a.update_details(
-            grade=a.grade, award_date=date(2015, 7, 1), language="", provider_ukprn="", now=utcnow()
-        )
-        uow.flush()
-        audit.record(
-            uow, demo1, "BatchUpdate", utcnow(), achievement_id=a_id, before=before, after=a.snapshot()
-        )
-        uow.commit()
+
+    update = AchievementRecord(
+        AchievementAwardDate=date(2015, 7, 1), Action=2, GivenName="Test", FamilyName="Learner", Grade="Pass",
+        MisIdentifier=achievement(demo_wiring, a_id).mis_identifier, ProviderUkprn="10000001",
+        Uln=TEST_LEARNER, UnitOrQualificationReferenceNumber="K/501/5773",
+    )
+    batch.submit(
+        demo_wiring.uow_factory(), caller=who(demo_wiring, "demo1.edc"), email="mi@demo1.example",
+        submission_type="Final", achievements=[update], max_achievements=10,
+    )
+    BatchWorker(demo_wiring, threading.Event()).run(once=True)
+    assert achievement(demo_wiring, a_id).award_date == date(2015, 7, 1)
     assert close(demo_wiring, edc.reference).status == model.EDC_COMPLETE
 
 
