@@ -87,6 +87,9 @@ class Settings:
             worker_poll_seconds=_float(env, "LRS_WS_WORKER_POLL_SECONDS", base.worker_poll_seconds),
             stale_job_seconds=_int(env, "LRS_WS_STALE_JOB_SECONDS", base.stale_job_seconds),
             smtp_max_attempts=_int(env, "LRS_WS_SMTP_MAX_ATTEMPTS", base.smtp_max_attempts),
+            smtp_retry_base_seconds=_float(
+                env, "LRS_WS_SMTP_RETRY_BASE_SECONDS", base.smtp_retry_base_seconds
+            ),
             token_max_age_seconds=_int(env, "LRS_WS_TOKEN_MAX_AGE_SECONDS", base.token_max_age_seconds),
             token_max_future_seconds=_int(
                 env, "LRS_WS_TOKEN_MAX_FUTURE_SECONDS", base.token_max_future_seconds
