@@ -8,6 +8,7 @@ import re
 from lxml import etree
 
 from lrs_ws.domain import errors as e
+from lrs_ws.service.records import RECORD_ERROR_CODES
 
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 FAULTS_NS = "http://api.lrs.qcf.gov.uk/faults"
@@ -42,6 +43,10 @@ def error_code(error: e.DomainError) -> str:
     if isinstance(error, e.BatchRefused):
         return error.code
     for kind, code in ERROR_CODES:
+        if isinstance(error, kind):
+            return code
+    # Record-level refusals (names not matching the register, ...) keep the code the batch error file gives.
+    for kind, code, _category in RECORD_ERROR_CODES:
         if isinstance(error, kind):
             return code
     return INTERNAL_ERROR_CODE
