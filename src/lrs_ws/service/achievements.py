@@ -44,16 +44,18 @@ def get_learner_achievements(
     caller: Caller,
     uln: str | None,
     sort_by: str | None,
-    descending: bool,
+    descending: bool | None,
     page: values.Page,
 ) -> LearnerAchievements:
+    """With no sort given, the portal's order: newest award date first."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     sort_key = sort_by or "AwardDate"
     if sort_key not in ACHIEVEMENT_SORT_KEYS:
         raise e.InvalidValue("sortBy", f"sortBy must be one of {', '.join(ACHIEVEMENT_SORT_KEYS)}.")
+    desc = (not sort_by) if descending is None else descending
     with uow:
         learner = _learner(uow, uln)
-        total, rows = uow.achievements.for_learner(caller.organisation_id, learner.uln, sort_key, descending, page)
+        total, rows = uow.achievements.for_learner(caller.organisation_id, learner.uln, sort_key, desc, page)
         return LearnerAchievements(learner, total, rows)
 
 
@@ -101,6 +103,7 @@ def edit_grade(
     new_grade: str | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
     grade = values.check_grade(new_grade)
     return _change(
         uow, caller, achievement_id, expected_version, "EditGrade", lambda _u, a, now: a.edit_grade(grade, now)
@@ -121,6 +124,7 @@ def withdraw(
     reason: str | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
     text = values.check_text("reason", reason, 200)
     return _change(
         uow, caller, achievement_id, expected_version, "Withdraw", lambda _u, a, now: a.withdraw(text, now)
@@ -141,6 +145,7 @@ def transfer(
     new_uln: str | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
     target_uln = values.check_uln(new_uln)
 
     def move(u: AbstractUnitOfWork, a: model.Achievement, now) -> None:  # type: ignore[no-untyped-def]

@@ -44,7 +44,7 @@ class AchievementService(ServiceBase):
         Type, Level, Grade or AwardDate (default AwardDate), paged, with the total count."""
         caller = caller_of(ctx, invokingUser)
         found = ach.get_learner_achievements(
-            _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=bool(sortDescending),
+            _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=sortDescending,
             page=_page(ctx, pageNumber, pageSize),
         )
         return t.LearnerAchievements(
