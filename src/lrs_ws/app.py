@@ -16,6 +16,7 @@ from lrs_ws.db.engine import make_engine, make_session_factory
 from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.soap.application import build_application
+from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
 from lrs_ws.soap.edc_admin_service import EventDataChallengeAdminService
 from lrs_ws.soap.service import AchievementService, EventDataChallengeService
@@ -28,7 +29,9 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def soap_services() -> list[type]:
-    return [AchievementService, EventDataChallengeService, EventDataChallengeAdminService]
+    return [
+        AchievementService, EventDataChallengeService, EventDataChallengeAdminService, AchievementBatchService
+    ]
 
 
 @dataclass

@@ -131,10 +131,10 @@ class BatchWorker:
         if job.attempts > MAX_TAKEOVERS:
             bp.fail_job(
                 self.uow_factory(), job=job,
-                reason=f"The job could not be processed: its worker stopped {job.attempts - 1} times on it.",
+                reason=f"The job could not be processed: its worker stopped {job.attempts} times on it.",
             )
             return
-        log.info("batch job claimed", extra={**extra, "detail": f"{self.worker_id}, attempt {job.attempts}"})
+        log.info("batch job claimed", extra={**extra, "detail": f"{self.worker_id}, takeovers {job.attempts}"})
         chunk_size = max(1, int(self.settings.worker_chunk_size))
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0
