@@ -166,13 +166,28 @@ class LogCursor:
     def __init__(self, server: LiveServer) -> None:
         self.server = server
         self.offset = server.log_path.stat().st_size if server.log_path.exists() else 0
+        self.seen = ""  # everything read so far
 
     def new_text(self) -> str:
         with open(self.server.log_path, "rb") as fh:
             fh.seek(self.offset)
             data = fh.read()
         self.offset += len(data)
-        return data.decode("utf-8", "replace")
+        text = data.decode("utf-8", "replace")
+        self.seen += text
+        return text
+
+    def request_line(self, request_id: str, timeout: float = 10.0) -> dict[str, object]:
+        """The request's log line (written just after its response went out, so wait for it)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.new_text()
+            for entry in json_lines(self.seen):
+                if entry.get("request_id") == request_id and entry.get("msg") == "request":
+                    return entry
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no log line for request {request_id}")
+            time.sleep(0.05)
 
 
 def assert_no_leak(text: str, secrets: tuple[str, ...] = (), where: str = "text") -> None:
