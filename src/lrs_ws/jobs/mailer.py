@@ -143,6 +143,7 @@ def deliver_due(
     `uow_factory` is a zero-argument callable returning a unit of work (an Engine is accepted too).
     """
     factory = _as_factory(uow_factory)
+    target = parse_smtp_url(settings.smtp_url)  # a misconfiguration fails before anything is claimed
     now = now or utcnow()
     token = uuid.uuid4().hex
     uow = factory()
@@ -176,7 +177,7 @@ def deliver_due(
     started = time.monotonic()
     sent = 0
     try:
-        conn = _connect(parse_smtp_url(settings.smtp_url))
+        conn = _connect(target)
     except (OSError, smtplib.SMTPException) as exc:
         for queued in claimed:
             fail(queued, exc)
