@@ -13,8 +13,11 @@ from sqlalchemy import Engine, text
 
 from lrs_ws.config import Settings
 from lrs_ws.db.engine import make_engine, make_session_factory
+from lrs_ws.db.monitoring import DatabaseGauges
 from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
+from lrs_ws.metrics import MetricsEndpoint
+from lrs_ws.observe import RequestObserver
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
@@ -67,6 +70,12 @@ def wsdl_text(settings: Settings) -> str:
     return wsgi._wsdl.decode("utf-8") if isinstance(wsgi._wsdl, bytes) else str(wsgi._wsdl)
 
 
+def fault_envelope_for_observer(code: str, message: str) -> bytes:
+    from lrs_ws.soap.faults import fault_envelope
+
+    return fault_envelope(code, message, "soap:Server")
+
+
 def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any]) -> list[bytes]:
     payload = json.dumps(body).encode()
     start_response(status, [("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
@@ -74,12 +83,16 @@ def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any])
 
 
 class Router:
-    """Dispatches by path: the SOAP endpoint, /healthz, and 404 for anything else."""
+    """Dispatches by path: the SOAP endpoint, /healthz, `extra` paths (/metrics), and 404 for anything else.
+
+    Every request goes through the RequestObserver first (request id, JSON log line, metrics).
+    """
 
     def __init__(self, soap: WsgiApp, engine: Engine) -> None:
         self.soap = soap
         self.engine = engine
         self.extra: dict[str, WsgiApp] = {}
+        self.observer = RequestObserver(self.dispatch, SOAP_PATH, fault_envelope_for_observer)
 
     def healthz(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         try:
@@ -87,10 +100,14 @@ class Router:
                 conn.execute(text("SELECT 1"))
         except Exception:
             log.warning("health check failed: database not reachable")
-            return _json(start_response, "503 Service Unavailable", {"status": "unavailable", "database": "down"})
+            down = {"status": "unavailable", "database": "down"}
+            return _json(start_response, "503 Service Unavailable", down)
         return _json(start_response, "200 OK", {"status": "ok", "database": "up"})
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        return self.observer(environ, start_response)
+
+    def dispatch(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "") or "/"
         if path == SOAP_PATH or path == SOAP_PATH + "/":
             return self.soap(environ, start_response)
@@ -112,5 +129,7 @@ def create_app(settings: Settings) -> Router:
     deps = Deps(settings=settings, uow_factory=wiring.uow_factory)
     soap = RequestGuard(build_soap_wsgi(settings, deps), settings)
     router = Router(soap, wiring.engine)
+    gauges = DatabaseGauges(wiring.engine)
+    router.extra["/metrics"] = MetricsEndpoint(lambda: [gauges])
     router.wiring = wiring  # type: ignore[attr-defined]
     return router
