@@ -41,7 +41,8 @@ class AchievementService(ServiceBase):
          _returns=t.LearnerAchievements, _out_variable_name="GetLearnerAchievementsResult")
     def GetLearnerAchievements(ctx, invokingUser, uln, sortBy, sortDescending, pageNumber, pageSize):  # noqa: N802,N803
         """The learner's name and the caller organisation's achievements for a ULN, sorted by ReferenceNumber,
-        Type, Level, Grade or AwardDate (default AwardDate), paged, with the total count."""
+        Type, Level, Grade or AwardDate (ascending unless sortDescending; with no sortBy, newest award first),
+        paged, with the total count."""
         caller = caller_of(ctx, invokingUser)
         found = ach.get_learner_achievements(
             _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=sortDescending,
