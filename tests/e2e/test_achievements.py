@@ -574,3 +574,18 @@ def test_the_history_of_a_missing_achievement_is_refused(soap: Any, live_wiring:
     refused(
         live_wiring, "WSEC0105", soap.GetAchievementHistory, invokingUser=DEMO1, achievementId=2_000_000_000
     )
+
+
+@pytest.mark.parametrize("achievement_id", [0, -1, 2**31, 2**63, 10**30])
+def test_ids_no_achievement_can_have_answer_not_found(
+    soap: Any, live_wiring: Any, achievement_id: int
+) -> None:
+    refused(live_wiring, "WSEC0105", soap.GetAchievement, invokingUser=DEMO1, achievementId=achievement_id)
+    refused(
+        live_wiring,
+        "WSEC0105",
+        soap.EditAchievementGrade,
+        invokingUser=DEMO1,
+        achievementId=achievement_id,
+        newGrade="P",
+    )

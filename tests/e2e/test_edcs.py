@@ -5,13 +5,17 @@ into the database) against achievements it created."""
 from __future__ import annotations
 
 import json
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from support.records import add_edc, create, create_id, db_rows, max_id
+from support.records import add_edc, add_learner, create, create_id, db_rows, max_id
 from support.soap import DEMO1, expect_fault
 
 from lrs_ws.domain import model
+from lrs_ws.service.clock import utcnow
+
+JAMES = "8659377485"
 
 
 def listed(result: Any) -> list[Any]:
@@ -252,4 +256,73 @@ def test_deciding_a_missing_edc_is_refused_with_wsec0105(soap: Any, live_wiring:
         reference=missing,
         decision="Rejected",
         reason="no",
+    )
+
+
+def test_an_edc_raised_six_weeks_ago_is_overdue(soap: Any, live_wiring: Any) -> None:
+    raised = utcnow() - timedelta(days=42)
+    reference = add_edc(live_wiring, create_id(soap), raised_at=raised)
+    details = soap.ProcessEventDataChallenge(invokingUser=DEMO1, reference=reference)
+    assert details.DueDate == (raised + timedelta(weeks=5)).date()
+    assert details.DaysOpen == 42 and details.Overdue is True
+
+
+# -- the seed guide's section 4, start to finish ---------------------------------------------------------
+
+
+def test_an_edc_user_works_through_the_seed_guide(soap: Any, live_wiring: Any) -> None:
+    """4.1 list and process, 2 decide, 4.2 find the learner's achievements, 4.3 edit the grade, 4.5 move one
+    to James Pickles, 4.4 delete another."""
+    uln = add_learner(live_wiring, "Sid", "Guide")
+    names = ("Sid", "Guide")
+    graded = create(soap, uln=uln, names=names, reference="J/602/3521", grade="Pass", award=date(2010, 1, 3))
+    misplaced = create(soap, uln=uln, names=names, reference="J/602/3521", award=date(2010, 1, 2))
+    duplicate = create(soap, uln=uln, names=names, reference="J/602/3521", award=date(2010, 1, 1))
+    references = [
+        add_edc(live_wiring, graded.AchievementId),
+        add_edc(
+            live_wiring,
+            misplaced.AchievementId,
+            problem_type="NotLearnersAchievement",
+            recommended_action="TransferToLearner",
+            supplied_value=JAMES,
+        ),
+        add_edc(
+            live_wiring,
+            duplicate.AchievementId,
+            problem_type="Duplicate",
+            recommended_action="Delete",
+            supplied_value="",
+        ),
+    ]
+    new = [
+        e.Reference
+        for e in listed(soap.ListEventDataChallenges(invokingUser=DEMO1, status="New", pageSize=500))
+    ]
+    assert set(references) <= set(new)
+    for reference in references:
+        details = soap.ProcessEventDataChallenge(invokingUser=DEMO1, reference=reference)
+        assert details.Status == "InProgress"
+        soap.RecordEventDataChallengeDecision(
+            invokingUser=DEMO1, reference=reference, decision="Accepted", reason="Checked with the centre"
+        )
+    plr = soap.GetLearnerAchievements(invokingUser=DEMO1, uln=uln)
+    assert plr.TotalCount == 3 and (plr.GivenName, plr.FamilyName) == names
+    summary = soap.GetAchievement(invokingUser=DEMO1, achievementId=graded.AchievementId)
+    soap.EditAchievementGrade(
+        invokingUser=DEMO1,
+        achievementId=summary.AchievementId,
+        newGrade="Merit",
+        expectedVersion=summary.Version,
+    )
+    target = soap.FindLearnerByUln(invokingUser=DEMO1, uln=JAMES)
+    assert (target.GivenName, target.FamilyName) == ("James", "Pickles")
+    soap.TransferAchievement(invokingUser=DEMO1, achievementId=misplaced.AchievementId, newUln=target.Uln)
+    soap.DeleteAchievement(invokingUser=DEMO1, achievementId=duplicate.AchievementId)
+    left = soap.GetLearnerAchievements(invokingUser=DEMO1, uln=uln)
+    assert left.TotalCount == 1
+    assert left.Achievements.AchievementSummary[0].Grade == "Merit"
+    in_progress = listed(soap.ListEventDataChallenges(invokingUser=DEMO1, status="InProgress", pageSize=500))
+    assert {e.Reference: e.Decision for e in in_progress if e.Reference in references} == dict.fromkeys(
+        references, "Accepted"
     )
