@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+import requests
 from support.records import (
     achievement_row,
     add_learner,
@@ -19,7 +20,7 @@ from support.records import (
     db_rows,
     unregistered_uln,
 )
-from support.soap import DEMO1, expect_fault
+from support.soap import DEMO1, expect_fault, parse_fault
 
 AMIRA = "1234567899"
 JAMES = "8659377485"
@@ -588,4 +589,52 @@ def test_ids_no_achievement_can_have_answer_not_found(
         invokingUser=DEMO1,
         achievementId=achievement_id,
         newGrade="P",
+    )
+
+
+# -- mandatory parameters --------------------------------------------------------------------------------
+
+ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+               xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
+  <soap:Body><s:{operation}>
+    <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
+      <m:UserName>demo1.edc</m:UserName></s:invokingUser>{parameters}
+  </s:{operation}></soap:Body></soap:Envelope>"""
+
+
+@pytest.mark.parametrize(
+    "operation, parameters",
+    [
+        ("GetAchievement", ""),
+        ("EditAchievementGrade", "<s:achievementId>1</s:achievementId>"),
+        ("FindLearnerByUln", ""),
+        ("TransferAchievement", "<s:achievementId>1</s:achievementId>"),
+        (
+            "RecordEventDataChallengeDecision",
+            "<s:reference>EDC0000001</s:reference><s:decision>Accepted</s:decision>",
+        ),
+        ("CreateAchievement", "<s:submissionType>Final</s:submissionType>"),
+    ],
+)
+def test_a_request_without_a_mandatory_parameter_is_refused_with_wsec0001(
+    live_server: Any, live_wiring: Any, operation: str, parameters: str
+) -> None:
+    before = db_rows(live_wiring)
+    got = requests.post(
+        live_server.soap_url,
+        data=ENVELOPE.format(operation=operation, parameters=parameters).encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=10,
+    )
+    assert got.status_code == 500
+    assert parse_fault(got.content)[1] == "WSEC0001"
+    assert db_rows(live_wiring) == before
+
+
+def test_an_empty_new_grade_removes_the_grade(soap: Any) -> None:
+    made = create(soap, grade="Pass")
+    assert (
+        soap.EditAchievementGrade(invokingUser=DEMO1, achievementId=made.AchievementId, newGrade="").Grade
+        is None
     )

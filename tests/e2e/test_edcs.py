@@ -216,8 +216,8 @@ def test_an_unknown_decision_is_refused(soap: Any, live_wiring: Any, decision: s
     assert "Accepted or Rejected" in fault.message
 
 
-@pytest.mark.parametrize("reason", ["", "   ", None])
-def test_a_decision_without_a_reason_is_refused(soap: Any, live_wiring: Any, reason: str | None) -> None:
+@pytest.mark.parametrize("reason", ["", "   "])
+def test_a_decision_with_an_empty_reason_is_refused(soap: Any, live_wiring: Any, reason: str) -> None:
     reference = add_edc(live_wiring, create_id(soap))
     refused(
         live_wiring,

@@ -17,12 +17,15 @@ from lrs_ws.soap import types as t
 from lrs_ws.soap.context import caller_of, deps_of
 from lrs_ws.soap.lrs_types import Achievement, User
 
-_Id = Integer
+# Parameters without `?` in the contract's signatures are mandatory in the WSDL too.
+_REQ = {"min_occurs": 1, "nillable": False}
+_Id = Integer(**_REQ)
 _Version = Integer
-_Uln = Unicode(max_len=20)
-_Ref = Unicode(max_len=20)
+_Uln = Unicode(max_len=20, **_REQ)
+_Ref = Unicode(max_len=20, **_REQ)
 _Short = Unicode(max_len=40)
-_Text = Unicode(max_len=1000)
+_Choice = Unicode(max_len=40, **_REQ)
+_Text = Unicode(max_len=1000, **_REQ)
 
 
 def _page(ctx: Any, number: int | None, size: int | None) -> Page:
@@ -59,7 +62,7 @@ class AchievementService(ServiceBase):
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(ach.get_achievement(_uow(ctx), caller=caller, achievement_id=achievementId))
 
-    @rpc(User, _Id, Unicode(max_len=200), _Version,
+    @rpc(User, _Id, Unicode(max_len=200, **_REQ), _Version,
          _returns=t.AchievementSummary, _out_variable_name="EditAchievementGradeResult")
     def EditAchievementGrade(ctx, invokingUser, achievementId, newGrade, expectedVersion):  # noqa: N802,N803
         """Replace or add the grade: free text of at most 20 characters."""
@@ -92,7 +95,8 @@ class AchievementService(ServiceBase):
                          expected_version=expectedVersion)
         )
 
-    @rpc(User, _Short, Achievement, _returns=t.AchievementSummary, _out_variable_name="CreateAchievementResult")
+    @rpc(User, _Choice, Achievement.customize(**_REQ),
+         _returns=t.AchievementSummary, _out_variable_name="CreateAchievementResult")
     def CreateAchievement(ctx, invokingUser, submissionType, achievement):  # noqa: N802,N803
         """Create one achievement (the LRS Achievement type; Action 1 or empty), Final or Provisional."""
         caller = caller_of(ctx, invokingUser)
@@ -159,7 +163,7 @@ class EventDataChallengeService(ServiceBase):
         d = edcs.process(_uow(ctx), caller=caller, reference=reference)
         return convert.edc(d.edc, utcnow().date(), d.achievement)
 
-    @rpc(User, _Ref, _Short, _Text, _Version,
+    @rpc(User, _Ref, _Choice, _Text, _Version,
          _returns=t.EventDataChallenge, _out_variable_name="RecordEventDataChallengeDecisionResult")
     def RecordEventDataChallengeDecision(ctx, invokingUser, reference, decision, reason, expectedVersion):  # noqa: N802,N803
         """Accept or Reject the EDC (and its recommended action), with a reason."""
