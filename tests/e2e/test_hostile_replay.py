@@ -15,7 +15,7 @@ import pytest
 import requests
 from conftest import dispose_database, new_database, settings_for
 from sqlalchemy import func, select
-from support.hardening import LogCursor, assert_no_leak, json_lines
+from support.hardening import LogCursor, assert_no_leak, json_lines, wait_until_accepted
 from support.server import LiveServer
 from support.soap import DEMO_PASSWORD, parse_fault
 
@@ -125,6 +125,7 @@ class Blocker:
     def __init__(self, server: LiveServer) -> None:
         self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)
         self.sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        wait_until_accepted(server, self.sock)
 
     def release(self) -> None:
         self.sock.sendall(b"Connection: close\r\n\r\n")

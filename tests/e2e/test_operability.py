@@ -9,7 +9,7 @@ import socket
 
 import requests
 from conftest import dispose_database, new_database, settings_for
-from support.hardening import LogCursor, json_lines, worker_pids
+from support.hardening import LogCursor, json_lines, wait_until_accepted, worker_pids
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO_PASSWORD, expect_fault
 
@@ -116,7 +116,8 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(b
         head = (f"POST /ExternalService.svc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
                 f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
-            sock.sendall(head + body[:100])  # a worker is now reading this request
+            sock.sendall(head + body[:100])
+            wait_until_accepted(server, sock)  # a worker is now reading this request
             assert server.process is not None
             os.kill(server.process.pid, signal.SIGTERM)
             sock.sendall(body[100:])

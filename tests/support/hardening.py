@@ -152,6 +152,25 @@ def raw_post(
     return _parse_response(received)
 
 
+def wait_until_accepted(server: LiveServer, client: socket.socket, timeout: float = 10.0) -> None:
+    """Wait until a worker has accept()ed `client`'s connection (it is no longer in the listen backlog).
+
+    In /proc/net/tcp a connection still waiting in the backlog has no socket inode yet.
+    """
+    client_port = client.getsockname()[1]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+            for line in Path(table).read_text().splitlines()[1:]:
+                fields = line.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                remote_port = int(fields[2].rsplit(":", 1)[1], 16)
+                if (local_port, remote_port) == (server.port, client_port) and fields[9] != "0":
+                    return
+        time.sleep(0.02)
+    raise AssertionError("no worker accepted the connection")
+
+
 def chunked(parts: Iterator[bytes] | list[bytes]) -> Iterator[bytes]:
     """HTTP/1.1 chunked transfer encoding of `parts`."""
     for part in parts:
