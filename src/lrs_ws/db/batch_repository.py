@@ -12,10 +12,12 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, select, tuple_, update
+from sqlalchemy import and_, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
+from lrs_ws.db import bulk
 from lrs_ws.db.tables import achievements, audit_events, learning_aims, organisations
+from lrs_ws.db.tables import learners as L
 from lrs_ws.db.tables_batch import batch_jobs as J
 from lrs_ws.db.tables_batch import batch_records as R
 from lrs_ws.domain import batch as b
@@ -42,6 +44,20 @@ _COUNT_COLUMNS = {
 
 _JOB_COLUMNS = [J, organisations.c.ref.label("organisation_ref")]
 
+ACHIEVEMENT_COLUMNS = (
+    "id", "organisation_id", "uln", "reference", "title", "aim_type", "level", "grade", "award_date",
+    "language", "provider_ukprn", "mis_identifier", "status", "withdrawn", "withdrawn_reason", "deleted",
+    "under_challenge", "created_at", "updated_at", "version",
+)
+AUDIT_COLUMNS = (
+    "at", "user_id", "username", "organisation_id", "operation", "achievement_id", "edc_id", "before",
+    "after", "request_id",
+)
+RECORD_COLUMNS = ("job_id", "line_no", "payload", "state", "promoted")
+OUTCOME_COLUMNS = (
+    "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code", "error_category",
+    "error_message",
+)
 
 def _job(row: Any) -> b.BatchJob:
     counts = b.BatchCounts(
@@ -104,15 +120,9 @@ class BatchRepository:
     def add_records(self, job_id: int, records: Iterable[tuple[int, str]]) -> int:
         total = 0
         for batch in _chunks(records, INSERT_BATCH):
-            self.session.execute(
-                insert(R),
-                [
-                    {
-                        "job_id": job_id, "line_no": line, "payload": payload, "state": b.PENDING,
-                        "promoted": False,
-                    }
-                    for line, payload in batch
-                ],
+            bulk.insert_rows(
+                self.session, R, RECORD_COLUMNS,
+                [(job_id, line, payload, b.PENDING, False) for line, payload in batch],
             )
             total += len(batch)
         return total
@@ -214,106 +224,95 @@ class BatchRepository:
             .order_by(R.c.line_no)
             .limit(limit)
         ).all()
-        return [PendingRecord(r.id, r.line_no, r.payload) for r in rows]
+        return [PendingRecord(*r) for r in rows]
 
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext:
-        learners: dict[str, model.Learner] = {}
+        if bulk.is_postgresql(self.session):
+            # psycopg prepares a statement run five times; PostgreSQL may then keep one generic plan for it,
+            # chosen while the table was small (a sequential scan), for the rest of a large batch.
+            self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+        learners: dict[str, model.LearnerData] = {}
         if ulns:
-            for learner in self.session.scalars(
-                select(model.Learner).where(model.Learner.uln.in_(sorted(ulns)))  # type: ignore[attr-defined]
+            for row in self.session.execute(
+                select(L.c.uln, L.c.given_name, L.c.family_name).where(L.c.uln.in_(sorted(ulns)))
             ):
-                learners[learner.uln] = learner
+                learners[row.uln] = model.LearnerData(
+                    uln=row.uln, given_name=row.given_name, family_name=row.family_name
+                )
         aims: dict[str, Aim] = {}
         if references:
             for row in self.session.execute(
                 select(learning_aims).where(learning_aims.c.reference.in_(sorted(references)))
             ):
                 aims[row.reference] = Aim(row.reference, row.title, row.aim_type, row.level)
-        found: Sequence[model.Achievement] = []
+        found: list[model.Achievement] = []
         if targets:
             A = model.Achievement
-            found = self.session.scalars(
+            # Two IN lists rather than a list of (uln, reference) pairs: PostgreSQL hashes long IN lists, so
+            # this stays cheap even when the table's statistics lag behind a large batch; exact pairs below.
+            candidates = self.session.scalars(
                 select(A)
                 .where(
                     A.organisation_id == organisation_id,  # type: ignore[arg-type]
                     A.deleted.is_(False),  # type: ignore[attr-defined]
-                    tuple_(A.uln, A.reference).in_(sorted(targets)),  # type: ignore[arg-type]
+                    A.uln.in_(sorted({uln for uln, _ in targets})),  # type: ignore[attr-defined]
+                    A.reference.in_(sorted({ref for _, ref in targets})),  # type: ignore[attr-defined]
                 )
                 .order_by(A.id)  # type: ignore[arg-type]
-            ).all()
+            )
+            found = [a for a in candidates if (a.uln, a.reference) in targets]
         return ChunkContext(learners, aims, found)
 
-    def insert_achievements(self, new: Sequence[model.Achievement], versions: Sequence[int]) -> None:
+    def insert_achievements(self, new: Sequence[model.AchievementData], versions: Sequence[int]) -> None:
         if not new:
             return
-        rows = [
-            {
-                "organisation_id": a.organisation_id,
-                "uln": a.uln,
-                "reference": a.reference,
-                "title": a.title,
-                "aim_type": a.aim_type,
-                "level": a.level,
-                "grade": a.grade,
-                "award_date": a.award_date,
-                "language": a.language,
-                "provider_ukprn": a.provider_ukprn,
-                "mis_identifier": a.mis_identifier,
-                "status": a.status,
-                "withdrawn": a.withdrawn,
-                "withdrawn_reason": a.withdrawn_reason,
-                "deleted": a.deleted,
-                "under_challenge": a.under_challenge,
-                "created_at": a.created_at,
-                "updated_at": a.updated_at,
-                "version": version,
-            }
-            for a, version in zip(new, versions, strict=True)
-        ]
-        ids = self.session.execute(
-            insert(achievements).returning(achievements.c.id, sort_by_parameter_order=True), rows
-        ).scalars().all()
+        ids = self._reserve_achievement_ids(len(new))
+        bulk.insert_rows(
+            self.session, achievements, ACHIEVEMENT_COLUMNS,
+            [
+                (new_id, a.organisation_id, a.uln, a.reference, a.title, a.aim_type, a.level, a.grade,
+                 a.award_date, a.language, a.provider_ukprn, a.mis_identifier, a.status, a.withdrawn,
+                 a.withdrawn_reason, a.deleted, a.under_challenge, a.created_at, a.updated_at, version)
+                for a, new_id, version in zip(new, ids, versions, strict=True)
+            ],
+        )
         for a, new_id, version in zip(new, ids, versions, strict=True):
             a.id = new_id
             a.version = version
 
+    def _reserve_achievement_ids(self, n: int) -> list[int]:
+        """Ids for `n` new achievements, known before the rows are inserted, so they can be inserted with one
+        executemany (RETURNING in parameter order is row-at-a-time on SQLite).
+
+        PostgreSQL: taken from the id sequence. SQLite: the job row's UPDATE that opened this transaction
+        holds the database's write lock, so no other writer can insert until we commit.
+        """
+        if bulk.is_postgresql(self.session):
+            return list(
+                self.session.execute(
+                    text(
+                        "SELECT nextval(pg_get_serial_sequence('achievements', 'id')) "
+                        "FROM generate_series(1, :n)"
+                    ),
+                    {"n": n},
+                ).scalars()
+            )
+        top = self.session.scalar(select(func.max(achievements.c.id))) or 0
+        return list(range(top + 1, top + 1 + n))
+
     def insert_audit_events(self, events: Sequence[dict[str, Any]]) -> None:
-        if events:
-            self.session.execute(insert(audit_events), list(events))
+        bulk.insert_rows(
+            self.session, audit_events, AUDIT_COLUMNS, [tuple(e[n] for n in AUDIT_COLUMNS) for e in events]
+        )
 
     def save_outcomes(self, outcomes: Sequence[b.RecordOutcome]) -> None:
-        if not outcomes:
-            return
-        stmt = (
-            update(R)
-            .where(R.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"),
-                outcome=bindparam("b_outcome"),
-                promoted=bindparam("b_promoted"),
-                achievement_status=bindparam("b_status"),
-                achievement_id=bindparam("b_achievement"),
-                error_code=bindparam("b_code"),
-                error_category=bindparam("b_category"),
-                error_message=bindparam("b_message"),
-            )
-        )
-        self.session.execute(
-            stmt,
+        bulk.update_rows(
+            self.session, R, OUTCOME_COLUMNS,
             [
-                {
-                    "b_id": o.record_id,
-                    "b_state": o.state,
-                    "b_outcome": o.outcome,
-                    "b_promoted": o.promoted,
-                    "b_status": o.achievement_status,
-                    "b_achievement": o.achievement_id,
-                    "b_code": o.error_code,
-                    "b_category": o.error_category,
-                    "b_message": (o.error_message or "")[:500] or None,
-                }
+                (o.record_id, o.state, o.outcome, o.promoted, o.achievement_status, o.achievement_id,
+                 o.error_code, o.error_category, (o.error_message or "")[:500] or None)
                 for o in outcomes
             ],
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import datetime
+from typing import NamedTuple
 
 WAITING = "Waiting"
 IN_PROGRESS = "InProgress"
@@ -146,8 +147,7 @@ class BatchJob:
         return format_duration(self.started_at, self.ended_at)
 
 
-@dataclass(frozen=True)
-class RecordOutcome:
+class RecordOutcome(NamedTuple):
     """The outcome of one record, as stored on its row."""
 
     record_id: int

@@ -64,7 +64,10 @@ class User:
         return role in self.role_set
 
 
-class Learner:
+class LearnerData:
+    """A learner on the register and its rules. `Learner` is the same mapped onto its table; the batch worker
+    reads a chunk's learners into plain LearnerData (building mapped instances costs more than the rules)."""
+
     def __init__(
         self,
         *,
@@ -91,8 +94,16 @@ class Learner:
         )
 
 
-class Achievement:
-    """One learning event on a learner's PLR, owned by the AO that uploaded it."""
+class Learner(LearnerData):
+    """A learner on the register (mapped onto the learners table)."""
+
+
+class AchievementData:
+    """One learning event on a learner's PLR, owned by the AO that uploaded it: its data and rules.
+
+    `Achievement` is the same mapped onto its table. The batch worker decides a chunk's new achievements as
+    plain AchievementData and inserts them in bulk (building mapped instances costs more than the rules).
+    """
 
     version: int
 
@@ -208,6 +219,10 @@ class Achievement:
             "Withdrawn": self.withdrawn,
             "Deleted": self.deleted,
         }
+
+
+class Achievement(AchievementData):
+    """One learning event on a learner's PLR (mapped onto the achievements table)."""
 
 
 class EventDataChallenge:

@@ -134,7 +134,8 @@ class BatchWorker:
                 reason=f"The job could not be processed: its worker stopped {job.attempts} times on it.",
             )
             return
-        log.info("batch job claimed", extra={**extra, "detail": f"{self.worker_id}, takeovers {job.attempts}"})
+        detail = f"{self.worker_id} (takeovers {job.attempts})"
+        log.info("batch job claimed", extra={**extra, "detail": detail})
         chunk_size = max(1, int(self.settings.worker_chunk_size))
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0

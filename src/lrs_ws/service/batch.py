@@ -30,6 +30,7 @@ OP_BATCH = "achievement batches"
 
 DATE_FIELDS = frozenset({"AchievementAwardDate", "ActionDate", "DateofBirth"})
 INT_FIELDS = frozenset({"Action", "Gender"})
+FIELD_SET = frozenset(FIELD_NAMES)
 ERROR_FILE_HEADER = (
     "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage"
 )
@@ -85,16 +86,17 @@ def decode_record(payload: str) -> AchievementRecord:
     except ValueError:
         raise e.InvalidValue("record", "The record could not be read.") from None
     fields: dict[str, Any] = {}
-    for name in FIELD_NAMES:
-        value = data.get(name)
-        if value is None:
-            fields[name] = None
-        elif name in DATE_FIELDS:
+    for name, value in data.items():
+        if name not in FIELD_SET or value is None:
+            continue
+        if name in DATE_FIELDS:
             fields[name] = _parse_date(name, value)
         elif name in INT_FIELDS:
             fields[name] = _parse_int(name, value)
         else:
-            fields[name] = str(value)
+            fields[name] = value if isinstance(value, str) else str(value)
+    fields.setdefault("AchievementAwardDate", None)
+    fields.setdefault("Action", None)
     return AchievementRecord(**fields)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from lrs_ws.domain import model
 from lrs_ws.domain.batch import BatchCounts, BatchJob, FailedRecord, RecordOutcome
@@ -25,8 +25,7 @@ class NewJob:
     submitted_at: datetime
 
 
-@dataclass(frozen=True)
-class PendingRecord:
+class PendingRecord(NamedTuple):
     id: int
     line_no: int
     payload: str
@@ -36,7 +35,7 @@ class PendingRecord:
 class ChunkContext:
     """What a chunk's records can refer to, read in a few queries."""
 
-    learners: dict[str, model.Learner]
+    learners: dict[str, model.LearnerData]
     aims: dict[str, Aim]
     achievements: Sequence[model.Achievement]
 
@@ -65,7 +64,9 @@ class BatchRepository(Protocol):
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext: ...
-    def insert_achievements(self, achievements: Sequence[model.Achievement], versions: Sequence[int]) -> None:
+    def insert_achievements(
+        self, achievements: Sequence[model.AchievementData], versions: Sequence[int]
+    ) -> None:
         """Insert new achievements in bulk and set their ids."""
     def insert_audit_events(self, events: Sequence[dict[str, Any]]) -> None: ...
     def save_outcomes(self, outcomes: Sequence[RecordOutcome]) -> None: ...

@@ -48,9 +48,12 @@ class ChunkResult:
     status: str | None = None
 
 
+# The same encoding as service.audit.record, so batch and single-record history read alike.
+_AUDIT_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
+
+
 def _audit_json(value: dict[str, Any] | None) -> str | None:
-    # The same encoding as service.audit.record, so batch and single-record history read alike.
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+    return None if value is None else _AUDIT_ENCODER.encode(value)
 
 
 class ChunkView:
@@ -59,11 +62,11 @@ class ChunkView:
     def __init__(self, context: ChunkContext) -> None:
         self._learners = context.learners
         self._aims = context.aims
-        self._targets: dict[tuple[str, str], list[model.Achievement]] = defaultdict(list)
+        self._targets: dict[tuple[str, str], list[model.AchievementData]] = defaultdict(list)
         for achievement in context.achievements:
             self._targets[(achievement.uln, achievement.reference)].append(achievement)
 
-    def learner(self, uln: str) -> model.Learner | None:
+    def learner(self, uln: str) -> model.LearnerData | None:
         return self._learners.get(uln)
 
     def aim(self, reference: str) -> Aim | None:
@@ -71,7 +74,7 @@ class ChunkView:
 
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
-    ) -> Sequence[model.Achievement]:
+    ) -> Sequence[model.AchievementData]:
         return [
             a
             for a in self._targets.get((uln, reference), ())
@@ -80,8 +83,11 @@ class ChunkView:
             and (not mis_identifier or a.mis_identifier == mis_identifier)
         ]
 
-    def add(self, achievement: model.Achievement) -> None:
+    def new_achievement(self, **fields: Any) -> model.AchievementData:
+        # Not mapped: the chunk's new achievements are inserted in bulk once the chunk is decided.
+        achievement = model.AchievementData(**fields)
         self._targets[(achievement.uln, achievement.reference)].append(achievement)
+        return achievement
 
 
 def claim_next(uow: AbstractUnitOfWork, *, worker_id: str, lease_seconds: int) -> b.BatchJob | None:
@@ -183,7 +189,7 @@ def process_chunk(
         delta = b.BatchCounts()
         refused: list[b.RecordOutcome] = []
         applied: list[tuple[PendingRecord, records.Change, str]] = []
-        new: list[model.Achievement] = []
+        new: list[model.AchievementData] = []
         versions: dict[int, int] = {}
         for row, item in parsed:
             if isinstance(item, e.DomainError):
@@ -198,7 +204,6 @@ def process_chunk(
                 continue
             achievement = change.achievement
             if change.created:
-                view.add(achievement)
                 new.append(achievement)
                 versions[id(achievement)] = 1
             elif id(achievement) in versions:

@@ -145,16 +145,18 @@ class Applied:
 
 
 class RecordView(Protocol):
-    """What deciding a record needs to read: the single-record path reads the repositories, the batch worker
-    a chunk's rows loaded in bulk."""
+    """What deciding a record needs: the single-record path reads the repositories and builds mapped
+    achievements; the batch worker reads a chunk's rows in bulk and builds plain ones it inserts in bulk."""
 
-    def learner(self, uln: str) -> model.Learner | None: ...
+    def learner(self, uln: str) -> model.LearnerData | None: ...
 
     def aim(self, reference: str) -> Aim | None: ...
 
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
-    ) -> Sequence[model.Achievement]: ...
+    ) -> Sequence[model.AchievementData]: ...
+
+    def new_achievement(self, **fields: Any) -> model.AchievementData: ...
 
 
 class UowView:
@@ -174,6 +176,9 @@ class UowView:
     ) -> Sequence[model.Achievement]:
         return self.uow.achievements.matching(organisation_id, uln, reference, mis_identifier)
 
+    def new_achievement(self, **fields: Any) -> model.Achievement:
+        return model.Achievement(**fields)
+
 
 @dataclass(frozen=True)
 class Change:
@@ -182,7 +187,7 @@ class Change:
 
     action: int
     operation: str
-    achievement: model.Achievement
+    achievement: model.AchievementData
     before: dict[str, Any] | None
     after: dict[str, Any]
     created: bool = False
@@ -197,7 +202,7 @@ def _check_learner(view: RecordView, rec: CleanRecord) -> None:
         raise LearnerMismatch()
 
 
-def _single_target(view: RecordView, caller: Caller, rec: CleanRecord) -> model.Achievement:
+def _single_target(view: RecordView, caller: Caller, rec: CleanRecord) -> model.AchievementData:
     found = view.matching(caller.organisation_id, rec.uln, rec.reference, rec.mis_identifier or None)
     if not found:
         raise e.NotFound("achievement matching ULN and reference", f"{rec.uln} {rec.reference}")
@@ -253,7 +258,7 @@ def _create(view: RecordView, caller: Caller, rec: CleanRecord, status: str, now
             return Change(ACTION_CREATE, "PromoteToFinal", target, before, target.snapshot(), promoted=True)
         raise e.DuplicateAchievement()
     aim = view.aim(rec.reference)
-    achievement = model.Achievement(
+    achievement = view.new_achievement(
         organisation_id=caller.organisation_id,
         uln=rec.uln,
         reference=rec.reference,
@@ -282,11 +287,13 @@ def apply(
 ) -> Applied:
     """Apply one clean record for the caller's organisation, with its audit event. Raises on refusal."""
     change = decide(UowView(uow), caller, rec, status, now)
+    achievement = change.achievement
+    assert isinstance(achievement, model.Achievement)
     if change.created:
-        uow.achievements.add(change.achievement)
+        uow.achievements.add(achievement)
     uow.flush()
     audit.record(
         uow, caller, f"{source}{change.operation}", now,
-        achievement_id=change.achievement.id, before=change.before, after=change.after,
+        achievement_id=achievement.id, before=change.before, after=change.after,
     )
-    return Applied(change.action, change.achievement, change.promoted)
+    return Applied(change.action, achievement, change.promoted)

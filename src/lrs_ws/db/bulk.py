@@ -1,0 +1,90 @@
+"""Bulk writes for the batch worker: many rows in a few statements, below SQLAlchemy's per-row cost.
+
+- SQLite: the driver's own executemany with positional tuples (values converted by the column types' bind
+  processors, so they are stored exactly as SQLAlchemy would store them).
+- PostgreSQL: COPY ... FROM STDIN through psycopg (its executemany sends one statement per row); updates go
+  through a temporary table filled by COPY and one UPDATE ... FROM.
+
+Rows are positional tuples in the order of `names`. Everything runs in the session's transaction.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Table
+from sqlalchemy.orm import Session
+
+
+def is_postgresql(session: Session) -> bool:
+    return session.get_bind().dialect.name == "postgresql"
+
+
+@functools.lru_cache(maxsize=64)
+def _sqlite_processors(table: Table, names: tuple[str, ...]) -> tuple[Callable[[Any], Any] | None, ...]:
+    from sqlalchemy.dialects import sqlite
+
+    dialect = sqlite.dialect()
+    return tuple(table.c[n].type.dialect_impl(dialect).bind_processor(dialect) for n in names)
+
+
+Rows = Sequence[tuple[Any, ...]]
+
+
+def _sqlite_rows(table: Table, names: tuple[str, ...], rows: Rows) -> list[tuple[Any, ...]]:
+    convert = [(i, p) for i, p in enumerate(_sqlite_processors(table, names)) if p is not None]
+    if not convert:
+        return list(rows)
+    out = []
+    for row in rows:
+        values = list(row)
+        for i, process in convert:
+            if values[i] is not None:
+                values[i] = process(values[i])
+        out.append(tuple(values))
+    return out
+
+
+def _copy(session: Session, target: str, names: Sequence[str], rows: Rows) -> None:
+    raw = session.connection().connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def insert_rows(session: Session, table: Table, names: tuple[str, ...], rows: Rows) -> None:
+    """INSERT many rows."""
+    if not rows:
+        return
+    if is_postgresql(session):
+        _copy(session, table.name, names, rows)
+        return
+    marks = ", ".join("?" for _ in names)
+    session.connection().exec_driver_sql(
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", _sqlite_rows(table, names, rows)
+    )
+
+
+def update_rows(session: Session, table: Table, names: tuple[str, ...], rows: Rows) -> None:
+    """UPDATE many rows by id: each row is (id, *values for names)."""
+    if not rows:
+        return
+    if is_postgresql(session):
+        temp = f"bulk_{table.name}"
+        conn = session.connection()
+        # The table's columns without its constraints; one per database connection, emptied at commit (and
+        # gone with a rolled-back transaction, hence created whenever it is missing).
+        conn.exec_driver_sql(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS "
+            f"AS SELECT * FROM {table.name} WITH NO DATA"
+        )
+        _copy(session, temp, ("id", *names), rows)
+        assignments = ", ".join(f"{n} = t.{n}" for n in names)
+        conn.exec_driver_sql(f"UPDATE {table.name} AS r SET {assignments} FROM {temp} AS t WHERE r.id = t.id")
+        conn.exec_driver_sql(f"TRUNCATE {temp}")
+        return
+    sets = ", ".join(f"{n} = ?" for n in names)
+    shifted = [(*row[1:], row[0]) for row in _sqlite_rows(table, ("id", *names), rows)]
+    session.connection().exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE id = ?", shifted)
