@@ -289,3 +289,85 @@ def test_a_wrong_password_is_refused_with_wsec0003_and_creates_no_job(lrs, engin
     )
     assert fault_code(fault) == "WSEC0003"
     assert count(engine, "SELECT count(*) FROM batch_jobs") == jobs
+
+
+# -- request-level refusals and the job list -----------------------------------------------------------------
+
+BATCH_TABLES = ("batch_jobs", "batch_records", "achievements", "audit_events")
+
+
+@pytest.fixture(scope="module")
+def no_batch_user(server: LiveServer) -> dict[str, str]:
+    from lrs_ws.app import wire
+    from lrs_ws.config import Settings
+    from lrs_ws.service import admin
+
+    w = wire(Settings(database_url=server.database_url))
+    admin.add_organisation(w.uow_factory(), ref="NOBAT1", name="No batches", ukprn="10000009",
+                           batch_enabled=False)
+    admin.add_user(w.uow_factory(), organisation_ref="NOBAT1", username="nobatch.mi",
+                   password="DemoPassword0001", email="mi@nobat.example", roles=["AO_USER"])
+    w.engine.dispose()
+    return {"UserName": "nobatch.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT1"}
+
+
+@pytest.mark.parametrize(
+    ("code", "change"),
+    [
+        ("WSRC0043", {"invokingUser": "no-batch"}),
+        ("WSEC0044", {"emailAddress": "mi.at.demo1.example"}),
+        ("WSEC0044", {"emailAddress": None}),
+        ("WSEC0045", {"submissionType": "Interim"}),
+        ("WSEC0046", {"achievements": 51}),
+        ("WSEC0047", {"achievements": 0}),
+    ],
+)
+def test_a_refused_submission_creates_no_job_and_changes_nothing(lrs, engine, no_batch_user, code, change):
+    from support.dbstate import db_state
+
+    request: dict[str, Any] = {
+        "invokingUser": DEMO1, "emailAddress": "mi@demo1.example", "submissionType": "Final",
+        "achievements": {"Achievement": [achievement(GRACE, "E/500/0001")]},
+    }
+    for key, value in change.items():
+        if key == "invokingUser":
+            request[key] = no_batch_user
+        elif key == "achievements":
+            request[key] = {"Achievement": [achievement(GRACE, f"E/501/{i:04d}") for i in range(value)]}
+        else:
+            request[key] = value
+    state = db_state(engine, BATCH_TABLES)
+    expect_fault(code, lrs.SubmitAchievementBatchJob, **request)
+    assert db_state(engine, BATCH_TABLES) == state
+
+
+def test_an_ao_user_lists_its_own_batch_jobs_newest_first_and_paged(server):
+    from support.soap import client_for
+
+    # This service's own WSDL: ListAchievementBatchJobs is not in the LRS contract.
+    ours = client_for(server.soap_url)
+
+    def submit_as(user: dict[str, str], kind: str, refs: list[str]) -> int:
+        return int(ours.SubmitAchievementBatchJob(
+            invokingUser=user, emailAddress="mi@demo.example", submissionType=kind,
+            achievements={"Achievement": [achievement(GRACE, ref) for ref in refs]},
+        ).JobId)
+
+    def jobs(user: dict[str, str], **paging: int) -> tuple[int, list[Any]]:
+        page = ours.ListAchievementBatchJobs(invokingUser=user, **paging)
+        return page.TotalCount, (page.Jobs.AchievementBatchJobResponse if page.Jobs else [])
+
+    before, _ = jobs(DEMO2)
+    demo1_job = submit_as(DEMO1, "Final", ["F/500/0009"])
+    first = submit_as(DEMO2, "Provisional", ["F/500/0001"])
+    second = submit_as(DEMO2, "Final", ["F/500/0002", "F/500/0003"])
+
+    total, (newest,) = jobs(DEMO2, pageNumber=1, pageSize=1)
+    assert total == before + 2
+    assert (newest.JobID, newest.NumberOfRecords, newest.Type) == (second, 2, "Final")
+    assert newest.User == "demo2.edc" and newest.AchievementBatchErrorFile is None
+    _, (older,) = jobs(DEMO2, pageNumber=2, pageSize=1)
+    assert (older.JobID, older.Type) == (first, "Provisional")
+    _, demo2_jobs = jobs(DEMO2, pageSize=500)
+    assert demo1_job not in {j.JobID for j in demo2_jobs}
+    assert [j.JobID for j in demo2_jobs] == sorted((j.JobID for j in demo2_jobs), reverse=True)
