@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,18 @@ def _serve_jobs(wiring: Any, stop: threading.Event) -> None:
         os.close(fd)
 
 
-def _stop_and_join(stop: threading.Event, thread: threading.Thread) -> None:
-    stop.set()
-    thread.join(JOIN_SECONDS)
+@dataclass
+class EmbeddedWorker:
+    thread: threading.Thread
+    stop: threading.Event
+
+    def stop_and_join(self, timeout: float = JOIN_SECONDS) -> None:
+        """Finish the chunk in hand, give the job back, end the thread."""
+        self.stop.set()
+        self.thread.join(timeout)
 
 
-def start_in_server(wiring: Any) -> threading.Thread | None:
+def start_in_server(wiring: Any) -> EmbeddedWorker | None:
     """Start the server's batch worker thread (unless the settings turn it off)."""
     if not wiring.settings.run_worker_in_server:
         return None
@@ -75,11 +82,12 @@ def start_in_server(wiring: Any) -> threading.Thread | None:
         target=_serve_jobs, args=(wiring, stop), name="lrs-ws-batch-worker", daemon=True
     )
     thread.start()
+    worker = EmbeddedWorker(thread, stop)
     try:
         from lrs_ws import lifecycle
     except ModuleNotFoundError:
         pass
     else:
         lifecycle.register("batch worker", thread=thread, stop=stop.set)
-    atexit.register(_stop_and_join, stop, thread)
-    return thread
+    atexit.register(worker.stop_and_join)
+    return worker
