@@ -62,6 +62,7 @@ class Settings:
     token_max_future_seconds: int = 60
     login_failure_limit: int = 5
     login_failure_window_seconds: int = 300
+    password_cache_seconds: int = 300
     log_json: bool = True
 
     @classmethod
@@ -95,6 +96,7 @@ class Settings:
                 env, "LRS_WS_TOKEN_MAX_FUTURE_SECONDS", base.token_max_future_seconds
             ),
             login_failure_limit=_int(env, "LRS_WS_LOGIN_FAILURE_LIMIT", base.login_failure_limit),
+            password_cache_seconds=_int(env, "LRS_WS_PASSWORD_CACHE_SECONDS", base.password_cache_seconds),
             login_failure_window_seconds=_int(
                 env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
             ),

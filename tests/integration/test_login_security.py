@@ -155,3 +155,59 @@ def test_two_logins_racing_with_one_nonce_let_exactly_one_through(demo_wiring):
         t.join()
     assert sorted(results) == ["ok", "refused", "refused", "refused"]
     assert rows(demo_wiring, security_nonces) == 1
+
+
+@pytest.fixture
+def counted_hashing(monkeypatch):
+    """Counts the slow password hash checks authenticate makes."""
+    from lrs_ws.service import auth
+
+    calls = []
+    real = auth.verify_password
+
+    def counting(password, stored):
+        calls.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr(auth, "verify_password", counting)
+    auth.recently_verified.clear()
+    yield calls
+    auth.recently_verified.clear()
+
+
+def test_a_password_checked_lately_is_not_hashed_again_but_wrong_ones_always_are(
+    demo_wiring, counted_hashing
+):
+    login(demo_wiring)
+    login(demo_wiring)
+    login(demo_wiring)
+    assert len(counted_hashing) == 1
+    refused(demo_wiring, password="wrong")
+    refused(demo_wiring, password="wrong")
+    assert len(counted_hashing) == 3
+
+
+def test_a_changed_password_or_a_deactivated_user_is_not_let_in_by_the_cache(demo_wiring, counted_hashing):
+    from lrs_ws.domain.passwords import hash_password
+
+    login(demo_wiring)
+    with demo_wiring.uow_factory() as uow:
+        user = uow.users.by_username("demo1.edc")
+        user.password_hash = hash_password("NewPassword0002")
+        uow.commit()
+    assert refused(demo_wiring) == ONE_MESSAGE
+    assert login(demo_wiring, password="NewPassword0002").username == "demo1.edc"
+    with demo_wiring.uow_factory() as uow:
+        uow.users.by_username("demo1.edc").active = False
+        uow.commit()
+    assert refused(demo_wiring, password="NewPassword0002") == ONE_MESSAGE
+
+
+def test_a_zero_cache_time_hashes_every_time(demo_wiring, counted_hashing):
+    from dataclasses import replace
+
+    policy = replace(POLICY, verified_cache_seconds=0)
+    for _ in range(3):
+        authenticate(demo_wiring.uow_factory(), username="demo1.edc", password=PASSWORD,
+                     organisation_ref=None, policy=policy)
+    assert len(counted_hashing) == 3

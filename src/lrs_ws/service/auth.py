@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
+import os
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -54,6 +59,7 @@ class LoginPolicy:
     token_max_future_seconds: int = 60
     failure_limit: int = 5
     failure_window_seconds: int = 300
+    verified_cache_seconds: int = 300
 
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
@@ -62,7 +68,59 @@ class LoginPolicy:
             token_max_future_seconds=settings.token_max_future_seconds,
             failure_limit=settings.login_failure_limit,
             failure_window_seconds=settings.login_failure_window_seconds,
+            verified_cache_seconds=settings.password_cache_seconds,
         )
+
+
+class RecentlyVerified:
+    """Password checks that succeeded lately, so a caller that sends its password with every request (as
+    the LRS contract has it) pays for the deliberately slow scrypt check once per `ttl`, not on every call.
+
+    Entries are HMACs, under a random per-process key, of user name, password and stored hash: no password
+    is kept, and changing a password (a new stored hash) misses at once. Only successes are remembered, so
+    wrong passwords and unknown users still cost a full hash check each.
+    """
+
+    def __init__(self, capacity: int = 4096) -> None:
+        self._key = os.urandom(32)
+        self._capacity = capacity
+        self._entries: OrderedDict[bytes, float] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _entry(self, username: str, password: str, stored_hash: str) -> bytes:
+        message = "\0".join((username, password, stored_hash)).encode("utf-8", "surrogatepass")
+        return hmac.new(self._key, message, hashlib.sha256).digest()
+
+    def check(self, username: str, password: str, stored_hash: str, ttl: float) -> bool:
+        """True when this exact check succeeded less than `ttl` seconds ago."""
+        if ttl <= 0:
+            return False
+        entry = self._entry(username, password, stored_hash)
+        with self._lock:
+            verified_at = self._entries.get(entry)
+            if verified_at is None:
+                return False
+            if time.monotonic() - verified_at > ttl:
+                del self._entries[entry]
+                return False
+            return True
+
+    def remember(self, username: str, password: str, stored_hash: str, ttl: float) -> None:
+        if ttl <= 0:
+            return
+        entry = self._entry(username, password, stored_hash)
+        with self._lock:
+            self._entries[entry] = time.monotonic()
+            self._entries.move_to_end(entry)
+            while len(self._entries) > self._capacity:
+                self._entries.popitem(last=False)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+recently_verified = RecentlyVerified()
 
 
 @dataclass(frozen=True)
@@ -137,7 +195,7 @@ def authenticate(
         failures = uow.login_failures.count_since(name, window_start) if name else 0
         if policy.failure_limit > 0 and failures >= policy.failure_limit:
             raise TooManyAttempts()
-        caller = _check_credentials(uow, name, password, organisation_ref, request_id)
+        caller = _check_credentials(uow, name, password, organisation_ref, request_id, policy)
         if caller is None:
             if name:
                 # Unknown user names are counted too: throttling must not tell which names exist.
@@ -160,11 +218,22 @@ def authenticate(
 
 
 def _check_credentials(
-    uow: AbstractUnitOfWork, name: str, password: str | None, organisation_ref: str | None, request_id: str
+    uow: AbstractUnitOfWork,
+    name: str,
+    password: str | None,
+    organisation_ref: str | None,
+    request_id: str,
+    policy: LoginPolicy,
 ) -> Caller | None:
     user = uow.users.by_username(name) if name else None
-    # Always pay for one hash check so unknown users cost the same as wrong passwords.
-    password_ok = verify_password(password or "", user.password_hash if user else None)
+    ttl = policy.verified_cache_seconds
+    if user is not None and recently_verified.check(name, password or "", user.password_hash, ttl):
+        password_ok = True
+    else:
+        # Always pay for one hash check so unknown users cost the same as wrong passwords.
+        password_ok = verify_password(password or "", user.password_hash if user else None)
+        if password_ok and user is not None:
+            recently_verified.remember(name, password or "", user.password_hash, ttl)
     if user is None or not password_ok or not user.active:
         return None
     organisation = uow.organisations.get(user.organisation_id)
