@@ -7,12 +7,13 @@ two workers can never both take it (SQLite serialises writers anyway).
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, func, insert, or_, select, text, update
+from sqlalchemy import CursorResult, and_, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import bulk
@@ -58,6 +59,11 @@ OUTCOME_COLUMNS = (
     "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code", "error_category",
     "error_message",
 )
+
+def _cursor(result: Any) -> CursorResult[Any]:
+    """The result of an INSERT/UPDATE statement (it has rowcount and inserted_primary_key)."""
+    return cast(CursorResult[Any], result)
+
 
 def _job(row: Any) -> b.BatchJob:
     counts = b.BatchCounts(
@@ -115,7 +121,7 @@ class BatchRepository:
                 attempts=0,
             )
         )
-        return int(result.inserted_primary_key[0])  # type: ignore[index]
+        return int(_cursor(result).inserted_primary_key[0])  # type: ignore[index]
 
     def add_records(self, job_id: int, records: Iterable[tuple[int, str]]) -> int:
         total = 0
@@ -198,7 +204,7 @@ class BatchRepository:
                 attempts=J.c.attempts + case((J.c.status == b.IN_PROGRESS, 1), else_=0),
             )
         )
-        if taken.rowcount != 1:
+        if _cursor(taken).rowcount != 1:
             return None
         return self.get(candidate, None)
 
@@ -208,7 +214,7 @@ class BatchRepository:
             .where(J.c.id == job_id, J.c.worker_id == worker_id, J.c.status == b.IN_PROGRESS)
             .values(lease_expires_at=lease_until, heartbeat_at=now)
         )
-        return renewed.rowcount == 1
+        return _cursor(renewed).rowcount == 1
 
     def release(self, job_id: int, worker_id: str, now: datetime) -> None:
         self.session.execute(
@@ -247,20 +253,20 @@ class BatchRepository:
                 select(learning_aims).where(learning_aims.c.reference.in_(sorted(references)))
             ):
                 aims[row.reference] = Aim(row.reference, row.title, row.aim_type, row.level)
-        found: list[model.Achievement] = []
+        found: builtins.list[model.Achievement] = []
         if targets:
-            A = model.Achievement
+            T = achievements.c
             # Two IN lists rather than a list of (uln, reference) pairs: PostgreSQL hashes long IN lists, so
             # this stays cheap even when the table's statistics lag behind a large batch; exact pairs below.
             candidates = self.session.scalars(
-                select(A)
+                select(model.Achievement)
                 .where(
-                    A.organisation_id == organisation_id,  # type: ignore[arg-type]
-                    A.deleted.is_(False),  # type: ignore[attr-defined]
-                    A.uln.in_(sorted({uln for uln, _ in targets})),  # type: ignore[attr-defined]
-                    A.reference.in_(sorted({ref for _, ref in targets})),  # type: ignore[attr-defined]
+                    T.organisation_id == organisation_id,
+                    T.deleted.is_(False),
+                    T.uln.in_(sorted({uln for uln, _ in targets})),
+                    T.reference.in_(sorted({ref for _, ref in targets})),
                 )
-                .order_by(A.id)  # type: ignore[arg-type]
+                .order_by(T.id)
             )
             found = [a for a in candidates if (a.uln, a.reference) in targets]
         return ChunkContext(learners, aims, found)
@@ -282,7 +288,7 @@ class BatchRepository:
             a.id = new_id
             a.version = version
 
-    def _reserve_achievement_ids(self, n: int) -> list[int]:
+    def _reserve_achievement_ids(self, n: int) -> builtins.list[int]:
         """Ids for `n` new achievements, known before the rows are inserted, so they can be inserted with one
         executemany (RETURNING in parameter order is row-at-a-time on SQLite).
 
@@ -290,7 +296,7 @@ class BatchRepository:
         holds the database's write lock, so no other writer can insert until we commit.
         """
         if bulk.is_postgresql(self.session):
-            return list(
+            return builtins.list(
                 self.session.execute(
                     text(
                         "SELECT nextval(pg_get_serial_sequence('achievements', 'id')) "
@@ -300,7 +306,7 @@ class BatchRepository:
                 ).scalars()
             )
         top = self.session.scalar(select(func.max(achievements.c.id))) or 0
-        return list(range(top + 1, top + 1 + n))
+        return builtins.list(range(top + 1, top + 1 + n))
 
     def insert_audit_events(self, events: Sequence[dict[str, Any]]) -> None:
         bulk.insert_rows(
@@ -359,4 +365,4 @@ class BatchRepository:
                 **{c: getattr(counts, k) for k, c in _COUNT_COLUMNS.items()},
             )
         )
-        return done.rowcount == 1
+        return _cursor(done).rowcount == 1

@@ -48,7 +48,7 @@ def _sqlite_rows(table: Table, names: tuple[str, ...], rows: Rows) -> list[tuple
 
 
 def _copy(session: Session, target: str, names: Sequence[str], rows: Rows) -> None:
-    raw = session.connection().connection.driver_connection
+    raw: Any = session.connection().connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
         for row in rows:
             copy.write_row(row)
