@@ -206,9 +206,11 @@ def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_withou
     time.sleep(WINDOW_SECONDS + 1)
     assert accepted(post(server, body_user_envelope("demo2.edc", DEMO_PASSWORD, "DEMO02")))
     # Failures out of the window no longer count; they are purged when the next failure is recorded.
-    refusal(post(server, body_user_envelope("demo2.edc", WRONG, "DEMO02")))
+    last = post(server, body_user_envelope("demo2.edc", WRONG, "DEMO02"))
+    refusal(last)
     assert count(demo_db, login_failures) == 1
-    text = log.new_text()
+    log.request_line(last.headers["X-Request-Id"])  # written just after the answer went out
+    text = log.seen
     assert_no_leak(text, (DEMO_PASSWORD, WRONG), "the server log")
     outcomes = [e.get("code") for e in json_lines(text) if e.get("msg") == "request"]
     assert outcomes.count("WSEC0003") == 8
