@@ -92,17 +92,17 @@ def hostile(live_server, request):
             assert cost.cpu < CPU_CEILING_SECONDS, cost.describe("CPU")
             assert cost.rss_growth_kib < RSS_GROWTH_CEILING_KIB, cost.describe("memory")
             body = answer.body if isinstance(answer, RawResponse) else answer.content
+            self.request_id = answer.headers.get("x-request-id") or answer.headers.get("X-Request-Id")
             assert_no_leak(body.decode("utf-8", "replace"), self.secrets, "the response")
             self.answer = answer
             return answer
 
         def finish(self) -> None:
             assert_still_serving(live_server, self.pids)
-            text = self.log.new_text()
-            assert_no_leak(text, self.secrets, "the server log")
-            entries = json_lines(text)
-            lines = [e for e in entries if e.get("msg") == "request"]
-            assert any(e.get("outcome") in ("refused", "fault") for e in lines)
+            line = self.log.request_line(self.request_id)
+            assert line["outcome"] in ("refused", "fault"), line
+            assert_no_leak(self.log.seen, self.secrets, "the server log")
+            json_lines(self.log.seen)
 
     probe = Probe()
     yield probe
