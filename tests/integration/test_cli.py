@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from sqlalchemy import create_engine, inspect, text
 from support.pg import create_database, drop_database, postgres_url
+from support.server import free_port
 
 from lrs_ws.app import wire
 from lrs_ws.config import Settings
@@ -266,3 +270,35 @@ def test_wsdl_needs_no_database() -> None:
     done = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "wsdl")
     assert done.returncode == 0
     assert done.stdout.startswith("<?xml") and "GetLearnerAchievements" in done.stdout
+
+
+# -- serve -------------------------------------------------------------------------------------------------
+
+
+def test_serve_migrates_the_database_and_publishes_the_bound_address(blank_url: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
+    env.update(LRS_WS_DATABASE_URL=blank_url, HOME=str(tmp_path))
+    with open(tmp_path / "serve.log", "wb") as log:
+        process = subprocess.Popen(
+            [str(LRS_WS), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
+            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, (tmp_path / "serve.log").read_text()[-2000:]
+            try:
+                if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            assert time.monotonic() < deadline, "lrs-ws serve did not answer within 60 s"
+            time.sleep(0.2)
+        wsdl = requests.get(f"{base}/ExternalService.svc?wsdl", timeout=10)
+        assert f'location="{base}/ExternalService.svc"'.encode() in wsdl.content
+        assert scalar(blank_url, "SELECT count(*) FROM organisations") == 0  # migrated, empty
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
