@@ -54,7 +54,7 @@ class Settings:
     max_page_size: int = 500
     run_worker_in_server: bool = True
     worker_poll_seconds: float = 1.0
-    worker_chunk_size: int = 500
+    worker_chunk_size: int = 1000
     stale_job_seconds: int = 300
     smtp_max_attempts: int = 10
     smtp_retry_base_seconds: float = 2.0

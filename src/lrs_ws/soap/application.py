@@ -10,6 +10,7 @@ from spyne import Application, Fault
 from spyne.protocol.soap import Soap11
 
 from lrs_ws.domain.errors import DomainError
+from lrs_ws.soap import fast_records
 from lrs_ws.soap.context import Deps, read_username_token, request_context
 from lrs_ws.soap.faults import (
     INTERNAL_ERROR_CODE,
@@ -122,11 +123,13 @@ def _on_method_done(ctx: Any) -> None:
 
 def build_application(services: list[type], deps: Deps) -> LrsApplication:
     silence_spyne_logging()
+    in_protocol = LrsSoap11(validator="lxml")
+    fast_records.install(in_protocol)
     app = LrsApplication(
         services,
         tns=SERVICES_NS,
         name="ExternalService",
-        in_protocol=LrsSoap11(validator="lxml"),
+        in_protocol=in_protocol,
         out_protocol=LrsSoap11(),
     )
     app.deps = deps
