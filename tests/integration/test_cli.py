@@ -110,6 +110,26 @@ def test_demo_data_migrates_an_empty_database_and_loads_the_demo_world(blank_url
     assert demo1_rows == 3
     statuses = scalar(blank_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
     assert statuses == 3
+    engine = create_engine(blank_url)
+    try:
+        with engine.connect() as conn:
+            orgs = {r.ref: (r.ukprn, bool(r.batch_enabled), r.name) for r in conn.execute(
+                text("SELECT ref, ukprn, batch_enabled, name FROM organisations"))}
+            users = {r.username: (r.ref, r.roles, bool(r.active)) for r in conn.execute(text(
+                "SELECT u.username, o.ref, u.roles, u.active FROM users u JOIN organisations o"
+                " ON o.id = u.organisation_id"))}
+            names = {r.uln: (r.given_name, r.family_name) for r in conn.execute(
+                text("SELECT uln, given_name, family_name FROM learners"))}
+    finally:
+        engine.dispose()
+    assert orgs["DEMO01"][:2] == ("10000001", True) and orgs["DEMO02"][:2] == ("10000002", True)
+    assert orgs["LRS001"][2] == "LRS Business Support"
+    assert users == {
+        "demo1.edc": ("DEMO01", "AO_USER,EDC_USER", True),
+        "demo2.edc": ("DEMO02", "AO_USER,EDC_USER", True),
+        "lrs.support": ("LRS001", "LRS_SUPPORT", True),
+    }
+    assert names["3415521949"] == ("Test", "Learner") and names["8659377485"] == ("James", "Pickles")
 
 
 def test_demo_data_run_twice_changes_nothing_the_second_time(blank_url: str) -> None:
