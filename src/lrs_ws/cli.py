@@ -47,7 +47,8 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         "--config", "python:lrs_ws.gunicorn_conf",
         "lrs_ws.wsgi:application",
     ]
-    print(f"lrs-ws: serving http://{args.host}:{args.port}/ExternalService.svc?wsdl", file=sys.stderr, flush=True)
+    print(f"lrs-ws: serving http://{args.host}:{args.port}/ExternalService.svc?wsdl", file=sys.stderr,
+          flush=True)
     os.execve(sys.executable, argv, env)
     return 0  # pragma: no cover
 
@@ -84,7 +85,8 @@ def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import admin
 
     org = admin.add_organisation(
-        _wiring(settings).uow_factory(), ref=args.ref, name=args.name, ukprn=args.ukprn, batch_enabled=args.batch_enabled
+        _wiring(settings).uow_factory(), ref=args.ref, name=args.name, ukprn=args.ukprn,
+        batch_enabled=args.batch_enabled,
     )
     print(f"organisation {org.ref} added")
     return 0
@@ -128,7 +130,8 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument("--no-worker", action="store_true", help="do not run a batch worker thread inside the server")
+    p.add_argument("--no-worker", action="store_true",
+                   help="do not run a batch worker thread inside the server")
     p.set_defaults(handler=cmd_serve)
 
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)

@@ -70,7 +70,8 @@ class StaleVersion(DomainError):
     def __init__(self, expected: int | None, actual: int | None) -> None:
         super().__init__(
             "The record has been updated since you last obtained it"
-            + (f" (you sent version {expected}, it is now version {actual})." if expected is not None else ".")
+            + (f" (you sent version {expected}, it is now version {actual})."
+               if expected is not None else ".")
         )
         self.expected = expected
         self.actual = actual
@@ -94,7 +95,9 @@ class SameUlnTransfer(DomainError):
 
 class DuplicateAchievement(DomainError):
     def __init__(self) -> None:
-        super().__init__("An identical achievement already exists on this learner's record for your organisation.")
+        super().__init__(
+            "An identical achievement already exists on this learner's record for your organisation."
+        )
 
 
 class AmbiguousTarget(DomainError):

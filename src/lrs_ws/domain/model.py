@@ -23,7 +23,9 @@ EDC_STATUSES = (EDC_NEW, EDC_IN_PROGRESS, EDC_COMPLETE)
 ACCEPTED = "Accepted"
 REJECTED = "Rejected"
 DECISIONS = (ACCEPTED, REJECTED)
-PROBLEM_TYPES = ("GradeIncorrect", "AwardDateIncorrect", "NotLearnersAchievement", "Duplicate", "NotCompleted")
+PROBLEM_TYPES = (
+    "GradeIncorrect", "AwardDateIncorrect", "NotLearnersAchievement", "Duplicate", "NotCompleted"
+)
 RECOMMENDED_ACTIONS = ("EditGrade", "UpdateAwardDate", "TransferToLearner", "Delete", "Withdraw")
 EDC_DUE_AFTER = timedelta(weeks=5)
 
@@ -159,7 +161,9 @@ class AchievementData:
         self.grade = check_grade(new_grade)
         self.updated_at = now
 
-    def update_details(self, *, grade: str, award_date: date, language: str, provider_ukprn: str, now: datetime) -> None:
+    def update_details(
+        self, *, grade: str, award_date: date, language: str, provider_ukprn: str, now: datetime
+    ) -> None:
         self._require_live("updated")
         if self.withdrawn:
             raise InvalidTransition("achievement", "withdrawn", "updated")

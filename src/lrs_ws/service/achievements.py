@@ -59,8 +59,11 @@ def get_learner_achievements(
         return LearnerAchievements(learner, total, rows)
 
 
-def get_achievement(uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None) -> model.Achievement:
-    """LRS Business Support may read any organisation's achievement (to raise EDCs); AO users only their own."""
+def get_achievement(
+    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None
+) -> model.Achievement:
+    """LRS Business Support may read any organisation's achievement (to raise EDCs); AO users only their
+    own."""
     with uow:
         if caller.is_lrs_support:
             found = uow.achievements.get(achievement_id, None) if achievement_id else None
@@ -89,7 +92,8 @@ def _change(
         mutate(uow, achievement, now)
         uow.flush()
         audit.record(
-            uow, caller, operation, now, achievement_id=achievement.id, before=before, after=achievement.snapshot()
+            uow, caller, operation, now, achievement_id=achievement.id, before=before,
+            after=achievement.snapshot(),
         )
         uow.commit()
         return achievement
@@ -106,12 +110,14 @@ def edit_grade(
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     grade = values.check_grade(new_grade)
     return _change(
-        uow, caller, achievement_id, expected_version, "EditGrade", lambda _u, a, now: a.edit_grade(grade, now)
+        uow, caller, achievement_id, expected_version, "EditGrade",
+        lambda _u, a, now: a.edit_grade(grade, now),
     )
 
 
 def delete(
-    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None, expected_version: int | None = None
+    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None,
+    expected_version: int | None = None,
 ) -> model.Achievement:
     return _change(uow, caller, achievement_id, expected_version, "Delete", lambda _u, a, now: a.delete(now))
 
@@ -132,9 +138,12 @@ def withdraw(
 
 
 def reinstate(
-    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None, expected_version: int | None = None
+    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None,
+    expected_version: int | None = None,
 ) -> model.Achievement:
-    return _change(uow, caller, achievement_id, expected_version, "Reinstate", lambda _u, a, now: a.reinstate(now))
+    return _change(
+        uow, caller, achievement_id, expected_version, "Reinstate", lambda _u, a, now: a.reinstate(now)
+    )
 
 
 def transfer(

@@ -67,7 +67,8 @@ def add_user(
 
 
 def new_learner(
-    *, uln: str, given_name: str, family_name: str, date_of_birth: date | None, gender: int, postcode: str | None
+    *, uln: str, given_name: str, family_name: str, date_of_birth: date | None, gender: int,
+    postcode: str | None,
 ) -> model.Learner:
     return model.Learner(
         uln=values.check_uln(uln),

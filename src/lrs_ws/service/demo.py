@@ -63,13 +63,15 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
             org_id = orgs[org_ref].id
             assert org_id is not None
             users[username] = model.User(
-                organisation_id=org_id, username=username, password_hash=password_hash, email=email, roles=roles
+                organisation_id=org_id, username=username, password_hash=password_hash, email=email,
+                roles=roles,
             )
             uow.users.add(users[username])
         for uln, given, family, dob, gender, postcode in LEARNERS:
             uow.learners.add(
                 model.Learner(
-                    uln=uln, given_name=given, family_name=family, date_of_birth=dob, gender=gender, postcode=postcode
+                    uln=uln, given_name=given, family_name=family, date_of_birth=dob, gender=gender,
+                    postcode=postcode,
                 )
             )
         for aim in AIMS:
@@ -103,7 +105,9 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
         support = caller("lrs.support")
         learner_names = ("Test", "Learner")
 
-        def edc(a: model.Achievement, days_ago: int, problem: str, action: str, value: str) -> model.EventDataChallenge:
+        def edc(
+            a: model.Achievement, days_ago: int, problem: str, action: str, value: str
+        ) -> model.EventDataChallenge:
             assert a.id is not None
             raised = now - timedelta(days=days_ago)
             challenge = model.EventDataChallenge(
@@ -116,7 +120,8 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
             a.under_challenge = True
             uow.flush()
             audit.record(uow, support, "RaiseEventDataChallenge", raised, edc_id=challenge.id,
-                         achievement_id=a.id, after={"Reference": challenge.reference, "Status": challenge.status})
+                         achievement_id=a.id,
+                         after={"Reference": challenge.reference, "Status": challenge.status})
             return challenge
 
         edc(demo1[0], 3, "GradeIncorrect", "EditGrade", "Merit")
@@ -124,7 +129,9 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
         in_progress.process()
         complete = edc(demo1[2], 60, "Duplicate", "Delete", "")
         complete.process()
-        complete.decide(model.REJECTED, "The achievement is not a duplicate: it is a resit.", now - timedelta(days=55))
+        complete.decide(
+            model.REJECTED, "The achievement is not a duplicate: it is a resit.", now - timedelta(days=55)
+        )
         complete.close(now - timedelta(days=50))
         demo1[2].under_challenge = False
         uow.commit()

@@ -28,7 +28,9 @@ def achievement_summary(a: model.Achievement) -> t.AchievementSummary:
     )
 
 
-def edc(e: model.EventDataChallenge, today: date, achievement: model.Achievement | None = None) -> t.EventDataChallenge:
+def edc(
+    e: model.EventDataChallenge, today: date, achievement: model.Achievement | None = None
+) -> t.EventDataChallenge:
     return t.EventDataChallenge(
         Reference=e.reference,
         AchievementId=e.achievement_id,

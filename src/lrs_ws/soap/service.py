@@ -60,7 +60,9 @@ class AchievementService(ServiceBase):
     def GetAchievement(ctx, invokingUser, achievementId):  # noqa: N802,N803
         """One achievement's summary (aim title, type, reference, grade, level, award date, ...)."""
         caller = caller_of(ctx, invokingUser)
-        return convert.achievement_summary(ach.get_achievement(_uow(ctx), caller=caller, achievement_id=achievementId))
+        return convert.achievement_summary(
+            ach.get_achievement(_uow(ctx), caller=caller, achievement_id=achievementId)
+        )
 
     @rpc(User, _Id, Unicode(max_len=200, **_REQ), _Version,
          _returns=t.AchievementSummary, _out_variable_name="EditAchievementGradeResult")
@@ -76,7 +78,9 @@ class AchievementService(ServiceBase):
     def DeleteAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
         """Remove the achievement from the learner's PLR; it stays in the audit trail."""
         caller = caller_of(ctx, invokingUser)
-        gone = ach.delete(_uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion)
+        gone = ach.delete(
+            _uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion
+        )
         return t.OperationResult(ResponseCode="WSRC0000", AchievementId=gone.id, Version=gone.version)
 
     @rpc(User, _Uln, _returns=t.LearnerName, _out_variable_name="FindLearnerByUlnResult")
@@ -86,7 +90,8 @@ class AchievementService(ServiceBase):
         learner = ach.find_learner(_uow(ctx), caller=caller, uln=uln)
         return t.LearnerName(Uln=learner.uln, GivenName=learner.given_name, FamilyName=learner.family_name)
 
-    @rpc(User, _Id, _Uln, _Version, _returns=t.AchievementSummary, _out_variable_name="TransferAchievementResult")
+    @rpc(User, _Id, _Uln, _Version,
+         _returns=t.AchievementSummary, _out_variable_name="TransferAchievementResult")
     def TransferAchievement(ctx, invokingUser, achievementId, newUln, expectedVersion):  # noqa: N802,N803
         """Move the achievement to another learner's ULN."""
         caller = caller_of(ctx, invokingUser)
@@ -104,7 +109,9 @@ class AchievementService(ServiceBase):
             from lrs_ws.domain.errors import SchemaInvalid
 
             raise SchemaInvalid("An achievement is required.")
-        record = AchievementRecord(**{name: getattr(achievement, name, None) for name in AchievementRecord.__dataclass_fields__})
+        record = AchievementRecord(
+            **{name: getattr(achievement, name, None) for name in AchievementRecord.__dataclass_fields__}
+        )
         return convert.achievement_summary(
             ach.create(_uow(ctx), caller=caller, submission_type=submissionType, record=record)
         )
@@ -124,7 +131,9 @@ class AchievementService(ServiceBase):
         """Reinstate a withdrawn achievement."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
-            ach.reinstate(_uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion)
+            ach.reinstate(
+                _uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion
+            )
         )
 
     @rpc(User, _Id, _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
@@ -136,7 +145,9 @@ class AchievementService(ServiceBase):
             AchievementId=achievementId,
             TotalCount=len(entries),
             Events=[
-                t.AuditEntry(When=h.when, UserName=h.username, Operation=h.operation, Before=h.before, After=h.after)
+                t.AuditEntry(
+                    When=h.when, UserName=h.username, Operation=h.operation, Before=h.before, After=h.after
+                )
                 for h in entries
             ],
         )
@@ -148,7 +159,8 @@ class EventDataChallengeService(ServiceBase):
     @rpc(User, _Short, Integer, Integer,
          _returns=t.EventDataChallengeList, _out_variable_name="ListEventDataChallengesResult")
     def ListEventDataChallenges(ctx, invokingUser, status, pageNumber, pageSize):  # noqa: N802,N803
-        """EDCs of the caller's organisation, optionally only New, InProgress or Complete, newest first, paged."""
+        """EDCs of the caller's organisation, optionally only New, InProgress or Complete, newest first,
+        paged."""
         caller = caller_of(ctx, invokingUser)
         found = edcs.list_edcs(_uow(ctx), caller=caller, status=status, page=_page(ctx, pageNumber, pageSize))
         today = utcnow().date()
