@@ -7,17 +7,18 @@ outside CI; in CI its absence fails tests/integration/test_postgres_available.py
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+from support.pg import create_database, drop_database, postgres_url
+from support.server import LiveServer
+from support.soap import client_for
 
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.db.migrate import upgrade
-from support.pg import create_database, drop_database, postgres_url
-from support.server import LiveServer
-from support.soap import client_for
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -94,7 +95,9 @@ def demo_db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
 
 
 @pytest.fixture(scope="session")
-def live_server(demo_db_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+def live_server(
+    demo_db_url: str, backend: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     """gunicorn with 2 workers over the shared demo database."""
     server = LiveServer(demo_db_url, tmp_path_factory.mktemp("server") / f"gunicorn-{backend}.log").start()
     yield server
