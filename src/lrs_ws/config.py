@@ -50,6 +50,8 @@ class Settings:
     max_xml_depth: int = 64
     max_xml_attributes: int = 256
     max_xml_name_length: int = 256
+    # A full batch (5,000 achievements of 15 fields) is ~80,000 elements.
+    max_xml_elements: int = 200_000
     default_page_size: int = 50
     max_page_size: int = 500
     run_worker_in_server: bool = True
@@ -81,6 +83,7 @@ class Settings:
             max_xml_depth=_int(env, "LRS_WS_MAX_XML_DEPTH", base.max_xml_depth),
             max_xml_attributes=_int(env, "LRS_WS_MAX_XML_ATTRIBUTES", base.max_xml_attributes),
             max_xml_name_length=_int(env, "LRS_WS_MAX_XML_NAME_LENGTH", base.max_xml_name_length),
+            max_xml_elements=_int(env, "LRS_WS_MAX_XML_ELEMENTS", base.max_xml_elements),
             default_page_size=_int(env, "LRS_WS_DEFAULT_PAGE_SIZE", base.default_page_size),
             max_page_size=_int(env, "LRS_WS_MAX_PAGE_SIZE", base.max_page_size),
             run_worker_in_server=_bool(env, "LRS_WS_RUN_WORKER", base.run_worker_in_server),

@@ -191,6 +191,14 @@ def test_an_attribute_flood_is_refused_before_the_parser_builds_the_attributes(h
     assert "attributes" in fault_of(answer)
 
 
+def test_a_flood_of_small_elements_within_the_size_limit_is_refused_at_the_element_limit(hostile):
+    body = envelope(f"<s:GetAchievement>{USER}<s:achievementId>1</s:achievementId>" + "<s:x/>" * 1_400_000
+                    + "</s:GetAchievement>")
+    assert len(body) < MAX_REQUEST_BYTES
+    answer = hostile.send(lambda: post(hostile.server, body))
+    assert "elements" in fault_of(answer)
+
+
 def test_a_very_long_element_name_is_refused(hostile):
     name = "n" * 1_000_000
     body = envelope(f"<s:{name}/>")
