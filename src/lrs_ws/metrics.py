@@ -78,8 +78,8 @@ def build_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
 
         multiprocess.MultiProcessCollector(registry, path=path)
     else:
-        for collector in (REQUESTS, FAULTS, GUARD_REFUSALS, LATENCY):
-            registry.register(collector)
+        for own in (REQUESTS, FAULTS, GUARD_REFUSALS, LATENCY):
+            registry.register(own)
     for collector in extra:
         registry.register(collector)
     return registry

@@ -54,7 +54,7 @@ class DatabaseGauges:
         )
         try:
             with self.engine.connect() as conn:
-                counts = dict(
+                counts: dict[str, int] = dict(
                     conn.execute(
                         select(batch_jobs.c.status, func.count())
                         .where(batch_jobs.c.status.in_(QUEUED_STATUSES))
