@@ -47,9 +47,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 # -- batch files -------------------------------------------------------------------------------------------
 
 
-def _count_rows(path: str) -> int:
-    with open(path, newline="", encoding="utf-8-sig") as fh:
-        return max(0, sum(1 for _ in csv.reader(fh)) - 1)
+def _count_lines(path: str) -> int:
+    """Lines after the header, for the progress bar (a quoted cell may hold a line break: close enough)."""
+    lines = 0
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            lines += block.count(b"\n")
+    return max(0, lines - 1)
 
 
 def _tqdm(**kwargs: Any) -> Any:
@@ -109,7 +113,7 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import batch
 
     wiring = _wiring(settings)
-    total = _count_rows(args.file)
+    total = _count_lines(args.file)
     with open(args.file, newline="", encoding="utf-8-sig") as fh, _tqdm(
         total=total, desc="reading", unit="rec"
     ) as bar:
