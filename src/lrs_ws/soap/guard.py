@@ -67,11 +67,14 @@ class RequestRefused(Exception):
 class _PlainRefusal(Exception):
     """A refusal below SOAP (method, media type, length): a plain HTTP 4xx."""
 
-    def __init__(self, status: HTTPStatus, reason: str, headers: tuple[tuple[str, str], ...] = ()) -> None:
+    def __init__(
+        self, status: HTTPStatus, reason: str, headers: tuple[tuple[str, str], ...] = (), consumed: int = 0
+    ) -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
         self.headers = headers
+        self.consumed = consumed  # body bytes read before refusing
 
 
 def _attribute_flood_pattern(max_attributes: int) -> re.Pattern[bytes]:
@@ -288,6 +291,8 @@ class RequestGuard:
                 obs.request_bytes = len(body)
             self.inspector.inspect(body)
         except _PlainRefusal as refusal:
+            if obs is not None:
+                obs.request_bytes = refusal.consumed
             _note_refusal(environ, refusal.reason, None, f"request refused ({refusal.status.value})")
             text = f"{refusal.status.value} {refusal.status.phrase}\n".encode()
             return _respond(
@@ -339,7 +344,8 @@ class RequestGuard:
             raise _PlainRefusal(HTTPStatus.LENGTH_REQUIRED, "no length")
         body = _read_up_to(stream, self.max_request_bytes + 1)
         if len(body) > self.max_request_bytes:
-            raise _PlainRefusal(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "chunked body over limit")
+            too_large = HTTPStatus.REQUEST_ENTITY_TOO_LARGE
+            raise _PlainRefusal(too_large, "chunked body over limit", consumed=len(body))
         return body
 
 
