@@ -105,6 +105,7 @@ def hostile(live_server, request):
             json_lines(self.log.seen)
 
     probe = Probe()
+    assert_still_serving(live_server, probe.pids)  # also warms both workers up before measuring
     yield probe
     probe.finish()
 
