@@ -390,3 +390,40 @@ def test_a_batch_file_needs_the_fifteen_fields_and_at_least_one_row(demo_wiring)
         )
     assert empty.value.code == "WSEC0047"
     assert db_state(demo_wiring.engine, BATCH_TABLES) == state
+
+
+# -- the submitter's e-mail, cancelling ---------------------------------------------------------------------
+
+
+def test_the_submitter_is_emailed_the_counts_and_the_error_file_when_the_job_ends(demo_wiring):
+    from sqlalchemy import text
+
+    rows = [achievement(JAMES, UNIT, mis="E1"), achievement("3415521948", UNIT, mis="E2")]
+    job_id = submit(demo_wiring, rows)
+    work(demo_wiring)
+    with demo_wiring.engine.connect() as conn:
+        (message,) = conn.execute(
+            text("SELECT id, recipient, subject, body FROM outbox_messages WHERE subject LIKE :s"),
+            {"s": f"Achievement batch job {job_id}:%"},
+        ).all()
+        (attachment,) = conn.execute(
+            text("SELECT filename, content FROM outbox_attachments WHERE message_id = :m"), {"m": message.id}
+        ).all()
+    assert message.recipient == "mi@demo1.example"
+    assert message.subject == f"Achievement batch job {job_id}: Successful"
+    assert "Field data errors:                1" in message.body
+    assert attachment.filename == f"achievement-batch-{job_id}-errors.csv"
+    assert bytes(attachment.content).decode().splitlines()[1].startswith("2,E2,3415521948,")
+
+
+def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wiring):
+    job_id = submit(demo_wiring, [achievement(JAMES, UNIT, mis="X1")])
+    assert batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id).status == b.CANCELLED
+    work(demo_wiring)
+    job = report(demo_wiring, job_id).job
+    assert (job.status, job.counts.done, job.started_at) == (b.CANCELLED, 0, None)
+    assert achievements_of(demo_wiring, JAMES, UNIT) == []
+    with pytest.raises(e.InvalidTransition):
+        batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id)
+    with pytest.raises(e.UnknownJob):
+        batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id + 99)

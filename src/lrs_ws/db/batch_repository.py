@@ -166,6 +166,14 @@ class BatchRepository:
         for row in self.session.execute(stmt):
             yield b.FailedRecord(row.line_no, row.payload, row.error_code or "", row.error_message or "")
 
+    def cancel(self, job_id: int, now: datetime) -> bool:
+        cancelled = self.session.execute(
+            update(J)
+            .where(J.c.id == job_id, J.c.status == b.WAITING)
+            .values(status=b.CANCELLED, ended_at=now, lease_expires_at=None)
+        )
+        return _cursor(cancelled).rowcount == 1
+
     def count_jobs(self) -> int:
         return self.session.scalar(select(func.count()).select_from(J)) or 0
 

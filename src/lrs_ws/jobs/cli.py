@@ -160,6 +160,14 @@ def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_batch_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import batch
+
+    job = batch.cancel_job(_wiring(settings).uow_factory(), job_id=args.job)
+    print(f"job {job.id} {job.status}")
+    return 0
+
+
 @command
 def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("worker", help="process achievement batch jobs (and deliver the e-mail outbox)")
@@ -189,3 +197,7 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("job", type=int)
     p.add_argument("--limit", type=int, default=None, help="show at most this many error rows")
     p.set_defaults(handler=cmd_batch_status)
+
+    p = batch.add_parser("cancel", help="cancel a job that is still Waiting")
+    p.add_argument("job", type=int)
+    p.set_defaults(handler=cmd_batch_cancel)

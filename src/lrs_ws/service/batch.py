@@ -287,6 +287,18 @@ def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
         return job
 
 
+def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
+    """An operator cancels a job that has not started (or was given back by a stopping worker)."""
+    with uow:
+        job = uow.batches.get(job_id, None)
+        if job is None:
+            raise e.UnknownJob(job_id)
+        if not uow.batches.cancel(job_id, utcnow()):
+            raise e.InvalidTransition("batch job", job.status, "cancelled")
+        uow.commit()
+    return job_status(uow, job_id=job_id)
+
+
 def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str]], None]) -> int:
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0

@@ -26,6 +26,7 @@ from lrs_ws.domain import model
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import decode_record
+from lrs_ws.service.batch_mail import job_finished_mail
 from lrs_ws.service.batch_ports import ChunkContext, PendingRecord
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork, Aim
@@ -135,10 +136,16 @@ def _outcome_name(change: records.Change) -> str:
     }[change.action]
 
 
-def _finish(uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str) -> str:
+def _finish(
+    uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str | None, failed: str | None = None
+) -> str:
+    """End the job (in the caller's transaction) with counts from its records, and queue the submitter's
+    e-mail. `failed` ends it Failed with that reason whatever its records did."""
+    now = utcnow()
     counts = uow.batches.counts_from_records(job.id)
-    status, reason = b.final_status(counts)
-    uow.batches.finish(job.id, worker_id, status, reason, counts, utcnow())
+    status, reason = (b.FAILED, failed) if failed else b.final_status(counts)
+    if uow.batches.finish(job.id, worker_id, status, reason, counts, now):
+        uow.outbox.add(job_finished_mail(uow, job, status, counts, reason, now), now)
     log.info(
         "batch job finished",
         extra={"job_id": job.id, "detail": f"{status}: {counts.successful} of {counts.records} applied"},
@@ -278,8 +285,6 @@ def refuse_next_record(
 def fail_job(uow: AbstractUnitOfWork, *, job: b.BatchJob, reason: str) -> None:
     """End a job that cannot be processed: Failed, with the counts of what was done."""
     with uow:
-        batches = uow.batches
-        counts = batches.counts_from_records(job.id)
-        batches.finish(job.id, None, b.FAILED, reason, counts, utcnow())
+        _finish(uow, job, None, failed=reason)
         uow.commit()
     log.error("batch job failed", extra={"job_id": job.id, "detail": reason})
