@@ -13,7 +13,21 @@ from datetime import datetime
 from itertools import islice
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, case, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    CursorResult,
+    String,
+    and_,
+    any_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import bulk
@@ -243,14 +257,23 @@ class BatchRepository:
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext:
-        if bulk.is_postgresql(self.session):
+        postgresql = bulk.is_postgresql(self.session)
+        if postgresql:
             # psycopg prepares a statement run five times; PostgreSQL may then keep one generic plan for it,
             # chosen while the table was small (a sequential scan), for the rest of a large batch.
             self.session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+
+        def one_of(column: Any, values: set[str]) -> Any:
+            # PostgreSQL: one array parameter (= ANY) rather than a thousand-parameter IN list, which is
+            # compiled, converted and planned anew for every chunk.
+            if postgresql:
+                return column == any_(bindparam(None, sorted(values), type_=ARRAY(String)))
+            return column.in_(sorted(values))
+
         learners: dict[str, model.LearnerData] = {}
         if ulns:
             for row in self.session.execute(
-                select(L.c.uln, L.c.given_name, L.c.family_name).where(L.c.uln.in_(sorted(ulns)))
+                select(L.c.uln, L.c.given_name, L.c.family_name).where(one_of(L.c.uln, ulns))
             ):
                 learners[row.uln] = model.LearnerData(
                     uln=row.uln, given_name=row.given_name, family_name=row.family_name
@@ -258,21 +281,21 @@ class BatchRepository:
         aims: dict[str, Aim] = {}
         if references:
             for row in self.session.execute(
-                select(learning_aims).where(learning_aims.c.reference.in_(sorted(references)))
+                select(learning_aims).where(one_of(learning_aims.c.reference, references))
             ):
                 aims[row.reference] = Aim(row.reference, row.title, row.aim_type, row.level)
         found: builtins.list[model.Achievement] = []
         if targets:
             T = achievements.c
-            # Two IN lists rather than a list of (uln, reference) pairs: PostgreSQL hashes long IN lists, so
-            # this stays cheap even when the table's statistics lag behind a large batch; exact pairs below.
+            # ULNs and references rather than (uln, reference) pairs: PostgreSQL hashes long lists, so this
+            # stays cheap even when the table's statistics lag behind a large batch; exact pairs below.
             candidates = self.session.scalars(
                 select(model.Achievement)
                 .where(
                     T.organisation_id == organisation_id,
                     T.deleted.is_(False),
-                    T.uln.in_(sorted({uln for uln, _ in targets})),
-                    T.reference.in_(sorted({ref for _, ref in targets})),
+                    one_of(T.uln, {uln for uln, _ in targets}),
+                    one_of(T.reference, {ref for _, ref in targets}),
                 )
                 .order_by(T.id)
             )
