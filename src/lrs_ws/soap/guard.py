@@ -94,7 +94,7 @@ class EnvelopeInspector:
         self.max_attributes = settings.max_xml_attributes
         self.max_name_length = settings.max_xml_name_length
         # Never below what the largest batch allowed needs (an Achievement is 16 elements).
-        self.max_elements = max(settings.max_xml_elements, 20 * settings.max_batch_achievements + 1000)
+        self.max_elements = max(settings.max_xml_elements, 17 * settings.max_batch_achievements + 1000)
         self._flood = _attribute_flood_pattern(settings.max_xml_attributes)
 
     def inspect(self, body: bytes) -> None:
