@@ -133,8 +133,5 @@ class BatchRefused(DomainError):
         self.code = code
 
 
-class TooManyAttempts(DomainError):
+class TooManyAttempts(AuthenticationFailed):
     """Too many failed logins: answered exactly like any other authentication failure."""
-
-    def __init__(self) -> None:
-        super().__init__("Authentication failed: the user name, password or organisation is not valid.")
