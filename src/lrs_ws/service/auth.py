@@ -50,6 +50,20 @@ class Caller:
     def is_lrs_support(self) -> bool:
         return model.ROLE_LRS_SUPPORT in self.roles
 
+    @classmethod
+    def of(cls, user: model.User, organisation: model.Organisation, request_id: str) -> Caller:
+        """The Caller a stored user of `organisation` acts as."""
+        assert user.id is not None and organisation.id is not None
+        return cls(
+            user_id=user.id,
+            username=user.username,
+            organisation_id=organisation.id,
+            organisation_ref=organisation.ref,
+            roles=user.role_set,
+            email=user.email,
+            request_id=request_id,
+        )
+
 
 @dataclass(frozen=True)
 class LoginPolicy:
@@ -241,13 +255,4 @@ def _check_credentials(
         return None
     if organisation_ref is not None and organisation_ref.strip().upper() != organisation.ref:
         return None
-    assert user.id is not None and organisation.id is not None
-    return Caller(
-        user_id=user.id,
-        username=user.username,
-        organisation_id=organisation.id,
-        organisation_ref=organisation.ref,
-        roles=user.role_set,
-        email=user.email,
-        request_id=request_id,
-    )
+    return Caller.of(user, organisation, request_id)

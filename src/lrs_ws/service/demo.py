@@ -82,8 +82,7 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
         def caller(username: str) -> Caller:
             user = users[username]
             org = next(o for o in orgs.values() if o.id == user.organisation_id)
-            assert user.id is not None and org.id is not None
-            return Caller(user.id, user.username, org.id, org.ref, user.role_set, user.email, "demo-data")
+            return Caller.of(user, org, "demo-data")
 
         def achievement(org_ref: str, day: int, grade: str = "") -> model.Achievement:
             org_id = orgs[org_ref].id

@@ -21,13 +21,4 @@ def operator_caller(uow: AbstractUnitOfWork, *, username: str) -> Caller:
         organisation = uow.organisations.get(user.organisation_id) if user is not None else None
         if user is None or not user.active or organisation is None:
             raise e.InvalidValue("user", f"There is no active user {username.strip()[:100]!r}.")
-        assert user.id is not None and organisation.id is not None
-        return Caller(
-            user_id=user.id,
-            username=user.username,
-            organisation_id=organisation.id,
-            organisation_ref=organisation.ref,
-            roles=user.role_set,
-            email=user.email,
-            request_id=f"cli-{uuid.uuid4().hex[:12]}",
-        )
+        return Caller.of(user, organisation, f"cli-{uuid.uuid4().hex[:12]}")
