@@ -61,7 +61,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("job_id", sa.Integer(), nullable=False),
         sa.Column("line_no", sa.Integer(), nullable=False),
-        sa.Column("payload", sa.Text(), nullable=False),
+        sa.Column("payload", sa.Text(), nullable=True),
         sa.Column("state", sa.String(length=10), nullable=False),
         sa.Column("outcome", sa.String(length=20), nullable=True),
         sa.Column("promoted", sa.Boolean(), nullable=False),
@@ -79,8 +79,19 @@ def upgrade() -> None:
             "ix_batch_records_job_id_state_line_no", ["job_id", "state", "line_no"], unique=False
         )
 
+    op.create_table(
+        "batch_payloads",
+        sa.Column("job_id", sa.Integer(), nullable=False),
+        sa.Column("first_index", sa.Integer(), nullable=False),
+        sa.Column("record_count", sa.Integer(), nullable=False),
+        sa.Column("records", sa.Text(), nullable=False),
+        sa.ForeignKeyConstraint(["job_id"], ["batch_jobs.id"], name=op.f("fk_batch_payloads_job_id_batch_jobs")),
+        sa.PrimaryKeyConstraint("job_id", "first_index", name=op.f("pk_batch_payloads")),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("batch_payloads")
     with op.batch_alter_table("batch_records", schema=None) as batch_op:
         batch_op.drop_index("ix_batch_records_job_id_state_line_no")
     op.drop_table("batch_records")

@@ -34,14 +34,16 @@ from lrs_ws.db import bulk
 from lrs_ws.db.tables import achievements, audit_events, learning_aims, organisations
 from lrs_ws.db.tables import learners as L
 from lrs_ws.db.tables_batch import batch_jobs as J
+from lrs_ws.db.tables_batch import batch_payloads as P
 from lrs_ws.db.tables_batch import batch_records as R
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
-from lrs_ws.service.batch_ports import ChunkContext, NewJob, PendingRecord
+from lrs_ws.service.batch_ports import ChunkContext, NewJob, PayloadChunk
 from lrs_ws.service.uow import Aim
 
-INSERT_BATCH = 1000
+# Payload rows (a thousand records each) written per statement: a few, so a large file is never held whole.
+PAYLOAD_ROWS_PER_INSERT = 4
 
 _COUNT_COLUMNS = {
     "done": "records_done",
@@ -68,10 +70,10 @@ AUDIT_COLUMNS = (
     "at", "user_id", "username", "organisation_id", "operation", "achievement_id", "edc_id", "before",
     "after", "request_id",
 )
-RECORD_COLUMNS = ("job_id", "line_no", "payload", "state", "promoted")
+PAYLOAD_COLUMNS = ("job_id", "first_index", "record_count", "records")
 OUTCOME_COLUMNS = (
-    "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code", "error_category",
-    "error_message",
+    "job_id", "line_no", "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code",
+    "error_category", "error_message", "payload",
 )
 
 def _cursor(result: Any) -> CursorResult[Any]:
@@ -137,14 +139,13 @@ class BatchRepository:
         )
         return int(_cursor(result).inserted_primary_key[0])  # type: ignore[index]
 
-    def add_records(self, job_id: int, records: Iterable[tuple[int, str]]) -> int:
+    def add_payloads(self, job_id: int, chunks: Iterable[PayloadChunk]) -> int:
         total = 0
-        for batch in _chunks(records, INSERT_BATCH):
+        for batch in _chunks(chunks, PAYLOAD_ROWS_PER_INSERT):
             bulk.insert_rows(
-                self.session, R, RECORD_COLUMNS,
-                [(job_id, line, payload, b.PENDING, False) for line, payload in batch],
+                self.session, P, PAYLOAD_COLUMNS, [(job_id, *chunk) for chunk in batch]
             )
-            total += len(batch)
+            total += sum(chunk.count for chunk in batch)
         return total
 
     def set_record_count(self, job_id: int, count: int) -> None:
@@ -230,13 +231,14 @@ class BatchRepository:
             return None
         return self.get(candidate, None)
 
-    def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> bool:
-        renewed = self.session.execute(
+    def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
+        done = self.session.execute(
             update(J)
             .where(J.c.id == job_id, J.c.worker_id == worker_id, J.c.status == b.IN_PROGRESS)
             .values(lease_expires_at=lease_until, heartbeat_at=now)
-        )
-        return _cursor(renewed).rowcount == 1
+            .returning(J.c.records_done)
+        ).scalar()
+        return None if done is None else int(done)
 
     def release(self, job_id: int, worker_id: str, now: datetime) -> None:
         self.session.execute(
@@ -245,14 +247,13 @@ class BatchRepository:
             .values(status=b.WAITING, lease_expires_at=None, heartbeat_at=now)
         )
 
-    def pending_records(self, job_id: int, limit: int) -> Sequence[PendingRecord]:
+    def payloads(self, job_id: int, start: int, stop: int) -> Sequence[PayloadChunk]:
         rows = self.session.execute(
-            select(R.c.id, R.c.line_no, R.c.payload)
-            .where(R.c.job_id == job_id, R.c.state == b.PENDING)
-            .order_by(R.c.line_no)
-            .limit(limit)
+            select(P.c.first_index, P.c.record_count, P.c.records)
+            .where(P.c.job_id == job_id, P.c.first_index < stop, P.c.first_index + P.c.record_count > start)
+            .order_by(P.c.first_index)
         ).all()
-        return [PendingRecord(*r) for r in rows]
+        return [PayloadChunk(*r) for r in rows]
 
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
@@ -344,12 +345,12 @@ class BatchRepository:
             self.session, audit_events, AUDIT_COLUMNS, [tuple(e[n] for n in AUDIT_COLUMNS) for e in events]
         )
 
-    def save_outcomes(self, outcomes: Sequence[b.RecordOutcome]) -> None:
-        bulk.update_rows(
+    def insert_outcomes(self, job_id: int, outcomes: Sequence[b.RecordOutcome]) -> None:
+        bulk.insert_rows(
             self.session, R, OUTCOME_COLUMNS,
             [
-                (o.record_id, o.state, o.outcome, o.promoted, o.achievement_status, o.achievement_id,
-                 o.error_code, o.error_category, (o.error_message or "")[:500] or None)
+                (job_id, o.line_no, o.state, o.outcome, o.promoted, o.achievement_status, o.achievement_id,
+                 o.error_code, o.error_category, (o.error_message or "")[:500] or None, o.payload)
                 for o in outcomes
             ],
         )
@@ -369,7 +370,7 @@ class BatchRepository:
                 R.c.state, R.c.outcome, R.c.promoted, R.c.achievement_status, R.c.error_category,
                 func.count().label("n"),
             )
-            .where(R.c.job_id == job_id, R.c.state != b.PENDING)
+            .where(R.c.job_id == job_id)
             .group_by(R.c.state, R.c.outcome, R.c.promoted, R.c.achievement_status, R.c.error_category)
         ).all()
         for row in rows:

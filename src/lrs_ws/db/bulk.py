@@ -2,8 +2,7 @@
 
 - SQLite: the driver's own executemany with positional tuples (values converted by the column types' bind
   processors, so they are stored exactly as SQLAlchemy would store them).
-- PostgreSQL: COPY ... FROM STDIN through psycopg (its executemany sends one statement per row); updates go
-  through a temporary table filled by COPY and one UPDATE ... FROM.
+- PostgreSQL: COPY ... FROM STDIN through psycopg (its executemany sends one statement per row).
 
 Rows are positional tuples in the order of `names`. Everything runs in the session's transaction.
 """
@@ -65,26 +64,3 @@ def insert_rows(session: Session, table: Table, names: tuple[str, ...], rows: Ro
     session.connection().exec_driver_sql(
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})", _sqlite_rows(table, names, rows)
     )
-
-
-def update_rows(session: Session, table: Table, names: tuple[str, ...], rows: Rows) -> None:
-    """UPDATE many rows by id: each row is (id, *values for names)."""
-    if not rows:
-        return
-    if is_postgresql(session):
-        temp = f"bulk_{table.name}"
-        conn = session.connection()
-        # The table's columns without its constraints; one per database connection, emptied at commit (and
-        # gone with a rolled-back transaction, hence created whenever it is missing).
-        conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {temp} ON COMMIT DELETE ROWS "
-            f"AS SELECT * FROM {table.name} WITH NO DATA"
-        )
-        _copy(session, temp, ("id", *names), rows)
-        assignments = ", ".join(f"{n} = t.{n}" for n in names)
-        conn.exec_driver_sql(f"UPDATE {table.name} AS r SET {assignments} FROM {temp} AS t WHERE r.id = t.id")
-        conn.exec_driver_sql(f"TRUNCATE {temp}")
-        return
-    sets = ", ".join(f"{n} = ?" for n in names)
-    shifted = [(*row[1:], row[0]) for row in _sqlite_rows(table, ("id", *names), rows)]
-    session.connection().exec_driver_sql(f"UPDATE {table.name} SET {sets} WHERE id = ?", shifted)

@@ -1,7 +1,8 @@
 """Achievement batch jobs and their records (on the shared `metadata`).
 
-A job row carries its lease (who processes it, until when) so a crashed worker's job is taken up again; a
-record row carries its own outcome, written in the same transaction as the change it made.
+A job row carries its lease (who processes it, until when) so a crashed worker's job is taken up again, and
+`records_done`, the worker's cursor: records before it are processed. Payload rows hold the submitted records;
+a record row holds one processed record's outcome, written in the same transaction as the change it made.
 """
 
 from __future__ import annotations
@@ -62,10 +63,13 @@ batch_jobs = Table(
 batch_records = Table(
     "batch_records",
     metadata,
+    # One row per processed record, written in the same transaction as the change it made (or its refusal);
+    # a record not processed yet has none. (job_id, line_no) is unique: a record is done only once.
     Column("id", Integer, primary_key=True),
     Column("job_id", Integer, ForeignKey("batch_jobs.id"), nullable=False),
     Column("line_no", Integer, nullable=False),
-    Column("payload", Text, nullable=False),
+    # The record as submitted (JSON), kept for failed records only: the error file quotes it.
+    Column("payload", Text, nullable=True),
     Column("state", String(10), nullable=False),
     Column("outcome", String(20), nullable=True),
     Column("promoted", Boolean, nullable=False, default=False),
@@ -75,8 +79,20 @@ batch_records = Table(
     Column("error_category", String(20), nullable=True),
     Column("error_message", String(500), nullable=True),
     UniqueConstraint("job_id", "line_no"),
-    # The worker's next chunk: a job's pending records in line order.
+    # The error file: a job's failed records in line order.
     Index("ix_batch_records_job_id_state_line_no", "job_id", "state", "line_no"),
 )
 
-__all__ = ["batch_jobs", "batch_records"]
+batch_payloads = Table(
+    "batch_payloads",
+    metadata,
+    # A job's records as submitted, in order, many to a row (a JSON array of [line, 15 fields]): submitting
+    # writes one row per thousand records, and a worker reads its chunk's records in one or two rows.
+    # `first_index` is the position (from 0) of the row's first record in the job.
+    Column("job_id", Integer, ForeignKey("batch_jobs.id"), primary_key=True),
+    Column("first_index", Integer, primary_key=True),
+    Column("record_count", Integer, nullable=False),
+    Column("records", Text, nullable=False),
+)
+
+__all__ = ["batch_jobs", "batch_payloads", "batch_records"]

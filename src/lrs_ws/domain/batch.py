@@ -17,8 +17,7 @@ FINISHED = (SUCCESSFUL, FAILED, CANCELLED)
 SOURCE_SOAP = "SOAP"
 SOURCE_FILE = "File"
 
-# A record's state: written in the same transaction as the change the record made (or its refusal).
-PENDING = "pending"
+# A processed record's state: written in the same transaction as the change the record made (or its refusal).
 APPLIED = "applied"
 REFUSED = "failed"
 
@@ -148,9 +147,9 @@ class BatchJob:
 
 
 class RecordOutcome(NamedTuple):
-    """The outcome of one record, as stored on its row."""
+    """The outcome of one record, as stored on its row (a failed one keeps its payload for the error file)."""
 
-    record_id: int
+    line_no: int
     state: str
     outcome: str | None = None
     promoted: bool = False
@@ -159,6 +158,7 @@ class RecordOutcome(NamedTuple):
     error_code: str | None = None
     error_category: str | None = None
     error_message: str | None = None
+    payload: str | None = None
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from itertools import islice
 from typing import IO, Any
 
 from lrs_ws.domain import batch as b
@@ -21,7 +22,7 @@ from lrs_ws.domain import model, values
 from lrs_ws.domain.values import Page
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_ports import NewJob
+from lrs_ws.service.batch_ports import NewJob, PayloadChunk
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork
@@ -30,30 +31,67 @@ OP_BATCH = "achievement batches"
 
 DATE_FIELDS = frozenset({"AchievementAwardDate", "ActionDate", "DateofBirth"})
 INT_FIELDS = frozenset({"Action", "Gender"})
-FIELD_SET = frozenset(FIELD_NAMES)
 ERROR_FILE_HEADER = (
     "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage"
 )
 
 
-# -- payloads: one record as stored, typed (SOAP) or as text (a file) ----------------------------------------
+# -- payloads: records as stored, typed (SOAP) or as text (a file) -----------------------------------------
+#
+# A record is stored as a list of its 15 fields in FIELD_NAMES order (None for an absent one); a job's records
+# are stored a chunk of PAYLOAD_CHUNK at a time, as one JSON array of [line, field, ...] items.
+
+PAYLOAD_CHUNK = 1000
+_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+_DATE_INDEXES = tuple(i for i, name in enumerate(FIELD_NAMES) if name in DATE_FIELDS)
+
+
+def record_values(record: AchievementRecord) -> list[Any]:
+    """A record received over SOAP, as JSON values (dates in ISO 8601)."""
+    values: list[Any] = [getattr(record, name) for name in FIELD_NAMES]
+    for i in _DATE_INDEXES:
+        value = values[i]
+        if value is not None:
+            values[i] = value.isoformat()
+    return values
+
+
+def row_values(row: Mapping[str, str | None]) -> list[str | None]:
+    """A file's row: the cells as written (stripped; an empty cell is absent), parsed by the worker."""
+    return [(row.get(name) or "").strip() or None for name in FIELD_NAMES]
+
+
+def encode_values(values: Sequence[Any]) -> str:
+    """One record as JSON text (an object of its present fields): how the error file reads it back."""
+    return _JSON.encode({name: v for name, v in zip(FIELD_NAMES, values, strict=True) if v is not None})
 
 
 def encode_record(record: AchievementRecord) -> str:
     """A record received over SOAP, as JSON text (dates in ISO 8601)."""
-    data: dict[str, Any] = {}
-    for name in FIELD_NAMES:
-        value = getattr(record, name)
-        if value is None:
-            continue
-        data[name] = value.isoformat() if isinstance(value, date | datetime) else value
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return encode_values(record_values(record))
 
 
 def encode_row(row: Mapping[str, str | None]) -> str:
     """A file's row, as JSON text: the cells as written (empty cells left out), parsed by the worker."""
-    data = {name: cell for name in FIELD_NAMES if (cell := (row.get(name) or "").strip())}
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return encode_values(row_values(row))
+
+
+def payload_chunks(records: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[PayloadChunk]:
+    """(line, values) records as stored chunks of PAYLOAD_CHUNK."""
+    it = iter(records)
+    first = 0
+    while chunk := [[line, *values] for line, values in islice(it, PAYLOAD_CHUNK)]:
+        yield PayloadChunk(first, len(chunk), _JSON.encode(chunk))
+        first += len(chunk)
+
+
+def chunk_records(chunks: Iterable[PayloadChunk], start: int, stop: int) -> list[list[Any]]:
+    """The [line, values...] items at positions start..stop-1 of the stored chunks that hold them."""
+    out: list[list[Any]] = []
+    for chunk in chunks:
+        items = json.loads(chunk.records)
+        out.extend(items[max(0, start - chunk.first_index): max(0, stop - chunk.first_index)])
+    return out
 
 
 def _parse_date(field: str, value: Any) -> date | datetime:
@@ -79,25 +117,33 @@ def _parse_int(field: str, value: Any) -> int:
         raise e.InvalidValue(field, f"{field} must be a whole number.") from None
 
 
+_KINDS = tuple(
+    "date" if name in DATE_FIELDS else "int" if name in INT_FIELDS else "text" for name in FIELD_NAMES
+)
+
+
+def decode_values(values: Sequence[Any]) -> AchievementRecord:
+    """A stored record, typed again; a date or number that does not parse is a field error of the record."""
+    fields: list[Any] = []
+    for name, kind, value in zip(FIELD_NAMES, _KINDS, values, strict=True):
+        if value is None:
+            fields.append(None)
+        elif kind == "text":
+            fields.append(value if isinstance(value, str) else str(value))
+        elif kind == "date":
+            fields.append(_parse_date(name, value))
+        else:
+            fields.append(_parse_int(name, value))
+    return AchievementRecord(*fields)
+
+
 def decode_record(payload: str) -> AchievementRecord:
-    """The stored record, typed again; a date or number that does not parse is a field error of the record."""
+    """A record stored as JSON text (encode_record, encode_row), typed again."""
     try:
         data = json.loads(payload)
     except ValueError:
         raise e.InvalidValue("record", "The record could not be read.") from None
-    fields: dict[str, Any] = {}
-    for name, value in data.items():
-        if name not in FIELD_SET or value is None:
-            continue
-        if name in DATE_FIELDS:
-            fields[name] = _parse_date(name, value)
-        elif name in INT_FIELDS:
-            fields[name] = _parse_int(name, value)
-        else:
-            fields[name] = value if isinstance(value, str) else str(value)
-    fields.setdefault("AchievementAwardDate", None)
-    fields.setdefault("Action", None)
-    return AchievementRecord(**fields)
+    return decode_values([data.get(name) for name in FIELD_NAMES])
 
 
 # -- request-level rules ----------------------------------------------------------------------------------
@@ -144,7 +190,9 @@ def submit(
                 None, utcnow(),
             )
         )
-        count = uow.batches.add_records(job_id, ((i, encode_record(r)) for i, r in enumerate(items, 1)))
+        count = uow.batches.add_payloads(
+            job_id, payload_chunks((i, record_values(r)) for i, r in enumerate(items, 1))
+        )
         uow.batches.set_record_count(job_id, count)
         uow.commit()
         return job_id
@@ -207,7 +255,9 @@ def submit_file(
                 utcnow(),
             )
         )
-        count = uow.batches.add_records(job_id, ((line, encode_row(row)) for line, row in rows))
+        count = uow.batches.add_payloads(
+            job_id, payload_chunks((line, row_values(row)) for line, row in rows)
+        )
         if count == 0:
             raise e.BatchRefused("WSEC0047", "The file holds no achievements.")
         uow.batches.set_record_count(job_id, count)

@@ -25,10 +25,12 @@ class NewJob:
     submitted_at: datetime
 
 
-class PendingRecord(NamedTuple):
-    id: int
-    line_no: int
-    payload: str
+class PayloadChunk(NamedTuple):
+    """Stored records of a job: `count` records from position `first_index` (from 0), as JSON text."""
+
+    first_index: int
+    count: int
+    records: str
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,8 @@ class ChunkContext:
 class BatchRepository(Protocol):
     # -- submission and reading ------------------------------------------------------------------------
     def add_job(self, job: NewJob) -> int: ...
-    def add_records(self, job_id: int, records: Iterable[tuple[int, str]]) -> int:
-        """Store (line number, payload) rows as pending; returns how many."""
+    def add_payloads(self, job_id: int, chunks: Iterable[PayloadChunk]) -> int:
+        """Store a job's records, a chunk per row; returns how many records."""
     def set_record_count(self, job_id: int, count: int) -> None: ...
     def get(self, job_id: int, organisation_id: int | None) -> BatchJob | None:
         """A job; organisation_id None only for operators (the CLI)."""
@@ -57,12 +59,14 @@ class BatchRepository(Protocol):
     # -- the worker --------------------------------------------------------------------------------------
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> BatchJob | None:
         """Take one Waiting job, or an InProgress one whose lease ran out (counted in `attempts`)."""
-    def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> bool:
-        """Extend this worker's lease (and lock the job row until commit); False when it is not ours."""
+    def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
+        """Extend this worker's lease (and lock the job row until commit) and return the job's cursor (its
+        records done: the position of the next record to process); None when the job is not ours."""
     def release(self, job_id: int, worker_id: str, now: datetime) -> None:
         """Give the job back (Waiting) at once, on a graceful stop: the next worker need not wait for the
         lease to run out."""
-    def pending_records(self, job_id: int, limit: int) -> Sequence[PendingRecord]: ...
+    def payloads(self, job_id: int, start: int, stop: int) -> Sequence[PayloadChunk]:
+        """The stored chunks holding the job's records at positions start..stop-1, in order."""
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext: ...
@@ -71,7 +75,7 @@ class BatchRepository(Protocol):
     ) -> None:
         """Insert new achievements in bulk and set their ids."""
     def insert_audit_events(self, events: Sequence[dict[str, Any]]) -> None: ...
-    def save_outcomes(self, outcomes: Sequence[RecordOutcome]) -> None: ...
+    def insert_outcomes(self, job_id: int, outcomes: Sequence[RecordOutcome]) -> None: ...
     def add_counts(self, job_id: int, delta: BatchCounts) -> None: ...
     def counts_from_records(self, job_id: int) -> BatchCounts: ...
     def finish(

@@ -25,9 +25,9 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch import decode_record
+from lrs_ws.service.batch import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
-from lrs_ws.service.batch_ports import ChunkContext, PendingRecord
+from lrs_ws.service.batch_ports import ChunkContext
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork, Aim
 
@@ -119,10 +119,12 @@ def _caller(job: b.BatchJob) -> Caller:
     )
 
 
-def _refusal(row: PendingRecord, error: e.DomainError) -> b.RecordOutcome:
+def _refusal(item: list[Any], error: e.DomainError) -> b.RecordOutcome:
+    """A failed record's outcome; it keeps the record for the error file. `item` is [line, values...]."""
     code, category = records.classify(error)
     return b.RecordOutcome(
-        row.id, b.REFUSED, error_code=code, error_category=category, error_message=error.message
+        item[0], b.REFUSED, error_code=code, error_category=category, error_message=error.message,
+        payload=encode_values(item[1:]),
     )
 
 
@@ -165,10 +167,13 @@ def process_chunk(
     with uow:
         batches = uow.batches
         # First statement of the transaction: renews the lease and (on PostgreSQL) locks the job row, so
-        # no other worker can commit a chunk of this job until we are done.
-        if not batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds)):
+        # no other worker can commit a chunk of this job until we are done. It reads the job's cursor: the
+        # records before it are done (their outcomes were committed with the cursor).
+        start = batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
+        if start is None:
             raise LeaseLost(job.id)
-        rows = batches.pending_records(job.id, chunk_size)
+        stop = min(start + chunk_size, job.counts.records)
+        rows = chunk_records(batches.payloads(job.id, start, stop), start, stop) if start < stop else []
         if not rows:
             status = _finish(uow, job, worker_id)
             uow.commit()
@@ -177,10 +182,10 @@ def process_chunk(
         caller = _caller(job)
         status_type = job.submission_type
         today = now.date()
-        parsed: list[tuple[PendingRecord, records.CleanRecord | e.DomainError]] = []
+        parsed: list[tuple[list[Any], records.CleanRecord | e.DomainError]] = []
         for row in rows:
             try:
-                parsed.append((row, records.clean(decode_record(row.payload), today)))
+                parsed.append((row, records.clean(decode_values(row[1:]), today)))
             except e.DomainError as exc:
                 parsed.append((row, exc))
         clean = [r for _, r in parsed if isinstance(r, records.CleanRecord)]
@@ -195,7 +200,7 @@ def process_chunk(
 
         delta = b.BatchCounts()
         refused: list[b.RecordOutcome] = []
-        applied: list[tuple[PendingRecord, records.Change, str]] = []
+        applied: list[tuple[list[Any], records.Change, str]] = []
         new: list[model.AchievementData] = []
         versions: dict[int, int] = {}
         for row, item in parsed:
@@ -239,19 +244,20 @@ def process_chunk(
                 for _, change, _ in applied
             ]
         )
-        batches.save_outcomes(
+        batches.insert_outcomes(
+            job.id,
             refused
             + [
                 b.RecordOutcome(
-                    row.id, b.APPLIED, outcome=_outcome_name(change), promoted=change.promoted,
+                    row[0], b.APPLIED, outcome=_outcome_name(change), promoted=change.promoted,
                     achievement_status=status, achievement_id=change.achievement.id,
                 )
                 for row, change, status in applied
-            ]
+            ],
         )
         batches.add_counts(job.id, delta)
         finished_status = None
-        if len(rows) < chunk_size:
+        if start + len(rows) >= job.counts.records:
             finished_status = _finish(uow, job, worker_id)
         uow.commit()
         return ChunkResult(len(rows), finished_status is not None, finished_status)
@@ -265,20 +271,22 @@ def refuse_next_record(
     now = utcnow()
     with uow:
         batches = uow.batches
-        if not batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds)):
+        start = batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
+        if start is None:
             raise LeaseLost(job.id)
-        rows = batches.pending_records(job.id, 1)
+        rows = chunk_records(batches.payloads(job.id, start, start + 1), start, start + 1)
         if not rows:
             return False
-        batches.save_outcomes(
-            [b.RecordOutcome(rows[0].id, b.REFUSED, error_code=INTERNAL_CODE, error_category=b.BUSINESS_ERROR,
-                             error_message=INTERNAL_MESSAGE)]
+        batches.insert_outcomes(
+            job.id,
+            [b.RecordOutcome(rows[0][0], b.REFUSED, error_code=INTERNAL_CODE, error_category=b.BUSINESS_ERROR,
+                             error_message=INTERNAL_MESSAGE, payload=encode_values(rows[0][1:]))],
         )
         delta = b.BatchCounts()
         delta.count_refused(b.BUSINESS_ERROR)
         batches.add_counts(job.id, delta)
         uow.commit()
-        log.error("batch record given up", extra={"job_id": job.id, "detail": f"line {rows[0].line_no}"})
+        log.error("batch record given up", extra={"job_id": job.id, "detail": f"line {rows[0][0]}"})
         return True
 
 
