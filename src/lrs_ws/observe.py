@@ -75,7 +75,9 @@ class RequestObserver:
             body = self.app(environ, observed_start_response)
         except Exception as exc:
             body = self._internal_error(environ, obs, observed_start_response, exc)
-        return _ObservedBody(body, lambda: self._finish(environ, obs, started))
+        return _ObservedBody(
+            body, lambda: self._finish(environ, obs, started), lambda: self._release(obs)
+        )
 
     def _is_soap(self, environ: dict[str, Any]) -> bool:
         return (environ.get("PATH_INFO") or "/").rstrip("/").lower() == self.soap_path.lower()
@@ -119,10 +121,13 @@ class RequestObserver:
             outcome = "ok"
         return operation, outcome
 
-    def _finish(self, environ: dict[str, Any], obs: Observation, started: float) -> None:
-        duration = time.perf_counter() - started
+    @staticmethod
+    def _release(obs: Observation) -> None:
         if obs.request_bytes >= TRIM_AFTER_BYTES:
             _release_memory()
+
+    def _finish(self, environ: dict[str, Any], obs: Observation, started: float) -> None:
+        duration = time.perf_counter() - started
         operation, outcome = self._labels(environ, obs)
         status = obs.status or 500
         code = obs.code or (f"HTTP{status}" if status >= 400 else None)
@@ -178,19 +183,40 @@ def _release_memory() -> None:
 
 
 class _ObservedBody:
-    """The response iterable, calling `on_close` once when the server closes it (or iteration fails)."""
+    """The response iterable.
 
-    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+    `on_done` (metrics, log line) runs once, just before the last chunk is handed to the server, so a client
+    holding the whole answer already finds it counted by /metrics; `on_close` (memory release) runs when the
+    server closes the response.
+    """
+
+    def __init__(
+        self, body: Iterable[bytes], on_done: Callable[[], None], on_close: Callable[[], None]
+    ) -> None:
         self.body = body
+        self.on_done = on_done
         self.on_close = on_close
+        self.done = False
         self.closed = False
+
+    def _mark_done(self) -> None:
+        if not self.done:
+            self.done = True
+            self.on_done()
 
     def __iter__(self) -> Iterator[bytes]:
         try:
-            yield from self.body
+            chunks = iter(self.body)
+            pending = next(chunks, None)
+            for chunk in chunks:
+                yield pending  # type: ignore[misc]
+                pending = chunk
         except Exception as exc:
             log.error("error while sending the response", extra={"error": type(exc).__name__})
             raise
+        self._mark_done()
+        if pending is not None:
+            yield pending
 
     def close(self) -> None:
         if self.closed:
@@ -201,4 +227,5 @@ class _ObservedBody:
             if close is not None:
                 close()
         finally:
+            self._mark_done()
             self.on_close()
