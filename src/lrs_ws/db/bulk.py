@@ -36,12 +36,18 @@ def _sqlite_rows(table: Table, names: tuple[str, ...], rows: Rows) -> list[tuple
     convert = [(i, p) for i, p in enumerate(_sqlite_processors(table, names)) if p is not None]
     if not convert:
         return list(rows)
+    # A chunk's rows repeat the same few dates and timestamps: convert each distinct value once.
+    seen: list[dict[Any, Any]] = [{} for _ in convert]
     out = []
     for row in rows:
         values = list(row)
-        for i, process in convert:
-            if values[i] is not None:
-                values[i] = process(values[i])
+        for (i, process), cache in zip(convert, seen, strict=True):
+            value = values[i]
+            if value is not None:
+                try:
+                    values[i] = cache[value]
+                except KeyError:
+                    values[i] = cache[value] = process(value)
         out.append(tuple(values))
     return out
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -21,6 +22,7 @@ _EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 GENDERS = {0, 1, 2, 9}
+_ULN_WEIGHTS = range(10, 1, -1)
 
 
 def uln_is_valid(value: str | None) -> bool:
@@ -28,7 +30,7 @@ def uln_is_valid(value: str | None) -> bool:
     otherwise the 10th digit is 10 - (sum mod 11)."""
     if value is None or not _ULN_RE.match(value):
         return False
-    total = sum(int(d) * w for d, w in zip(value[:9], range(10, 1, -1), strict=True))
+    total = sum(map(operator.mul, map(int, value[:9]), _ULN_WEIGHTS))
     remainder = total % 11
     if remainder == 0:
         return False

@@ -117,23 +117,27 @@ def _parse_int(field: str, value: Any) -> int:
         raise e.InvalidValue(field, f"{field} must be a whole number.") from None
 
 
-_KINDS = tuple(
-    "date" if name in DATE_FIELDS else "int" if name in INT_FIELDS else "text" for name in FIELD_NAMES
+_CONVERT = tuple(
+    (i, name, _parse_date if name in DATE_FIELDS else _parse_int)
+    for i, name in enumerate(FIELD_NAMES)
+    if name in DATE_FIELDS or name in INT_FIELDS
 )
+_TEXTS = tuple(i for i, name in enumerate(FIELD_NAMES) if name not in DATE_FIELDS and name not in INT_FIELDS)
 
 
 def decode_values(values: Sequence[Any]) -> AchievementRecord:
     """A stored record, typed again; a date or number that does not parse is a field error of the record."""
-    fields: list[Any] = []
-    for name, kind, value in zip(FIELD_NAMES, _KINDS, values, strict=True):
-        if value is None:
-            fields.append(None)
-        elif kind == "text":
-            fields.append(value if isinstance(value, str) else str(value))
-        elif kind == "date":
-            fields.append(_parse_date(name, value))
-        else:
-            fields.append(_parse_int(name, value))
+    if len(values) != len(FIELD_NAMES):
+        raise e.InvalidValue("record", "The record could not be read.")
+    fields = list(values)
+    for i, name, parse in _CONVERT:
+        value = fields[i]
+        if value is not None:
+            fields[i] = parse(name, value)
+    for i in _TEXTS:
+        value = fields[i]
+        if value is not None and not isinstance(value, str):
+            fields[i] = str(value)
     return AchievementRecord(*fields)
 
 
