@@ -145,7 +145,7 @@ class BatchRepository:
             bulk.insert_rows(
                 self.session, P, PAYLOAD_COLUMNS, [(job_id, *chunk) for chunk in batch]
             )
-            total += sum(chunk.count for chunk in batch)
+            total += sum(chunk.record_count for chunk in batch)
         return total
 
     def set_record_count(self, job_id: int, count: int) -> None:

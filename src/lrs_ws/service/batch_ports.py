@@ -26,10 +26,10 @@ class NewJob:
 
 
 class PayloadChunk(NamedTuple):
-    """Stored records of a job: `count` records from position `first_index` (from 0), as JSON text."""
+    """Stored records of a job: `record_count` records from position `first_index` (from 0), as JSON text."""
 
     first_index: int
-    count: int
+    record_count: int
     records: str
 
 
