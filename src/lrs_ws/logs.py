@@ -35,6 +35,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class PlainFormatter(logging.Formatter):
+    """`LEVEL logger message` lines (LRS_WS_LOG_JSON=false), with the same rule: an exception's type, never
+    its traceback."""
+
+    def __init__(self) -> None:
+        super().__init__("%(levelname)s %(name)s %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = _without_traceback(self.formatMessage(_with_message(record)))
+        if record.exc_info and record.exc_info[0] is not None:
+            line += f" (error: {record.exc_info[0].__name__})"
+        return line
+
+
+def _with_message(record: logging.LogRecord) -> logging.LogRecord:
+    record.message = record.getMessage()
+    return record
+
+
 def _without_traceback(message: str) -> str:
     """Some libraries (gunicorn among them) format a traceback into the message text itself: drop it."""
     head, mark, _ = message.partition(_TRACEBACK_MARK)
@@ -46,8 +65,7 @@ def configure_logging(settings: Settings, stream=sys.stderr) -> None:  # type: i
     if getattr(root, "_lrs_configured", False):
         return
     handler = logging.StreamHandler(stream)
-    plain = logging.Formatter("%(levelname)s %(name)s %(message)s")
-    handler.setFormatter(JsonFormatter() if settings.log_json else plain)
+    handler.setFormatter(JsonFormatter() if settings.log_json else PlainFormatter())
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     root.propagate = False
