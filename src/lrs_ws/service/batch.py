@@ -249,9 +249,11 @@ def submit_file(
     with uow:
         organisation = uow.organisations.by_ref(organisation_ref.strip().upper())
         user = uow.users.by_username(username.strip())
-        if organisation is None or user is None or user.organisation_id != organisation.id:
+        if organisation is None or user is None or user.organisation_id != organisation.id or not user.active:
             raise e.NotFound("user of organisation", f"{username} / {organisation_ref}")
         assert organisation.id is not None and user.id is not None
+        # The same role check as SubmitAchievementBatchJob: the job's changes are audited under this user.
+        Caller.of(user, organisation, "").require(model.ROLE_AO_USER, OP_BATCH)
         clean_email, status = _check_request(uow, organisation.id, email or user.email, submission_type)
         job_id = uow.batches.add_job(
             NewJob(
