@@ -3,14 +3,12 @@ ListAchievementBatchJobs. Thin: authenticate, call one use case, convert the res
 
 from __future__ import annotations
 
-from typing import Any
-
 from spyne import Array, Integer, Integer32, ServiceBase, Unicode, rpc
 
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.values import Page
 from lrs_ws.service import batch
-from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
+from lrs_ws.soap import convert
 from lrs_ws.soap.batch_types import AchievementBatchJobList
 from lrs_ws.soap.context import caller_of, deps_of
 from lrs_ws.soap.lrs_types import (
@@ -53,10 +51,6 @@ def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementB
     )
 
 
-def _record(achievement: Any) -> AchievementRecord:
-    return AchievementRecord(**{name: getattr(achievement, name, None) for name in FIELD_NAMES})
-
-
 class AchievementBatchService(ServiceBase):
     """Achievement batch jobs, wire-compatible with the LRS ExternalService."""
 
@@ -69,7 +63,7 @@ class AchievementBatchService(ServiceBase):
         deps = deps_of(ctx)
         job_id = batch.submit(
             deps.uow_factory(), caller=caller, email=emailAddress, submission_type=submissionType,
-            achievements=[_record(a) for a in (achievements or []) if a is not None],
+            achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
             max_achievements=deps.settings.max_batch_achievements,
         )
         return SubmitAchievementBatchJobResponse(ResponseCode=OK, JobId=job_id)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Any
 
 from lrs_ws.domain import model
+from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.soap import types as t
 
 
@@ -53,3 +55,8 @@ def edc(
         Version=e.version,
         Achievement=achievement_summary(achievement) if achievement is not None else None,
     )
+
+
+def achievement_record(achievement: Any) -> AchievementRecord:
+    """The 15 fields of a received LRS `Achievement` as the record the use cases validate."""
+    return AchievementRecord(**{name: getattr(achievement, name, None) for name in FIELD_NAMES})

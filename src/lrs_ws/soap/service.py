@@ -7,11 +7,11 @@ from typing import Any
 
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
 
+from lrs_ws.domain.errors import SchemaInvalid
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
 from lrs_ws.service import edcs
 from lrs_ws.service.clock import utcnow
-from lrs_ws.service.records import AchievementRecord
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
 from lrs_ws.soap.context import caller_of, deps_of
@@ -106,14 +106,12 @@ class AchievementService(ServiceBase):
         """Create one achievement (the LRS Achievement type; Action 1 or empty), Final or Provisional."""
         caller = caller_of(ctx, invokingUser)
         if achievement is None:
-            from lrs_ws.domain.errors import SchemaInvalid
-
             raise SchemaInvalid("An achievement is required.")
-        record = AchievementRecord(
-            **{name: getattr(achievement, name, None) for name in AchievementRecord.__dataclass_fields__}
-        )
         return convert.achievement_summary(
-            ach.create(_uow(ctx), caller=caller, submission_type=submissionType, record=record)
+            ach.create(
+                _uow(ctx), caller=caller, submission_type=submissionType,
+                record=convert.achievement_record(achievement),
+            )
         )
 
     @rpc(User, _Id, Unicode(max_len=200), _Version,
