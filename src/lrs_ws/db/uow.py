@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+import logging
+from types import TracebackType
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -11,8 +13,29 @@ from lrs_ws.db import repositories as r
 from lrs_ws.db.batch_repository import BatchRepository
 from lrs_ws.db.outbox import OutboxRepository
 from lrs_ws.db.security_repositories import LoginFailureRepository, NonceRepository
-from lrs_ws.domain.errors import StaleVersion
+from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service.uow import AbstractUnitOfWork
+
+log = logging.getLogger("lrs_ws.db")
+
+# SQLite reports a missing schema as an OperationalError too; that is not a passing condition.
+_NOT_TRANSIENT = ("no such table", "no such column")
+
+
+def database_cause(exc: BaseException) -> str:
+    """`ExceptionClass: first line of its message` of the driver's error: never the SQL or its parameters."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A dropped or refused connection, a lock wait, a full disk: the same call may succeed later."""
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    if isinstance(exc, OperationalError | InterfaceError):
+        return not any(marker in str(exc.orig).lower() for marker in _NOT_TRANSIENT)
+    return False
 
 
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
@@ -34,11 +57,22 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.batches = BatchRepository(self.session)
         return self
 
-    def __exit__(self, *args: Any) -> None:
-        # Detach what was loaded first, so results read in the block stay usable after the rollback.
-        self.session.expunge_all()
-        super().__exit__(*args)
-        self.session.close()
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        try:
+            # Detach what was loaded first, so results read in the block stay usable after the rollback.
+            self.session.expunge_all()
+            super().__exit__(exc_type, exc, tb)
+        except DBAPIError:
+            # Rolling back on a connection that is already gone fails too; the block's own error says more.
+            if exc is None:
+                raise
+        finally:
+            self.session.close()
+        if exc is not None and is_transient(exc):
+            log.warning("database unavailable", extra={"error": database_cause(exc)})
+            raise ServiceUnavailable() from exc
 
     def commit(self) -> None:
         try:

@@ -133,5 +133,12 @@ class BatchRefused(DomainError):
         self.code = code
 
 
+class ServiceUnavailable(DomainError):
+    """The database cannot be reached or written for now; nothing was applied and the call may be retried."""
+
+    def __init__(self) -> None:
+        super().__init__("The service is temporarily unavailable; nothing was changed. Try again shortly.")
+
+
 class TooManyAttempts(AuthenticationFailed):
     """Too many failed logins: answered exactly like any other authentication failure."""

@@ -18,6 +18,7 @@ ERROR_CODES: list[tuple[type[e.DomainError], str]] = [
     (e.SchemaInvalid, "WSEC0001"),
     (e.AuthenticationFailed, "WSEC0003"),
     (e.TooManyAttempts, "WSEC0003"),
+    (e.ServiceUnavailable, "WSEC0004"),
     (e.AccessDenied, "WSEC0006"),
     (e.InvalidUln, "WSEC0136"),
     (e.StaleVersion, "WSRC0013"),
