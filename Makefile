@@ -2,24 +2,35 @@ SHELL := /bin/bash
 
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+# Exact versions with hashes (make lock): the runtime for `make run`, the runtime and test tools for the rest.
+RUNTIME_LOCK := requirements/runtime.txt
+TEST_LOCK := requirements/test.txt
+RUNTIME_STAMP := $(VENV)/.installed-runtime
+TEST_STAMP := $(VENV)/.installed-test
+LOCK_VENV := .venv-lock
+PIP_COMPILE := $(LOCK_VENV)/bin/pip-compile --quiet --upgrade --generate-hashes --strip-extras --allow-unsafe \
+	--no-emit-index-url --no-emit-find-links
+HOST ?= 127.0.0.1
+PORT ?= 8000
 # Interpreter for the venv; found automatically (python3.11, else python3 if it is 3.11) when empty.
 PYTHON ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test lint bench wsdl clean distclean
+.PHONY: help venv run test unit lint lock bench wsdl clean distclean
 
 help:
-	@echo "make venv       create $(VENV) and install the project with its test extras"
-	@echo "make run        load demo data, then serve on 127.0.0.1:8000"
+	@echo "make venv       create $(VENV) and install the project with its test tools (from $(TEST_LOCK))"
+	@echo "make run        migrate, load demo data, then serve on $(HOST):$(PORT) (HOST=0.0.0.0 PORT=8001 to change)"
 	@echo "make test       run pytest (extra arguments: PYTEST_ARGS='-k name -x')"
-	@echo "make lint       ruff and mypy"
+	@echo "make unit       run the unit tests only (tests/unit)"
+	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
+	@echo "make lock       re-resolve $(RUNTIME_LOCK) and $(TEST_LOCK) from pyproject.toml (newest allowed versions)"
 	@echo "make bench      run the benchmarks"
 	@echo "make wsdl       regenerate wsdl/ExternalService.wsdl"
 	@echo "make clean      remove caches and build output (distclean also removes $(VENV))"
 
-venv: $(STAMP)
+venv: $(TEST_STAMP)
 
 $(BIN)/python:
 	@py="$(PYTHON)"; \
@@ -32,27 +43,46 @@ $(BIN)/python:
 	echo "creating $(VENV) with $$py"; \
 	"$$py" -m venv $(VENV)
 
-# The stamp makes repeated runs cheap: reinstall only when pyproject.toml changes.
-$(STAMP): pyproject.toml | $(BIN)/python
+# The stamps make repeated runs cheap: reinstall only when a lock file or the packaging changes. The locked
+# dependencies are installed with their hashes checked; the project itself then without dependencies.
+$(RUNTIME_STAMP): $(RUNTIME_LOCK) pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e '.[test]'
+	$(BIN)/python -m pip install --require-hashes -r $(RUNTIME_LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
 	touch $@
 
-run: venv
+$(TEST_STAMP): $(TEST_LOCK) pyproject.toml setup.py | $(BIN)/python
+	$(BIN)/python -m pip install --upgrade pip
+	$(BIN)/python -m pip install --require-hashes -r $(TEST_LOCK)
+	$(BIN)/python -m pip install --no-deps -e .
+	touch $@
+
+run: $(RUNTIME_STAMP)
+	$(BIN)/lrs-ws db upgrade
 	$(BIN)/lrs-ws demo-data
-	$(BIN)/lrs-ws serve
+	$(BIN)/lrs-ws serve --host $(HOST) --port $(PORT)
+
+lock:
+	@[ -x $(LOCK_VENV)/bin/pip-compile ] || { $(MAKE) --no-print-directory $(BIN)/python \
+	  && $(BIN)/python -m venv $(LOCK_VENV) && $(LOCK_VENV)/bin/python -m pip install 'pip-tools==7.6.*'; }
+	$(PIP_COMPILE) --output-file=$(RUNTIME_LOCK) pyproject.toml
+	$(PIP_COMPILE) --extra=test --output-file=$(TEST_LOCK) pyproject.toml
 
 # pytest exits 5 when a selection matches no test; that is not a failure, anything else non-zero is.
-test: venv
+test: $(TEST_STAMP)
 	@rc=0; \
 	echo "$(BIN)/python -m pytest $(PYTEST_ARGS)"; \
 	$(BIN)/python -m pytest $(PYTEST_ARGS) || rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests (exit 5): not counted as a failure"; rc=0; fi; \
 	exit $$rc
 
-lint: venv
+unit: $(TEST_STAMP)
+	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: venv
 	@if [ -f benchmarks/run.py ]; then \
@@ -73,4 +103,4 @@ clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 distclean: clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(LOCK_VENV)
