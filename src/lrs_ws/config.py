@@ -3,41 +3,99 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit
+
+from sqlalchemy import make_url
+from sqlalchemy.exc import ArgumentError
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000/ExternalService.svc"
 
 
 T = TypeVar("T", int, float)
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
-def _number(env: Mapping[str, str], name: str, default: T, kind: type[T]) -> T:
+
+class SettingError(ValueError):
+    """A setting with a value that is not allowed; the message names the variable and what is allowed."""
+
+
+def _raw(env: Mapping[str, str], name: str) -> str | None:
     raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    return None if raw is None or raw.strip() == "" else raw.strip()
+
+
+def _number(env: Mapping[str, str], name: str, default: T, kind: type[T], minimum: T) -> T:
+    raw = _raw(env, name)
+    if raw is None:
         return default
+    what = "a whole number" if kind is int else "a number"
     try:
-        return kind(raw)
-    except ValueError as exc:
-        what = "an integer" if kind is int else "a number"
-        raise ValueError(f"{name} must be {what}, got {raw!r}") from exc
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")) or value < minimum:
+        raise SettingError(f"{name} must be {what} of at least {minimum}, got {raw!r}")
+    return value
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    return _number(env, name, default, int)
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    return _number(env, name, default, int, minimum)
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    return _number(env, name, default, float)
+def _float(env: Mapping[str, str], name: str, default: float, minimum: float = 0.0) -> float:
+    return _number(env, name, default, float, minimum)
 
 
 def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw.strip() == "":
+    raw = _raw(env, name)
+    if raw is None:
         return default
-    return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if raw.lower() in _TRUE:
+        return True
+    if raw.lower() in _FALSE:
+        return False
+    raise SettingError(f"{name} must be true or false (also 1/0, yes/no, on/off), got {raw!r}")
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    if raw.lower() not in allowed:
+        raise SettingError(f"{name} must be one of {', '.join(allowed)}, got {raw!r}")
+    return raw.lower()
+
+
+def _http_url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingError(f"{name} must be an http:// or https:// URL, got {raw!r}")
+    return raw
+
+
+def _database_url(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    try:
+        make_url(raw)
+    except ArgumentError:
+        raise SettingError(
+            f"{name} must be a SQLAlchemy database URL such as sqlite:///lrs_ws.sqlite3 or "
+            "postgresql+psycopg://user:password@host/db"
+        ) from None
+    return raw
 
 
 @dataclass(frozen=True)
@@ -69,16 +127,25 @@ class Settings:
     login_failure_window_seconds: int = 300
     password_cache_seconds: int = 300
     log_json: bool = True
+    # gunicorn (lrs_ws.gunicorn_conf); `lrs-ws serve --workers` overrides gunicorn_workers.
+    gunicorn_workers: int = 2
+    gunicorn_timeout: int = 30
+    gunicorn_graceful_timeout: int = 30
+    gunicorn_max_requests: int = 0
+    gunicorn_loglevel: str = "info"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from LRS_WS_* environment variables (defaults for anything unset)."""
+        """Build settings from LRS_WS_* environment variables (defaults for anything unset).
+
+        Raises SettingError, naming the variable and what it allows, for any value that is not allowed.
+        """
         env = os.environ if env is None else env
         base = cls()
-        return replace(
+        settings = replace(
             base,
-            database_url=env.get("LRS_WS_DATABASE_URL") or base.database_url,
-            public_url=env.get("LRS_WS_PUBLIC_URL") or base.public_url,
+            database_url=_database_url(env, "LRS_WS_DATABASE_URL", base.database_url),
+            public_url=_http_url(env, "LRS_WS_PUBLIC_URL", base.public_url),
             smtp_url=env.get("LRS_WS_SMTP_URL") or base.smtp_url,
             mail_from=env.get("LRS_WS_MAIL_FROM") or base.mail_from,
             max_batch_achievements=_int(env, "LRS_WS_MAX_BATCH_ACHIEVEMENTS", base.max_batch_achievements),
@@ -91,7 +158,7 @@ class Settings:
             max_page_size=_int(env, "LRS_WS_MAX_PAGE_SIZE", base.max_page_size),
             run_worker_in_server=_bool(env, "LRS_WS_RUN_WORKER", base.run_worker_in_server),
             worker_chunk_size=_int(env, "LRS_WS_WORKER_CHUNK_SIZE", base.worker_chunk_size),
-            worker_poll_seconds=_float(env, "LRS_WS_WORKER_POLL_SECONDS", base.worker_poll_seconds),
+            worker_poll_seconds=_float(env, "LRS_WS_WORKER_POLL_SECONDS", base.worker_poll_seconds, 0.01),
             stale_job_seconds=_int(env, "LRS_WS_STALE_JOB_SECONDS", base.stale_job_seconds),
             smtp_max_attempts=_int(env, "LRS_WS_SMTP_MAX_ATTEMPTS", base.smtp_max_attempts),
             smtp_retry_base_seconds=_float(
@@ -99,16 +166,41 @@ class Settings:
             ),
             token_max_age_seconds=_int(env, "LRS_WS_TOKEN_MAX_AGE_SECONDS", base.token_max_age_seconds),
             token_max_future_seconds=_int(
-                env, "LRS_WS_TOKEN_MAX_FUTURE_SECONDS", base.token_max_future_seconds
+                env, "LRS_WS_TOKEN_MAX_FUTURE_SECONDS", base.token_max_future_seconds, 0
             ),
             login_failure_limit=_int(env, "LRS_WS_LOGIN_FAILURE_LIMIT", base.login_failure_limit),
-            password_cache_seconds=_int(env, "LRS_WS_PASSWORD_CACHE_SECONDS", base.password_cache_seconds),
+            password_cache_seconds=_int(
+                env, "LRS_WS_PASSWORD_CACHE_SECONDS", base.password_cache_seconds, 0
+            ),
             login_failure_window_seconds=_int(
                 env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
             ),
             log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
+            gunicorn_workers=_int(env, "LRS_WS_GUNICORN_WORKERS", base.gunicorn_workers),
+            gunicorn_timeout=_int(env, "LRS_WS_GUNICORN_TIMEOUT", base.gunicorn_timeout),
+            gunicorn_graceful_timeout=_int(
+                env, "LRS_WS_GUNICORN_GRACEFUL_TIMEOUT", base.gunicorn_graceful_timeout
+            ),
+            gunicorn_max_requests=_int(env, "LRS_WS_GUNICORN_MAX_REQUESTS", base.gunicorn_max_requests, 0),
+            gunicorn_loglevel=_choice(env, "LRS_WS_GUNICORN_LOGLEVEL", base.gunicorn_loglevel, LOG_LEVELS),
         )
+        if settings.max_page_size < settings.default_page_size:
+            raise SettingError(
+                f"LRS_WS_MAX_PAGE_SIZE ({settings.max_page_size}) must be at least "
+                f"LRS_WS_DEFAULT_PAGE_SIZE ({settings.default_page_size})"
+            )
+        return settings
 
     def with_(self, **changes: object) -> Settings:
         """A copy with some settings changed (tests, CLI flags)."""
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def settings_or_exit(env: Mapping[str, str] | None = None) -> Settings:
+    """Settings.from_env for a process starting up: a bad value ends it with one line naming the variable,
+    exit status 2 (no traceback)."""
+    try:
+        return Settings.from_env(env)
+    except SettingError as exc:
+        print(f"lrs-ws: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None

@@ -2,7 +2,9 @@
 
 Used by `lrs-ws serve` (`--config python:lrs_ws.gunicorn_conf`) and by a plain
 `gunicorn lrs_ws.wsgi:application` started in the repository root (its `gunicorn.conf.py` imports this).
-Every number can be changed through the environment; docs/hardening.md explains each choice.
+Every number can be changed through the environment, read by the same parser as every other setting
+(`lrs_ws.config.Settings`: a bad value stops gunicorn at once with one line naming the variable);
+docs/hardening.md explains each choice.
 
 Besides the limits this file does three things the application cannot do for itself:
 
@@ -24,15 +26,13 @@ import shutil
 import tempfile
 from typing import Any
 
+from lrs_ws.config import settings_or_exit
 
-def _env_int(name: str, default: int) -> int:
-    raw = os.environ.get(name, "").strip()
-    return int(raw) if raw else default
-
+_settings = settings_or_exit()
 
 # -- where and how many ----------------------------------------------------------------------------------
 wsgi_app = "lrs_ws.wsgi:application"
-workers = _env_int("LRS_WS_GUNICORN_WORKERS", 2)
+workers = _settings.gunicorn_workers
 # Sync workers: one request at a time per process, which is what bounds the memory one hostile request can
 # take (the request size limit times spyne's ~14x parse overhead, per worker). Slow clients tie a worker up
 # until `timeout`; put a buffering reverse proxy in front of the service on untrusted networks.
@@ -41,9 +41,9 @@ worker_class = "sync"
 # -- time limits -----------------------------------------------------------------------------------------
 # A worker silent for this long (a request still running, or a client trickling its body) is killed and
 # replaced. Large batch submissions are stored, not processed, within the request, so 30 s is generous.
-timeout = _env_int("LRS_WS_GUNICORN_TIMEOUT", 30)
+timeout = _settings.gunicorn_timeout
 # After SIGTERM: how long workers may take to finish the request in hand and stop background threads.
-graceful_timeout = _env_int("LRS_WS_GUNICORN_GRACEFUL_TIMEOUT", 30)
+graceful_timeout = _settings.gunicorn_graceful_timeout
 keepalive = 5
 
 # -- HTTP limits (the SOAP body limit is LRS_WS_MAX_REQUEST_BYTES, enforced by the application) ----------
@@ -52,24 +52,26 @@ limit_request_fields = 100
 limit_request_field_size = 8190
 # Recycle a worker after this many requests (0: never). Off by default: the hostile-input and fuzzing tests
 # show no growth of worker memory; set it as a safety net if a deployment ever does.
-max_requests = _env_int("LRS_WS_GUNICORN_MAX_REQUESTS", 0)
+max_requests = _settings.gunicorn_max_requests
 max_requests_jitter = max(max_requests // 10, 0)
 
 # -- operations ------------------------------------------------------------------------------------------
 control_socket_disable = True
 accesslog = None  # the application writes one JSON line per request (lrs_ws.observe)
 errorlog = "-"
-loglevel = os.environ.get("LRS_WS_GUNICORN_LOGLEVEL", "warning")
+# At "info" (the default) gunicorn says where it listens and when workers start or stop.
+loglevel = _settings.gunicorn_loglevel
+_formatter = "lrs_ws.logs.JsonFormatter" if _settings.log_json else "lrs_ws.logs.PlainFormatter"
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"json": {"()": "lrs_ws.logs.JsonFormatter"}},
+    "formatters": {"lrs_ws": {"()": _formatter}},
     "handlers": {
-        "json_stderr": {"class": "logging.StreamHandler", "formatter": "json", "stream": "ext://sys.stderr"},
+        "stderr": {"class": "logging.StreamHandler", "formatter": "lrs_ws", "stream": "ext://sys.stderr"},
     },
-    "root": {"level": "WARNING", "handlers": ["json_stderr"]},
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
     "loggers": {
-        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["json_stderr"], "propagate": False},
+        "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
         # Off: the application's own request line (lrs_ws.observe) replaces the access log.
         "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
     },
