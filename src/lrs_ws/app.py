@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from spyne.server.wsgi import WsgiApplication
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine
 
 from lrs_ws.config import Settings
 from lrs_ws.db.engine import make_engine, make_session_factory
+from lrs_ws.db.migrate import readiness
 from lrs_ws.db.monitoring import DatabaseGauges
 from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
@@ -83,7 +84,7 @@ def _json(start_response: Callable[..., Any], status: str, body: dict[str, Any])
 
 
 class Router:
-    """Dispatches by path: the SOAP endpoint, /healthz, `extra` paths (/metrics), and 404 for anything else.
+    """Dispatches by path: the SOAP endpoint, /healthz, /readyz, `extra` paths (/metrics), 404 for the rest.
 
     Every request goes through the RequestObserver first (request id, JSON log line, metrics).
     """
@@ -95,14 +96,17 @@ class Router:
         self.observer = RequestObserver(self.dispatch, SOAP_PATH, fault_envelope_for_observer)
 
     def healthz(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        try:
-            with self.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-        except Exception:
-            log.warning("health check failed: database not reachable")
-            down = {"status": "unavailable", "database": "down"}
-            return _json(start_response, "503 Service Unavailable", down)
-        return _json(start_response, "200 OK", {"status": "ok", "database": "up"})
+        """Liveness: the process answers. It does not look at the database (that is /readyz)."""
+        return _json(start_response, "200 OK", {"status": "ok"})
+
+    def readyz(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        """Readiness: the database answers and its schema is at the head revision."""
+        problem = readiness(self.engine)
+        if problem is not None:
+            log.warning("not ready", extra={"reason": problem.reason})
+            body = {"status": "unavailable", "reason": problem.reason}
+            return _json(start_response, "503 Service Unavailable", body)
+        return _json(start_response, "200 OK", {"status": "ok"})
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.observer(environ, start_response)
@@ -113,6 +117,8 @@ class Router:
             return self.soap(environ, start_response)
         if path == "/healthz":
             return self.healthz(environ, start_response)
+        if path == "/readyz":
+            return self.readyz(environ, start_response)
         if path in self.extra:
             return self.extra[path](environ, start_response)
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])

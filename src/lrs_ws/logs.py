@@ -7,6 +7,8 @@ import logging
 import sys
 from datetime import UTC, datetime
 
+from sqlalchemy.exc import DBAPIError
+
 from lrs_ws.config import Settings
 
 _EXTRA_FIELDS = (
@@ -25,28 +27,46 @@ class JsonFormatter(logging.Formatter):
             "msg": _without_traceback(record.getMessage()),
             "pid": record.process,
         }
-        for name in _EXTRA_FIELDS:
-            value = getattr(record, name, None)
-            if value is not None:
-                entry[name] = value
-        if record.exc_info and record.exc_info[0] is not None:
-            # The exception's type only: tracebacks can carry SQL and values, so they never reach the log.
-            entry["error"] = record.exc_info[0].__name__
+        entry.update(_fields(record))
         return json.dumps(entry, default=str)
 
 
 class PlainFormatter(logging.Formatter):
-    """`LEVEL logger message` lines (LRS_WS_LOG_JSON=false), with the same rule: an exception's type, never
-    its traceback."""
+    """`LEVEL logger message key=value ...` lines (LRS_WS_LOG_JSON=false): the same fields as the JSON lines,
+    with the same rule: an exception's cause, never its traceback."""
 
     def __init__(self) -> None:
         super().__init__("%(levelname)s %(name)s %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
         line = _without_traceback(self.formatMessage(_with_message(record)))
-        if record.exc_info and record.exc_info[0] is not None:
-            line += f" (error: {record.exc_info[0].__name__})"
-        return line
+        pairs = " ".join(f"{name}={_plain_value(value)}" for name, value in _fields(record).items())
+        return f"{line} {pairs}" if pairs else line
+
+
+def _fields(record: logging.LogRecord) -> dict[str, object]:
+    """The record's extra fields, and for an exception its cause in place of a traceback."""
+    found = {name: value for name in _EXTRA_FIELDS if (value := getattr(record, name, None)) is not None}
+    if record.exc_info and record.exc_info[1] is not None:
+        found.setdefault("error", _cause(record.exc_info[1]))
+    return found
+
+
+def _cause(exc: BaseException) -> str:
+    """A database error names its class and the driver's first message line ("no such table: ..."); anything
+    else only its type: tracebacks and other messages can carry SQL and values, so never reach the log."""
+    if isinstance(exc, DBAPIError):
+        from lrs_ws.db.uow import database_cause
+
+        return database_cause(exc)
+    return type(exc).__name__
+
+
+def _plain_value(value: object) -> str:
+    text = str(value)
+    if text and not any(ch.isspace() or ch in '"=' for ch in text):
+        return text
+    return json.dumps(text)
 
 
 def _with_message(record: logging.LogRecord) -> logging.LogRecord:

@@ -26,7 +26,7 @@ log = logging.getLogger("lrs_ws.request")
 
 OBSERVATION_KEY = "lrs_ws.observation"
 INTERNAL_ERROR_CODE = "WSEC0199"
-_QUIET_PATHS = frozenset({"/healthz", "/metrics"})
+_QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _PATH_LOG_LIMIT = 200
 # After a request this large, hand freed heap memory back to the operating system (see _release_memory).
 TRIM_AFTER_BYTES = 1024 * 1024

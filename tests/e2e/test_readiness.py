@@ -1,0 +1,118 @@
+"""/healthz says the process answers; /readyz says the database answers and its schema is at head. Live
+gunicorn on SQLite and PostgreSQL: a database never migrated, one behind, one at head, one unreachable."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+from alembic import command
+from alembic.script import ScriptDirectory
+from support.pg import create_database, drop_database, postgres_url
+from support.server import LiveServer, free_port
+from support.soap import client_for, fault_code
+from zeep.exceptions import Fault
+
+from lrs_ws.db.migrate import alembic_config, head_revision, upgrade
+
+ME = {"UserName": "demo1.edc", "OrgPassword": "DemoPassword0001", "OrganisationRef": "DEMO01"}
+
+
+@pytest.fixture
+def blank_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """An empty database that has never been migrated."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / f'ready_{uuid.uuid4().hex[:8]}.sqlite3'}"
+        return
+    admin = postgres_url()
+    if admin is None:
+        pytest.skip("no PostgreSQL server available")
+    url = create_database(admin, "lrs_ready")
+    yield url
+    drop_database(admin, url)
+
+
+def _get(server: LiveServer, path: str) -> tuple[int, dict[str, object]]:
+    response = requests.get(f"{server.base_url}{path}", timeout=10)
+    assert response.headers["Content-Type"] == "application/json"
+    return response.status_code, response.json()
+
+
+def _previous_of_head() -> str:
+    down = ScriptDirectory.from_config(alembic_config("")).get_revision(head_revision()).down_revision
+    assert isinstance(down, str)
+    return down
+
+
+def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_stays_up(
+    blank_url: str, tmp_path: Path
+) -> None:
+    server = LiveServer(blank_url, tmp_path / "gunicorn.log", workers=1).start()
+    try:
+        assert _get(server, "/healthz") == (200, {"status": "ok"})
+        assert _get(server, "/readyz") == (
+            503, {"status": "unavailable", "reason": "schema missing: run lrs-ws db upgrade"}
+        )
+
+        behind = _previous_of_head()
+        upgrade(blank_url, behind)
+        assert _get(server, "/readyz") == (503, {
+            "status": "unavailable",
+            "reason": f"schema at {behind}, head is {head_revision()}: run lrs-ws db upgrade",
+        })
+
+        upgrade(blank_url)
+        assert _get(server, "/readyz") == (200, {"status": "ok"})
+
+        command.downgrade(alembic_config(blank_url), "-1")
+        status, body = _get(server, "/readyz")
+        assert status == 503 and body["reason"] == (
+            f"schema at {behind}, head is {head_revision()}: run lrs-ws db upgrade"
+        )
+        assert _get(server, "/healthz") == (200, {"status": "ok"})
+    finally:
+        server.stop()
+    assert "schema missing" in server.log_text()
+
+
+def test_an_unmigrated_database_is_named_in_the_logs_of_the_request_and_of_the_batch_worker(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'never_migrated.sqlite3'}"
+    server = LiveServer(url, tmp_path / "gunicorn.log", workers=1, extra_env={"LRS_WS_RUN_WORKER": "true"})
+    server.start()
+    try:
+        soap = client_for(server.soap_url)
+        with pytest.raises(Fault) as refused:
+            soap.GetLearnerAchievements(invokingUser=ME, uln="3415521949")
+        assert fault_code(refused.value) == "WSEC0199"
+        for _ in range(300):  # the worker thread tries to claim a job once a poll interval (1 s)
+            if "could not claim a batch job" in server.log_text():
+                break
+            time.sleep(0.1)
+    finally:
+        server.stop()
+    log = server.log_text()
+    request_errors = [line for line in log.splitlines() if '"unexpected error"' in line]
+    worker_errors = [line for line in log.splitlines() if '"could not claim a batch job"' in line]
+    assert request_errors and worker_errors, log[-3000:]
+    assert '"error": "OperationalError: no such table: ' in request_errors[0]
+    assert '"error": "OperationalError: no such table: batch_jobs"' in worker_errors[0]
+    assert "SELECT" not in log and "Traceback" not in log
+
+
+def test_readyz_names_an_unreachable_database_without_its_password(tmp_path: Path) -> None:
+    url = f"postgresql+psycopg://lrs:Secret-Pw-42@127.0.0.1:{free_port()}/lrs"
+    server = LiveServer(url, tmp_path / "gunicorn.log", workers=1).start()
+    try:
+        status, body = _get(server, "/readyz")
+        assert _get(server, "/healthz") == (200, {"status": "ok"})
+    finally:
+        server.stop()
+    assert status == 503 and body["status"] == "unavailable"
+    assert str(body["reason"]).startswith("database unreachable: OperationalError: connection failed")
+    assert "Secret-Pw-42" not in str(body) and "Secret-Pw-42" not in server.log_text()
