@@ -19,6 +19,7 @@ from support.server import free_port
 
 from lrs_ws.app import wire
 from lrs_ws.config import Settings
+from lrs_ws.db.migrate import head_revision
 from lrs_ws.domain.passwords import verify_password
 from lrs_ws.service.auth import authenticate
 
@@ -78,6 +79,7 @@ def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """One demo database per backend for this module: each test adds only names of its own, and every
     refusal compares the row counts before and after itself."""
     for url in _blank(backend, tmp_path_factory.mktemp("cli")):
+        ok(url, "db", "upgrade")
         ok(url, "demo-data")
         yield url
 
@@ -85,18 +87,21 @@ def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 # -- db upgrade, demo-data -------------------------------------------------------------------------------
 
 
-def test_db_upgrade_creates_every_table_and_can_run_again(blank_url: str) -> None:
+def test_db_upgrade_creates_every_table_says_from_where_to_where_and_can_run_again(blank_url: str) -> None:
     first = ok(blank_url, "db", "upgrade")
-    assert "latest revision" in first.stdout
+    head = head_revision()
+    assert first.stdout == f"database upgraded from none (empty database) to {head} (the latest revision)\n"
     engine = create_engine(blank_url)
     try:
         assert set(CORE_TABLES) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
+    again = ok(blank_url, "db", "upgrade")
+    assert again.stdout == f"database already at the latest revision ({head}); nothing to do\n"
+
+
+def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str) -> None:
     ok(blank_url, "db", "upgrade")
-
-
-def test_demo_data_migrates_an_empty_database_and_loads_the_demo_world(blank_url: str) -> None:
     done = ok(blank_url, "demo-data")
     assert "demo data loaded" in done.stdout
     counts = row_counts(blank_url)
@@ -133,6 +138,7 @@ def test_demo_data_migrates_an_empty_database_and_loads_the_demo_world(blank_url
 
 
 def test_demo_data_run_twice_changes_nothing_the_second_time(blank_url: str) -> None:
+    ok(blank_url, "db", "upgrade")
     ok(blank_url, "demo-data")
     before = row_counts(blank_url)
     hashes = scalar(blank_url, "SELECT min(password_hash) FROM users")
