@@ -85,8 +85,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    from alembic.util import CommandError
+
     from lrs_ws.db.engine import make_engine
-    from lrs_ws.db.migrate import current_revision, upgrade
+    from lrs_ws.db.migrate import current_revision, safe_url, upgrade
 
     engine = make_engine(settings.database_url)
     try:
@@ -95,6 +97,10 @@ def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
         upgrade(settings.database_url)
         with engine.connect() as conn:
             after = current_revision(conn)
+    except CommandError as exc:
+        where = safe_url(settings.database_url)
+        print(f"lrs-ws: cannot upgrade the database at {where}: {exc}", file=sys.stderr)
+        return 2
     finally:
         engine.dispose()
     if before == after:
@@ -250,6 +256,8 @@ def _not_ready(settings: Settings) -> str | None:
     where = safe_url(settings.database_url)
     if problem.unreachable:
         return f"cannot reach the database at {where}: {problem.detail}"
+    if not problem.upgrade_helps:
+        return f"the database at {where} is not usable by this version: {problem.detail}"
     return f"the database at {where} is not migrated ({problem.detail}): run `lrs-ws db upgrade`"
 
 

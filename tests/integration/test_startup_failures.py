@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from sqlalchemy import create_engine, text
 from support.pg import create_database, drop_database, postgres_url
 from support.server import free_port
 
@@ -192,3 +193,17 @@ def test_serve_honours_the_workers_setting_and_logs_plain_lines_with_the_json_fi
     assert request_lines, text[-2000:]
     assert " method=GET operation=wsdl outcome=ok status=200 duration_ms=" in request_lines[0]
     assert " request_id=" in request_lines[0]
+
+
+def test_a_database_at_a_revision_this_version_does_not_know_is_refused_not_touched(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'newer.sqlite3'}"
+    upgrade(url)
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    engine.dispose()
+    line = one_line(run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=url))
+    assert line == (f"lrs-ws: the database at {url} is not usable by this version: schema at 9999, a "
+                    f"revision this version does not know (its head is {head_revision()})")
+    line = one_line(run([str(LRS_WS), "db", "upgrade"], tmp_path, LRS_WS_DATABASE_URL=url))
+    assert line == f"lrs-ws: cannot upgrade the database at {url}: Can't locate revision identified by '9999'"

@@ -37,6 +37,11 @@ def head_revision() -> str:
     return head
 
 
+@lru_cache(maxsize=1)
+def known_revisions() -> frozenset[str]:
+    return frozenset(s.revision for s in ScriptDirectory.from_config(alembic_config("")).walk_revisions())
+
+
 def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
@@ -56,12 +61,13 @@ class NotReady:
 
     unreachable: bool
     detail: str  # the driver's error ("OperationalError: ..."), "schema missing" or "schema at X, head is Y"
+    upgrade_helps: bool = True
 
     @property
     def reason(self) -> str:
         if self.unreachable:
             return f"database unreachable: {self.detail}"
-        return f"{self.detail}: run lrs-ws db upgrade"
+        return f"{self.detail}: run lrs-ws db upgrade" if self.upgrade_helps else self.detail
 
 
 def readiness(engine: Engine) -> NotReady | None:
@@ -80,6 +86,9 @@ def readiness(engine: Engine) -> NotReady | None:
         return NotReady(True, database_cause(exc))
     if current is None:
         return NotReady(False, "schema missing")
+    if current not in known_revisions():
+        detail = f"schema at {current}, a revision this version does not know (its head is {head_revision()})"
+        return NotReady(False, detail, upgrade_helps=False)
     if current != head_revision():
         return NotReady(False, f"schema at {current}, head is {head_revision()}")
     return None
