@@ -75,7 +75,7 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     argv = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{args.host}:{args.port}",
-        *(["--workers", str(args.workers)] if args.workers is not None else []),
+        *(["--workers", str(args.workers)] if "workers" in args else []),
         "--config", "python:lrs_ws.gunicorn_conf",
         "lrs_ws.wsgi:application",
     ]
@@ -177,8 +177,8 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument("--workers", type=int, default=None,
-                   help="gunicorn worker processes (unset: LRS_WS_GUNICORN_WORKERS, itself 2 when unset)")
+    p.add_argument("--workers", type=int, default=argparse.SUPPRESS,
+                   help="gunicorn worker processes (default: LRS_WS_GUNICORN_WORKERS, itself 2 when unset)")
     p.add_argument("--no-worker", action="store_true",
                    help="do not run a batch worker thread inside the server")
     p.set_defaults(handler=cmd_serve, needs_migrated_database=False)
