@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrs_ws.domain import batch as b
-from lrs_ws.domain.errors import StaleVersion
+from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service import batch_processing as bp
 
 log = logging.getLogger("lrs_ws.worker")
@@ -33,6 +33,16 @@ MAX_TAKEOVERS = 5
 # that fails this many times in a row is marked failed (WSEC0199) so the rest of the job goes on.
 RECORD_ATTEMPTS = 2
 MAX_STALE_RETRIES = 20
+# A temporary database error (a lock wait that ran out, a serialisation failure, a dropped connection, a full
+# disk) says nothing about the records: the same chunk is done again after a back-off, and never counts
+# against a record. After this many in a row (about half a minute of back-off) the job is given back to the
+# queue.
+TRANSIENT_RETRIES = 10
+TRANSIENT_BACKOFF_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0, 5.0)
+
+
+def _backoff(attempt: int) -> float:
+    return TRANSIENT_BACKOFF_SECONDS[min(attempt, len(TRANSIENT_BACKOFF_SECONDS)) - 1]
 
 
 def make_worker_id() -> str:
@@ -140,6 +150,7 @@ class BatchWorker:
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0
         stale = 0
+        transient = 0
         try:
             while True:
                 if self.stop.is_set():
@@ -156,6 +167,14 @@ class BatchWorker:
                 except bp.LeaseLost:
                     log.warning("batch job lease lost; another worker has it", extra=extra)
                     return
+                except ServiceUnavailable:
+                    # Raised on to run(), which gives the job back and waits, once the retries are spent.
+                    transient += 1
+                    if transient > TRANSIENT_RETRIES:
+                        raise
+                    log.warning("batch chunk met a temporary database error; trying it again", extra=extra)
+                    self.stop.wait(_backoff(transient))
+                    continue
                 except StaleVersion:
                     # An achievement changed under the chunk (a concurrent single-record change): the chunk
                     # rolled back whole; do it again.
@@ -169,7 +188,7 @@ class BatchWorker:
                     log.error("batch chunk failed", exc_info=True, extra=extra)
                     failures, one_by_one = self._after_failure(job, failures, one_by_one, chunk_size)
                     continue
-                failures = stale = 0
+                failures = stale = transient = 0
                 if one_by_one:
                     one_by_one -= 1
                 self.stats.records += result.processed
