@@ -69,6 +69,12 @@ class Settings:
     login_failure_window_seconds: int = 300
     password_cache_seconds: int = 300
     log_json: bool = True
+    # Finished batch jobs keep their stored records, outcomes and error file this long (counts stay forever).
+    retain_batch_days: int = 90
+    # Sent or given-up e-mails (and their attachments) are kept this long.
+    retain_mail_days: int = 30
+    # Records one organisation may have waiting in the batch queue; a submission going past it is refused.
+    max_queued_records_per_org: int = 100_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +113,11 @@ class Settings:
                 env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
             ),
             log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
+            retain_batch_days=_int(env, "LRS_WS_RETAIN_BATCH_DAYS", base.retain_batch_days),
+            retain_mail_days=_int(env, "LRS_WS_RETAIN_MAIL_DAYS", base.retain_mail_days),
+            max_queued_records_per_org=_int(
+                env, "LRS_WS_MAX_QUEUED_RECORDS_PER_ORG", base.max_queued_records_per_org
+            ),
         )
 
     def with_(self, **changes: object) -> Settings:
