@@ -144,7 +144,7 @@ def test_purge_deletes_finished_jobs_records_and_sent_mail_past_the_retention_an
         caller = Caller.of(user, org, "test")
         before = batch.get_job(w.uow_factory(), caller=caller, job_id=job_id)
         assert before.error_file is not None and before.error_file.count("\n") == 3
-        assert count(engine, "SELECT count(*) FROM batch_payloads") == 1
+        assert count(engine, "SELECT count(*) FROM batch_payloads") == 0  # deleted when the job ended
         assert count(engine, "SELECT count(*) FROM batch_records") == 4
         assert count(engine, "SELECT count(*) FROM outbox_attachments") == 1
 
@@ -158,7 +158,7 @@ def test_purge_deletes_finished_jobs_records_and_sent_mail_past_the_retention_an
         dry = lrs_ws(database, "purge", "--dry-run", **now)
         assert dry.returncode == 0, dry.stderr
         assert dry.stdout.startswith(
-            "purge would delete: the stored records and outcomes of 1 finished batch jobs (5 rows), "
+            "purge would delete: the stored records and outcomes of 1 finished batch jobs (4 rows), "
             "1 sent or given-up e-mails (1 attachments)"
         )
         assert state(database) == unchanged
@@ -198,7 +198,7 @@ def test_workers_run_the_purge_once_a_day_between_them(database: str) -> None:
         a_day_ago()
         reports = [retention.purge_if_due(w.uow_factory, batch_days=0, mail_days=0) for _ in range(3)]
         assert [r is not None for r in reports] == [True, False, False]
-        assert reports[0] is not None and (reports[0].jobs, reports[0].job_rows) == (1, 5)
+        assert reports[0] is not None and (reports[0].jobs, reports[0].job_rows) == (1, 4)
         assert count(engine, "SELECT count(*) FROM batch_records") == 0
 
         # A worker's loop runs it when it is due.

@@ -315,6 +315,9 @@ class BatchRepository:
         ).all()
         return [PayloadChunk(*r) for r in rows]
 
+    def delete_payloads(self, job_id: int) -> None:
+        self.session.execute(delete(P).where(P.c.job_id == job_id))
+
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext:

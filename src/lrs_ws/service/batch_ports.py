@@ -78,6 +78,8 @@ class BatchRepository(Protocol):
         lease to run out."""
     def payloads(self, job_id: int, start: int, stop: int) -> Sequence[PayloadChunk]:
         """The stored chunks holding the job's records at positions start..stop-1, in order."""
+    def delete_payloads(self, job_id: int) -> None:
+        """Delete the job's records as submitted (once it has ended)."""
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext: ...
