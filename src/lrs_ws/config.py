@@ -133,6 +133,12 @@ class Settings:
     gunicorn_graceful_timeout: int = 30
     gunicorn_max_requests: int = 0
     gunicorn_loglevel: str = "info"
+    # Finished batch jobs keep their stored records, outcomes and error file this long (counts stay forever).
+    retain_batch_days: int = 90
+    # Sent or given-up e-mails (and their attachments) are kept this long.
+    retain_mail_days: int = 30
+    # Records one organisation may have waiting in the batch queue; a submission going past it is refused.
+    max_queued_records_per_org: int = 100_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -183,6 +189,11 @@ class Settings:
             ),
             gunicorn_max_requests=_int(env, "LRS_WS_GUNICORN_MAX_REQUESTS", base.gunicorn_max_requests, 0),
             gunicorn_loglevel=_choice(env, "LRS_WS_GUNICORN_LOGLEVEL", base.gunicorn_loglevel, LOG_LEVELS),
+            retain_batch_days=_int(env, "LRS_WS_RETAIN_BATCH_DAYS", base.retain_batch_days),
+            retain_mail_days=_int(env, "LRS_WS_RETAIN_MAIL_DAYS", base.retain_mail_days),
+            max_queued_records_per_org=_int(
+                env, "LRS_WS_MAX_QUEUED_RECORDS_PER_ORG", base.max_queued_records_per_org
+            ),
         )
         if settings.max_page_size < settings.default_page_size:
             raise SettingError(

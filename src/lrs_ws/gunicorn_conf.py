@@ -10,8 +10,9 @@ Besides the limits this file does three things the application cannot do for its
 
 * **Metrics across workers.** prometheus-client's multiprocess mode needs one directory shared by all
   workers, named in ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports prometheus_client. It is set
-  here, when the master loads this file: the operator's directory (emptied at start), or else a fresh
-  temporary one removed at exit. Dead workers are marked so their live gauges disappear.
+  here, when the master loads this file: the operator's directory (``LRS_WS_METRICS_DIR``, or
+  ``PROMETHEUS_MULTIPROC_DIR`` itself; emptied at start), or else a fresh temporary one removed at exit.
+  Dead workers are marked so their live gauges disappear.
 * **JSON logs from gunicorn itself** (worker timeouts, boot errors), in the same one-object-a-line format
   as the application's, with tracebacks reduced to the exception type.
 * **Graceful shutdown.** On SIGTERM each worker finishes the request in hand; then `worker_exit` asks the
@@ -80,7 +81,9 @@ logconfig_dict: dict[str, Any] = {
 # -- metrics directory (before any worker imports prometheus_client) ------------------------------------
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 _own_metrics_dir: str | None = None
-if not os.environ.get(MULTIPROC_ENV):
+if os.environ.get("LRS_WS_METRICS_DIR"):
+    os.environ[MULTIPROC_ENV] = os.environ["LRS_WS_METRICS_DIR"]
+elif not os.environ.get(MULTIPROC_ENV):
     _own_metrics_dir = tempfile.mkdtemp(prefix="lrs_ws_metrics_")
     os.environ[MULTIPROC_ENV] = _own_metrics_dir
 

@@ -8,20 +8,73 @@ the whole server whichever worker answers. Without the variable (one process: te
 metrics are kept in memory.
 
 The variable must be set before `prometheus_client` is first imported in the process: the value class is
-chosen at import time. Gauges that describe the database (batch queue, outbox) are not counted here; they
+chosen at import time. The files' blocks are allocated before they are mapped (`PreallocatedMmapedDict`), so
+a full file system costs a few uncounted samples, never the process.
+
+Gauges that describe the database (batch queue, outbox) are not counted here; they
 are read from the database at scrape time by a collector the app registers (`lrs_ws.db.monitoring`).
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import values as prometheus_values
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.registry import Collector
 
+log = logging.getLogger("lrs_ws.metrics")
+
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# prometheus-client's first size for a metrics file (mmap_dict._INITIAL_MMAP_SIZE); it doubles from there.
+_INITIAL_FILE_BYTES = 1 << 16
+_WARN_EVERY_SECONDS = 60.0
+_last_warning = float("-inf")
+
+
+def _entry_bytes(key: str) -> int:
+    """Bytes one sample takes in a metrics file (MmapedDict._init_value's layout)."""
+    encoded = len(key.encode("utf-8"))
+    return 4 + encoded + (8 - (encoded + 4) % 8) + 16
+
+
+class PreallocatedMmapedDict(MmapedDict):
+    """A multiprocess metrics file whose blocks are allocated before they are memory-mapped.
+
+    prometheus-client sizes its files with ftruncate, which leaves holes: on a full file system the first
+    store into a page of a hole kills the process with SIGBUS. posix_fallocate instead fails with an
+    OSError (ENOSPC) when the file is created or grown, which `observe_request` turns into a sample not
+    counted.
+    """
+
+    def __init__(self, filename: str, read_mode: bool = False) -> None:
+        if not read_mode:
+            with open(filename, "a+b") as fh:
+                size = os.fstat(fh.fileno()).st_size
+                try:
+                    os.posix_fallocate(fh.fileno(), 0, max(size, _INITIAL_FILE_BYTES))
+                except OSError:
+                    if size == 0:
+                        os.unlink(filename)  # a scrape cannot read an empty file
+                    raise
+        super().__init__(filename, read_mode)
+
+    def _init_value(self, key: str) -> None:
+        capacity = self._capacity
+        while self._used + _entry_bytes(key) > capacity:
+            capacity *= 2
+        if capacity > self._capacity:
+            os.posix_fallocate(self._f.fileno(), 0, capacity)
+        super()._init_value(key)
+
+
+# The multiprocess value class opens its files through this module attribute, at the time it first needs one.
+prometheus_values.MmapedDict = PreallocatedMmapedDict  # type: ignore[misc]
 
 # Label values come from closed sets only (operation names of the service, ErrorCodes, guard reasons),
 # never from raw request data, so a hostile client cannot blow up the number of series.
@@ -55,13 +108,21 @@ LATENCY = Histogram(
 def observe_request(
     operation: str, outcome: str, code: str | None, duration: float, reason: str | None
 ) -> None:
-    """Count one finished request."""
-    REQUESTS.labels(operation, outcome).inc()
-    if code is not None:
-        FAULTS.labels(operation, code).inc()
-    if reason is not None:
-        GUARD_REFUSALS.labels(reason).inc()
-    LATENCY.labels(operation).observe(duration)
+    """Count one finished request (not at all when the metrics files cannot be written: a full disk)."""
+    global _last_warning
+    try:
+        REQUESTS.labels(operation, outcome).inc()
+        if code is not None:
+            FAULTS.labels(operation, code).inc()
+        if reason is not None:
+            GUARD_REFUSALS.labels(reason).inc()
+        LATENCY.labels(operation).observe(duration)
+    except OSError as exc:
+        now = time.monotonic()
+        if now - _last_warning >= _WARN_EVERY_SECONDS:
+            _last_warning = now
+            log.warning("request not counted: the metrics directory cannot be written",
+                        extra={"error": f"{type(exc).__name__}: {exc.strerror}"})
 
 
 def multiprocess_dir() -> str | None:

@@ -473,6 +473,7 @@ def test_an_award_date_corrected_by_a_batch_update_is_verified(demo_wiring: Wiri
     batch.submit(
         demo_wiring.uow_factory(), caller=who(demo_wiring, "demo1.edc"), email="mi@demo1.example",
         submission_type="Final", achievements=[update], max_achievements=10,
+        max_queued_records=100_000,
     )
     BatchWorker(demo_wiring, threading.Event()).run(once=True)
     assert achievement(demo_wiring, a_id).award_date == date(2015, 7, 1)

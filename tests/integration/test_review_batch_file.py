@@ -33,7 +33,7 @@ def submit(w: Wiring, username: str) -> int:
     rows = batch.csv_rows(io.StringIO(",".join(records.FIELD_NAMES) + "\n" + ROW + "\n"))
     return batch.submit_file(
         w.uow_factory(), organisation_ref="DEMO01", username=username, email=None,
-        submission_type="Final", filename="file.csv", rows=rows,
+        submission_type="Final", filename="file.csv", rows=rows, max_queued_records=100_000,
     )
 
 

@@ -46,10 +46,11 @@ def caller_for(w: Wiring, username: str = "demo1.edc") -> Caller:
 
 
 def submit(w: Wiring, rows: list[dict[str, Any]], kind: str = "Final", username: str = "demo1.edc",
-           maximum: int = 5000) -> int:
+           maximum: int = 5000, queue_limit: int = 100_000) -> int:
     return batch.submit(
         w.uow_factory(), caller=caller_for(w, username), email="mi@demo1.example", submission_type=kind,
         achievements=[AchievementRecord(**r) for r in rows], max_achievements=maximum,
+        max_queued_records=queue_limit,
     )
 
 
@@ -256,7 +257,7 @@ def test_request_level_refusals_create_no_job_and_change_nothing(demo_wiring):
                 demo_wiring.uow_factory(), caller=caller_for(demo_wiring, case.get("username", "demo1.edc")),
                 email=case.get("email", "mi@demo1.example"), submission_type=case.get("kind", "Final"),
                 achievements=[AchievementRecord(**r) for r in case.get("rows", one)],
-                max_achievements=case.get("maximum", 5000),
+                max_achievements=case.get("maximum", 5000), max_queued_records=100_000,
             )
         assert refused.value.code == code
     with pytest.raises(e.AccessDenied):
@@ -363,7 +364,7 @@ def test_a_batch_file_becomes_one_job_whatever_the_request_maximum(demo_wiring):
     rows = batch.csv_rows(io.StringIO("\n".join(lines) + "\n"))
     job_id = batch.submit_file(
         demo_wiring.uow_factory(), organisation_ref="demo01", username="demo1.edc", email=None,
-        submission_type="Final", filename="file.csv", rows=rows,
+        submission_type="Final", filename="file.csv", rows=rows, max_queued_records=100_000,
     )
     work(demo_wiring)
     got = report(demo_wiring, job_id)
@@ -387,6 +388,7 @@ def test_a_batch_file_needs_the_fifteen_fields_and_at_least_one_row(demo_wiring)
             demo_wiring.uow_factory(), organisation_ref="DEMO01", username="demo1.edc", email=None,
             submission_type="Final", filename="empty.csv",
             rows=batch.csv_rows(io.StringIO(",".join(records.FIELD_NAMES) + "\n")),
+            max_queued_records=100_000,
         )
     assert empty.value.code == "WSEC0047"
     assert db_state(demo_wiring.engine, BATCH_TABLES) == state

@@ -52,6 +52,7 @@ def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_
         job_id = batch.submit(
             w.uow_factory(), caller=_caller(w), email="mi@demo1.example", submission_type="Final",
             achievements=[AchievementRecord(**r) for r in rows], max_achievements=RECORDS,
+            max_queued_records=100_000,
         )
         settings = {"LRS_WS_WORKER_CHUNK_SIZE": CHUNK, "LRS_WS_STALE_JOB_SECONDS": "2",
                     "LRS_WS_WORKER_POLL_SECONDS": "0.1"}
@@ -110,6 +111,7 @@ def test_several_workers_on_one_database_never_process_the_same_job_twice(
             jobs.append(batch.submit(
                 w.uow_factory(), caller=_caller(w), email="mi@demo1.example", submission_type="Final",
                 achievements=[AchievementRecord(**r) for r in rows], max_achievements=5000,
+                max_queued_records=100_000,
             ))
         settings = {"LRS_WS_WORKER_CHUNK_SIZE": "25", "LRS_WS_WORKER_POLL_SECONDS": "0.1"}
         workers = [start_worker(url, tmp_path / f"worker-{i}.log", "--once", **settings) for i in range(3)]

@@ -25,6 +25,7 @@ def _submit(w: Wiring, ref: str) -> int:
     return batch.submit(
         w.uow_factory(), caller=caller_for(w), email="mi@demo1.example", submission_type="Final",
         achievements=[AchievementRecord(**achievement("8659377485", ref))], max_achievements=10,
+        max_queued_records=100_000,
     )
 
 

@@ -21,6 +21,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     case,
+    delete,
     func,
     insert,
     or_,
@@ -36,11 +37,12 @@ from lrs_ws.db.tables import learners as L
 from lrs_ws.db.tables_batch import batch_jobs as J
 from lrs_ws.db.tables_batch import batch_payloads as P
 from lrs_ws.db.tables_batch import batch_records as R
+from lrs_ws.db.tables_batch import maintenance_runs
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service.batch_ports import ChunkContext, NewJob, PayloadChunk
-from lrs_ws.service.uow import Aim
+from lrs_ws.service.uow import Aim, Purged
 
 # Payload rows (a thousand records each) written per statement: a few, so a large file is never held whole.
 PAYLOAD_ROWS_PER_INSERT = 4
@@ -192,6 +194,64 @@ class BatchRepository:
     def count_jobs(self) -> int:
         return self.session.scalar(select(func.count()).select_from(J)) or 0
 
+    # -- queue limit and retention ---------------------------------------------------------------------
+
+    def queued_records(self, organisation_id: int) -> int:
+        # FOR NO KEY UPDATE on the organisation (PostgreSQL): two submissions of one organisation count the
+        # queue one after the other, while inserts that only reference the organisation are not blocked.
+        self.session.execute(
+            select(organisations.c.id)
+            .where(organisations.c.id == organisation_id)
+            .with_for_update(key_share=True)
+        )
+        waiting = self.session.scalar(
+            select(func.coalesce(func.sum(J.c.record_count - J.c.records_done), 0)).where(
+                J.c.organisation_id == organisation_id, J.c.status.in_((b.WAITING, b.IN_PROGRESS))
+            )
+        )
+        return int(waiting or 0)
+
+    def purge_finished(
+        self, before: datetime, now: datetime, after_id: int, limit: int, dry_run: bool
+    ) -> Purged:
+        ids = builtins.list(
+            self.session.scalars(
+                select(J.c.id)
+                .where(
+                    J.c.id > after_id,
+                    J.c.status.in_(b.FINISHED),
+                    J.c.ended_at <= before,
+                    J.c.purged_at.is_(None),
+                )
+                .order_by(J.c.id)
+                .limit(limit)
+            )
+        )
+        if not ids:
+            return Purged(None, 0, 0)
+        if dry_run:
+            rows = sum(
+                self.session.scalar(select(func.count()).select_from(t).where(t.c.job_id.in_(ids))) or 0
+                for t in (P, R)
+            )
+        else:
+            rows = sum(
+                _cursor(self.session.execute(delete(t).where(t.c.job_id.in_(ids)))).rowcount for t in (P, R)
+            )
+            self.session.execute(update(J).where(J.c.id.in_(ids)).values(purged_at=now))
+        return Purged(ids[-1], len(ids), rows)
+
+    def claim_run(self, name: str, now: datetime, last_before: datetime) -> bool:
+        claimed = self.session.execute(
+            update(maintenance_runs)
+            .where(
+                maintenance_runs.c.name == name,
+                or_(maintenance_runs.c.last_run_at.is_(None), maintenance_runs.c.last_run_at <= last_before),
+            )
+            .values(last_run_at=now)
+        )
+        return _cursor(claimed).rowcount == 1
+
     # -- the worker --------------------------------------------------------------------------------------
 
     @staticmethod
@@ -254,6 +314,9 @@ class BatchRepository:
             .order_by(P.c.first_index)
         ).all()
         return [PayloadChunk(*r) for r in rows]
+
+    def delete_payloads(self, job_id: int) -> None:
+        self.session.execute(delete(P).where(P.c.job_id == job_id))
 
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]

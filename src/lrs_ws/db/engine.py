@@ -9,9 +9,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """An engine tuned for the backend: SQLite gets WAL, a busy timeout and foreign keys."""
+    """An engine tuned for the backend: SQLite gets WAL, a busy timeout (`connect_args["timeout"]`, 30 s
+    unless given) and foreign keys."""
     if url.startswith("sqlite"):
         kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+        busy_ms = int(float(kwargs["connect_args"].get("timeout", 30)) * 1000)
         engine = create_engine(url, **kwargs)
 
         @event.listens_for(engine, "connect")
@@ -19,7 +21,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             cur.close()
 
         return engine

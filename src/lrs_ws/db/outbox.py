@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, insert, or_, select, update
+from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lrs_ws.db.tables_mail import outbox_attachments as att
 from lrs_ws.db.tables_mail import outbox_messages as msg
 from lrs_ws.domain.mail import Attachment, OutgoingMail, QueuedMail
+from lrs_ws.service.uow import Purged
 
 
 class OutboxRepository:
@@ -138,3 +139,21 @@ class OutboxRepository:
             "waiting": count(live, msg.c.next_attempt_at > now),
             "given_up": count(msg.c.given_up_at.is_not(None), msg.c.sent_at.is_(None)),
         }
+
+    def purge_done(self, before: datetime, after_id: int, limit: int, dry_run: bool) -> Purged:
+        ids = list(
+            self.session.scalars(
+                select(msg.c.id)
+                .where(msg.c.id > after_id, or_(msg.c.sent_at <= before, msg.c.given_up_at <= before))
+                .order_by(msg.c.id)
+                .limit(limit)
+            )
+        )
+        if not ids:
+            return Purged(None, 0, 0)
+        if dry_run:
+            rows = self.session.scalar(select(func.count()).select_from(att).where(att.c.message_id.in_(ids)))
+            return Purged(ids[-1], len(ids), rows or 0)
+        attachments = self.session.execute(delete(att).where(att.c.message_id.in_(ids)))
+        self.session.execute(delete(msg).where(msg.c.id.in_(ids)))
+        return Purged(ids[-1], len(ids), attachments.rowcount)  # type: ignore[attr-defined]

@@ -54,6 +54,8 @@ batch_jobs = Table(
     Column("lease_expires_at", DateTime, nullable=True),
     Column("heartbeat_at", DateTime, nullable=True),
     Column("attempts", Integer, nullable=False, default=0),
+    # When the job's stored records and outcomes were deleted after the retention period (its counts stay).
+    Column("purged_at", DateTime, nullable=True),
     # The worker's claim: Waiting jobs, or InProgress ones whose lease ran out, oldest first.
     Index("ix_batch_jobs_status_lease_expires_at", "status", "lease_expires_at"),
     # ListAchievementBatchJobs: one organisation's jobs, newest first.
@@ -95,4 +97,13 @@ batch_payloads = Table(
     Column("records", Text, nullable=False),
 )
 
-__all__ = ["batch_jobs", "batch_payloads", "batch_records"]
+maintenance_runs = Table(
+    "maintenance_runs",
+    metadata,
+    # One row per periodic task (`purge`): the worker that moves `last_run_at` on with a conditional UPDATE
+    # runs it, so it runs once a period however many workers share the database.
+    Column("name", String(50), primary_key=True),
+    Column("last_run_at", DateTime, nullable=True),
+)
+
+__all__ = ["batch_jobs", "batch_payloads", "batch_records", "maintenance_runs"]

@@ -133,6 +133,21 @@ class BatchRefused(DomainError):
         self.code = code
 
 
+class QueueFull(DomainError):
+    """A batch would put more of one organisation's records in the queue than it may hold waiting; nothing
+    was stored."""
+
+    def __init__(self, waiting: int, submitted: int, limit: int) -> None:
+        super().__init__(
+            f"Too many records waiting: your organisation has {waiting} records waiting to be processed "
+            f"and this batch holds {submitted}; at most {limit} may wait. Submit it when earlier jobs have "
+            "finished."
+        )
+        self.waiting = waiting
+        self.submitted = submitted
+        self.limit = limit
+
+
 class ServiceUnavailable(DomainError):
     """The database cannot be reached or written for now; nothing was applied and the call may be retried."""
 

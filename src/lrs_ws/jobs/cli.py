@@ -1,4 +1,4 @@
-"""`lrs-ws worker` and `lrs-ws batch submit|status`."""
+"""`lrs-ws worker`, `lrs-ws batch submit|status|cancel` and `lrs-ws purge`."""
 
 from __future__ import annotations
 
@@ -126,6 +126,7 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
         job_id = batch.submit_file(
             wiring.uow_factory(), organisation_ref=args.org, username=args.user, email=args.email,
             submission_type=args.type, filename=os.path.basename(args.file), rows=rows(),
+            max_queued_records=settings.max_queued_records_per_org,
         )
     print(f"job {job_id} submitted: {bar.n} records", file=sys.stderr)
     if args.no_wait:
@@ -168,6 +169,23 @@ def cmd_batch_cancel(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import retention
+
+    report = retention.purge(
+        _wiring(settings).uow_factory,
+        batch_days=settings.retain_batch_days,
+        mail_days=settings.retain_mail_days,
+        dry_run=args.dry_run,
+    )
+    verb = "would delete" if args.dry_run else "deleted"
+    print(
+        f"purge {verb}: {report} (kept: batch jobs {settings.retain_batch_days} days after they ended, "
+        f"e-mails {settings.retain_mail_days} days)"
+    )
+    return 0
+
+
 @command
 def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("worker", help="process achievement batch jobs (and deliver the e-mail outbox)")
@@ -201,3 +219,11 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p = batch.add_parser("cancel", help="cancel a job that is still Waiting")
     p.add_argument("job", type=int)
     p.set_defaults(handler=cmd_batch_cancel)
+
+    p = sub.add_parser(
+        "purge",
+        help="delete finished batch jobs' stored records and error files, and sent e-mails, older than the "
+        "retention (LRS_WS_RETAIN_BATCH_DAYS, LRS_WS_RETAIN_MAIL_DAYS); job counts stay",
+    )
+    p.add_argument("--dry-run", action="store_true", help="count what would be deleted; delete nothing")
+    p.set_defaults(handler=cmd_purge)

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrs_ws.domain import batch as b
-from lrs_ws.domain.errors import StaleVersion
+from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service import batch_processing as bp
+from lrs_ws.service import retention
 
 log = logging.getLogger("lrs_ws.worker")
 
@@ -33,6 +34,18 @@ MAX_TAKEOVERS = 5
 # that fails this many times in a row is marked failed (WSEC0199) so the rest of the job goes on.
 RECORD_ATTEMPTS = 2
 MAX_STALE_RETRIES = 20
+# How often a worker asks the database whether the daily retention purge is due.
+PURGE_CHECK_SECONDS = 3600.0
+# A temporary database error (a lock wait that ran out, a serialisation failure, a dropped connection, a full
+# disk) says nothing about the records: the same chunk is done again after a back-off, and never counts
+# against a record. After this many in a row (about half a minute of back-off) the job is given back to the
+# queue.
+TRANSIENT_RETRIES = 10
+TRANSIENT_BACKOFF_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0, 5.0)
+
+
+def _backoff(attempt: int) -> float:
+    return TRANSIENT_BACKOFF_SECONDS[min(attempt, len(TRANSIENT_BACKOFF_SECONDS)) - 1]
 
 
 def make_worker_id() -> str:
@@ -73,6 +86,7 @@ class BatchWorker:
         self.on_chunk = on_chunk
         self.stats = WorkerStats()
         self._last_mail = float("-inf")
+        self._last_purge_check = float("-inf")
 
     @property
     def lease_seconds(self) -> int:
@@ -113,7 +127,8 @@ class BatchWorker:
         return self.stats
 
     def tick(self) -> None:
-        """Deliver due e-mail, at most once a poll interval."""
+        """Deliver due e-mail, at most once a poll interval; run the daily purge when it is due."""
+        self.purge_if_due()
         now = time.monotonic()
         if now - self._last_mail < self.settings.worker_poll_seconds:
             return
@@ -125,6 +140,20 @@ class BatchWorker:
             mailer.deliver_due(self.uow_factory, self.settings)
         except Exception:
             log.error("e-mail delivery round failed", exc_info=True)
+
+    def purge_if_due(self) -> None:
+        now = time.monotonic()
+        if now - self._last_purge_check < PURGE_CHECK_SECONDS:
+            return
+        self._last_purge_check = now
+        try:
+            retention.purge_if_due(
+                self.uow_factory,
+                batch_days=self.settings.retain_batch_days,
+                mail_days=self.settings.retain_mail_days,
+            )
+        except Exception:
+            log.error("retention purge failed", exc_info=True)
 
     def run_job(self, job: b.BatchJob) -> None:
         extra = {"job_id": job.id}
@@ -140,6 +169,7 @@ class BatchWorker:
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0
         stale = 0
+        transient = 0
         try:
             while True:
                 if self.stop.is_set():
@@ -156,6 +186,14 @@ class BatchWorker:
                 except bp.LeaseLost:
                     log.warning("batch job lease lost; another worker has it", extra=extra)
                     return
+                except ServiceUnavailable:
+                    # Raised on to run(), which gives the job back and waits, once the retries are spent.
+                    transient += 1
+                    if transient > TRANSIENT_RETRIES:
+                        raise
+                    log.warning("batch chunk met a temporary database error; trying it again", extra=extra)
+                    self.stop.wait(_backoff(transient))
+                    continue
                 except StaleVersion:
                     # An achievement changed under the chunk (a concurrent single-record change): the chunk
                     # rolled back whole; do it again.
@@ -169,7 +207,7 @@ class BatchWorker:
                     log.error("batch chunk failed", exc_info=True, extra=extra)
                     failures, one_by_one = self._after_failure(job, failures, one_by_one, chunk_size)
                     continue
-                failures = stale = 0
+                failures = stale = transient = 0
                 if one_by_one:
                     one_by_one -= 1
                 self.stats.records += result.processed

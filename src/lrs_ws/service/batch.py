@@ -167,6 +167,13 @@ def _check_request(
     return clean_email, records.check_submission_type(submission_type)
 
 
+def _check_queue(uow: AbstractUnitOfWork, organisation_id: int, submitted: int, limit: int) -> None:
+    """Refuse a job that would leave more than `limit` of the organisation's records waiting (QueueFull)."""
+    waiting = uow.batches.queued_records(organisation_id)
+    if waiting + submitted > limit:
+        raise e.QueueFull(waiting, submitted, limit)
+
+
 def submit(
     uow: AbstractUnitOfWork,
     *,
@@ -175,6 +182,7 @@ def submit(
     submission_type: str | None,
     achievements: Sequence[AchievementRecord] | None,
     max_achievements: int,
+    max_queued_records: int,
 ) -> int:
     """SubmitAchievementBatchJob: store the job and its records (status Waiting) and return its id."""
     caller.require(model.ROLE_AO_USER, OP_BATCH)
@@ -188,6 +196,7 @@ def submit(
             )
         if not items:
             raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
+        _check_queue(uow, caller.organisation_id, len(items), max_queued_records)
         job_id = uow.batches.add_job(
             NewJob(
                 caller.organisation_id, caller.user_id, caller.username, clean_email, status, b.SOURCE_SOAP,
@@ -242,6 +251,7 @@ def submit_file(
     submission_type: str | None,
     filename: str,
     rows: Iterable[tuple[int, Mapping[str, str | None]]],
+    max_queued_records: int,
 ) -> int:
     """An operator submits a batch file for a user of an organisation: it becomes one job, whatever its size
     (the per-request maximum applies to SOAP requests only). Rows are streamed into the job in one
@@ -266,6 +276,8 @@ def submit_file(
         )
         if count == 0:
             raise e.BatchRefused("WSEC0047", "The file holds no achievements.")
+        # Counted after the rows are read (a file's size is known only then); the refusal rolls them back.
+        _check_queue(uow, organisation.id, count, max_queued_records)
         uow.batches.set_record_count(job_id, count)
         uow.commit()
         return job_id

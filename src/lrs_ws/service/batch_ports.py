@@ -10,7 +10,7 @@ from typing import Any, NamedTuple, Protocol
 from lrs_ws.domain import model
 from lrs_ws.domain.batch import BatchCounts, BatchJob, FailedRecord, RecordOutcome
 from lrs_ws.domain.values import Page
-from lrs_ws.service.uow import Aim
+from lrs_ws.service.uow import Aim, Purged
 
 
 @dataclass(frozen=True)
@@ -55,6 +55,17 @@ class BatchRepository(Protocol):
     def count_jobs(self) -> int: ...
     def cancel(self, job_id: int, now: datetime) -> bool:
         """Waiting -> Cancelled; False when the job is not Waiting."""
+    def queued_records(self, organisation_id: int) -> int:
+        """Records of the organisation's Waiting and InProgress jobs not processed yet; the organisation's
+        submissions are counted one at a time until commit."""
+    def purge_finished(
+        self, before: datetime, now: datetime, after_id: int, limit: int, dry_run: bool
+    ) -> Purged:
+        """Delete the stored records and outcomes of up to `limit` jobs (id above `after_id`) that finished
+        at or before `before`, and mark them purged; with `dry_run` only count them."""
+    def claim_run(self, name: str, now: datetime, last_before: datetime) -> bool:
+        """Record `now` as the periodic task's last run if it last ran at or before `last_before`: True
+        for the one caller that should run it."""
 
     # -- the worker --------------------------------------------------------------------------------------
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> BatchJob | None:
@@ -67,6 +78,8 @@ class BatchRepository(Protocol):
         lease to run out."""
     def payloads(self, job_id: int, start: int, stop: int) -> Sequence[PayloadChunk]:
         """The stored chunks holding the job's records at positions start..stop-1, in order."""
+    def delete_payloads(self, job_id: int) -> None:
+        """Delete the job's records as submitted (once it has ended)."""
     def chunk_context(
         self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
     ) -> ChunkContext: ...

@@ -142,11 +142,14 @@ def _finish(
     uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str | None, failed: str | None = None
 ) -> str:
     """End the job (in the caller's transaction) with counts from its records, and queue the submitter's
-    e-mail. `failed` ends it Failed with that reason whatever its records did."""
+    e-mail. `failed` ends it Failed with that reason whatever its records did. The records as submitted are
+    deleted: nothing reads them once the job has ended (a failed record's outcome keeps its own copy for
+    the error file)."""
     now = utcnow()
     counts = uow.batches.counts_from_records(job.id)
     status, reason = (b.FAILED, failed) if failed else b.final_status(counts)
     if uow.batches.finish(job.id, worker_id, status, reason, counts, now):
+        uow.batches.delete_payloads(job.id)
         uow.outbox.add(job_finished_mail(uow, job, status, counts, reason, now), now)
     log.info(
         "batch job finished",

@@ -6,7 +6,7 @@ import abc
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lrs_ws.domain import model
 from lrs_ws.domain.mail import OutgoingMail, QueuedMail
@@ -24,6 +24,15 @@ class Aim:
     title: str
     aim_type: str
     level: str
+
+
+class Purged(NamedTuple):
+    """One page of a retention purge: the last id it covered (None: nothing left), how many items (jobs,
+    messages) and how many of their stored rows (records and outcomes, attachments)."""
+
+    last_id: int | None
+    items: int
+    rows: int
 
 
 class OrganisationRepository(Protocol):
@@ -99,6 +108,9 @@ class OutboxRepository(Protocol):
     def release(self, message_id: int, token: str) -> bool: ...
     def requeue_given_up(self, now: datetime) -> int: ...
     def counts(self, now: datetime) -> dict[str, int]: ...
+    def purge_done(self, before: datetime, after_id: int, limit: int, dry_run: bool) -> Purged:
+        """Delete up to `limit` messages (id above `after_id`) sent or given up at or before `before`, with
+        their attachments; with `dry_run` only count them."""
 
 
 class NonceRepository(Protocol):

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from spyne import Application, Fault
+from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11
 
 from lrs_ws.domain.errors import DomainError
@@ -21,6 +22,7 @@ from lrs_ws.soap.faults import (
 )
 from lrs_ws.soap.guard import silence_spyne_request_logging
 from lrs_ws.soap.namespaces import SERVICES_NS
+from lrs_ws.soap.validation_schema import build_validation_schema
 
 log = logging.getLogger("lrs_ws.soap")
 
@@ -47,6 +49,13 @@ def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
 
 class LrsSoap11(Soap11):
     """Soap11 whose schema-validation faults carry a DomainFault (WSEC0001) and never echo input values."""
+
+    def set_app(self, value):  # type: ignore[no-untyped-def]
+        # XmlDocument.set_app, with the validation schema built in memory instead of in TMPDIR files.
+        ProtocolBase.set_app(self, value)
+        self.validation_schema = None
+        if self.validator is self.SCHEMA_VALIDATION and value is not None:
+            self.validation_schema = build_validation_schema(self.app.interface.docs.xml_schema)
 
     def schema_validation_error_to_parent(self, ctx, cls, inst, parent, ns, **_):  # type: ignore[no-untyped-def]
         message = "The request does not match the service's schema: " + scrub_schema_message(

@@ -65,6 +65,7 @@ class AchievementBatchService(ServiceBase):
             deps.uow_factory(), caller=caller, email=emailAddress, submission_type=submissionType,
             achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
             max_achievements=deps.settings.max_batch_achievements,
+            max_queued_records=deps.settings.max_queued_records_per_org,
         )
         return SubmitAchievementBatchJobResponse(ResponseCode=OK, JobId=job_id)
 

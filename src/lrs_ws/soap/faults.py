@@ -33,6 +33,7 @@ ERROR_CODES: list[tuple[type[e.DomainError], str]] = [
     (e.DuplicateAchievement, "WSEC0108"),
     (e.AmbiguousTarget, "WSEC0109"),
     (e.ActionNotVerified, "WSEC0110"),
+    (e.QueueFull, "WSEC0112"),
 ]
 
 INTERNAL_ERROR_CODE = "WSEC0199"
