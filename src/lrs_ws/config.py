@@ -189,8 +189,8 @@ class Settings:
             ),
             gunicorn_max_requests=_int(env, "LRS_WS_GUNICORN_MAX_REQUESTS", base.gunicorn_max_requests, 0),
             gunicorn_loglevel=_choice(env, "LRS_WS_GUNICORN_LOGLEVEL", base.gunicorn_loglevel, LOG_LEVELS),
-            retain_batch_days=_int(env, "LRS_WS_RETAIN_BATCH_DAYS", base.retain_batch_days),
-            retain_mail_days=_int(env, "LRS_WS_RETAIN_MAIL_DAYS", base.retain_mail_days),
+            retain_batch_days=_int(env, "LRS_WS_RETAIN_BATCH_DAYS", base.retain_batch_days, 0),
+            retain_mail_days=_int(env, "LRS_WS_RETAIN_MAIL_DAYS", base.retain_mail_days, 0),
             max_queued_records_per_org=_int(
                 env, "LRS_WS_MAX_QUEUED_RECORDS_PER_ORG", base.max_queued_records_per_org
             ),
