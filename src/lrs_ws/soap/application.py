@@ -8,6 +8,7 @@ from typing import Any
 
 from spyne import Application, Fault
 from spyne.protocol.soap import Soap11
+from spyne.protocol.xml import SchemaValidationError
 
 from lrs_ws.domain.errors import DomainError
 from lrs_ws.soap import fast_records
@@ -17,7 +18,7 @@ from lrs_ws.soap.faults import (
     INTERNAL_ERROR_MESSAGE,
     domain_fault_element,
     error_code,
-    scrub_schema_message,
+    schema_fault_message,
 )
 from lrs_ws.soap.guard import silence_spyne_request_logging
 from lrs_ws.soap.namespaces import SERVICES_NS
@@ -48,11 +49,23 @@ def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
 class LrsSoap11(Soap11):
     """Soap11 whose schema-validation faults carry a DomainFault (WSEC0001) and never echo input values."""
 
+    def set_validator(self, validator):  # type: ignore[no-untyped-def]
+        super().set_validator(validator)
+        if self.validator is self.SCHEMA_VALIDATION:
+            # Spyne's own validator puts libxml2's raw text (the value received, a bytes repr) in the fault.
+            self.validate_document = self._validate_against_schema
+
+    def _validate_against_schema(self, payload: Any) -> None:
+        if self.validation_schema.validate(payload):
+            return
+        entry = self.validation_schema.error_log.last_error
+        raise SchemaValidationError(schema_fault_message(entry.message, entry.type_name))
+
     def schema_validation_error_to_parent(self, ctx, cls, inst, parent, ns, **_):  # type: ignore[no-untyped-def]
-        message = "The request does not match the service's schema: " + scrub_schema_message(
-            str(getattr(inst, "faultstring", "") or "")
+        message = "The request does not match the service's schema. " + str(
+            getattr(inst, "faultstring", "") or ""
         )
-        fault = domain_fault("WSEC0001", message)
+        fault = domain_fault("WSEC0001", message.strip())
         request_context(ctx).set_outcome("WSEC0001")
         return self.fault_to_parent(ctx, Fault, fault, parent, ns)
 
