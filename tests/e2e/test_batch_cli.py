@@ -82,7 +82,7 @@ def test_a_batch_file_is_submitted_followed_to_the_end_and_its_status_lists_the_
     status = lrs_ws(database, "batch", "status", job["Job"])
     assert status.returncode == 0, status.stderr
     assert fields(status.stdout)["PercentageSuccessfulRecords"] == "60.00"
-    table = status.stdout[status.stdout.index("Line,"):]
+    table = status.stdout[status.stdout.index('"Line",'):]
     rows = list(csv.DictReader(io.StringIO(table)))
     assert [(r["Line"], r["Uln"], r["ErrorCode"]) for r in rows] == [
         ("5", "1234567890", "WSEC0136"), ("6", AMIRA, "WSEC0111")

@@ -413,7 +413,7 @@ def test_the_submitter_is_emailed_the_counts_and_the_error_file_when_the_job_end
     assert message.subject == f"Achievement batch job {job_id}: Successful"
     assert "Field data errors:                1" in message.body
     assert attachment.filename == f"achievement-batch-{job_id}-errors.csv"
-    assert bytes(attachment.content).decode().splitlines()[1].startswith("2,E2,3415521948,")
+    assert bytes(attachment.content).decode().splitlines()[1].startswith('"2","E2","3415521948",')
 
 
 def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wiring):

@@ -26,6 +26,7 @@ from lrs_ws.service.batch_ports import NewJob, PayloadChunk
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.spreadsheet import csv_writer
 
 OP_BATCH = "achievement batches"
 
@@ -280,13 +281,8 @@ class JobReport:
     error_file: str | None
 
 
-def _safe_cell(value: Any) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str]]:
+def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str | None]]:
+    """The error file's rows as data; `lrs_ws.spreadsheet` makes them safe cells when they are written."""
     for f in failed:
         try:
             data = json.loads(f.payload)
@@ -294,22 +290,22 @@ def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str]]:
             data = {}
         yield [
             str(f.line_no),
-            _safe_cell(data.get("MisIdentifier")),
-            _safe_cell(data.get("Uln")),
-            _safe_cell(data.get("UnitOrQualificationReferenceNumber")),
+            data.get("MisIdentifier"),
+            data.get("Uln"),
+            data.get("UnitOrQualificationReferenceNumber"),
             f.error_code,
-            _safe_cell(f.error_message),
+            f.error_message,
         ]
 
 
 def error_file(failed: Iterable[b.FailedRecord]) -> str | None:
     """AchievementBatchErrorFile: CSV, a header row then one row per failed record; None when none failed."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ERROR_FILE_HEADER)
+    write = csv_writer(out)
+    write(ERROR_FILE_HEADER)
     empty = True
     for row in error_rows(failed):
-        writer.writerow(row)
+        write(row)
         empty = False
     return None if empty else out.getvalue()
 
@@ -355,7 +351,9 @@ def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     return job_status(uow, job_id=job_id)
 
 
-def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str]], None]) -> int:
+def job_errors(
+    uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str | None]], None]
+) -> int:
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0
     with uow:
