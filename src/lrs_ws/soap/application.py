@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from spyne import Application, Fault
+from spyne.const.http import HTTP_500
 from spyne.protocol.soap import Soap11
 from spyne.protocol.xml import SchemaValidationError
 
@@ -60,6 +61,26 @@ class LrsSoap11(Soap11):
             return
         entry = self.validation_schema.error_log.last_error
         raise SchemaValidationError(schema_fault_message(entry.message, entry.type_name))
+
+    def serialize(self, ctx, message):  # type: ignore[no-untyped-def]
+        try:
+            return super().serialize(ctx, message)
+        except Exception as exc:
+            if ctx.out_error is not None or message is not self.RESPONSE:
+                raise
+            # Spyne would answer HTTP 200 with the half-built, empty Envelope: answer a Server fault instead.
+            rc = request_context(ctx)
+            rc.set_outcome(INTERNAL_ERROR_CODE)
+            log.error(
+                "response could not be serialised",
+                extra={"request_id": rc.request_id, "operation": rc.operation, "error": type(exc).__name__},
+            )
+            ctx.out_error = domain_fault(
+                INTERNAL_ERROR_CODE, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})", "Server"
+            )
+            ctx.out_document = None
+            ctx.transport.resp_code = HTTP_500
+            return super().serialize(ctx, message)
 
     def schema_validation_error_to_parent(self, ctx, cls, inst, parent, ns, **_):  # type: ignore[no-untyped-def]
         message = "The request does not match the service's schema. " + str(
