@@ -163,8 +163,8 @@ def _check_request(
         raise e.BatchRefused("WSRC0043", "Your organisation is not configured to submit achievement batches.")
     try:
         clean_email = values.check_email(email)
-    except e.InvalidValue:
-        raise e.BatchRefused("WSEC0044", "The e-mail address is not valid.") from None
+    except e.InvalidValue as exc:
+        raise e.BatchRefused("WSEC0044", exc.message) from None
     return clean_email, records.check_submission_type(submission_type)
 
 
@@ -253,12 +253,13 @@ def submit_file(
         if organisation is None or user is None or user.organisation_id != organisation.id or not user.active:
             raise e.NotFound("user of organisation", f"{username} / {organisation_ref}")
         assert organisation.id is not None and user.id is not None
+        clean_filename = values.check_text("filename", filename, 255, required=True)
         # The same role check as SubmitAchievementBatchJob: the job's changes are audited under this user.
         Caller.of(user, organisation, "").require(model.ROLE_AO_USER, OP_BATCH)
         clean_email, status = _check_request(uow, organisation.id, email or user.email, submission_type)
         job_id = uow.batches.add_job(
             NewJob(
-                organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, filename[:255],
+                organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, clean_filename,
                 utcnow(),
             )
         )
