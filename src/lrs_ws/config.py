@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,19 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    networks = []
+    for item in raw.split(","):
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError as exc:
+            raise ValueError(f"{name} must list IP addresses or networks, got {item.strip()!r}") from exc
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about one running service."""
@@ -69,6 +83,10 @@ class Settings:
     login_failure_window_seconds: int = 300
     password_cache_seconds: int = 300
     log_json: bool = True
+    # Failed logins of one user name (all sources) in a window that log a warning and count an alert metric.
+    login_failure_alert: int = 50
+    # Peers whose X-Forwarded-For is believed (addresses or CIDRs): the source a login failure is counted for.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +125,8 @@ class Settings:
                 env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
             ),
             log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
+            login_failure_alert=_int(env, "LRS_WS_LOGIN_FAILURE_ALERT", base.login_failure_alert),
+            trusted_proxies=_networks(env, "LRS_WS_TRUSTED_PROXIES", base.trusted_proxies),
         )
 
     def with_(self, **changes: object) -> Settings:

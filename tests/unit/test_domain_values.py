@@ -12,6 +12,7 @@ from lrs_ws.domain.values import (
     MAX_GRADE_LENGTH,
     Page,
     check_characters,
+    check_email,
     check_grade,
     check_text,
     check_uln,
@@ -180,3 +181,32 @@ def test_text_the_rule_accepts_can_always_be_answered_in_xml(value: str) -> None
 
 def test_tab_line_feed_and_carriage_return_inside_text_are_kept() -> None:
     assert check_text("ActionReason", "line one\r\nline\ttwo", 200) == "line one\r\nline\ttwo"
+
+
+# -- e-mail addresses --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["mi@demo1.example", "first.last+batch@mail.example.co.uk", " mi@demo1.example ", "o'neil@x.example"],
+)
+def test_one_plain_address_is_accepted(address: str) -> None:
+    assert check_email(address) == address.strip()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "postmaster,mi@example.com", "a;b@example.com", "mi@example.com,other@example.com",
+        "mi@example.com\r\nBcc: x@example.org", "mi@example.com\n", "MI <mi@example.com>",
+        '"a b"@example.com',
+        "mi@example.com (MI team)", "mi@@example.com", "mi@example", "mi@-example.com", ".mi@example.com",
+        "mi..x@example.com", "mi@exa mple.com", "mi\x00@example.com", "mï@example.com", "", None,
+        "a" * 65 + "@example.com",
+    ],
+)
+def test_a_list_display_name_header_or_malformed_address_is_refused_with_one_clear_message(address) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        check_email(address)
+    assert refused.value.field == "EmailAddress"
+    assert "exactly one plain address" in refused.value.message
