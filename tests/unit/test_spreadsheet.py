@@ -9,6 +9,7 @@ from datetime import date
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from openpyxl import Workbook, load_workbook
 
 from lrs_ws.domain import batch as b
 from lrs_ws.service import batch
@@ -100,3 +101,18 @@ def test_a_control_character_is_shown_as_a_replacement_character_and_the_message
 
 def test_a_date_is_written_as_iso_and_none_as_an_empty_cell() -> None:
     assert read_back(csv_text([[date(2024, 2, 29), None, 7]])) == [["2024-02-29", "", "7"]]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(TEXT, min_size=1, max_size=5))
+def test_an_xlsx_cell_holds_exactly_the_safe_text_and_never_a_formula(values: list[str]) -> None:
+    workbook = Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append([safe_cell(v) for v in values])
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    row = next(load_workbook(io.BytesIO(buffer.getvalue())).active.iter_rows(min_row=1, max_row=1))
+    for cell, value in zip(row, values, strict=False):
+        assert cell.data_type != "f"
+        assert (cell.value or "") == safe_cell(value)
