@@ -290,3 +290,17 @@ def test_a_user_name_failing_from_many_addresses_alerts_once_over_the_ceiling_bu
     warnings = [r for r in caplog.records if r.getMessage() == "many failed logins for one user name"]
     assert len(warnings) == 1 and "guess" not in str(warnings[0].__dict__)
     assert login(demo_wiring, source=HOME, policy=policy).username == "demo1.edc"
+
+
+def test_a_replay_with_the_right_password_is_refused_but_not_counted_as_a_failure(
+    demo_wiring, counted_hashing
+):
+    token = {"nonce": "replayed-right", "created": iso(utcnow())}
+    login(demo_wiring, **token)
+    counted_hashing.clear()
+    from lrs_ws.service import auth
+
+    auth.recently_verified.clear()  # the password is checked again, so a failure is reserved first
+    assert refused(demo_wiring, **token) == ONE_MESSAGE
+    assert len(counted_hashing) == 1
+    assert rows(demo_wiring, login_failures) == 0

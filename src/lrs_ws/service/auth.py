@@ -244,17 +244,18 @@ def authenticate(
             if throttled:
                 _failed(uow, name, where, now, window_start, policy, reserved)
             raise AuthenticationFailed()
-        wrote = False
+        replayed = False
+        has_nonce = fresh is not None and fresh.digest is not None
         if fresh is not None and fresh.digest is not None:
             uow.nonces.purge_expired(now)
-            if not uow.nonces.remember(caller.username, fresh.digest, fresh.created, fresh.expires_at):
-                raise AuthenticationFailed()
-            wrote = True
+            replayed = not uow.nonces.remember(caller.username, fresh.digest, fresh.created, fresh.expires_at)
         if reserved or prior:
+            # The password was right (a replay is not a failure): the pair's failures and reservation go.
             uow.login_failures.clear(name, where)
-            wrote = True
-        if wrote:
+        if has_nonce or reserved or prior:
             uow.commit()
+        if replayed:
+            raise AuthenticationFailed()
         return caller
 
 
