@@ -156,11 +156,11 @@ def test_a_batch_file_with_an_email_that_is_not_one_plain_address_is_refused_and
     path = write_batch_file(tmp_path / "list.csv", [achievement(JAMES, "V/500/0009", mis="V9")])
     engine = create_engine(database)
     try:
-        before = db_state(engine, ("batch_jobs", "batch_payloads", "batch_records"))
+        before = db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events"))
         done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
                       "--email", "a;b@demo1.example", "--no-wait")
         assert done.returncode == 2
         assert "exactly one plain address" in done.stderr and "Traceback" not in done.stderr
-        assert db_state(engine, ("batch_jobs", "batch_payloads", "batch_records")) == before
+        assert db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events")) == before
     finally:
         engine.dispose()
