@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 from collections.abc import Mapping
@@ -98,6 +99,21 @@ def _database_url(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    raw = _raw(env, name)
+    if raw is None:
+        return default
+    networks = []
+    for item in raw.split(","):
+        try:
+            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+        except ValueError:
+            raise SettingError(
+                f"{name} must list IP addresses or networks (comma-separated), got {item.strip()!r}"
+            ) from None
+    return tuple(networks)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about one running service."""
@@ -139,6 +155,10 @@ class Settings:
     retain_mail_days: int = 30
     # Records one organisation may have waiting in the batch queue; a submission going past it is refused.
     max_queued_records_per_org: int = 100_000
+    # Failed logins of one user name (all sources) in a window that log a warning and count an alert metric.
+    login_failure_alert: int = 50
+    # Peers whose X-Forwarded-For is believed (addresses or CIDRs): the source a login failure is counted for.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -194,6 +214,8 @@ class Settings:
             max_queued_records_per_org=_int(
                 env, "LRS_WS_MAX_QUEUED_RECORDS_PER_ORG", base.max_queued_records_per_org
             ),
+            login_failure_alert=_int(env, "LRS_WS_LOGIN_FAILURE_ALERT", base.login_failure_alert),
+            trusted_proxies=_networks(env, "LRS_WS_TRUSTED_PROXIES", base.trusted_proxies),
         )
         if settings.max_page_size < settings.default_page_size:
             raise SettingError(

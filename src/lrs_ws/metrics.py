@@ -96,6 +96,12 @@ GUARD_REFUSALS = Counter(
     ["reason"],
     registry=None,
 )
+LOGIN_FAILURE_ALERTS = Counter(
+    "lrs_ws_login_failure_alerts",
+    "Failed logins of a user name already at or over LRS_WS_LOGIN_FAILURE_ALERT failures (from every source) "
+    "within the throttling window: someone may be guessing its password from many addresses.",
+    registry=None,
+)
 LATENCY = Histogram(
     "lrs_ws_request_duration_seconds",
     "Time from receiving a request to finishing its response, by SOAP operation (or endpoint).",
@@ -139,7 +145,7 @@ def build_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
 
         multiprocess.MultiProcessCollector(registry, path=path)
     else:
-        for own in (REQUESTS, FAULTS, GUARD_REFUSALS, LATENCY):
+        for own in (REQUESTS, FAULTS, GUARD_REFUSALS, LOGIN_FAILURE_ALERTS, LATENCY):
             registry.register(own)
     for collector in extra:
         registry.register(collector)

@@ -23,6 +23,7 @@ from support.batch import (
     worker_env,
     write_batch_file,
 )
+from support.dbstate import db_state
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
 JAMES, AMIRA = "8659377485", "1234567899"
@@ -82,7 +83,7 @@ def test_a_batch_file_is_submitted_followed_to_the_end_and_its_status_lists_the_
     status = lrs_ws(database, "batch", "status", job["Job"])
     assert status.returncode == 0, status.stderr
     assert fields(status.stdout)["PercentageSuccessfulRecords"] == "60.00"
-    table = status.stdout[status.stdout.index("Line,"):]
+    table = status.stdout[status.stdout.index('"Line",'):]
     rows = list(csv.DictReader(io.StringIO(table)))
     assert [(r["Line"], r["Uln"], r["ErrorCode"]) for r in rows] == [
         ("5", "1234567890", "WSEC0136"), ("6", AMIRA, "WSEC0111")
@@ -118,5 +119,48 @@ def test_a_file_with_a_wrong_header_or_for_a_stranger_is_refused_and_creates_no_
         unknown = lrs_ws(database, "batch", "status", "999999")
         assert unknown.returncode == 2 and "999999" in unknown.stderr
         assert count(engine, "SELECT count(*) FROM batch_jobs") == jobs
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_file_row_holding_a_character_that_cannot_be_stored_is_a_field_error_of_that_row(
+    database, worker, tmp_path
+):
+    path = write_batch_file(tmp_path / "controls.csv", [
+        achievement(JAMES, "V/500/0001", mis="V1"),
+        achievement(JAMES, "V/500/0002", mis="V\x0b2"),
+        achievement(JAMES, "V/500/0003", mis="V3", grade="Pass\uffff"),
+    ])
+    done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
+                  "--poll", "0.1")
+    assert done.returncode == 0, done.stderr[-2000:]
+    job = fields(done.stdout)
+    assert (job["Status"], job["AchievementsCreated"], job["FieldDataErrors"]) == ("Successful", "1", "2")
+    status = lrs_ws(database, "batch", "status", job["Job"])
+    rows = list(csv.DictReader(io.StringIO(status.stdout[status.stdout.index('"Line",'):])))
+    assert [(r["Line"], r["MisIdentifier"], r["ErrorCode"]) for r in rows] == [
+        ("3", "V 2", "WSEC0103"), ("4", "V3", "WSEC0103")
+    ]
+    assert "U+000B" in rows[0]["ErrorMessage"] and "U+FFFF" in rows[1]["ErrorMessage"]
+    engine = create_engine(database)
+    try:
+        stored = "SELECT count(*) FROM achievements WHERE reference IN ('V/500/0002', 'V/500/0003')"
+        assert count(engine, stored) == 0
+    finally:
+        engine.dispose()
+
+
+def test_a_batch_file_with_an_email_that_is_not_one_plain_address_is_refused_and_creates_no_job(
+    database, tmp_path
+):
+    path = write_batch_file(tmp_path / "list.csv", [achievement(JAMES, "V/500/0009", mis="V9")])
+    engine = create_engine(database)
+    try:
+        before = db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events"))
+        done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
+                      "--email", "a;b@demo1.example", "--no-wait")
+        assert done.returncode == 2
+        assert "exactly one plain address" in done.stderr and "Traceback" not in done.stderr
+        assert db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events")) == before
     finally:
         engine.dispose()

@@ -35,7 +35,7 @@ from support.batch import (
     wait_until,
 )
 from support.server import LiveServer
-from support.soap import DEMO1, DEMO2, expect_fault, fault_code
+from support.soap import DEMO1, DEMO2, expect_fault, fault_code, fault_message
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVICES = "http://api.lrs.qcf.gov.uk/services"
@@ -317,6 +317,12 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
         ("WSRC0043", {"invokingUser": "no-batch"}),
         ("WSEC0044", {"emailAddress": "mi.at.demo1.example"}),
         ("WSEC0044", {"emailAddress": None}),
+        ("WSEC0044", {"emailAddress": "postmaster,mi@demo1.example"}),
+        ("WSEC0044", {"emailAddress": "a;b@demo1.example"}),
+        ("WSEC0044", {"emailAddress": "mi@demo1.example\r\nBcc: x@elsewhere.example"}),
+        ("WSEC0044", {"emailAddress": "MI Team <mi@demo1.example>"}),
+        ("WSEC0044", {"emailAddress": '"mi team"@demo1.example'}),
+        ("WSEC0044", {"emailAddress": "mi@demo1.example mi2@demo1.example"}),
         ("WSEC0045", {"submissionType": "Interim"}),
         ("WSEC0046", {"achievements": 51}),
         ("WSEC0047", {"achievements": 0}),
@@ -371,3 +377,32 @@ def test_an_ao_user_lists_its_own_batch_jobs_newest_first_and_paged(server):
     _, demo2_jobs = jobs(DEMO2, pageSize=500)
     assert demo1_job not in {j.JobID for j in demo2_jobs}
     assert [j.JobID for j in demo2_jobs] == sorted((j.JobID for j in demo2_jobs), reverse=True)
+
+
+def test_an_email_address_that_is_not_exactly_one_plain_address_is_refused_with_a_clear_message(lrs):
+    fault = expect_fault(
+        "WSEC0044", lrs.SubmitAchievementBatchJob, invokingUser=DEMO1,
+        emailAddress="postmaster,mi@demo1.example", submissionType="Final",
+        achievements={"Achievement": [achievement(GRACE, "E/500/0002")]},
+    )
+    assert "exactly one plain address" in fault_message(fault) and "postmaster" not in fault_message(fault)
+
+
+def test_a_record_holding_a_character_that_cannot_be_stored_is_a_field_error_and_the_job_stays_readable(
+    lrs, engine
+):
+    job_id = submit(lrs, [
+        achievement(JAMES, "U/500/0001", mis="U1"),
+        achievement(JAMES, "U/500/0002", mis="U2\x85"),
+        achievement(JAMES, "U/500/0003", mis="U3", grade="Pass\ufdd0"),
+    ])
+    job = finished(lrs, job_id)
+    assert (job.Status, job.AchievementsCreated, job.FieldDataErrors) == ("Successful", 1, 2)
+    rows = error_rows(job.AchievementBatchErrorFile)
+    assert [(r["Line"], r["ErrorCode"]) for r in rows] == [("2", "WSEC0103"), ("3", "WSEC0103")]
+    refused = "contains a character that cannot be stored"
+    assert rows[0]["ErrorMessage"].startswith(f"MisIdentifier {refused} (U+0085")
+    assert rows[1]["ErrorMessage"].startswith(f"Grade {refused} (U+FDD0")
+    assert rows[0]["MisIdentifier"] == "U2 "
+    stored = "SELECT count(*) FROM achievements WHERE reference IN ('U/500/0002', 'U/500/0003')"
+    assert count(engine, stored) == 0

@@ -1,5 +1,6 @@
 """A refusal from an operation is a SOAP 1.1 Fault on HTTP 500, text/xml UTF-8, with a DomainFault."""
 
+import pytest
 import requests
 from support.soap import parse_fault
 
@@ -50,3 +51,68 @@ def test_a_schema_violation_is_a_client_fault_on_http_500_with_a_domain_fault(li
     response = post(live_server, ENVELOPE.format(password="DemoPassword0001", achievement="not-a-number"))
     assert_soap_fault(response, "WSEC0001")
     assert "DemoPassword0001" not in response.text
+
+
+HOSTILE_VALUES = [
+    "it's",
+    "O'Brien\" or 'x'='x",
+    "Sup3r'Secret\"Pass",
+    "Ünïcödé ‘curly’ — 密码",
+    "b\"<string>:1:0:ERROR",
+]
+
+EDIT_GRADE = """<?xml version="1.0" encoding="utf-8"?>
+<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
+               xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
+  <soap:Body>
+    <s:EditAchievementGrade>
+      <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
+        <m:UserName>demo1.edc</m:UserName></s:invokingUser>
+      <s:achievementId>1</s:achievementId>
+      <s:newGrade>{grade}</s:newGrade>
+    </s:EditAchievementGrade>
+  </soap:Body>
+</soap:Envelope>"""
+
+
+def _escaped(value: str) -> str:
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _assert_clean_schema_fault(response: requests.Response, value: str) -> str:
+    message = assert_soap_fault(response, "WSEC0001")
+    for text in (message, response.content.decode("utf-8")):
+        assert value not in text
+        assert 'b"' not in text and "b'" not in text and "<string>:" not in text
+    return message
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_a_value_of_the_wrong_type_gives_a_schema_fault_naming_the_element_and_type_only(live_server, value):
+    response = post(live_server, ENVELOPE.format(password="DemoPassword0001", achievement=_escaped(value)))
+    message = _assert_clean_schema_fault(response, value)
+    assert message == (
+        "The request does not match the service's schema. "
+        "Element 'achievementId': expected a value of type xs:integer."
+    )
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_a_value_too_long_gives_a_schema_fault_naming_the_element_and_limit_only(live_server, value):
+    grade = _escaped((value + " ") * 60)
+    message = _assert_clean_schema_fault(post(live_server, EDIT_GRADE.format(grade=grade)), value)
+    assert message == (
+        "The request does not match the service's schema. "
+        "Element 'newGrade': expected at most 200 characters."
+    )
+
+
+def test_an_unexpected_element_gives_a_schema_fault_without_its_content(live_server):
+    secret = "Pa'ss\"w0rd-Ü"
+    body = ENVELOPE.format(password="DemoPassword0001", achievement=1).replace(
+        "<m:UserName>demo1.edc</m:UserName>",
+        f"<m:UserName>demo1.edc</m:UserName><m:Extra>{_escaped(secret)}</m:Extra>",
+    )
+    message = _assert_clean_schema_fault(post(live_server, body), secret)
+    assert message.startswith("The request does not match the service's schema. Element 'Extra': ")
+    assert "not expected" in message

@@ -23,9 +23,13 @@ def iso(when: datetime) -> str:
     return when.replace(tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
-def login(wiring, username="demo1.edc", password=PASSWORD, **token):
+HOME = "192.0.2.10"
+ELSEWHERE = "198.51.100.7"
+
+
+def login(wiring, username="demo1.edc", password=PASSWORD, source=HOME, policy=POLICY, **token):
     return authenticate(wiring.uow_factory(), username=username, password=password, organisation_ref=None,
-                        policy=POLICY, **token)
+                        policy=policy, source=source, **token)
 
 
 def refused(wiring, **kwargs) -> str:
@@ -120,10 +124,11 @@ def test_after_too_many_failures_even_the_right_password_is_refused_with_the_sam
 
 def test_failures_older_than_the_window_no_longer_count_and_a_success_clears_the_rest(demo_wiring):
     long_ago = utcnow() - timedelta(seconds=POLICY.failure_window_seconds + 5)
-    with demo_wiring.uow_factory() as uow:
-        for _ in range(POLICY.failure_limit):
-            uow.login_failures.add("demo1.edc", long_ago)
-        uow.commit()
+    with demo_wiring.engine.begin() as conn:
+        conn.execute(
+            login_failures.insert(),
+            [{"username": "demo1.edc", "source": HOME, "failed_at": long_ago}] * POLICY.failure_limit,
+        )
     refused(demo_wiring, password="wrong")
     assert login(demo_wiring).username == "demo1.edc"
     assert rows(demo_wiring, login_failures) == 0
@@ -211,3 +216,91 @@ def test_a_zero_cache_time_hashes_every_time(demo_wiring, counted_hashing):
         authenticate(demo_wiring.uow_factory(), username="demo1.edc", password=PASSWORD,
                      organisation_ref=None, policy=policy)
     assert len(counted_hashing) == 3
+
+
+# -- counted per (user name, source), atomically ----------------------------------------------------------
+
+
+def test_a_stranger_locking_a_user_name_out_from_one_address_does_not_lock_its_owner_out(demo_wiring):
+    for _ in range(POLICY.failure_limit + 2):
+        assert refused(demo_wiring, password="guess", source=ELSEWHERE) == ONE_MESSAGE
+    assert refused(demo_wiring, source=ELSEWHERE) == ONE_MESSAGE  # that address is locked out
+    assert login(demo_wiring, source=HOME).username == "demo1.edc"  # the legitimate caller is not
+    with demo_wiring.engine.connect() as conn:
+        stored = conn.execute(select(login_failures.c.username, login_failures.c.source)).all()
+    assert stored == [("demo1.edc", ELSEWHERE)] * POLICY.failure_limit
+
+
+def test_deleting_a_user_names_failure_rows_lifts_every_lock_of_that_user(demo_wiring):
+    for source in (HOME, ELSEWHERE):
+        for _ in range(POLICY.failure_limit):
+            refused(demo_wiring, password="guess", source=source)
+        assert refused(demo_wiring, source=source) == ONE_MESSAGE
+    with demo_wiring.engine.begin() as conn:
+        conn.execute(login_failures.delete().where(login_failures.c.username == "demo1.edc"))
+    assert login(demo_wiring, source=HOME).username == login(demo_wiring, source=ELSEWHERE).username
+
+
+@pytest.mark.parametrize("attempts", [24, 32])
+def test_concurrent_wrong_passwords_record_exactly_the_limit_and_check_no_more_passwords(
+    demo_wiring, counted_hashing, attempts
+):
+    policy = LoginPolicy(failure_limit=5, failure_window_seconds=300)
+    barrier = threading.Barrier(attempts)
+    outcomes: list[str] = []
+    lock = threading.Lock()
+
+    def attempt() -> None:
+        barrier.wait()
+        try:
+            login(demo_wiring, password="wrong-guess", policy=policy)
+        except TooManyAttempts:
+            outcome = "locked"
+        except AuthenticationFailed:
+            outcome = "failed"
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=attempt) for _ in range(attempts)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(outcomes) == ["failed"] * 5 + ["locked"] * (attempts - 5)
+    assert rows(demo_wiring, login_failures) == 5
+    assert counted_hashing.count("wrong-guess") == 5
+
+
+def test_a_user_name_failing_from_many_addresses_alerts_once_over_the_ceiling_but_is_not_locked(
+    demo_wiring, caplog
+):
+    from lrs_ws.metrics import build_registry
+
+    policy = LoginPolicy(failure_limit=3, failure_window_seconds=300, alert_threshold=6)
+
+    def alerts() -> float:
+        return build_registry().get_sample_value("lrs_ws_login_failure_alerts_total") or 0.0
+
+    before = alerts()
+    with caplog.at_level("WARNING", logger="lrs_ws.auth"):
+        for i in range(8):
+            with pytest.raises(AuthenticationFailed):
+                login(demo_wiring, password="guess", source=f"203.0.113.{i}", policy=policy)
+    assert alerts() == before + 3  # the 6th, 7th and 8th failure
+    warnings = [r for r in caplog.records if r.getMessage() == "many failed logins for one user name"]
+    assert len(warnings) == 1 and "guess" not in str(warnings[0].__dict__)
+    assert login(demo_wiring, source=HOME, policy=policy).username == "demo1.edc"
+
+
+def test_a_replay_with_the_right_password_is_refused_but_not_counted_as_a_failure(
+    demo_wiring, counted_hashing
+):
+    token = {"nonce": "replayed-right", "created": iso(utcnow())}
+    login(demo_wiring, **token)
+    counted_hashing.clear()
+    from lrs_ws.service import auth
+
+    auth.recently_verified.clear()  # the password is checked again, so a failure is reserved first
+    assert refused(demo_wiring, **token) == ONE_MESSAGE
+    assert len(counted_hashing) == 1
+    assert rows(demo_wiring, login_failures) == 0

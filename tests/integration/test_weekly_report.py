@@ -129,14 +129,15 @@ def test_the_workbook_has_a_bold_frozen_header_real_dates_widths_and_highlighted
     assert about["Outstanding EDCs"] == 2 and about["Overdue (open more than five weeks)"] == 1
 
 
-def test_a_value_that_looks_like_a_formula_stays_text(demo_wiring: Wiring) -> None:
-    raise_edc(demo_wiring, new_achievement(demo_wiring, "DEMO02"), value="=1+2")
+@pytest.mark.parametrize("value", ["=1+2", "+1+2", "-1+2", "@SUM(A1)"])
+def test_a_value_that_looks_like_a_formula_stays_text(demo_wiring: Wiring, value: str) -> None:
+    raise_edc(demo_wiring, new_achievement(demo_wiring, "DEMO02"), value=value)
     (report,) = weekly.build(demo_wiring.uow_factory(), org_ref="DEMO02", today=utcnow().date())
-    rows = list(csv.reader(io.StringIO(report.csv_bytes().decode("utf-8"))))
-    assert rows[1][HEADERS.index("Supplied value")] == "'=1+2"
+    rows = list(csv.reader(io.StringIO(report.csv_bytes().decode("utf-8"), newline="")))
+    assert rows[1][HEADERS.index("Supplied value")] == "'" + value
     ws = load_workbook(io.BytesIO(report.xlsx_bytes()))["Outstanding EDCs"]
     cell = ws.cell(row=2, column=HEADERS.index("Supplied value") + 1)
-    assert cell.value == "=1+2" and cell.data_type == "s"
+    assert cell.value == "'" + value and cell.data_type == "s"
 
 
 # -- the commands ------------------------------------------------------------------------------------------

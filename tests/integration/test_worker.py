@@ -415,7 +415,7 @@ def test_the_submitter_is_emailed_the_counts_and_the_error_file_when_the_job_end
     assert message.subject == f"Achievement batch job {job_id}: Successful"
     assert "Field data errors:                1" in message.body
     assert attachment.filename == f"achievement-batch-{job_id}-errors.csv"
-    assert bytes(attachment.content).decode().splitlines()[1].startswith("2,E2,3415521948,")
+    assert bytes(attachment.content).decode().splitlines()[1].startswith('"2","E2","3415521948",')
 
 
 def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wiring):
@@ -429,3 +429,34 @@ def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wir
         batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id)
     with pytest.raises(e.UnknownJob):
         batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id + 99)
+
+
+@pytest.mark.parametrize(
+    "change, reason",
+    [
+        ("UPDATE users SET active = :no WHERE username = 'demo1.edc'",
+         "the submitting user demo1.edc is no longer active"),
+        ("UPDATE users SET roles = 'EDC_USER' WHERE username = 'demo1.edc'",
+         "the submitting user demo1.edc no longer has the AO_USER role"),
+        ("UPDATE organisations SET batch_enabled = :no WHERE ref = 'DEMO01'",
+         "the organisation is no longer enabled for achievement batches"),
+    ],
+    ids=["user-deactivated", "role-removed", "organisation-disabled"],
+)
+def test_a_job_whose_submitter_can_no_longer_submit_fails_with_the_reason_and_applies_nothing(
+    demo_wiring, change, reason
+):
+    from sqlalchemy import text
+
+    job_id = submit(demo_wiring, [achievement(JAMES, UNIT, mis="S1"), achievement(AMIRA, UNIT, mis="S2")])
+    with demo_wiring.engine.begin() as conn:
+        conn.execute(text(change), {"no": False})
+    before = db_state(demo_wiring.engine, ("achievements", "audit_events"))
+    work(demo_wiring)
+    with demo_wiring.uow_factory() as uow:
+        job = uow.batches.get(job_id, None)
+    assert job is not None
+    assert (job.status, job.counts.done) == (b.FAILED, 0)
+    assert job.rejection_reason == f"Records not yet processed were not applied: {reason}."
+    assert db_state(demo_wiring.engine, ("achievements", "audit_events")) == before
+    assert achievements_of(demo_wiring, JAMES, UNIT) == []

@@ -117,9 +117,9 @@ def test_the_error_file_has_a_header_and_a_row_per_failed_record_and_no_formulas
     text = batch.error_file(failed)
     assert text is not None
     assert text.splitlines() == [
-        "Line,MisIdentifier,Uln,UnitOrQualificationReferenceNumber,ErrorCode,ErrorMessage",
-        "3,'=HYPERLINK(1),1,X,WSEC0136,The ULN is not valid.",
-        "7,,,,WSEC0199,internal",
+        '"Line","MisIdentifier","Uln","UnitOrQualificationReferenceNumber","ErrorCode","ErrorMessage"',
+        '"3","\'=HYPERLINK(1)","1","X","WSEC0136","The ULN is not valid."',
+        '"7","","","","WSEC0199","internal"',
     ]
     assert batch.error_file([]) is None
 

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
+from lxml import etree
 
 from lrs_ws.domain.errors import GradeTooLong, InvalidUln, InvalidValue
-from lrs_ws.domain.values import MAX_GRADE_LENGTH, Page, check_grade, check_uln, uln_is_valid
+from lrs_ws.domain.values import (
+    MAX_GRADE_LENGTH,
+    Page,
+    check_characters,
+    check_email,
+    check_grade,
+    check_text,
+    check_uln,
+    uln_is_valid,
+)
 
 # -- ULN -----------------------------------------------------------------------------------------------------
 
@@ -135,3 +145,68 @@ def test_page_numbers_below_one_or_absurdly_large_are_refused(number: int) -> No
     with pytest.raises(InvalidValue) as caught:
         Page.of(number, 10, default_size=50, max_size=500)
     assert caught.value.field == "pageNumber"
+
+
+# -- characters no stored text may hold ------------------------------------------------------------------
+
+_XML_FORBIDDEN = [chr(c) for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)]
+_DISCOURAGED = [chr(c) for c in (*range(0x7F, 0xA0), *range(0xFDD0, 0xFDF0))] + [
+    chr(plane << 16 | end) for plane in range(1, 17) for end in (0xFFFE, 0xFFFF)
+]
+
+
+@pytest.mark.parametrize(
+    "bad", [*_XML_FORBIDDEN, *_DISCOURAGED, "\ud800", "\udfff"], ids=lambda c: f"U+{ord(c):04X}"
+)
+def test_every_character_xml_cannot_carry_or_discourages_is_a_field_error_naming_it(bad: str) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        check_text("MisIdentifier", f"AB{bad}C", 50)
+    assert refused.value.field == "MisIdentifier"
+    assert f"(U+{ord(bad):04X} at position 3)" in refused.value.message
+    with pytest.raises(InvalidValue):
+        check_grade(f"Pass{bad}")
+
+
+@settings(max_examples=500)
+@given(st.text(st.characters(codec=None, exclude_categories=()), max_size=30))
+def test_text_the_rule_accepts_can_always_be_answered_in_xml(value: str) -> None:
+    try:
+        accepted = check_characters("Grade", value)
+    except InvalidValue:
+        return
+    element = etree.Element("Grade")
+    element.text = accepted
+    assert etree.fromstring(etree.tostring(element)).text in (accepted, None)
+
+
+def test_tab_line_feed_and_carriage_return_inside_text_are_kept() -> None:
+    assert check_text("ActionReason", "line one\r\nline\ttwo", 200) == "line one\r\nline\ttwo"
+
+
+# -- e-mail addresses --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "address",
+    ["mi@demo1.example", "first.last+batch@mail.example.co.uk", " mi@demo1.example ", "o'neil@x.example"],
+)
+def test_one_plain_address_is_accepted(address: str) -> None:
+    assert check_email(address) == address.strip()
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "postmaster,mi@example.com", "a;b@example.com", "mi@example.com,other@example.com",
+        "mi@example.com\r\nBcc: x@example.org", "mi@example.com\n", "MI <mi@example.com>",
+        '"a b"@example.com',
+        "mi@example.com (MI team)", "mi@@example.com", "mi@example", "mi@-example.com", ".mi@example.com",
+        "mi..x@example.com", "mi@exa mple.com", "mi\x00@example.com", "mï@example.com", "", None,
+        "a" * 65 + "@example.com",
+    ],
+)
+def test_a_list_display_name_header_or_malformed_address_is_refused_with_one_clear_message(address) -> None:
+    with pytest.raises(InvalidValue) as refused:
+        check_email(address)
+    assert refused.value.field == "EmailAddress"
+    assert "exactly one plain address" in refused.value.message

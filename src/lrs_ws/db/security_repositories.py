@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import DateTime, delete, func, insert, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -51,10 +51,47 @@ class LoginFailureRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def add(self, username: str, at: datetime) -> None:
-        self.session.execute(insert(login_failures).values(username=username, failed_at=at))
+    def _of(self, username: str, source: str, since: datetime) -> Any:
+        return (
+            select(func.count())
+            .select_from(login_failures)
+            .where(
+                login_failures.c.username == username,
+                login_failures.c.source == source,
+                login_failures.c.failed_at >= since,
+            )
+            .scalar_subquery()
+        )
 
-    def count_since(self, username: str, since: datetime) -> int:
+    def reserve(self, username: str, source: str, at: datetime, since: datetime, limit: int) -> bool:
+        """Record one failed login for (username, source) unless `limit` are recorded since `since`; False
+        when the pair is locked.
+
+        Count and insert are one statement, and no two run at once for the same pair: on SQLite the statement
+        takes the database's write lock before it counts (it must be the transaction's first), on PostgreSQL
+        a transaction-scoped advisory lock on the pair is taken first. So N concurrent wrong passwords
+        record exactly `limit` failures, and only that many passwords are ever checked.
+        """
+        if self.session.get_bind().dialect.name == "postgresql":
+            key = f"{source} {username}"
+            self.session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(key, 0))))
+        stmt = (
+            insert(login_failures)
+            .from_select(
+                ["username", "source", "failed_at"],
+                select(literal(username), literal(source), literal(at, DateTime())).where(
+                    self._of(username, source, since) < limit
+                ),
+            )
+            .returning(login_failures.c.id)
+        )
+        return self.session.execute(stmt).first() is not None
+
+    def count_since(self, username: str, source: str, since: datetime) -> int:
+        return int(self.session.scalar(select(self._of(username, source, since))) or 0)
+
+    def count_user_since(self, username: str, since: datetime) -> int:
+        """Failures of a user name from every source."""
         return int(
             self.session.scalar(
                 select(func.count())
@@ -64,8 +101,12 @@ class LoginFailureRepository:
             or 0
         )
 
-    def clear(self, username: str) -> None:
-        self.session.execute(delete(login_failures).where(login_failures.c.username == username))
+    def clear(self, username: str, source: str) -> None:
+        self.session.execute(
+            delete(login_failures).where(
+                login_failures.c.username == username, login_failures.c.source == source
+            )
+        )
 
     def purge_before(self, before: datetime) -> int:
         result = self.session.execute(delete(login_failures).where(login_failures.c.failed_at < before))

@@ -23,14 +23,17 @@ security_nonces = Table(
     UniqueConstraint("username", "nonce_digest"),
 )
 
-# One row per failed login, kept for the throttling window.
+# One row per failed login, kept for the throttling window, by user name and the source address it came from:
+# the lock is per (user name, source); deleting a user name's rows lifts every lock of that user.
 login_failures = Table(
     "login_failures",
     metadata,
     Column("id", Integer, primary_key=True),
     Column("username", String(100), nullable=False),
+    Column("source", String(64), nullable=False),
     Column("failed_at", DateTime, nullable=False),
-    Index("ix_login_failures_username_failed_at", "username", "failed_at"),
+    Index("ix_login_failures_username_source_failed_at", "username", "source", "failed_at"),
+    Index("ix_login_failures_failed_at", "failed_at"),
 )
 
 __all__ = ["login_failures", "security_nonces"]

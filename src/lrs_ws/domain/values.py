@@ -18,8 +18,22 @@ _UKPRN_RE = re.compile(r"^[1-9][0-9]{7}$")
 _UNIT_RE = re.compile(r"^[A-Z]/[0-9]{3}/[0-9]{4}$")
 _QUAL_RE = re.compile(r"^[0-9]{3}/[0-9]{4}/[0-9A-Z]$")
 _AIM_RE = re.compile(r"^[0-9A-Z]{8}$")
-_EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
-_CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# One plain address (RFC 5322 dot-atom local part, DNS host name): no display name, no list, no comment, no
+# quoting, nothing a mail header could split into several recipients or extra header lines.
+_ATOM = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_EMAIL_RE = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@{_LABEL}(?:\.{_LABEL})+")
+EMAIL_MAX = 254
+# Characters no stored text may hold, because every answer that carries it would fail: those XML 1.0 cannot
+# carry at all (C0 controls but tab, LF and CR; lone surrogates; U+FFFE, U+FFFF), and those it allows but
+# discourages, which no name, grade or reference needs and which some readers take as line breaks or drop:
+# DEL and the C1 controls (U+007F-U+009F, NEL U+0085 among them) and the other noncharacters (U+FDD0-U+FDEF,
+# the last two code points of every plane).
+_UNSTORABLE_RE = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufdd0-\ufdef"
+    + "".join(f"{chr(plane << 16 | 0xFFFE)}{chr(plane << 16 | 0xFFFF)}" for plane in range(17))
+    + "]"
+)
 
 GENDERS = {0, 1, 2, 9}
 _ULN_WEIGHTS = range(10, 1, -1)
@@ -47,21 +61,33 @@ def check_uln(value: str | None) -> str:
 
 def check_grade(value: str | None) -> str:
     """A grade is free text of at most 20 characters; empty means no grade."""
-    text = (value or "").strip()
+    text = check_characters("Grade", value).strip()
     if len(text) > MAX_GRADE_LENGTH:
         raise GradeTooLong(len(text), MAX_GRADE_LENGTH)
-    check_text("Grade", text, MAX_GRADE_LENGTH)
+    return text
+
+
+def check_characters(field: str, value: str | None) -> str:
+    """The value as given, or InvalidValue naming the first character no stored text may hold (by code
+    point and position, never echoing the value)."""
+    text = value or ""
+    found = _UNSTORABLE_RE.search(text)
+    if found is not None:
+        raise InvalidValue(
+            field,
+            f"{field} contains a character that cannot be stored (U+{ord(found.group()):04X} at position "
+            f"{found.start() + 1}): control characters, U+FFFE, U+FFFF and other noncharacters are refused.",
+        )
     return text
 
 
 def check_text(field: str, value: str | None, max_length: int, *, required: bool = False) -> str:
-    text = (value or "").strip()
+    """Free text, stripped: at most `max_length` characters, none that cannot be stored."""
+    text = check_characters(field, value).strip()
     if required and not text:
         raise InvalidValue(field, f"{field} is required.")
     if len(text) > max_length:
         raise InvalidValue(field, f"{field} is longer than {max_length} characters.")
-    if _CONTROL_RE.search(text):
-        raise InvalidValue(field, f"{field} contains control characters.")
     return text
 
 
@@ -84,9 +110,15 @@ def check_ukprn(value: str | None, field: str = "ProviderUkprn") -> str:
 
 
 def check_email(value: str | None) -> str:
-    text = (value or "").strip()
-    if len(text) > 254 or not _EMAIL_RE.match(text):
-        raise InvalidValue("EmailAddress", "The e-mail address is not valid.")
+    """Exactly one plain address such as mi@example.org (surrounding blanks ignored), or InvalidValue."""
+    text = (value or "").strip(" ")
+    local = text.rpartition("@")[0]
+    if len(text) > EMAIL_MAX or len(local) > 64 or not _EMAIL_RE.fullmatch(text):
+        raise InvalidValue(
+            "EmailAddress",
+            "The e-mail address must be exactly one plain address such as mi@example.org: no list (',' or "
+            "';'), display name, quotes, spaces or line breaks.",
+        )
     return text
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import signal
 import sys
@@ -14,6 +13,7 @@ from typing import Any
 
 from lrs_ws.cli import command
 from lrs_ws.config import Settings
+from lrs_ws.spreadsheet import csv_writer
 
 
 def _wiring(settings: Settings) -> Any:
@@ -143,16 +143,16 @@ def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
     wiring = _wiring(settings)
     job = batch.job_status(wiring.uow_factory(), job_id=args.job)
     _print_job(job)
-    writer = csv.writer(sys.stdout, lineterminator="\n")
+    write = csv_writer(sys.stdout)
     shown = 0
 
-    def each(row: list[str]) -> None:
+    def each(row: list[str | None]) -> None:
         nonlocal shown
         if shown == 0:
             print()
-            writer.writerow(batch.ERROR_FILE_HEADER)
+            write(batch.ERROR_FILE_HEADER)
         if args.limit is None or shown < args.limit:
-            writer.writerow(row)
+            write(row)
         shown += 1
 
     count = batch.job_errors(wiring.uow_factory(), job_id=args.job, each=each)

@@ -7,7 +7,6 @@ organisation's EDCs.
 
 from __future__ import annotations
 
-import csv
 import io
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from lrs_ws.domain import model, values
 from lrs_ws.domain.mail import Attachment, OutgoingMail
 from lrs_ws.service import edc_verification
 from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.spreadsheet import csv_text, safe_cell
 
 CSV_TYPE = "text/csv"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -49,7 +49,6 @@ COLUMNS: list[tuple[str, int]] = [
 DATE_COLUMNS = {"Date raised", "Due date"}
 HEADER_FILL = PatternFill("solid", start_color="FFD9E1F2", end_color="FFD9E1F2")
 OVERDUE_FILL = PatternFill("solid", start_color="FFFFC7CE", end_color="FFFFC7CE")
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -97,13 +96,9 @@ class OrgReport:
 
     def csv_bytes(self) -> bytes:
         """UTF-8 CSV with a header row; dates as YYYY-MM-DD; cells that a spreadsheet would run as a
-        formula are prefixed with an apostrophe."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([name for name, _ in COLUMNS])
-        for row in self.rows:
-            writer.writerow([_csv_cell(v) for v in row.cells()])
-        return out.getvalue().encode("utf-8")
+        formula are made text (`lrs_ws.spreadsheet`)."""
+        header = [name for name, _ in COLUMNS]
+        return csv_text([header, *(row.cells() for row in self.rows)]).encode("utf-8")
 
     def xlsx_bytes(self) -> bytes:
         """A workbook: bold header, fixed widths, real date cells, overdue rows highlighted, header frozen."""
@@ -120,9 +115,7 @@ class OrgReport:
             ws.column_dimensions[get_column_letter(index)].width = width
         for r, row in enumerate(self.rows, start=2):
             for c, ((name, _), value) in enumerate(zip(COLUMNS, row.cells(), strict=True), start=1):
-                cell = ws.cell(row=r, column=c, value=value)
-                if isinstance(value, str) and value.startswith("="):
-                    cell.data_type = "s"  # text, never a formula
+                cell = ws.cell(row=r, column=c, value=safe_cell(value) if isinstance(value, str) else value)
                 if name in DATE_COLUMNS:
                     cell.number_format = "yyyy-mm-dd"
                 if row.overdue:
@@ -138,7 +131,7 @@ class OrgReport:
             ("Outstanding EDCs", len(self.rows)),
             ("Overdue (open more than five weeks)", self.overdue_count),
         ):
-            about.append([label, value])
+            about.append([label, safe_cell(value) if isinstance(value, str) else value])
             about.cell(row=about.max_row, column=1).font = Font(bold=True)
         about["B2"].number_format = "yyyy-mm-dd"
         about.column_dimensions["A"].width = 36
@@ -148,13 +141,6 @@ class OrgReport:
         buffer = io.BytesIO()
         wb.save(buffer)
         return buffer.getvalue()
-
-
-def _csv_cell(value: object) -> str:
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def _row(uow: AbstractUnitOfWork, edc: model.EventDataChallenge, today: date) -> ReportRow:

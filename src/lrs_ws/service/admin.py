@@ -133,7 +133,9 @@ def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO) -> ImportResult:
 
 def add_aim(uow: AbstractUnitOfWork, *, reference: str, title: str, level: str) -> None:
     ref = values.check_reference(reference)
+    clean_title = values.check_text("title", title, 255, required=True)
+    clean_level = values.check_text("level", level, 20)
     with uow:
         if uow.aims.get(ref) is None:
-            uow.aims.add(Aim(ref, title, values.aim_type_of(ref) or "", level))
+            uow.aims.add(Aim(ref, clean_title, values.aim_type_of(ref) or "", clean_level))
             uow.commit()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 import os
 import threading
 import time
@@ -12,13 +13,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from lrs_ws import metrics
 from lrs_ws.domain import model
 from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed, TooManyAttempts
 from lrs_ws.domain.passwords import verify_password
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
 
+log = logging.getLogger("lrs_ws.auth")
+
 USERNAME_MAX = 100
+SOURCE_MAX = 64
 NONCE_MAX = 256
 CREATED_MAX = 64
 
@@ -74,6 +79,7 @@ class LoginPolicy:
     failure_limit: int = 5
     failure_window_seconds: int = 300
     verified_cache_seconds: int = 300
+    alert_threshold: int = 50
 
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
@@ -83,6 +89,7 @@ class LoginPolicy:
             failure_limit=settings.login_failure_limit,
             failure_window_seconds=settings.login_failure_window_seconds,
             verified_cache_seconds=settings.password_cache_seconds,
+            alert_threshold=settings.login_failure_alert,
         )
 
 
@@ -192,63 +199,117 @@ def authenticate(
     nonce: str | None = None,
     created: str | None = None,
     policy: LoginPolicy | None = None,
+    source: str = "",
 ) -> Caller:
     """The caller, or AuthenticationFailed with one message whatever the cause.
 
     `organisation_ref` None means the credentials came in a UsernameToken, which names no organisation
     (usernames are unique across the service). A token carrying `nonce`/`created` is refused when the nonce
-    was used before or `created` is outside the freshness window. A user name with too many recent failed
-    logins is refused (TooManyAttempts, the same message) without checking the password at all.
+    was used before or `created` is outside the freshness window.
+
+    Throttling is per (user name, `source` address): a pair with `failure_limit` failures in the window is
+    refused (TooManyAttempts, the same message) without checking the password at all. Each password check
+    first reserves a failure for its pair, atomically, and a success takes it back: however many requests
+    race, no more than `failure_limit` passwords are ever checked for a pair in a window. A user name with
+    `alert_threshold` failures from all sources is not locked (a stranger could lock anyone out) but each
+    further failure logs a warning and counts an alert.
     """
     policy = policy or LoginPolicy()
     now = utcnow()
     name = (username or "").strip()[:USERNAME_MAX]
+    where = source[:SOURCE_MAX]
     fresh = _check_token_freshness(nonce, created, now, policy)
     window_start = now - timedelta(seconds=policy.failure_window_seconds)
+    throttled = bool(name) and policy.failure_limit > 0
+    ttl = policy.verified_cache_seconds
     with uow:
-        failures = uow.login_failures.count_since(name, window_start) if name else 0
-        if policy.failure_limit > 0 and failures >= policy.failure_limit:
+        prior = uow.login_failures.count_since(name, where, window_start) if throttled else 0
+        if throttled and prior >= policy.failure_limit:
             raise TooManyAttempts()
-        caller = _check_credentials(uow, name, password, organisation_ref, request_id, policy)
+        user = uow.users.by_username(name) if name else None
+        stored_hash = user.password_hash if user is not None else None
+    reserved = False
+    if stored_hash is not None and recently_verified.check(name, password or "", stored_hash, ttl):
+        password_ok = True
+    else:
+        if throttled:
+            reserved = _reserve(uow, name, where, now, window_start, policy)
+        # Always pay for one hash check so unknown users cost the same as wrong passwords.
+        password_ok = verify_password(password or "", stored_hash)
+        if password_ok and stored_hash is not None:
+            recently_verified.remember(name, password or "", stored_hash, ttl)
+    with uow:
+        caller = _caller_if_allowed(uow, name, password_ok, organisation_ref, request_id)
         if caller is None:
-            if name:
-                # Unknown user names are counted too: throttling must not tell which names exist.
-                uow.login_failures.purge_before(window_start)
-                uow.login_failures.add(name, now)
-                uow.commit()
+            if throttled:
+                _failed(uow, name, where, now, window_start, policy, reserved)
             raise AuthenticationFailed()
-        wrote = False
+        replayed = False
+        has_nonce = fresh is not None and fresh.digest is not None
         if fresh is not None and fresh.digest is not None:
             uow.nonces.purge_expired(now)
-            if not uow.nonces.remember(caller.username, fresh.digest, fresh.created, fresh.expires_at):
-                raise AuthenticationFailed()
-            wrote = True
-        if failures:
-            uow.login_failures.clear(name)
-            wrote = True
-        if wrote:
+            replayed = not uow.nonces.remember(caller.username, fresh.digest, fresh.created, fresh.expires_at)
+        if reserved or prior:
+            # The password was right (a replay is not a failure): the pair's failures and reservation go.
+            uow.login_failures.clear(name, where)
+        if has_nonce or reserved or prior:
             uow.commit()
+        if replayed:
+            raise AuthenticationFailed()
         return caller
 
 
-def _check_credentials(
+def _reserve(
     uow: AbstractUnitOfWork,
     name: str,
-    password: str | None,
-    organisation_ref: str | None,
-    request_id: str,
+    source: str,
+    now: datetime,
+    window_start: datetime,
     policy: LoginPolicy,
+) -> bool:
+    """Reserve a failure for the pair before its password is checked (committed at once, so concurrent
+    requests see it); TooManyAttempts when the pair is locked."""
+    with uow:
+        reserved = uow.login_failures.reserve(name, source, now, window_start, policy.failure_limit)
+        uow.commit()
+    if not reserved:
+        raise TooManyAttempts()
+    return True
+
+
+def _failed(
+    uow: AbstractUnitOfWork,
+    name: str,
+    source: str,
+    now: datetime,
+    window_start: datetime,
+    policy: LoginPolicy,
+    reserved: bool,
+) -> None:
+    """Keep the failure (reserved before the check, or recorded now) and alert on a user name that fails
+    too often from everywhere. Unknown user names are counted too: throttling must not tell which exist."""
+    uow.login_failures.purge_before(window_start)
+    if not reserved:
+        uow.login_failures.reserve(name, source, now, window_start, policy.failure_limit)
+    uow.commit()
+    if policy.alert_threshold <= 0:
+        return
+    failures = uow.login_failures.count_user_since(name, window_start)
+    if failures >= policy.alert_threshold:
+        metrics.LOGIN_FAILURE_ALERTS.inc()
+        if failures % policy.alert_threshold == 0:
+            log.warning(
+                "many failed logins for one user name",
+                extra={"user": name, "detail": f"{failures} failures in {policy.failure_window_seconds} s"},
+            )
+
+
+def _caller_if_allowed(
+    uow: AbstractUnitOfWork, name: str, password_ok: bool, organisation_ref: str | None, request_id: str
 ) -> Caller | None:
-    user = uow.users.by_username(name) if name else None
-    ttl = policy.verified_cache_seconds
-    if user is not None and recently_verified.check(name, password or "", user.password_hash, ttl):
-        password_ok = True
-    else:
-        # Always pay for one hash check so unknown users cost the same as wrong passwords.
-        password_ok = verify_password(password or "", user.password_hash if user else None)
-        if password_ok and user is not None:
-            recently_verified.remember(name, password or "", user.password_hash, ttl)
-    if user is None or not password_ok or not user.active:
+    """The Caller when the password was right and the user (read again) may log in, else None."""
+    user = uow.users.by_username(name) if name and password_ok else None
+    if user is None or not user.active:
         return None
     organisation = uow.organisations.get(user.organisation_id)
     if organisation is None:

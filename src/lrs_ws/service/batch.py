@@ -26,6 +26,7 @@ from lrs_ws.service.batch_ports import NewJob, PayloadChunk
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.spreadsheet import csv_writer
 
 OP_BATCH = "achievement batches"
 
@@ -162,8 +163,8 @@ def _check_request(
         raise e.BatchRefused("WSRC0043", "Your organisation is not configured to submit achievement batches.")
     try:
         clean_email = values.check_email(email)
-    except e.InvalidValue:
-        raise e.BatchRefused("WSEC0044", "The e-mail address is not valid.") from None
+    except e.InvalidValue as exc:
+        raise e.BatchRefused("WSEC0044", exc.message) from None
     return clean_email, records.check_submission_type(submission_type)
 
 
@@ -262,12 +263,13 @@ def submit_file(
         if organisation is None or user is None or user.organisation_id != organisation.id or not user.active:
             raise e.NotFound("user of organisation", f"{username} / {organisation_ref}")
         assert organisation.id is not None and user.id is not None
+        clean_filename = values.check_text("filename", filename, 255, required=True)
         # The same role check as SubmitAchievementBatchJob: the job's changes are audited under this user.
         Caller.of(user, organisation, "").require(model.ROLE_AO_USER, OP_BATCH)
         clean_email, status = _check_request(uow, organisation.id, email or user.email, submission_type)
         job_id = uow.batches.add_job(
             NewJob(
-                organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, filename[:255],
+                organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, clean_filename,
                 utcnow(),
             )
         )
@@ -292,13 +294,8 @@ class JobReport:
     error_file: str | None
 
 
-def _safe_cell(value: Any) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str]]:
+def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str | None]]:
+    """The error file's rows as data; `lrs_ws.spreadsheet` makes them safe cells when they are written."""
     for f in failed:
         try:
             data = json.loads(f.payload)
@@ -306,22 +303,22 @@ def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str]]:
             data = {}
         yield [
             str(f.line_no),
-            _safe_cell(data.get("MisIdentifier")),
-            _safe_cell(data.get("Uln")),
-            _safe_cell(data.get("UnitOrQualificationReferenceNumber")),
+            data.get("MisIdentifier"),
+            data.get("Uln"),
+            data.get("UnitOrQualificationReferenceNumber"),
             f.error_code,
-            _safe_cell(f.error_message),
+            f.error_message,
         ]
 
 
 def error_file(failed: Iterable[b.FailedRecord]) -> str | None:
     """AchievementBatchErrorFile: CSV, a header row then one row per failed record; None when none failed."""
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(ERROR_FILE_HEADER)
+    write = csv_writer(out)
+    write(ERROR_FILE_HEADER)
     empty = True
     for row in error_rows(failed):
-        writer.writerow(row)
+        write(row)
         empty = False
     return None if empty else out.getvalue()
 
@@ -367,7 +364,9 @@ def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     return job_status(uow, job_id=job_id)
 
 
-def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str]], None]) -> int:
+def job_errors(
+    uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str | None]], None]
+) -> int:
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0
     with uow:

@@ -119,6 +119,22 @@ def _caller(job: b.BatchJob) -> Caller:
     )
 
 
+def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
+    """Why the job's submitter can no longer have it applied in their name (None when they still can): the
+    same conditions as submitting it, checked again before each chunk, since the job may have waited."""
+    user = uow.users.by_username(job.username)
+    organisation = uow.organisations.get(job.organisation_id)
+    stopped = "Records not yet processed were not applied:"
+    same_user = user is not None and (user.id, user.organisation_id) == (job.user_id, job.organisation_id)
+    if user is None or not same_user or not user.active:
+        return f"{stopped} the submitting user {job.username} is no longer active."
+    if model.ROLE_AO_USER not in user.role_set:
+        return f"{stopped} the submitting user {job.username} no longer has the AO_USER role."
+    if organisation is None or not organisation.batch_enabled:
+        return f"{stopped} the organisation is no longer enabled for achievement batches."
+    return None
+
+
 def _refusal(item: list[Any], error: e.DomainError) -> b.RecordOutcome:
     """A failed record's outcome; it keeps the record for the error file. `item` is [line, values...]."""
     code, category = records.classify(error)
@@ -175,6 +191,11 @@ def process_chunk(
         start = batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
         if start is None:
             raise LeaseLost(job.id)
+        if (refusal := submitter_refusal(uow, job)) is not None:
+            status = _finish(uow, job, worker_id, failed=refusal)
+            uow.commit()
+            log.warning("batch job refused", extra={"job_id": job.id, "detail": refusal})
+            return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
         rows = chunk_records(batches.payloads(job.id, start, stop), start, stop) if start < stop else []
         if not rows:

@@ -111,6 +111,10 @@ def _as_date(field: str, value: date | datetime | None) -> date:
 
 def clean(record: AchievementRecord, today: date) -> CleanRecord:
     """Field-level validation; raises the first field error found."""
+    for name in FIELD_NAMES:
+        value = getattr(record, name)
+        if isinstance(value, str):
+            values.check_characters(name, value)
     if record.Action not in ACTIONS:
         raise e.InvalidValue(
             "Action", "Action must be 1 (Create), 2 (Update), 3 (Withdraw) or 4 (Reinstate)."

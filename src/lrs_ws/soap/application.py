@@ -7,8 +7,10 @@ import time
 from typing import Any
 
 from spyne import Application, Fault
+from spyne.const.http import HTTP_500
 from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11
+from spyne.protocol.xml import SchemaValidationError
 
 from lrs_ws.domain.errors import DomainError
 from lrs_ws.soap import fast_records
@@ -18,7 +20,7 @@ from lrs_ws.soap.faults import (
     INTERNAL_ERROR_MESSAGE,
     domain_fault_element,
     error_code,
-    scrub_schema_message,
+    schema_fault_message,
 )
 from lrs_ws.soap.guard import silence_spyne_request_logging
 from lrs_ws.soap.namespaces import SERVICES_NS
@@ -56,12 +58,43 @@ class LrsSoap11(Soap11):
         self.validation_schema = None
         if self.validator is self.SCHEMA_VALIDATION and value is not None:
             self.validation_schema = build_validation_schema(self.app.interface.docs.xml_schema)
+    def set_validator(self, validator):  # type: ignore[no-untyped-def]
+        super().set_validator(validator)
+        if self.validator is self.SCHEMA_VALIDATION:
+            # Spyne's own validator puts libxml2's raw text (the value received, a bytes repr) in the fault.
+            self.validate_document = self._validate_against_schema
+
+    def _validate_against_schema(self, payload: Any) -> None:
+        if self.validation_schema.validate(payload):
+            return
+        entry = self.validation_schema.error_log.last_error
+        raise SchemaValidationError(schema_fault_message(entry.message, entry.type_name))
+
+    def serialize(self, ctx, message):  # type: ignore[no-untyped-def]
+        try:
+            return super().serialize(ctx, message)
+        except Exception as exc:
+            if ctx.out_error is not None or message is not self.RESPONSE:
+                raise
+            # Spyne would answer HTTP 200 with the half-built, empty Envelope: answer a Server fault instead.
+            rc = request_context(ctx)
+            rc.set_outcome(INTERNAL_ERROR_CODE)
+            log.error(
+                "response could not be serialised",
+                extra={"request_id": rc.request_id, "operation": rc.operation, "error": type(exc).__name__},
+            )
+            ctx.out_error = domain_fault(
+                INTERNAL_ERROR_CODE, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})", "Server"
+            )
+            ctx.out_document = None
+            ctx.transport.resp_code = HTTP_500
+            return super().serialize(ctx, message)
 
     def schema_validation_error_to_parent(self, ctx, cls, inst, parent, ns, **_):  # type: ignore[no-untyped-def]
-        message = "The request does not match the service's schema: " + scrub_schema_message(
-            str(getattr(inst, "faultstring", "") or "")
+        message = "The request does not match the service's schema. " + str(
+            getattr(inst, "faultstring", "") or ""
         )
-        fault = domain_fault("WSEC0001", message)
+        fault = domain_fault("WSEC0001", message.strip())
         request_context(ctx).set_outcome("WSEC0001")
         return self.fault_to_parent(ctx, Fault, fault, parent, ns)
 

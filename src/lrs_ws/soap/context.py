@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,6 +83,35 @@ def request_context(ctx: Any) -> RequestContext:
     return ctx.udc  # type: ignore[no-any-return]
 
 
+def _address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def client_address(environ: dict[str, Any] | None, trusted_proxies: tuple[str, ...]) -> str:
+    """The address a request came from, as failed logins are counted: the TCP peer (REMOTE_ADDR), or, when
+    the peer is a trusted proxy, the last X-Forwarded-For hop that is not itself a trusted proxy (hops a
+    client wrote itself, further left, are never believed)."""
+    environ = environ or {}
+    peer = _address(str(environ.get("REMOTE_ADDR") or ""))
+    if peer is None:
+        return ""
+    networks = [ipaddress.ip_network(n) for n in trusted_proxies]
+
+    def trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+        return any(address in network for network in networks)
+
+    hops = str(environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+    while trusted(peer) and hops:
+        hop = _address(hops.pop())
+        if hop is None:
+            break
+        peer = hop
+    return str(peer)
+
+
 def deps_of(ctx: Any) -> Deps:
     return ctx.app.deps  # type: ignore[no-any-return]
 
@@ -90,6 +120,8 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
     """Authenticate from the body's invokingUser, or else from the WS-Security UsernameToken."""
     rc = request_context(ctx)
     deps = deps_of(ctx)
+    source = client_address(getattr(getattr(ctx, "transport", None), "req_env", None),
+                            deps.settings.trusted_proxies)
     has_body_user = invoking_user is not None and any(
         getattr(invoking_user, f, None) for f in ("UserName", "OrgPassword", "OrganisationRef")
     )
@@ -101,6 +133,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             organisation_ref=invoking_user.OrganisationRef or "",
             request_id=rc.request_id,
             policy=LoginPolicy.from_settings(deps.settings),
+            source=source,
         )
     elif rc.token is not None:
         caller = deps.authenticator(
@@ -112,6 +145,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             nonce=rc.token.nonce,
             created=rc.token.created,
             policy=LoginPolicy.from_settings(deps.settings),
+            source=source,
         )
     else:
         raise AuthenticationFailed()
