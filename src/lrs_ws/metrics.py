@@ -100,6 +100,9 @@ LOGIN_FAILURE_ALERTS = Counter(
     "lrs_ws_login_failure_alerts",
     "Failed logins of a user name already at or over LRS_WS_LOGIN_FAILURE_ALERT failures (from every source) "
     "within the throttling window: someone may be guessing its password from many addresses.",
+    # Labelled like every metric here: an unlabelled one opens its file when this module is imported, and on a
+    # full disk that would be a worker that cannot boot. A labelled one opens it when first counted.
+    ["kind"],
     registry=None,
 )
 LATENCY = Histogram(

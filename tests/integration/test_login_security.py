@@ -279,7 +279,8 @@ def test_a_user_name_failing_from_many_addresses_alerts_once_over_the_ceiling_bu
     policy = LoginPolicy(failure_limit=3, failure_window_seconds=300, alert_threshold=6)
 
     def alerts() -> float:
-        return build_registry().get_sample_value("lrs_ws_login_failure_alerts_total") or 0.0
+        sample = build_registry().get_sample_value("lrs_ws_login_failure_alerts_total", {"kind": "user_name"})
+        return sample or 0.0
 
     before = alerts()
     with caplog.at_level("WARNING", logger="lrs_ws.auth"):

@@ -15,7 +15,7 @@ from typing import Any
 
 from lrs_ws import metrics
 from lrs_ws.domain import model
-from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed, TooManyAttempts
+from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed, ServiceUnavailable, TooManyAttempts
 from lrs_ws.domain.passwords import verify_password
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
@@ -233,7 +233,12 @@ def authenticate(
         password_ok = True
     else:
         if throttled:
-            reserved = _reserve(uow, name, where, now, window_start, policy)
+            try:
+                reserved = _reserve(uow, name, where, now, window_start, policy)
+            except ServiceUnavailable:
+                # The database cannot be written (a full disk): the pair's lock-out, read above, still holds;
+                # this one check goes unreserved rather than refusing every caller not in the password cache.
+                log.warning("login failure not reserved: database not writable", extra={"user": name})
         # Always pay for one hash check so unknown users cost the same as wrong passwords.
         password_ok = verify_password(password or "", stored_hash)
         if password_ok and stored_hash is not None:
@@ -296,7 +301,7 @@ def _failed(
         return
     failures = uow.login_failures.count_user_since(name, window_start)
     if failures >= policy.alert_threshold:
-        metrics.LOGIN_FAILURE_ALERTS.inc()
+        metrics.LOGIN_FAILURE_ALERTS.labels(kind="user_name").inc()
         if failures % policy.alert_threshold == 0:
             log.warning(
                 "many failed logins for one user name",
