@@ -64,6 +64,19 @@ class LoginFailureRepository:
             or 0
         )
 
+    def counts_by_user_since(self, since: datetime) -> dict[str, int]:
+        rows = self.session.execute(
+            select(login_failures.c.username, func.count())
+            .where(login_failures.c.failed_at >= since)
+            .group_by(login_failures.c.username)
+        ).all()
+        return {username: int(count) for username, count in rows}
+
+    def forget_user(self, username: str) -> int:
+        """Delete every failure counted against the user name, whatever else it was counted for."""
+        result = self.session.execute(delete(login_failures).where(login_failures.c.username == username))
+        return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+
     def clear(self, username: str) -> None:
         self.session.execute(delete(login_failures).where(login_failures.c.username == username))
 

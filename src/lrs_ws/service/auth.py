@@ -75,6 +75,14 @@ class LoginPolicy:
     failure_window_seconds: int = 300
     verified_cache_seconds: int = 300
 
+    def window_start(self, now: datetime) -> datetime:
+        """Failures older than this no longer count."""
+        return now - timedelta(seconds=self.failure_window_seconds)
+
+    def locks_out(self, failures: int) -> bool:
+        """A user name with this many failures in the window is refused without a password check."""
+        return self.failure_limit > 0 and failures >= self.failure_limit
+
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
         return cls(
@@ -204,10 +212,10 @@ def authenticate(
     now = utcnow()
     name = (username or "").strip()[:USERNAME_MAX]
     fresh = _check_token_freshness(nonce, created, now, policy)
-    window_start = now - timedelta(seconds=policy.failure_window_seconds)
+    window_start = policy.window_start(now)
     with uow:
         failures = uow.login_failures.count_since(name, window_start) if name else 0
-        if policy.failure_limit > 0 and failures >= policy.failure_limit:
+        if policy.locks_out(failures):
             raise TooManyAttempts()
         caller = _check_credentials(uow, name, password, organisation_ref, request_id, policy)
         if caller is None:
@@ -251,7 +259,7 @@ def _check_credentials(
     if user is None or not password_ok or not user.active:
         return None
     organisation = uow.organisations.get(user.organisation_id)
-    if organisation is None:
+    if organisation is None or not organisation.active:
         return None
     if organisation_ref is not None and organisation_ref.strip().upper() != organisation.ref:
         return None
