@@ -115,8 +115,11 @@ def test_a_file_with_a_wrong_header_or_for_a_stranger_is_refused_and_creates_no_
         good = write_batch_file(tmp_path / "good.csv", [achievement(JAMES, "K/500/0001")])
         stranger = lrs_ws(database, "batch", "submit", str(good), "--org", "DEMO02", "--user", "demo1.edc")
         assert stranger.returncode == 2
+        assert stranger.stderr.splitlines() == ["lrs-ws: No user demo1.edc in organisation DEMO02."]
+        nowhere = lrs_ws(database, "batch", "submit", str(good), "--org", "DEMO99", "--user", "demo1.edc")
+        assert nowhere.stderr.splitlines() == ["lrs-ws: No organisation DEMO99."]
         unknown = lrs_ws(database, "batch", "status", "999999")
-        assert unknown.returncode == 2 and "999999" in unknown.stderr
+        assert unknown.returncode == 2 and unknown.stderr.splitlines() == ["lrs-ws: No batch job 999999."]
         assert count(engine, "SELECT count(*) FROM batch_jobs") == jobs
     finally:
         engine.dispose()

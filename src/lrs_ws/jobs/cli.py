@@ -151,20 +151,29 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import batch
 
     wiring = _wiring(settings)
-    with open_text(args.file, args.encoding) as fh, _tqdm(
-        total=_count_lines(args.file), desc="reading", unit="rec"
-    ) as bar:
+    bar: Any = None
+    read = 0
+    with open_text(args.file, args.encoding) as fh:
 
         def rows() -> Iterator[tuple[int, dict[str, str]]]:
+            nonlocal bar, read
             for row in batch.csv_rows(fh):
+                if bar is None:
+                    # Shown from the first row on: a refusal before it (header, user) stays one line.
+                    bar = _tqdm(total=_count_lines(args.file), desc="reading", unit="rec")
                 bar.update(1)
+                read += 1
                 yield row
 
-        job_id = batch.submit_file(
-            wiring.uow_factory(), organisation_ref=args.org, username=args.user, email=args.email,
-            submission_type=args.type, filename=os.path.basename(args.file), rows=rows(),
-        )
-    print(f"job {job_id} submitted: {bar.n} records", file=sys.stderr)
+        try:
+            job_id = batch.submit_file(
+                wiring.uow_factory(), organisation_ref=args.org, username=args.user, email=args.email,
+                submission_type=args.type, filename=os.path.basename(args.file), rows=rows(),
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    print(f"job {job_id} submitted: {read} records", file=sys.stderr)
     if args.no_wait:
         print(job_id)
         return 0
