@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -190,3 +191,31 @@ def test_a_short_new_password_is_refused_and_the_old_one_still_works(
     assert main(["user", "reset-password", "demo1.edc"]) == 2
     assert capsys.readouterr().err.strip() == "lrs-ws: The password must be at least 12 characters long."
     assert db_state(cli_env.engine, TABLES) == before
+
+
+def test_a_deactivated_user_or_organisation_cannot_be_sent_a_batch_file(
+    cli_env: Wiring, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from lrs_ws.service.records import FIELD_NAMES
+
+    path = tmp_path / "one.csv"
+    path.write_text(
+        ",".join(FIELD_NAMES) + "\n"
+        "2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,M1,10000002,8659377485,K/501/5773\n",
+        encoding="utf-8",
+    )
+    submit = ["batch", "submit", str(path), "--org", "DEMO02", "--user", "demo2.edc", "--no-wait"]
+    assert main(["user", "deactivate", "demo2.edc"]) == 0
+    assert main(["org", "deactivate", "DEMO02"]) == 0
+    capsys.readouterr()
+    before = db_state(cli_env.engine, ("batch_jobs",))
+    assert main(submit) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "lrs-ws: The user demo2.edc is deactivated: it cannot submit batch files."
+    ]
+    assert main(["user", "activate", "demo2.edc"]) == 0
+    assert main(submit) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "lrs-ws: The organisation DEMO02 is deactivated: it cannot submit batch files."
+    ]
+    assert db_state(cli_env.engine, ("batch_jobs",)) == before
