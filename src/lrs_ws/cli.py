@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import codecs
+import csv
 import getpass
 import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from typing import TextIO
 
 from lrs_ws.config import SettingError, Settings
 from lrs_ws.domain.errors import DomainError
 
 Handler = Callable[[argparse.Namespace, Settings], int]
+DEFAULT_ENCODING = "utf-8"
+_BOM = codecs.BOM_UTF8
+_ZIP_MAGIC = b"PK\x03\x04"
+_BLOCK = 1 << 20
+
+
+class CommandError(Exception):
+    """A refusal of the command line itself (a file it cannot read): one line, exit 2."""
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
 
 
@@ -26,6 +37,60 @@ def _wiring(settings: Settings):  # type: ignore[no-untyped-def]
     from lrs_ws.app import wire
 
     return wire(settings)
+
+
+# -- input files -------------------------------------------------------------------------------------------
+
+
+def _check_decodes(path: str, codec: str, skip: int) -> None:
+    """Decode the whole file once, so a bad byte is refused before anything is stored, naming where it is."""
+    decoder = codecs.getincrementaldecoder(codec)("strict")
+    with open(path, "rb") as fh:
+        fh.seek(skip)
+        offset, line = skip, 1
+        while True:
+            block = fh.read(_BLOCK)
+            pending = len(decoder.getstate()[0])
+            try:
+                text = decoder.decode(block, final=not block)
+            except UnicodeDecodeError as exc:
+                line += exc.object[: exc.start].decode(codec, "replace").count("\n")
+                raise CommandError(
+                    f"{path}: line {line}, byte {offset - pending + exc.start}: not valid {codec} "
+                    "(give the file's encoding with --encoding, e.g. --encoding cp1252)"
+                ) from None
+            if "\x00" in text:
+                line += text[: text.index("\x00")].count("\n")
+                raise CommandError(f"{path}: line {line} holds a NUL character: this is not a CSV file")
+            line += text.count("\n")
+            if not block:
+                return
+            offset += len(block)
+
+
+def open_text(path: str, encoding: str = DEFAULT_ENCODING) -> TextIO:
+    """A CSV file opened for reading as text, once all of it is known to decode.
+
+    UTF-8 is read with or without a byte-order mark; any other Python codec may be named. A missing or
+    unreadable file, an unknown codec, a zip archive (an .xlsx saved under another name) and a byte the
+    codec cannot decode are each a CommandError of one line.
+    """
+    try:
+        codec = codecs.lookup(encoding).name
+    except LookupError:
+        raise CommandError(f"unknown encoding {encoding!r}: name a Python codec, e.g. cp1252") from None
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_ZIP_MAGIC))
+        if head == _ZIP_MAGIC:
+            raise CommandError(
+                f"{path} is a zip archive (an Excel workbook?), not a CSV file: save it as CSV and try again"
+            )
+        skip = len(_BOM) if codec == "utf-8" and head.startswith(_BOM) else 0
+        _check_decodes(path, codec, skip)
+        return open(path, newline="", encoding="utf-8-sig" if codec == "utf-8" else codec)
+    except OSError as exc:
+        raise CommandError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
 
 
 # -- serve / db / wsdl -------------------------------------------------------------------------------------
@@ -160,10 +225,109 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _operator() -> str:
+    """Who runs a command, for the audit trail: the login name of the process."""
+    try:
+        return f"operator:{getpass.getuser()}"
+    except (OSError, KeyError):
+        return f"operator:uid-{os.getuid()}"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> None:
+    cells = [list(header), *([str(c) for c in row] for row in rows)]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    for row in cells:
+        print("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _yes_no(flag: bool) -> str:
+    return "yes" if flag else "no"
+
+
+def cmd_user_list(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+    from lrs_ws.service.auth import LoginPolicy
+
+    users = accounts.list_users(
+        _wiring(settings).uow_factory(), organisation_ref=args.org, policy=LoginPolicy.from_settings(settings)
+    )
+    _table(
+        ("USER", "ORGANISATION", "ROLES", "ACTIVE", "LOCKED OUT"),
+        [(u.username, u.organisation_ref, u.roles, _yes_no(u.active), _yes_no(u.locked_out)) for u in users],
+    )
+    return 0
+
+
+def cmd_user_unlock(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+
+    done = accounts.unlock_user(_wiring(settings).uow_factory(), operator=_operator(), username=args.username)
+    print(f"user {done.subject} unlocked" if done.changed else f"user {done.subject} was not locked out")
+    return 0
+
+
+def cmd_user_reset_password(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+
+    password = _read_password(args)
+    done = accounts.reset_password(
+        _wiring(settings).uow_factory(), operator=_operator(), username=args.username, password=password
+    )
+    print(f"password of user {done.subject} changed")
+    return 0
+
+
+def cmd_user_set_active(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+
+    done = accounts.set_user_active(
+        _wiring(settings).uow_factory(), operator=_operator(), username=args.username, active=args.active
+    )
+    state = "active" if args.active else "inactive"
+    print(f"user {done.subject} is now {state}" if done.changed
+          else f"user {done.subject} is already {state}; nothing changed")
+    return 0
+
+
+def cmd_user_roles(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+
+    done = accounts.set_user_roles(
+        _wiring(settings).uow_factory(), operator=_operator(), username=args.username,
+        roles=args.set.split(","),
+    )
+    print(f"user {done.subject} roles set" if done.changed
+          else f"user {done.subject} already has these roles; nothing changed")
+    return 0
+
+
+def cmd_org_list(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+
+    _table(
+        ("ORGANISATION", "NAME", "UKPRN", "BATCH", "ACTIVE", "USERS"),
+        [(o.ref, o.name, o.ukprn, _yes_no(o.batch_enabled), _yes_no(o.active), o.users)
+         for o in accounts.list_organisations(_wiring(settings).uow_factory())],
+    )
+    return 0
+
+
+def cmd_org_set_active(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import accounts
+
+    done = accounts.set_organisation_active(
+        _wiring(settings).uow_factory(), operator=_operator(), ref=args.ref, active=args.active
+    )
+    state = "active" if args.active else "inactive"
+    print(f"organisation {done.subject} is now {state}" if done.changed
+          else f"organisation {done.subject} is already {state}; nothing changed")
+    return 0
+
+
 def cmd_learner_import(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import admin
 
-    with open(args.file, newline="", encoding="utf-8-sig") as fh:
+    with open_text(args.file, args.encoding) as fh:
         result = admin.import_learners(_wiring(settings).uow_factory(), stream=fh)
     print(f"{result.added} learners added, {result.updated} updated, {len(result.errors)} rows refused")
     for err in result.errors:
@@ -202,6 +366,14 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--ukprn", required=True)
     p.add_argument("--batch-enabled", action="store_true")
     p.set_defaults(handler=cmd_org_add)
+    org.add_parser("list", help="every organisation, active or not, with its number of users").set_defaults(
+        handler=cmd_org_list
+    )
+    for verb, active, what in (("deactivate", False, "none of its users can log in"),
+                               ("activate", True, "its active users can log in again")):
+        p = org.add_parser(verb, help=f"{verb} an organisation: {what} (audited)")
+        p.add_argument("ref", help="OrganisationRef, e.g. DEMO01")
+        p.set_defaults(handler=cmd_org_set_active, active=active)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="add a user; the password is read from stdin or prompted for")
@@ -211,12 +383,36 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--roles", required=True, help="comma-separated: AO_USER, EDC_USER, LRS_SUPPORT")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(handler=cmd_user_add)
+    p = user.add_parser("list", help="users with organisation, roles, whether active and locked out")
+    p.add_argument("--org", default=None, help="only this organisation's users (OrganisationRef)")
+    p.set_defaults(handler=cmd_user_list)
+    p = user.add_parser("unlock", help="end a login lock-out now: forget the user's failed logins (audited)")
+    p.add_argument("username")
+    p.set_defaults(handler=cmd_user_unlock)
+    p = user.add_parser(
+        "reset-password", help="set a new password, read from stdin or prompted for (audited)"
+    )
+    p.add_argument("username")
+    p.add_argument("--password-stdin", action="store_true")
+    p.set_defaults(handler=cmd_user_reset_password)
+    for verb, active, what in (("deactivate", False, "refused at login from now on"),
+                               ("activate", True, "may log in again")):
+        p = user.add_parser(verb, help=f"{verb} a user: {what} (audited)")
+        p.add_argument("username")
+        p.set_defaults(handler=cmd_user_set_active, active=active)
+    p = user.add_parser("roles", help="replace a user's roles (audited)")
+    p.add_argument("username")
+    p.add_argument("--set", required=True, metavar="ROLES",
+                   help="comma-separated: AO_USER, EDC_USER, LRS_SUPPORT")
+    p.set_defaults(handler=cmd_user_roles)
 
     learner = sub.add_parser("learner", help="the learner register").add_subparsers(
         dest="learner_command", required=True
     )
     p = learner.add_parser("import", help="add or update learners from CSV")
     p.add_argument("file")
+    p.add_argument("--encoding", default=DEFAULT_ENCODING,
+                   help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
     p.set_defaults(handler=cmd_learner_import)
 
 
@@ -288,6 +484,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (OperationalError, InterfaceError) as exc:
         where = safe_url(settings.database_url)
         print(f"lrs-ws: cannot reach the database at {where}: {database_cause(exc)}", file=sys.stderr)
+        return 2
+    except CommandError as exc:
+        print(f"lrs-ws: {exc}", file=sys.stderr)
+        return 2
+    except csv.Error as exc:
+        print(f"lrs-ws: the file cannot be read as CSV: {exc}", file=sys.stderr)
         return 2
 
 

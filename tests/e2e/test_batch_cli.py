@@ -116,8 +116,11 @@ def test_a_file_with_a_wrong_header_or_for_a_stranger_is_refused_and_creates_no_
         good = write_batch_file(tmp_path / "good.csv", [achievement(JAMES, "K/500/0001")])
         stranger = lrs_ws(database, "batch", "submit", str(good), "--org", "DEMO02", "--user", "demo1.edc")
         assert stranger.returncode == 2
+        assert stranger.stderr.splitlines() == ["lrs-ws: No user demo1.edc in organisation DEMO02."]
+        nowhere = lrs_ws(database, "batch", "submit", str(good), "--org", "DEMO99", "--user", "demo1.edc")
+        assert nowhere.stderr.splitlines() == ["lrs-ws: No organisation DEMO99."]
         unknown = lrs_ws(database, "batch", "status", "999999")
-        assert unknown.returncode == 2 and "999999" in unknown.stderr
+        assert unknown.returncode == 2 and unknown.stderr.splitlines() == ["lrs-ws: No batch job 999999."]
         assert count(engine, "SELECT count(*) FROM batch_jobs") == jobs
     finally:
         engine.dispose()
@@ -164,3 +167,83 @@ def test_a_batch_file_with_an_email_that_is_not_one_plain_address_is_refused_and
         assert db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events")) == before
     finally:
         engine.dispose()
+def stderr_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
+    """stderr's lines, progress-bar redraws (carriage returns) split off."""
+    return [part.strip() for line in done.stderr.splitlines() for part in line.split("\r") if part.strip()]
+
+
+def test_with_no_worker_running_batch_submit_says_so_and_exits_3_leaving_the_job_queued(backend, tmp_path):
+    url, dispose = fresh_database(backend, tmp_path)
+    engine = create_engine(url)
+    try:
+        path = write_batch_file(tmp_path / "early.csv", [achievement(JAMES, "K/500/0099")])
+        done = lrs_ws(url, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
+                      "--worker-wait", "1", "--poll", "0.1")
+        assert done.returncode == 3, done.stderr[-2000:]
+        job_id = count(engine, "SELECT max(id) FROM batch_jobs")
+        assert (
+            f"lrs-ws: no worker has picked up job {job_id} in 1 s; start one with `lrs-ws worker` "
+            f"(job {job_id} stays queued)"
+        ) in stderr_lines(done)
+        assert count(engine, "SELECT count(*) FROM batch_jobs WHERE status = 'Waiting'") == 1
+
+        worker = lrs_ws(url, "worker", "--once")
+        assert worker.returncode == 0, worker.stderr[-2000:]
+        assert count(engine, "SELECT count(*) FROM batch_jobs WHERE status = 'Successful'") == 1
+    finally:
+        engine.dispose()
+        dispose()
+
+
+def test_fail_on_errors_exits_1_and_the_end_shows_the_first_errors_and_the_full_error_file_command(
+    database, worker, tmp_path
+):
+    records = [achievement(JAMES, "M/500/0001", mis="E0")]
+    records += [achievement("1234567890", f"M/500/00{i:02d}", mis=f"E{i}") for i in range(2, 9)]
+    path = write_batch_file(tmp_path / "errors.csv", records)
+    args = ("batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc", "--poll", "0.1")
+    done = lrs_ws(database, *args)
+    assert done.returncode == 0, done.stderr[-2000:]  # Successful: one record was applied
+    job_id = fields(done.stdout)["Job"]
+    shown = list(csv.DictReader(io.StringIO(done.stdout[done.stdout.index('"Line",'):])))
+    assert [r["MisIdentifier"] for r in shown] == ["E2", "E3", "E4", "E5", "E6"]
+    assert (
+        "7 record(s) failed; the first 5 are shown. "
+        f"The full error file: lrs-ws batch errors {job_id} --out FILE"
+    ) in stderr_lines(done)
+
+    again = write_batch_file(
+        tmp_path / "errors2.csv", [achievement("1234567890", "M/500/0010"), achievement(JAMES, "M/500/0011")]
+    )
+    strict = lrs_ws(database, "batch", "submit", str(again), "--org", "DEMO01", "--user", "demo1.edc",
+                    "--poll", "0.1", "--fail-on-errors")
+    assert strict.returncode == 1, strict.stderr[-2000:]
+    assert fields(strict.stdout)["Status"] == "Successful"
+
+    out = tmp_path / "errors-out.csv"
+    written = lrs_ws(database, "batch", "errors", job_id, "--out", str(out))
+    assert written.returncode == 0, written.stderr
+    to_stdout = lrs_ws(database, "batch", "errors", job_id, "--out", "-")
+    assert out.read_text(encoding="utf-8") == to_stdout.stdout
+    from lrs_ws.app import wire
+    from lrs_ws.config import Settings
+    from lrs_ws.service import batch
+
+    w = wire(Settings(database_url=database))
+    try:
+        with w.uow_factory() as uow:
+            soap_file = batch.error_file(uow.batches.failed_records(int(job_id)))
+    finally:
+        w.engine.dispose()
+    assert out.read_text(encoding="utf-8") == soap_file
+    assert [r["MisIdentifier"] for r in csv.DictReader(io.StringIO(soap_file or ""))] == [
+        f"E{i}" for i in range(2, 9)
+    ]
+
+
+def test_batch_errors_of_an_unknown_job_is_one_line_and_writes_no_file(database, tmp_path):
+    out = tmp_path / "none.csv"
+    done = lrs_ws(database, "batch", "errors", "999999", "--out", str(out))
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == ["lrs-ws: No batch job 999999."]
+    assert not out.exists() and not (tmp_path / "none.csv.partial").exists()

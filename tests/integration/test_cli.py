@@ -251,7 +251,7 @@ LEARNER_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode
 3415521948,Bad,Checkdigit,2000-01-01,1,
 1000000000,,Nameless,2000-01-01,1,
 8659377485,Jim,Pickles,1999-03-14,1,B1 1AA
-1975308637,Grace,Okafor,2002-13-40,2,
+1975308637,Grace,Okafor,2002-01-04,2,POSTCODE-TOO-LONG
 1604938268,Owen,Jones,1998-01-02,7,
 """
 

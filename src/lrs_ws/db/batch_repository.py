@@ -191,6 +191,13 @@ class BatchRepository:
         )
         return _cursor(cancelled).rowcount == 1
 
+    def leased_jobs(self, now: datetime) -> int:
+        return self.session.scalar(
+            select(func.count())
+            .select_from(J)
+            .where(J.c.status == b.IN_PROGRESS, J.c.lease_expires_at >= now)
+        ) or 0
+
     def count_jobs(self) -> int:
         return self.session.scalar(select(func.count()).select_from(J)) or 0
 

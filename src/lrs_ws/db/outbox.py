@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from lrs_ws.db.tables_mail import outbox_attachments as att
 from lrs_ws.db.tables_mail import outbox_messages as msg
-from lrs_ws.domain.mail import Attachment, OutgoingMail, QueuedMail
+from lrs_ws.domain.mail import Attachment, OutgoingMail, PendingMail, QueuedMail
 from lrs_ws.service.uow import Purged
 
 
@@ -80,6 +80,7 @@ class OutboxRepository:
                 mail=OutgoingMail(r.recipient, r.subject, r.body, tuple(files.get(r.id, ()))),
                 attempts=r.attempts,
                 created_at=r.created_at,
+                last_error=r.last_error,
             )
             for r in rows
         ]
@@ -125,6 +126,30 @@ class OutboxRepository:
             .execution_options(synchronize_session=False)
         )
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def make_due(self, now: datetime) -> int:
+        """Make every message not sent yet due now: waiting ones and given-up ones (with a fresh back-off)."""
+        unsent = msg.c.sent_at.is_(None)
+        result = self.session.execute(
+            update(msg)
+            .where(unsent, msg.c.given_up_at.is_(None), msg.c.next_attempt_at > now)
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        return int(result.rowcount or 0) + self.requeue_given_up(now)  # type: ignore[attr-defined]
+
+    def pending(self, limit: int) -> Sequence[PendingMail]:
+        """Messages not sent yet, oldest first."""
+        rows = self.session.execute(
+            select(msg).where(msg.c.sent_at.is_(None)).order_by(msg.c.id).limit(limit)
+        ).all()
+        return [
+            PendingMail(
+                r.id, r.recipient, r.subject, r.attempts, r.next_attempt_at, r.last_error,
+                r.given_up_at is not None,
+            )
+            for r in rows
+        ]
 
     def counts(self, now: datetime) -> dict[str, int]:
         """Messages by state: sent, due now, waiting for a retry, given up."""

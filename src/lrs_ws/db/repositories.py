@@ -55,6 +55,12 @@ class UserRepository:
     def by_username(self, username: str) -> model.User | None:
         return self.session.scalars(select(model.User).filter_by(username=username)).first()
 
+    def listed(self, organisation_id: int | None) -> Sequence[model.User]:
+        stmt = select(model.User).order_by(model.User.username)
+        if organisation_id is not None:
+            stmt = stmt.filter_by(organisation_id=organisation_id)
+        return self.session.scalars(stmt).all()
+
     def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]:
         users = self.session.scalars(
             select(model.User).filter_by(organisation_id=organisation_id, active=True).order_by(model.User.id)

@@ -108,6 +108,23 @@ class LoginFailureRepository:
             )
         )
 
+    def counts_by_user_since(self, since: datetime) -> dict[str, int]:
+        per_source = (
+            select(login_failures.c.username, func.count().label("failures"))
+            .where(login_failures.c.failed_at >= since)
+            .group_by(login_failures.c.username, login_failures.c.source)
+            .subquery()
+        )
+        rows = self.session.execute(
+            select(per_source.c.username, func.max(per_source.c.failures)).group_by(per_source.c.username)
+        ).all()
+        return {username: int(count) for username, count in rows}
+
+    def forget_user(self, username: str) -> int:
+        """Delete every failure counted against the user name, whatever else it was counted for."""
+        result = self.session.execute(delete(login_failures).where(login_failures.c.username == username))
+        return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+
     def purge_before(self, before: datetime) -> int:
         result = self.session.execute(delete(login_failures).where(login_failures.c.failed_at < before))
         return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]

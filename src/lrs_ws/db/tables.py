@@ -38,6 +38,7 @@ organisations = Table(
     Column("name", String(200), nullable=False),
     Column("ukprn", String(8), nullable=False),
     Column("batch_enabled", Boolean, nullable=False, default=False),
+    Column("active", Boolean, nullable=False, default=True),
 )
 
 users = Table(

@@ -66,6 +66,24 @@ class LearnerNotFound(NotFound):
         self.message = f"No learner with ULN {uln} is on the register."
 
 
+class UnknownUser(NotFound):
+    """No such user, for an operator: said plainly (the command line is trusted; no caller's view to keep)."""
+
+    def __init__(self, username: str, organisation_ref: str | None = None) -> None:
+        super().__init__("user", username)
+        self.organisation_ref = organisation_ref
+        where = f" in organisation {organisation_ref}" if organisation_ref else ""
+        self.message = f"No user {username}{where}."
+
+
+class UnknownOrganisation(NotFound):
+    """No such organisation, for an operator."""
+
+    def __init__(self, ref: str) -> None:
+        super().__init__("organisation", ref)
+        self.message = f"No organisation {ref}."
+
+
 class StaleVersion(DomainError):
     def __init__(self, expected: int | None, actual: int | None) -> None:
         super().__init__(
@@ -120,8 +138,12 @@ class ActionNotVerified(DomainError):
 
 
 class UnknownJob(DomainError):
-    def __init__(self, job_id: object) -> None:
-        super().__init__(f"Batch job {job_id} was not found for your organisation.")
+    def __init__(self, job_id: object, *, operator: bool = False) -> None:
+        # An operator sees every organisation's jobs: "for your organisation" would mislead there.
+        super().__init__(
+            f"No batch job {job_id}." if operator
+            else f"Batch job {job_id} was not found for your organisation."
+        )
         self.job_id = job_id
 
 

@@ -33,6 +33,20 @@ class QueuedMail:
     mail: OutgoingMail
     attempts: int
     created_at: datetime
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class PendingMail:
+    """A message not sent yet, as an operator sees it: why its last attempt failed and when the next is."""
+
+    id: int
+    recipient: str
+    subject: str
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    given_up: bool
 
 
 def retry_delay(failed_attempts: int, base_seconds: float) -> timedelta:

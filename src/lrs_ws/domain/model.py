@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from lrs_ws.domain.errors import InvalidTransition, SameUlnTransfer, StaleVersion
+from lrs_ws.domain.errors import InvalidTransition, InvalidValue, SameUlnTransfer, StaleVersion
 from lrs_ws.domain.values import check_grade
 
 ROLE_AO_USER = "AO_USER"
 ROLE_EDC_USER = "EDC_USER"
 ROLE_LRS_SUPPORT = "LRS_SUPPORT"
 ROLES = (ROLE_AO_USER, ROLE_EDC_USER, ROLE_LRS_SUPPORT)
+
+
+def check_roles(roles: Iterable[str]) -> str:
+    """Role names as stored: known, upper case, sorted, comma-separated; at least one."""
+    chosen = sorted({r.strip().upper() for r in roles if r.strip()})
+    if not chosen or any(r not in ROLES for r in chosen):
+        raise InvalidValue("roles", f"roles must be chosen from {', '.join(ROLES)}.")
+    return ",".join(chosen)
 
 FINAL = "Final"
 PROVISIONAL = "Provisional"
@@ -31,12 +40,16 @@ EDC_DUE_AFTER = timedelta(weeks=5)
 
 
 class Organisation:
-    def __init__(self, *, ref: str, name: str, ukprn: str, batch_enabled: bool = False) -> None:
+    def __init__(
+        self, *, ref: str, name: str, ukprn: str, batch_enabled: bool = False, active: bool = True
+    ) -> None:
         self.id: int | None = None
         self.ref = ref
         self.name = name
         self.ukprn = ukprn
         self.batch_enabled = batch_enabled
+        # A deactivated organisation's users cannot log in; its data stays as it is.
+        self.active = active
 
 
 class User:

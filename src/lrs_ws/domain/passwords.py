@@ -7,13 +7,23 @@ import hashlib
 import hmac
 import os
 
+from lrs_ws.domain.errors import InvalidValue
+
 _N, _R, _P = 2**14, 8, 1
+MIN_LENGTH = 12
 
 
 def hash_password(password: str) -> str:
     salt = os.urandom(16)
     digest = hashlib.scrypt(password.encode("utf-8"), salt=salt, n=_N, r=_R, p=_P, dklen=32)
     return f"scrypt${_N}${_R}${_P}${base64.b64encode(salt).decode()}${base64.b64encode(digest).decode()}"
+
+
+def new_password_hash(password: str) -> str:
+    """The stored hash of a password a user is given (added, or reset by an operator)."""
+    if len(password) < MIN_LENGTH:
+        raise InvalidValue("password", f"The password must be at least {MIN_LENGTH} characters long.")
+    return hash_password(password)
 
 
 def verify_password(password: str, stored: str | None) -> bool:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from lrs_ws.cli import command
+from lrs_ws.cli import DEFAULT_ENCODING, CommandError, command
 from lrs_ws.config import Settings
 from lrs_ws.spreadsheet import csv_writer
 
@@ -95,46 +95,107 @@ def _print_job(job: Any) -> None:
         print(f"{name + ':':36}{value}")
 
 
-def _wait(wiring: Any, job_id: int, poll: float) -> Any:
+# Exit status of `batch submit` when no worker picked the job up (0 Successful, 1 Failed or --fail-on-errors,
+# 2 refused before a job existed).
+EXIT_NO_WORKER = 3
+ERROR_ROWS_SHOWN = 5
+
+
+def _wait(wiring: Any, job_id: int, args: argparse.Namespace) -> Any:
+    """Follow the job to its end; None when no worker picked it up in time (without --keep-waiting)."""
     from lrs_ws.service import batch
 
     job = batch.job_status(wiring.uow_factory(), job_id=job_id)
+    check_at: float | None = time.monotonic() + args.worker_wait
     with _tqdm(total=job.counts.records, desc=f"job {job_id}", unit="rec") as bar:
         while True:
             bar.set_postfix_str(job.status)
             bar.update(job.counts.done - bar.n)
             if job.finished:
                 return job
-            time.sleep(poll)
+            if check_at is not None and time.monotonic() >= check_at:
+                check_at = None
+                if batch.no_worker_for(wiring.uow_factory(), job_id=job_id):
+                    bar.clear()
+                    queued = "" if args.keep_waiting else f" (job {job_id} stays queued)"
+                    print(
+                        f"lrs-ws: no worker has picked up job {job_id} in {args.worker_wait:g} s; "
+                        f"start one with `lrs-ws worker`{queued}",
+                        file=sys.stderr, flush=True,
+                    )
+                    if not args.keep_waiting:
+                        return None
+            time.sleep(args.poll)
             job = batch.job_status(wiring.uow_factory(), job_id=job_id)
 
 
+def _error_rows(wiring: Any, job_id: int, limit: int | None, out: Any) -> int:
+    """Write the job's error file (the CSV the SOAP answer carries) to `out`, at most `limit` rows."""
+    from lrs_ws.service import batch
+
+    write = csv_writer(out)
+    write(batch.ERROR_FILE_HEADER)
+    shown = 0
+
+    def each(row: list[str | None]) -> None:
+        nonlocal shown
+        if limit is None or shown < limit:
+            write(row)
+            shown += 1
+
+    return batch.job_errors(wiring.uow_factory(), job_id=job_id, each=each)
+
+
 def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.cli import open_text
     from lrs_ws.service import batch
 
     wiring = _wiring(settings)
-    total = _count_lines(args.file)
-    with open(args.file, newline="", encoding="utf-8-sig") as fh, _tqdm(
-        total=total, desc="reading", unit="rec"
-    ) as bar:
+    bar: Any = None
+    read = 0
+    with open_text(args.file, args.encoding) as fh:
 
         def rows() -> Iterator[tuple[int, dict[str, str]]]:
+            nonlocal bar, read
             for row in batch.csv_rows(fh):
+                if bar is None:
+                    # Shown from the first row on: a refusal before it (header, user) stays one line.
+                    bar = _tqdm(total=_count_lines(args.file), desc="reading", unit="rec")
                 bar.update(1)
+                read += 1
                 yield row
 
-        job_id = batch.submit_file(
-            wiring.uow_factory(), organisation_ref=args.org, username=args.user, email=args.email,
-            submission_type=args.type, filename=os.path.basename(args.file), rows=rows(),
-            max_queued_records=settings.max_queued_records_per_org,
-        )
-    print(f"job {job_id} submitted: {bar.n} records", file=sys.stderr)
+        try:
+            job_id = batch.submit_file(
+                wiring.uow_factory(), organisation_ref=args.org, username=args.user, email=args.email,
+                submission_type=args.type, filename=os.path.basename(args.file), rows=rows(),
+                max_queued_records=settings.max_queued_records_per_org,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    print(f"job {job_id} submitted: {read} records", file=sys.stderr)
     if args.no_wait:
         print(job_id)
         return 0
-    job = _wait(wiring, job_id, args.poll)
+    job = _wait(wiring, job_id, args)
+    if job is None:
+        return EXIT_NO_WORKER
     _print_job(job)
-    return 0 if job.status == "Successful" else 1
+    failed = job.counts.failed
+    if failed:
+        print()
+        _error_rows(wiring, job_id, ERROR_ROWS_SHOWN, sys.stdout)
+        sys.stdout.flush()
+        print(
+            f"{failed} record(s) failed"
+            + (f"; the first {ERROR_ROWS_SHOWN} are shown" if failed > ERROR_ROWS_SHOWN else "")
+            + f". The full error file: lrs-ws batch errors {job_id} --out FILE",
+            file=sys.stderr,
+        )
+    if job.status != "Successful" or (args.fail_on_errors and failed):
+        return 1
+    return 0
 
 
 def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -158,6 +219,26 @@ def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
     count = batch.job_errors(wiring.uow_factory(), job_id=args.job, each=each)
     if args.limit is not None and count > args.limit:
         print(f"... {count - args.limit} more error rows (--limit)", file=sys.stderr)
+    return 0
+
+
+def cmd_batch_errors(args: argparse.Namespace, settings: Settings) -> int:
+    wiring = _wiring(settings)
+    if args.out == "-":
+        _error_rows(wiring, args.job, None, sys.stdout)
+        return 0
+    # Written through a temporary file, so a failure never leaves half an error file behind.
+    partial = f"{args.out}.partial"
+    try:
+        with open(partial, "w", encoding="utf-8", newline="") as out:
+            count = _error_rows(wiring, args.job, None, out)
+        os.replace(partial, args.out)
+    except OSError as exc:
+        raise CommandError(f"cannot write {args.out}: {exc.strerror or type(exc).__name__}") from None
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)
+    print(f"{count} error row(s) of job {args.job} written to {args.out}", file=sys.stderr)
     return 0
 
 
@@ -207,7 +288,16 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--user", required=True, help="the user the job is submitted for")
     p.add_argument("--email", default=None, help="e-mail address of the job (default: the user's)")
     p.add_argument("--type", default="Final", help="Final (default) or Provisional")
+    p.add_argument("--encoding", default=DEFAULT_ENCODING,
+                   help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
     p.add_argument("--no-wait", action="store_true", help="print the job id and exit without waiting")
+    p.add_argument("--fail-on-errors", action="store_true",
+                   help="exit 1 when any record failed, even if the job is Successful")
+    p.add_argument("--worker-wait", type=float, default=5.0, metavar="SECONDS",
+                   help="when no worker has picked the job up after this long, say so and exit 3 "
+                        "(default: 5; the job stays queued)")
+    p.add_argument("--keep-waiting", action="store_true",
+                   help="with no worker running, say so but keep waiting for one")
     p.add_argument("--poll", type=float, default=0.5, help="seconds between progress checks")
     p.set_defaults(handler=cmd_batch_submit)
 
@@ -215,6 +305,11 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("job", type=int)
     p.add_argument("--limit", type=int, default=None, help="show at most this many error rows")
     p.set_defaults(handler=cmd_batch_status)
+
+    p = batch.add_parser("errors", help="write a job's error file: the CSV GetAchievementBatchJob carries")
+    p.add_argument("job", type=int)
+    p.add_argument("--out", required=True, metavar="FILE", help="where to write it; - for stdout")
+    p.set_defaults(handler=cmd_batch_errors)
 
     p = batch.add_parser("cancel", help="cancel a job that is still Waiting")
     p.add_argument("job", type=int)

@@ -70,10 +70,14 @@ def _connect(target: SmtpTarget) -> smtplib.SMTP:
         )
     else:
         conn = smtplib.SMTP(target.host, target.port, timeout=SMTP_TIMEOUT_SECONDS)
-        if target.starttls:
+    try:
+        if target.starttls and not target.implicit_tls:
             conn.starttls(context=ssl.create_default_context())
-    if target.username:
-        conn.login(target.username, target.password or "")
+        if target.username:
+            conn.login(target.username, target.password or "")
+    except BaseException:
+        conn.close()  # a refused STARTTLS or login must not leave the socket open
+        raise
     return conn
 
 
@@ -168,10 +172,14 @@ def deliver_due(
         finish(lambda u: u.outbox.mark_failed(
             queued.id, token, next_attempt_at=now + delay, error=error, give_up_at=now if give_up else None
         ))
-        log.warning(
+        # Once per message and reason: an outage must not repeat the same line at every retry.
+        # `lrs-ws mail status` shows each waiting message's last error.
+        log.log(
+            logging.WARNING if give_up or error != queued.last_error else logging.DEBUG,
             "mail delivery failed",
             extra={"detail": f"outbox message {queued.id}, attempt {failures}"
-                             f"{' (given up)' if give_up else ''}: {error}"},
+                             f"{' (given up)' if give_up else f', retried from {now + delay:%H:%M:%S} UTC'}"
+                             f": {error}"},
         )
 
     started = time.monotonic()

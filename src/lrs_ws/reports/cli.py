@@ -100,19 +100,36 @@ def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
     w = _wiring(settings)
     with w.uow_factory() as uow:
         counts = uow.outbox.counts(utcnow())
+        pending = uow.outbox.pending(args.limit)
     print(", ".join(f"{name.replace('_', ' ')}: {count}" for name, count in counts.items()))
+    for m in pending:
+        when = "given up" if m.given_up else f"next attempt {m.next_attempt_at:%Y-%m-%d %H:%M:%S} UTC"
+        print(
+            f"message {m.id} to {m.recipient}: {m.attempts} failed attempt(s), {when}; "
+            f"last error: {m.last_error or 'none (not tried yet)'}"
+        )
     return 0
 
 
 def cmd_mail_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.jobs.mailer import deliver_due
     from lrs_ws.service.clock import utcnow
 
     w = _wiring(settings)
     with w.uow_factory() as uow:
-        count = uow.outbox.requeue_given_up(utcnow())
+        count = uow.outbox.make_due(utcnow()) if args.now else uow.outbox.requeue_given_up(utcnow())
         uow.commit()
-    print(f"{count} given-up message(s) queued again")
-    return 0
+    if not args.now:
+        print(f"{count} given-up message(s) queued again")
+        return 0
+    sent = 0
+    # Each round sends up to a claim's worth; a round that sends nothing (the server is still down) ends it.
+    while (delivered := deliver_due(w.uow_factory, settings)) > 0:
+        sent += delivered
+    with w.uow_factory() as uow:
+        left = sum(n for name, n in uow.outbox.counts(utcnow()).items() if name != "sent")
+    print(f"{sent} message(s) delivered, {left} not sent" + ("; see `lrs-ws mail status`" if left else ""))
+    return 0 if left == 0 else 1
 
 
 @command
@@ -146,7 +163,13 @@ def _edc_report_mail_commands(sub: argparse._SubParsersAction) -> None:  # type:
     p.add_argument("--loop", action="store_true", help="keep delivering until interrupted")
     p.add_argument("--interval", type=float, default=5.0, help="seconds between idle polls with --loop")
     p.set_defaults(handler=cmd_mail_deliver)
-    mail.add_parser("status", help="count sent, due, waiting and given-up messages").set_defaults(
-        handler=cmd_mail_status
+    p = mail.add_parser(
+        "status", help="count sent, due, waiting and given-up messages; each unsent one with its last error"
     )
-    mail.add_parser("retry", help="queue given-up messages again").set_defaults(handler=cmd_mail_retry)
+    p.add_argument("--limit", type=int, default=50, help="list at most this many unsent messages")
+    p.set_defaults(handler=cmd_mail_status)
+    p = mail.add_parser("retry", help="queue given-up messages again")
+    p.add_argument("--now", action="store_true",
+                   help="make every unsent message (waiting or given up) due and deliver them now; "
+                        "exits 1 when some could still not be sent")
+    p.set_defaults(handler=cmd_mail_retry)

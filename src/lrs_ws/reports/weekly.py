@@ -174,9 +174,10 @@ def build(uow: AbstractUnitOfWork, *, org_ref: str | None, today: date) -> list[
     """One report per organisation with outstanding EDCs, or exactly one (possibly empty) for `org_ref`."""
     with uow:
         if org_ref:
-            organisation = uow.organisations.by_ref(values.check_org_ref(org_ref))
+            clean_ref = values.check_org_ref(org_ref)
+            organisation = uow.organisations.by_ref(clean_ref)
             if organisation is None:
-                raise e.NotFound("organisation", org_ref.strip().upper())
+                raise e.UnknownOrganisation(clean_ref)
             organisations = [organisation]
         else:
             organisations = list(uow.organisations.all())

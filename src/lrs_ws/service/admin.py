@@ -10,7 +10,8 @@ from typing import TextIO
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
-from lrs_ws.domain.passwords import hash_password
+from lrs_ws.domain.passwords import new_password_hash
+from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork, Aim
 
 
@@ -41,25 +42,22 @@ def add_user(
     email: str,
     roles: Iterable[str],
 ) -> model.User:
-    role_list = sorted({r.strip().upper() for r in roles if r.strip()})
-    unknown = [r for r in role_list if r not in model.ROLES]
-    if not role_list or unknown:
-        raise e.InvalidValue("roles", f"roles must be chosen from {', '.join(model.ROLES)}.")
-    if len(password) < 12:
-        raise e.InvalidValue("password", "The password must be at least 12 characters long.")
+    clean_roles = model.check_roles(roles)
+    password_hash = new_password_hash(password)
     name = values.check_text("username", username, 100, required=True)
     with uow:
-        org = uow.organisations.by_ref(values.check_org_ref(organisation_ref))
+        clean_ref = values.check_org_ref(organisation_ref)
+        org = uow.organisations.by_ref(clean_ref)
         if org is None or org.id is None:
-            raise e.NotFound("organisation", organisation_ref)
+            raise e.UnknownOrganisation(clean_ref)
         if uow.users.by_username(name) is not None:
             raise e.InvalidValue("username", f"User {name} already exists.")
         user = model.User(
             organisation_id=org.id,
             username=name,
-            password_hash=hash_password(password),
+            password_hash=password_hash,
             email=values.check_email(email),
-            roles=",".join(role_list),
+            roles=clean_roles,
         )
         uow.users.add(user)
         uow.commit()
@@ -90,10 +88,31 @@ class ImportResult:
 LEARNER_CSV_HEADER = ("Uln", "GivenName", "FamilyName", "DateOfBirth", "Gender", "Postcode")
 
 
+def _date_of_birth(line: int, value: str | None, today: date) -> date | None:
+    text = (value or "").strip()
+    if not text:
+        return None
+    try:
+        born = date.fromisoformat(text)
+    except ValueError:
+        raise e.InvalidValue(
+            "DateOfBirth",
+            f"line {line}: DateOfBirth {text[:20]!r} is not a date (yyyy-mm-dd); nothing was imported.",
+        ) from None
+    try:
+        return values.check_not_future("DateOfBirth", born, today)
+    except e.FutureDate:
+        raise e.InvalidValue(
+            "DateOfBirth", f"line {line}: DateOfBirth {text} is in the future; nothing was imported."
+        ) from None
+
+
 def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO) -> ImportResult:
     """Add or update register entries from CSV (header: Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode).
 
-    Bad rows are reported by line and skipped; good rows are committed together.
+    Bad rows are reported by line and skipped; good rows are committed together. A date of birth that does
+    not parse or lies in the future refuses the whole file (nothing is imported): such dates come from a
+    column written in another format or century, which would make every row of the file wrong.
     """
     reader = csv.DictReader(stream)
     missing = [h for h in ("Uln", "GivenName", "FamilyName") if h not in (reader.fieldnames or [])]
@@ -102,19 +121,21 @@ def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO) -> ImportResult:
     added = updated = 0
     errors: list[str] = []
     with uow:
-        for line, row in enumerate(reader, start=2):
+        today = utcnow().date()
+        for row in reader:
+            line = reader.line_num
+            date_of_birth = _date_of_birth(line, row.get("DateOfBirth"), today)
             try:
-                dob_text = (row.get("DateOfBirth") or "").strip()
                 learner = new_learner(
                     uln=row.get("Uln") or "",
                     given_name=row.get("GivenName") or "",
                     family_name=row.get("FamilyName") or "",
-                    date_of_birth=date.fromisoformat(dob_text) if dob_text else None,
+                    date_of_birth=date_of_birth,
                     gender=int((row.get("Gender") or "0").strip() or 0),
                     postcode=row.get("Postcode"),
                 )
             except (e.DomainError, ValueError) as exc:
-                message = exc.message if isinstance(exc, e.DomainError) else "a date or number is not valid"
+                message = exc.message if isinstance(exc, e.DomainError) else "Gender must be a whole number."
                 errors.append(f"line {line}: {message}")
                 continue
             existing = uow.learners.by_uln(learner.uln)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -38,5 +39,30 @@ def record(
             before=_dump(before),
             after=_dump(after),
             request_id=caller.request_id,
+        )
+    )
+
+
+def record_operator(
+    uow: AbstractUnitOfWork,
+    operator: str,
+    operation: str,
+    now: datetime,
+    *,
+    organisation_id: int | None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+) -> None:
+    """A change made from the command line: `operator` names who ran it (there is no user session)."""
+    uow.audit.add(
+        model.AuditEvent(
+            at=now,
+            user_id=None,
+            username=operator[:100],
+            organisation_id=organisation_id,
+            operation=operation,
+            before=_dump(before),
+            after=_dump(after),
+            request_id=f"cli-{uuid.uuid4().hex[:12]}",
         )
     )

@@ -81,6 +81,14 @@ class LoginPolicy:
     verified_cache_seconds: int = 300
     alert_threshold: int = 50
 
+    def window_start(self, now: datetime) -> datetime:
+        """Failures older than this no longer count."""
+        return now - timedelta(seconds=self.failure_window_seconds)
+
+    def locks_out(self, failures: int) -> bool:
+        """A user name with this many failures in the window is refused without a password check."""
+        return self.failure_limit > 0 and failures >= self.failure_limit
+
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
         return cls(
@@ -219,7 +227,7 @@ def authenticate(
     name = (username or "").strip()[:USERNAME_MAX]
     where = source[:SOURCE_MAX]
     fresh = _check_token_freshness(nonce, created, now, policy)
-    window_start = now - timedelta(seconds=policy.failure_window_seconds)
+    window_start = policy.window_start(now)
     throttled = bool(name) and policy.failure_limit > 0
     ttl = policy.verified_cache_seconds
     with uow:
@@ -317,7 +325,7 @@ def _caller_if_allowed(
     if user is None or not user.active:
         return None
     organisation = uow.organisations.get(user.organisation_id)
-    if organisation is None:
+    if organisation is None or not organisation.active:
         return None
     if organisation_ref is not None and organisation_ref.strip().upper() != organisation.ref:
         return None

@@ -258,10 +258,17 @@ def submit_file(
     (the per-request maximum applies to SOAP requests only). Rows are streamed into the job in one
     transaction, so a file is either wholly submitted or not at all."""
     with uow:
-        organisation = uow.organisations.by_ref(organisation_ref.strip().upper())
-        user = uow.users.by_username(username.strip())
-        if organisation is None or user is None or user.organisation_id != organisation.id or not user.active:
-            raise e.NotFound("user of organisation", f"{username} / {organisation_ref}")
+        ref = values.check_org_ref(organisation_ref)
+        organisation = uow.organisations.by_ref(ref)
+        if organisation is None:
+            raise e.UnknownOrganisation(ref)
+        name = username.strip()[:100]
+        user = uow.users.by_username(name)
+        if user is None or user.organisation_id != organisation.id:
+            raise e.UnknownUser(name, ref)
+        if not user.active or not organisation.active:
+            inactive = f"user {name}" if not user.active else f"organisation {ref}"
+            raise e.InvalidValue("user", f"The {inactive} is deactivated: it cannot submit batch files.")
         assert organisation.id is not None and user.id is not None
         clean_filename = values.check_text("filename", filename, 255, required=True)
         # The same role check as SubmitAchievementBatchJob: the job's changes are audited under this user.
@@ -348,8 +355,16 @@ def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     with uow:
         job = uow.batches.get(job_id, None)
         if job is None:
-            raise e.UnknownJob(job_id)
+            raise e.UnknownJob(job_id, operator=True)
         return job
+
+
+def no_worker_for(uow: AbstractUnitOfWork, *, job_id: int) -> bool:
+    """True when the job is still Waiting and no worker holds any job: no worker seems to be running (an idle
+    worker claims a Waiting job within its poll interval; a busy one holds a live lease)."""
+    with uow:
+        job = uow.batches.get(job_id, None)
+        return job is not None and job.status == b.WAITING and uow.batches.leased_jobs(utcnow()) == 0
 
 
 def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
@@ -357,7 +372,7 @@ def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     with uow:
         job = uow.batches.get(job_id, None)
         if job is None:
-            raise e.UnknownJob(job_id)
+            raise e.UnknownJob(job_id, operator=True)
         if not uow.batches.cancel(job_id, utcnow()):
             raise e.InvalidTransition("batch job", job.status, "cancelled")
         uow.commit()
@@ -370,6 +385,8 @@ def job_errors(
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0
     with uow:
+        if uow.batches.get(job_id, None) is None:
+            raise e.UnknownJob(job_id, operator=True)
         for row in error_rows(uow.batches.failed_records(job_id)):
             each(row)
             count += 1

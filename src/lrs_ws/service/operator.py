@@ -19,6 +19,6 @@ def operator_caller(uow: AbstractUnitOfWork, *, username: str) -> Caller:
     with uow:
         user = uow.users.by_username(username.strip())
         organisation = uow.organisations.get(user.organisation_id) if user is not None else None
-        if user is None or not user.active or organisation is None:
+        if user is None or not user.active or organisation is None or not organisation.active:
             raise e.InvalidValue("user", f"There is no active user {username.strip()[:100]!r}.")
         return Caller.of(user, organisation, f"cli-{uuid.uuid4().hex[:12]}")
