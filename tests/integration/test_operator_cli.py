@@ -42,10 +42,12 @@ def user_row(wiring: Wiring, name: str) -> dict[str, object]:
         return dict(row)
 
 
-def fail_logins(wiring: Wiring, name: str, n: int) -> None:
+def fail_logins(wiring: Wiring, name: str, n: int, source: str = "") -> None:
+    """`n` failed logins of the user name from `source` (authenticate's default source is "")."""
+    now = utcnow()
     with wiring.uow_factory() as uow:
         for i in range(n):
-            uow.login_failures.add(name, utcnow() - timedelta(seconds=i))
+            uow.login_failures.reserve(name, source, now - timedelta(seconds=i), now - timedelta(hours=1), n)
         uow.commit()
 
 
