@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -40,6 +41,18 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     return raw.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, each checked and written in its normal form."""
+    found = []
+    for part in (env.get(name) or "").split(","):
+        if part.strip():
+            try:
+                found.append(str(ipaddress.ip_network(part.strip(), strict=False)))
+            except ValueError as exc:
+                raise ValueError(f"{name} must list addresses or networks, got {part.strip()!r}") from exc
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable about one running service."""
@@ -69,6 +82,13 @@ class Settings:
     login_failure_window_seconds: int = 300
     password_cache_seconds: int = 300
     log_json: bool = True
+    # Behind a TLS proxy that checks client certificates: the request header carrying the client certificate
+    # (URL-escaped PEM, or a SHA-256 fingerprint) and the peer addresses whose header is believed.
+    client_cert_header: str = ""
+    trusted_proxies: tuple[str, ...] = ()
+    # psycopg prepares a statement run 5 times on one connection; PgBouncer before 1.21 in transaction
+    # pooling cannot follow prepared statements across server connections, so turn them off behind it.
+    database_prepared_statements: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -107,6 +127,11 @@ class Settings:
                 env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
             ),
             log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
+            client_cert_header=(env.get("LRS_WS_CLIENT_CERT_HEADER") or "").strip(),
+            trusted_proxies=_networks(env, "LRS_WS_TRUSTED_PROXIES"),
+            database_prepared_statements=_bool(
+                env, "LRS_WS_DATABASE_PREPARED_STATEMENTS", base.database_prepared_statements
+            ),
         )
 
     def with_(self, **changes: object) -> Settings:

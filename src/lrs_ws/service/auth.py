@@ -8,7 +8,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +34,8 @@ class Caller:
     roles: frozenset[str]
     email: str = ""
     request_id: str = field(default="", compare=False)
+    # SHA-256 fingerprint of the client certificate the call came with ("" when none is required).
+    certificate: str = field(default="", compare=False)
 
     def has(self, role: str) -> bool:
         return role in self.roles
@@ -74,6 +76,8 @@ class LoginPolicy:
     failure_limit: int = 5
     failure_window_seconds: int = 300
     verified_cache_seconds: int = 300
+    # Set when the service runs behind the certificate-checking proxy (Settings.client_cert_header).
+    require_client_certificate: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
@@ -83,6 +87,7 @@ class LoginPolicy:
             failure_limit=settings.login_failure_limit,
             failure_window_seconds=settings.login_failure_window_seconds,
             verified_cache_seconds=settings.password_cache_seconds,
+            require_client_certificate=bool(settings.client_cert_header),
         )
 
 
@@ -192,6 +197,7 @@ def authenticate(
     nonce: str | None = None,
     created: str | None = None,
     policy: LoginPolicy | None = None,
+    certificate: str | None = None,
 ) -> Caller:
     """The caller, or AuthenticationFailed with one message whatever the cause.
 
@@ -199,6 +205,10 @@ def authenticate(
     (usernames are unique across the service). A token carrying `nonce`/`created` is refused when the nonce
     was used before or `created` is outside the freshness window. A user name with too many recent failed
     logins is refused (TooManyAttempts, the same message) without checking the password at all.
+
+    When the policy requires a client certificate, `certificate` (the SHA-256 fingerprint the proxy
+    vouched for) must be registered to the caller's organisation; it is looked up on every call, never
+    cached, so a removed certificate is refused on the next one.
     """
     policy = policy or LoginPolicy()
     now = utcnow()
@@ -210,6 +220,8 @@ def authenticate(
         if policy.failure_limit > 0 and failures >= policy.failure_limit:
             raise TooManyAttempts()
         caller = _check_credentials(uow, name, password, organisation_ref, request_id, policy)
+        if caller is not None and policy.require_client_certificate:
+            caller = _with_certificate(uow, caller, certificate)
         if caller is None:
             if name:
                 # Unknown user names are counted too: throttling must not tell which names exist.
@@ -229,6 +241,16 @@ def authenticate(
         if wrote:
             uow.commit()
         return caller
+
+
+def _with_certificate(uow: AbstractUnitOfWork, caller: Caller, certificate: str | None) -> Caller | None:
+    """The caller, noting its certificate, when that certificate is registered to its organisation."""
+    if not certificate:
+        return None
+    registered = uow.client_certificates.by_fingerprint(certificate)
+    if registered is None or registered.organisation_id != caller.organisation_id:
+        return None
+    return replace(caller, certificate=certificate)
 
 
 def _check_credentials(

@@ -13,6 +13,7 @@ from lrs_ws.config import Settings
 from lrs_ws.domain.errors import AuthenticationFailed
 from lrs_ws.observe import Observation, observation_of
 from lrs_ws.service.auth import Caller, LoginPolicy, authenticate
+from lrs_ws.service.client_certs import certificate_from_request
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.soap.namespaces import WSSE_NS, WSU_NS
 
@@ -86,10 +87,25 @@ def deps_of(ctx: Any) -> Deps:
     return ctx.app.deps  # type: ignore[no-any-return]
 
 
+def forwarded_certificate(ctx: Any, settings: Settings) -> str | None:
+    """The client certificate's fingerprint in the proxy's header, believed only from a trusted proxy."""
+    if not settings.client_cert_header:
+        return None
+    environ = getattr(getattr(ctx, "transport", None), "req_env", None)
+    if not isinstance(environ, dict):
+        return None
+    key = "HTTP_" + settings.client_cert_header.upper().replace("-", "_")
+    return certificate_from_request(environ.get(key), environ.get("REMOTE_ADDR"), settings.trusted_proxies)
+
+
 def caller_of(ctx: Any, invoking_user: Any) -> Caller:
     """Authenticate from the body's invokingUser, or else from the WS-Security UsernameToken."""
     rc = request_context(ctx)
     deps = deps_of(ctx)
+    certificate = forwarded_certificate(ctx, deps.settings)
+    if rc.observation is not None:
+        # Logged whether or not the call is accepted: which certificate came with a refused login matters.
+        rc.observation.certificate = certificate
     has_body_user = invoking_user is not None and any(
         getattr(invoking_user, f, None) for f in ("UserName", "OrgPassword", "OrganisationRef")
     )
@@ -101,6 +117,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             organisation_ref=invoking_user.OrganisationRef or "",
             request_id=rc.request_id,
             policy=LoginPolicy.from_settings(deps.settings),
+            certificate=certificate,
         )
     elif rc.token is not None:
         caller = deps.authenticator(
@@ -112,6 +129,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             nonce=rc.token.nonce,
             created=rc.token.created,
             policy=LoginPolicy.from_settings(deps.settings),
+            certificate=certificate,
         )
     else:
         raise AuthenticationFailed()
