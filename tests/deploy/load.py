@@ -3,6 +3,7 @@ jobs submitted over SOAP, slow connections, and counting what the database holds
 
 from __future__ import annotations
 
+import http.client
 import socket
 import ssl
 import statistics
@@ -12,13 +13,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import requests
 import zeep.exceptions
+from lxml import etree
 from sqlalchemy import text
 from support.batch import achievement, unit_reference
 from support.soap import DEMO1
-from topology import Topology
+from topology import CERT_HEADER, Topology
 
 OWEN = "1604938268"
 GRACE = "1975308637"
@@ -120,6 +123,37 @@ def tally(told: dict[str, str], found: dict[str, tuple[int, int]]) -> dict[str, 
         "audit events != achievements": sum(1 for n, ev in found.values() if ev != n),
         "applied, never asked": sum(1 for m in found if m not in told),
     }
+
+
+class HalfSentRequest:
+    """CreateAchievement sent straight to one app server (from the trusted proxy address, with DEMO01's
+    certificate in the proxy's header), stopped half way through its body until `finish`."""
+
+    def __init__(self, t: Topology, index: int, achievement: dict[str, Any]) -> None:
+        client = zeep.Client(f"{t.soap_url}?wsdl", transport=zeep.Transport(session=t.session("DEMO01")))
+        message = client.create_message(
+            client.service, "CreateAchievement", invokingUser=DEMO1, submissionType="Final",
+            achievement=achievement,
+        )
+        body = etree.tostring(message)
+        self.rest = body[len(body) // 2:]
+        self.conn = http.client.HTTPConnection("127.0.0.1", t.apps[index].port, timeout=60)
+        self.conn.putrequest("POST", "/ExternalService.svc")
+        for name, value in {
+            "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""', "Content-Length": str(len(body)),
+            CERT_HEADER: quote(t.pki["DEMO01"].pem, safe=""),
+        }.items():
+            self.conn.putheader(name, value)
+        self.conn.endheaders(body[: len(body) // 2])
+        time.sleep(0.5)  # let gunicorn's worker accept it and start reading the body
+
+    def finish(self) -> tuple[int, bytes]:
+        try:
+            self.conn.send(self.rest)
+            answer = self.conn.getresponse()
+            return answer.status, answer.read()
+        finally:
+            self.conn.close()
 
 
 # -- batch jobs ----------------------------------------------------------------------------------------------

@@ -12,11 +12,13 @@ import pytest
 from load import (
     OK,
     TRANSPORT,
+    HalfSentRequest,
     Readers,
     SlowClients,
     Writers,
     applied,
     job_row,
+    record,
     submit_job,
     tally,
     told_by_service,
@@ -111,7 +113,10 @@ def test_a_rolling_restart_by_sigterm_finishes_requests_in_flight_and_hands_the_
         stopping.send_signal(signal.SIGTERM)
         done_at_term = job_row(t, job_id).records_done
         t.drain(1)
+        # A request app server 2 is reading when SIGTERM comes (half its body sent): it must still finish.
+        in_flight = HalfSentRequest(t, 1, record("F6-in-flight"))
         t.signal_app(1, signal.SIGTERM)
+        in_flight_status, in_flight_body = in_flight.finish()
         exit_code = stopping.wait(timeout=60)
         other_pid = t.workers[other].pid
         wait_for(lambda: f":{other_pid}:" in str(job_row(t, job_id).worker_id or ""), 30,
@@ -127,6 +132,7 @@ def test_a_rolling_restart_by_sigterm_finishes_requests_in_flight_and_hands_the_
     worker_log = (t.root / f"worker-{holder + 1}.log").read_text()
     t.restart_worker(holder)
     stopped_after = int(re.findall(r"(\d+) records processed", worker_log)[-1])
+    told["F6-in-flight"] = OK if in_flight_status == 200 else TRANSPORT
     counts = tally(told, applied(t, "F6"))
     found = applied(t, "F6B")
     counts.update({
@@ -136,6 +142,7 @@ def test_a_rolling_restart_by_sigterm_finishes_requests_in_flight_and_hands_the_
     })
     report(record_property, "SIGTERM app server and worker", counts)
     assert exit_code == 0 and app_exit == 0
+    assert in_flight_status == 200 and b"AchievementId" in in_flight_body
     # It finished the chunk in hand (250 records) and stopped: its count is whole chunks, the job unfinished.
     assert stopped_after % 250 == 0 and done_at_term <= stopped_after < 5000
     assert "batch job released" in worker_log
