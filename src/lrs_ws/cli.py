@@ -104,7 +104,7 @@ def cmd_org_cert_add(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import client_certs
 
     with open(args.pem, encoding="ascii", errors="replace") as fh:
-        pem = fh.read(client_certs.MAX_FORWARDED_CHARS * 4)
+        pem = fh.read()
     fingerprint = client_certs.add_certificate(
         _wiring(settings).uow_factory(), organisation_ref=args.ref, pem=pem, actor=_actor()
     )

@@ -86,17 +86,17 @@ def certificate_from_request(
 # -- administration (`lrs-ws org cert add|list|remove`) -------------------------------------------------
 
 
-def _audit(uow: AbstractUnitOfWork, actor: str, org: model.Organisation, operation: str, fp: str) -> None:
+def _audit(
+    uow: AbstractUnitOfWork, actor: str, org: model.Organisation, fingerprint: str, *, added: bool
+) -> None:
+    """The registration or removal, under the operator's name (`actor`, e.g. cli:root)."""
+    change = json.dumps({"fingerprint": fingerprint})
+    operation = "AddClientCertificate" if added else "RemoveClientCertificate"
     uow.audit.add(
         model.AuditEvent(
-            at=utcnow(),
-            user_id=None,
-            username=actor[:100],
-            organisation_id=org.id,
-            operation=operation,
-            before=json.dumps({"fingerprint": fp}) if operation.startswith("Remove") else None,
-            after=json.dumps({"fingerprint": fp}) if operation.startswith("Add") else None,
-            client_certificate=fp,
+            at=utcnow(), user_id=None, username=actor[:100], organisation_id=org.id, operation=operation,
+            before=None if added else change, after=change if added else None,
+            client_certificate=fingerprint,
         )
     )
 
@@ -120,7 +120,7 @@ def add_certificate(uow: AbstractUnitOfWork, *, organisation_ref: str, pem: str,
             raise e.InvalidValue("pem", f"Certificate {fingerprint} is already registered.")
         assert org.id is not None
         uow.client_certificates.add(org.id, fingerprint, utcnow())
-        _audit(uow, actor, org, "AddClientCertificate", fingerprint)
+        _audit(uow, actor, org, fingerprint, added=True)
         uow.commit()
     return fingerprint
 
@@ -144,7 +144,7 @@ def remove_certificate(
         assert org.id is not None
         if not uow.client_certificates.remove(org.id, clean):
             raise e.NotFound("client certificate", clean)
-        _audit(uow, actor, org, "RemoveClientCertificate", clean)
+        _audit(uow, actor, org, clean, added=False)
         uow.commit()
     return clean
 
