@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from topology import Topology
+
+from deploy.topology import Topology
 
 pytestmark = pytest.mark.deploy
 

@@ -21,7 +21,8 @@ from lxml import etree
 from sqlalchemy import text
 from support.batch import achievement, unit_reference
 from support.soap import DEMO1
-from topology import CERT_HEADER, Topology
+
+from deploy.topology import CERT_HEADER, Topology
 
 OWEN = "1604938268"
 GRACE = "1975308637"

@@ -13,8 +13,9 @@ import zeep
 from lxml import etree
 from sqlalchemy import text
 from support.soap import DEMO1, DEMO2, fault_code, fault_message
-from topology import CERT_HEADER, Topology
 from zeep.exceptions import Fault
+
+from deploy.topology import CERT_HEADER, Topology
 
 pytestmark = pytest.mark.deploy
 

@@ -9,7 +9,8 @@ import time
 from typing import Any
 
 import pytest
-from load import (
+
+from deploy.load import (
     OK,
     TRANSPORT,
     HalfSentRequest,
@@ -26,7 +27,7 @@ from load import (
     wait_for,
     worker_holding,
 )
-from topology import Topology
+from deploy.topology import Topology
 
 pytestmark = pytest.mark.deploy
 

@@ -7,8 +7,8 @@ import threading
 
 import pytest
 from sqlalchemy import text
-from topology import Topology
 
+from deploy.topology import Topology
 from lrs_ws.app import wire
 from lrs_ws.config import Settings
 
