@@ -49,7 +49,11 @@ class Wiring:
 
 def wire(settings: Settings) -> Wiring:
     start_mappers()
-    engine = make_engine(settings.database_url)
+    if settings.database_prepared_statements or settings.database_url.startswith("sqlite"):
+        engine = make_engine(settings.database_url)
+    else:
+        # Behind PgBouncer in transaction pooling (before 1.21): never prepare a statement server-side.
+        engine = make_engine(settings.database_url, connect_args={"prepare_threshold": None})
     session_factory = make_session_factory(engine)
     return Wiring(settings, engine, lambda: SqlAlchemyUnitOfWork(session_factory))
 

@@ -204,6 +204,45 @@ def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _actor() -> str:
+    """Who ran an administration command, for the audit trail."""
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):
+        return "cli"
+
+
+def cmd_org_cert_add(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import client_certs
+
+    with open(args.pem, encoding="ascii", errors="replace") as fh:
+        pem = fh.read()
+    fingerprint = client_certs.add_certificate(
+        _wiring(settings).uow_factory(), organisation_ref=args.ref, pem=pem, actor=_actor()
+    )
+    print(f"certificate {fingerprint} registered to {args.ref.strip().upper()}")
+    return 0
+
+
+def cmd_org_cert_list(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import client_certs
+
+    for cert in client_certs.list_certificates(_wiring(settings).uow_factory(), organisation_ref=args.ref):
+        print(f"{cert.fingerprint}  added {cert.added_at:%Y-%m-%d %H:%M:%S} UTC")
+    return 0
+
+
+def cmd_org_cert_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import client_certs
+
+    fingerprint = client_certs.remove_certificate(
+        _wiring(settings).uow_factory(), organisation_ref=args.ref, fingerprint=args.fingerprint,
+        actor=_actor(),
+    )
+    print(f"certificate {fingerprint} removed from {args.ref.strip().upper()}")
+    return 0
+
+
 def _read_password(args: argparse.Namespace) -> str:
     if args.password_stdin or not sys.stdin.isatty():
         return sys.stdin.readline().rstrip("\r\n")
@@ -374,6 +413,20 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
         p = org.add_parser(verb, help=f"{verb} an organisation: {what} (audited)")
         p.add_argument("ref", help="OrganisationRef, e.g. DEMO01")
         p.set_defaults(handler=cmd_org_set_active, active=active)
+    cert = org.add_parser("cert", help="client certificates of an organisation").add_subparsers(
+        dest="cert_command", required=True
+    )
+    p = cert.add_parser("add", help="register a client certificate (PEM file) to the organisation")
+    p.add_argument("ref")
+    p.add_argument("--pem", required=True, help="the certificate, PEM (never the private key)")
+    p.set_defaults(handler=cmd_org_cert_add)
+    p = cert.add_parser("list", help="the organisation's certificates by SHA-256 fingerprint")
+    p.add_argument("ref")
+    p.set_defaults(handler=cmd_org_cert_list)
+    p = cert.add_parser("remove", help="unregister a certificate; calls with it are refused at once")
+    p.add_argument("ref")
+    p.add_argument("fingerprint", help="SHA-256 fingerprint, 64 hex digits (colons allowed)")
+    p.set_defaults(handler=cmd_org_cert_remove)
 
     user = sub.add_parser("user", help="users").add_subparsers(dest="user_command", required=True)
     p = user.add_parser("add", help="add a user; the password is read from stdin or prompted for")

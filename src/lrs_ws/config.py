@@ -159,6 +159,12 @@ class Settings:
     login_failure_alert: int = 50
     # Peers whose X-Forwarded-For is believed (addresses or CIDRs): the source a login failure is counted for.
     trusted_proxies: tuple[str, ...] = ()
+    # Behind a TLS proxy that checks client certificates: the request header carrying the client certificate
+    # (URL-escaped PEM, or a SHA-256 fingerprint) (the peers believed are LRS_WS_TRUSTED_PROXIES).
+    client_cert_header: str = ""
+    # psycopg prepares a statement run 5 times on one connection; PgBouncer before 1.21 in transaction
+    # pooling cannot follow prepared statements across server connections, so turn them off behind it.
+    database_prepared_statements: bool = True
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -216,6 +222,10 @@ class Settings:
             ),
             login_failure_alert=_int(env, "LRS_WS_LOGIN_FAILURE_ALERT", base.login_failure_alert),
             trusted_proxies=_networks(env, "LRS_WS_TRUSTED_PROXIES", base.trusted_proxies),
+            client_cert_header=_raw(env, "LRS_WS_CLIENT_CERT_HEADER") or "",
+            database_prepared_statements=_bool(
+                env, "LRS_WS_DATABASE_PREPARED_STATEMENTS", base.database_prepared_statements
+            ),
         )
         if settings.max_page_size < settings.default_page_size:
             raise SettingError(

@@ -13,7 +13,7 @@ from lrs_ws.config import Settings
 
 _EXTRA_FIELDS = (
     "request_id", "method", "path", "operation", "organisation", "user", "outcome", "code", "reason",
-    "status", "duration_ms", "job_id", "detail", "error",
+    "status", "duration_ms", "job_id", "detail", "error", "certificate",
 )
 _TRACEBACK_MARK = "Traceback (most recent call last)"
 

@@ -3,7 +3,8 @@
 `RequestObserver` is the outermost WSGI layer. It puts an `Observation` into the WSGI environ under
 `OBSERVATION_KEY`; the input guard writes its refusal reason there, the SOAP layer the operation, the
 caller and the ErrorCode. When the response is finished the observer writes the request's log line (JSON:
-request id, operation, organisation, user, outcome, code, status, duration) and counts it in the metrics.
+request id, operation, organisation, user, client certificate fingerprint, outcome, code, status,
+duration) and counts it in the metrics.
 The request id is also the `X-Request-Id` response header, the id quoted in internal-error faults and the
 id stored with audit events. An exception that escapes the application becomes a SOAP Fault (or a plain
 500) here, logged by type only, so neither a stack trace nor an HTML error page ever reaches a client.
@@ -43,6 +44,7 @@ class Observation:
     operation: str | None = None
     organisation: str | None = None
     user: str | None = None
+    certificate: str | None = None
     code: str | None = None
     reason: str | None = None
     status: int | None = None
@@ -147,6 +149,7 @@ class RequestObserver:
                 "operation": operation,
                 "organisation": obs.organisation,
                 "user": obs.user,
+                "certificate": obs.certificate,
                 "outcome": outcome,
                 "code": code,
                 "reason": obs.reason,

@@ -1,7 +1,9 @@
-"""Repositories for replay protection (used nonces) and login throttling (failed logins)."""
+"""Repositories for replay protection (used nonces), login throttling (failed logins) and client
+certificates."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +12,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lrs_ws.db.tables_security import login_failures, security_nonces
+from lrs_ws.db.tables_security import client_certificates, login_failures, security_nonces
+from lrs_ws.service.uow import ClientCertificate
 
 
 class NonceRepository:
@@ -128,3 +131,48 @@ class LoginFailureRepository:
     def purge_before(self, before: datetime) -> int:
         result = self.session.execute(delete(login_failures).where(login_failures.c.failed_at < before))
         return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+
+
+class ClientCertificateRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, organisation_id: int, fingerprint: str, at: datetime) -> None:
+        self.session.execute(
+            insert(client_certificates).values(
+                organisation_id=organisation_id, fingerprint=fingerprint, added_at=at
+            )
+        )
+
+    def by_fingerprint(self, fingerprint: str) -> ClientCertificate | None:
+        row = self.session.execute(
+            select(
+                client_certificates.c.organisation_id,
+                client_certificates.c.fingerprint,
+                client_certificates.c.added_at,
+            ).where(client_certificates.c.fingerprint == fingerprint)
+        ).first()
+        return None if row is None else ClientCertificate(*row)
+
+    def for_organisation(self, organisation_id: int) -> Sequence[ClientCertificate]:
+        rows = self.session.execute(
+            select(
+                client_certificates.c.organisation_id,
+                client_certificates.c.fingerprint,
+                client_certificates.c.added_at,
+            )
+            .where(client_certificates.c.organisation_id == organisation_id)
+            .order_by(client_certificates.c.added_at, client_certificates.c.id)
+        ).all()
+        return [ClientCertificate(*row) for row in rows]
+
+    def remove(self, organisation_id: int, fingerprint: str) -> bool:
+        deleted = self.session.execute(
+            delete(client_certificates)
+            .where(
+                client_certificates.c.organisation_id == organisation_id,
+                client_certificates.c.fingerprint == fingerprint,
+            )
+            .returning(client_certificates.c.id)
+        ).first()
+        return deleted is not None

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import registry
 
@@ -141,6 +142,8 @@ audit_events = Table(
     Column("before", Text, nullable=True),
     Column("after", Text, nullable=True),
     Column("request_id", String(64), nullable=False, default=""),
+    # SHA-256 fingerprint of the client certificate the change came with ("" without one).
+    Column("client_certificate", String(64), nullable=False, default="", server_default=text("''")),
 )
 
 mapper_registry = registry(metadata=metadata)

@@ -6,7 +6,7 @@ same nonces and the same failed logins.
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, Integer, String, Table, UniqueConstraint
+from sqlalchemy import Column, DateTime, ForeignKey, Index, Integer, String, Table, UniqueConstraint
 
 from lrs_ws.db.tables import metadata
 
@@ -36,4 +36,15 @@ login_failures = Table(
     Index("ix_login_failures_failed_at", "failed_at"),
 )
 
-__all__ = ["login_failures", "security_nonces"]
+# Client certificates an organisation's systems present to the TLS proxy (the second factor of every call).
+client_certificates = Table(
+    "client_certificates",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("organisation_id", Integer, ForeignKey("organisations.id"), nullable=False, index=True),
+    # SHA-256 of the certificate's DER encoding, 64 lower-case hex digits; one organisation per certificate.
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("added_at", DateTime, nullable=False),
+)
+
+__all__ = ["client_certificates", "login_failures", "security_nonces"]

@@ -12,7 +12,11 @@ from sqlalchemy.orm.exc import StaleDataError
 from lrs_ws.db import repositories as r
 from lrs_ws.db.batch_repository import BatchRepository
 from lrs_ws.db.outbox import OutboxRepository
-from lrs_ws.db.security_repositories import LoginFailureRepository, NonceRepository
+from lrs_ws.db.security_repositories import (
+    ClientCertificateRepository,
+    LoginFailureRepository,
+    NonceRepository,
+)
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service.uow import AbstractUnitOfWork
 
@@ -54,6 +58,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.outbox = OutboxRepository(self.session)
         self.nonces = NonceRepository(self.session)
         self.login_failures = LoginFailureRepository(self.session)
+        self.client_certificates = ClientCertificateRepository(self.session)
         self.batches = BatchRepository(self.session)
         return self
 

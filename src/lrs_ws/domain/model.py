@@ -365,6 +365,7 @@ class AuditEvent:
         before: str | None = None,
         after: str | None = None,
         request_id: str = "",
+        client_certificate: str = "",
     ) -> None:
         self.id: int | None = None
         self.at = at
@@ -377,3 +378,4 @@ class AuditEvent:
         self.before = before
         self.after = after
         self.request_id = request_id
+        self.client_certificate = client_certificate

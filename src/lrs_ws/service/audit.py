@@ -39,6 +39,7 @@ def record(
             before=_dump(before),
             after=_dump(after),
             request_id=caller.request_id,
+            client_certificate=caller.certificate,
         )
     )
 

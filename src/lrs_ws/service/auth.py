@@ -9,7 +9,7 @@ import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -39,6 +39,8 @@ class Caller:
     roles: frozenset[str]
     email: str = ""
     request_id: str = field(default="", compare=False)
+    # SHA-256 fingerprint of the client certificate the call came with ("" when none is required).
+    certificate: str = field(default="", compare=False)
 
     def has(self, role: str) -> bool:
         return role in self.roles
@@ -88,6 +90,8 @@ class LoginPolicy:
     def locks_out(self, failures: int) -> bool:
         """A user name with this many failures in the window is refused without a password check."""
         return self.failure_limit > 0 and failures >= self.failure_limit
+    # Set when the service runs behind the certificate-checking proxy (Settings.client_cert_header).
+    require_client_certificate: bool = False
 
     @classmethod
     def from_settings(cls, settings: Any) -> LoginPolicy:
@@ -98,6 +102,7 @@ class LoginPolicy:
             failure_window_seconds=settings.login_failure_window_seconds,
             verified_cache_seconds=settings.password_cache_seconds,
             alert_threshold=settings.login_failure_alert,
+            require_client_certificate=bool(settings.client_cert_header),
         )
 
 
@@ -208,6 +213,7 @@ def authenticate(
     created: str | None = None,
     policy: LoginPolicy | None = None,
     source: str = "",
+    certificate: str | None = None,
 ) -> Caller:
     """The caller, or AuthenticationFailed with one message whatever the cause.
 
@@ -221,6 +227,10 @@ def authenticate(
     race, no more than `failure_limit` passwords are ever checked for a pair in a window. A user name with
     `alert_threshold` failures from all sources is not locked (a stranger could lock anyone out) but each
     further failure logs a warning and counts an alert.
+
+    When the policy requires a client certificate, `certificate` (the SHA-256 fingerprint the proxy
+    vouched for) must be registered to the caller's organisation; it is looked up on every call, never
+    cached, so a removed certificate is refused on the next one.
     """
     policy = policy or LoginPolicy()
     now = utcnow()
@@ -253,6 +263,8 @@ def authenticate(
             recently_verified.remember(name, password or "", stored_hash, ttl)
     with uow:
         caller = _caller_if_allowed(uow, name, password_ok, organisation_ref, request_id)
+        if caller is not None and policy.require_client_certificate:
+            caller = _with_certificate(uow, caller, certificate)
         if caller is None:
             if throttled:
                 _failed(uow, name, where, now, window_start, policy, reserved)
@@ -270,6 +282,16 @@ def authenticate(
         if replayed:
             raise AuthenticationFailed()
         return caller
+
+
+def _with_certificate(uow: AbstractUnitOfWork, caller: Caller, certificate: str | None) -> Caller | None:
+    """The caller, noting its certificate, when that certificate is registered to its organisation."""
+    if not certificate:
+        return None
+    registered = uow.client_certificates.by_fingerprint(certificate)
+    if registered is None or registered.organisation_id != caller.organisation_id:
+        return None
+    return replace(caller, certificate=certificate)
 
 
 def _reserve(

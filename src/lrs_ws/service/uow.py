@@ -140,6 +140,23 @@ class LoginFailureRepository(Protocol):
     def purge_before(self, before: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class ClientCertificate:
+    organisation_id: int
+    fingerprint: str
+    added_at: datetime
+
+
+class ClientCertificateRepository(Protocol):
+    """Client certificates registered to organisations, by SHA-256 fingerprint."""
+
+    def add(self, organisation_id: int, fingerprint: str, at: datetime) -> None: ...
+    def by_fingerprint(self, fingerprint: str) -> ClientCertificate | None: ...
+    def for_organisation(self, organisation_id: int) -> Sequence[ClientCertificate]: ...
+    def remove(self, organisation_id: int, fingerprint: str) -> bool:
+        """Delete the organisation's certificate; False when it has none with this fingerprint."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
 
@@ -153,6 +170,7 @@ class AbstractUnitOfWork(abc.ABC):
     outbox: OutboxRepository
     nonces: NonceRepository
     login_failures: LoginFailureRepository
+    client_certificates: ClientCertificateRepository
     batches: BatchRepository
 
     def __enter__(self) -> AbstractUnitOfWork:

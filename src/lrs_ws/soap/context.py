@@ -14,6 +14,7 @@ from lrs_ws.config import Settings
 from lrs_ws.domain.errors import AuthenticationFailed
 from lrs_ws.observe import Observation, observation_of
 from lrs_ws.service.auth import Caller, LoginPolicy, authenticate
+from lrs_ws.service.client_certs import certificate_from_request
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.soap.namespaces import WSSE_NS, WSU_NS
 
@@ -116,12 +117,27 @@ def deps_of(ctx: Any) -> Deps:
     return ctx.app.deps  # type: ignore[no-any-return]
 
 
+def forwarded_certificate(ctx: Any, settings: Settings) -> str | None:
+    """The client certificate's fingerprint in the proxy's header, believed only from a trusted proxy."""
+    if not settings.client_cert_header:
+        return None
+    environ = getattr(getattr(ctx, "transport", None), "req_env", None)
+    if not isinstance(environ, dict):
+        return None
+    key = "HTTP_" + settings.client_cert_header.upper().replace("-", "_")
+    return certificate_from_request(environ.get(key), environ.get("REMOTE_ADDR"), settings.trusted_proxies)
+
+
 def caller_of(ctx: Any, invoking_user: Any) -> Caller:
     """Authenticate from the body's invokingUser, or else from the WS-Security UsernameToken."""
     rc = request_context(ctx)
     deps = deps_of(ctx)
     source = client_address(getattr(getattr(ctx, "transport", None), "req_env", None),
                             deps.settings.trusted_proxies)
+    certificate = forwarded_certificate(ctx, deps.settings)
+    if rc.observation is not None:
+        # Logged whether or not the call is accepted: which certificate came with a refused login matters.
+        rc.observation.certificate = certificate
     has_body_user = invoking_user is not None and any(
         getattr(invoking_user, f, None) for f in ("UserName", "OrgPassword", "OrganisationRef")
     )
@@ -134,6 +150,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             request_id=rc.request_id,
             policy=LoginPolicy.from_settings(deps.settings),
             source=source,
+            certificate=certificate,
         )
     elif rc.token is not None:
         caller = deps.authenticator(
@@ -146,6 +163,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
             created=rc.token.created,
             policy=LoginPolicy.from_settings(deps.settings),
             source=source,
+            certificate=certificate,
         )
     else:
         raise AuthenticationFailed()

@@ -1,0 +1,1 @@
+"""The reference deployment brought up on loopback, and the faults it survives."""
