@@ -104,12 +104,12 @@ def _networks(env: Mapping[str, str], name: str, default: tuple[str, ...]) -> tu
     if raw is None:
         return default
     networks = []
-    for item in raw.split(","):
+    for item in filter(None, (part.strip() for part in raw.split(","))):
         try:
-            networks.append(str(ipaddress.ip_network(item.strip(), strict=False)))
+            networks.append(str(ipaddress.ip_network(item, strict=False)))
         except ValueError:
             raise SettingError(
-                f"{name} must list IP addresses or networks (comma-separated), got {item.strip()!r}"
+                f"{name} must list IP addresses or networks (comma-separated), got {item!r}"
             ) from None
     return tuple(networks)
 
