@@ -32,25 +32,35 @@ def _wiring(settings: Settings):  # type: ignore[no-untyped-def]
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.db.migrate import upgrade
+    from lrs_ws.jobs.supervisor import Supervisor
 
     upgrade(settings.database_url)
     env = dict(os.environ)
     env["LRS_WS_DATABASE_URL"] = settings.database_url
     # Unless an operator set the public address (behind a proxy), the WSDL names the address we bind.
     env.setdefault("LRS_WS_PUBLIC_URL", f"http://{args.host}:{args.port}/ExternalService.svc")
-    if args.no_worker:
-        env["LRS_WS_RUN_WORKER"] = "false"
-    argv = [
+    server = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{args.host}:{args.port}",
         "--workers", str(args.workers),
         "--config", "python:lrs_ws.gunicorn_conf",
         "lrs_ws.wsgi:application",
     ]
-    print(f"lrs-ws: serving http://{args.host}:{args.port}/ExternalService.svc?wsdl", file=sys.stderr,
-          flush=True)
-    os.execve(sys.executable, argv, env)
-    return 0  # pragma: no cover
+    run_worker = settings.run_worker_in_server and not args.no_worker
+    worker = [sys.executable, "-c", "from lrs_ws.cli import main; raise SystemExit(main())", "worker"]
+
+    def give_back(worker_id: str, counted: bool) -> None:
+        from lrs_ws.service import batch_processing
+
+        released = batch_processing.give_back(
+            _wiring(settings).uow_factory(), worker_id=worker_id, count_takeover=counted
+        )
+        if released:
+            print(f"lrs-ws: batch job {released} given back", file=sys.stderr, flush=True)
+
+    print(f"lrs-ws: serving http://{args.host}:{args.port}/ExternalService.svc?wsdl"
+          + ("" if run_worker else " (no batch worker)"), file=sys.stderr, flush=True)
+    return Supervisor(server, worker if run_worker else None, env, give_back).run()
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,12 +136,14 @@ def cmd_learner_import(args: argparse.Namespace, settings: Settings) -> int:
 
 @command
 def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("serve", help="migrate the database and serve SOAP with gunicorn")
+    p = sub.add_parser(
+        "serve", help="migrate the database, serve SOAP with gunicorn and run a batch worker process too"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--no-worker", action="store_true",
-                   help="do not run a batch worker thread inside the server")
+                   help="do not run the batch worker process (run `lrs-ws worker` elsewhere)")
     p.set_defaults(handler=cmd_serve)
 
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)

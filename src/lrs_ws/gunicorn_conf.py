@@ -33,16 +33,20 @@ def _env_int(name: str, default: int) -> int:
 # -- where and how many ----------------------------------------------------------------------------------
 wsgi_app = "lrs_ws.wsgi:application"
 workers = _env_int("LRS_WS_GUNICORN_WORKERS", 2)
-# Sync workers: one request at a time per process, which is what bounds the memory one hostile request can
-# take (the request size limit times spyne's ~14x parse overhead, per worker). Slow clients tie a worker up
-# until `timeout`; put a buffering reverse proxy in front of the service on untrusted networks.
-worker_class = "sync"
+# Threaded workers: each process's main loop accepts connections and waits on idle ones; a pool of threads
+# answers requests. A connection that sends nothing holds a thread for at most 5 s and is then parked in the
+# main loop, so idle connections cannot stall the server (a sync worker is held by one until `timeout` kills
+# it). A client trickling its request still holds a thread while it trickles: on untrusted networks put a
+# buffering reverse proxy in front. Memory: up to `workers` x `threads` requests are parsed at once, each
+# taking up to ~14x LRS_WS_MAX_REQUEST_BYTES (docs/hardening.md).
+worker_class = "gthread"
+threads = _env_int("LRS_WS_GUNICORN_THREADS", 8)
 
 # -- time limits -----------------------------------------------------------------------------------------
-# A worker silent for this long (a request still running, or a client trickling its body) is killed and
-# replaced. Large batch submissions are stored, not processed, within the request, so 30 s is generous.
+# A worker process whose main loop is silent this long (stuck) is killed and replaced; with threaded workers
+# a long request does not count, only a stuck process. Batch jobs never run in these processes.
 timeout = _env_int("LRS_WS_GUNICORN_TIMEOUT", 30)
-# After SIGTERM: how long workers may take to finish the request in hand and stop background threads.
+# After SIGTERM: how long workers may take to finish the requests in hand.
 graceful_timeout = _env_int("LRS_WS_GUNICORN_GRACEFUL_TIMEOUT", 30)
 keepalive = 5
 

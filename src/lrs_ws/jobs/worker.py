@@ -1,10 +1,10 @@
 """The batch worker: claims jobs and processes them chunk by chunk; between chunks it delivers the e-mail
 outbox when that module is installed.
 
-Any number of workers may share one database (`lrs-ws worker` processes on any machine, plus the thread inside
-`lrs-ws serve`): a job is processed by the worker holding its lease, which is renewed with every chunk. A
-worker that dies loses its lease after `stale_job_seconds`, and the next worker takes the job up where the
-last committed chunk left it.
+Any number of workers may share one database (`lrs-ws worker` processes on any machine, one of them started
+by `lrs-ws serve`): a job is processed by the worker holding its lease, which is renewed with every chunk. A
+worker that dies loses its lease after `stale_job_seconds` (or at once, when its supervisor gives the job
+back), and the next worker takes the job up where the last committed chunk left it.
 """
 
 from __future__ import annotations
@@ -196,6 +196,8 @@ class BatchWorker:
         return failures, one_by_one
 
 
-def run_worker(wiring: Any, stop_event: threading.Event, *, once: bool = False) -> WorkerStats:
-    """The worker loop for `lrs-ws worker` and the thread inside `lrs-ws serve`."""
-    return BatchWorker(wiring, stop_event).run(once=once)
+def run_worker(
+    wiring: Any, stop_event: threading.Event, *, once: bool = False, worker_id: str | None = None
+) -> WorkerStats:
+    """The loop of an `lrs-ws worker` process."""
+    return BatchWorker(wiring, stop_event, worker_id=worker_id).run(once=once)
