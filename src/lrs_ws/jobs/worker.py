@@ -5,6 +5,10 @@ Any number of workers may share one database (`lrs-ws worker` processes on any m
 by `lrs-ws serve`): a job is processed by the worker holding its lease, which is renewed with every chunk. A
 worker that dies loses its lease after `stale_job_seconds` (or at once, when its supervisor gives the job
 back), and the next worker takes the job up where the last committed chunk left it.
+
+While the database cannot be reached the worker keeps its job and tries the same chunk again with a bounded
+back-off: the chunk rolled back whole, so nothing is applied twice, and the job goes on within seconds of the
+database's return.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lrs_ws.db.uow import database_cause
 from lrs_ws.domain import batch as b
-from lrs_ws.domain.errors import StaleVersion
+from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service import batch_processing as bp
 
 log = logging.getLogger("lrs_ws.worker")
@@ -33,6 +38,8 @@ MAX_TAKEOVERS = 5
 # that fails this many times in a row is marked failed (WSEC0199) so the rest of the job goes on.
 RECORD_ATTEMPTS = 2
 MAX_STALE_RETRIES = 20
+# Waits between attempts while the database is unreachable: 0.5 s, doubling, never more than this.
+MAX_OUTAGE_WAIT = 5.0
 
 
 def make_worker_id() -> str:
@@ -73,6 +80,7 @@ class BatchWorker:
         self.on_chunk = on_chunk
         self.stats = WorkerStats()
         self._last_mail = float("-inf")
+        self._outage_waits = 0  # attempts since the database stopped answering (0: it answers)
 
     @property
     def lease_seconds(self) -> int:
@@ -87,6 +95,12 @@ class BatchWorker:
                 job = bp.claim_next(
                     self.uow_factory(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
                 )
+                self._database_back()
+            except ServiceUnavailable as exc:
+                if once:
+                    break
+                self._wait_for_database(exc, {})
+                continue
             except Exception:
                 log.error("could not claim a batch job", exc_info=True)
                 job = None
@@ -113,9 +127,9 @@ class BatchWorker:
         return self.stats
 
     def tick(self) -> None:
-        """Deliver due e-mail, at most once a poll interval."""
+        """Deliver due e-mail, at most once a poll interval (not while the database is unreachable)."""
         now = time.monotonic()
-        if now - self._last_mail < self.settings.worker_poll_seconds:
+        if self._outage_waits or now - self._last_mail < self.settings.worker_poll_seconds:
             return
         self._last_mail = now
         mailer = _mailer()
@@ -156,6 +170,10 @@ class BatchWorker:
                 except bp.LeaseLost:
                     log.warning("batch job lease lost; another worker has it", extra=extra)
                     return
+                except ServiceUnavailable as exc:
+                    # The chunk rolled back whole: keep the job (and its lease) and do the chunk again.
+                    self._wait_for_database(exc, extra)
+                    continue
                 except StaleVersion:
                     # An achievement changed under the chunk (a concurrent single-record change): the chunk
                     # rolled back whole; do it again.
@@ -169,6 +187,7 @@ class BatchWorker:
                     log.error("batch chunk failed", exc_info=True, extra=extra)
                     failures, one_by_one = self._after_failure(job, failures, one_by_one, chunk_size)
                     continue
+                self._database_back(extra)
                 failures = stale = 0
                 if one_by_one:
                     one_by_one -= 1
@@ -180,6 +199,22 @@ class BatchWorker:
                     return
         except bp.LeaseLost:
             log.warning("batch job lease lost; another worker has it", extra=extra)
+
+    def _wait_for_database(self, exc: ServiceUnavailable, extra: dict[str, Any]) -> None:
+        """Wait before trying again: 0.5 s, doubling up to MAX_OUTAGE_WAIT; the cause is logged once."""
+        if not self._outage_waits:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            log.warning(
+                "database unavailable; the batch worker keeps its job and tries again",
+                extra={**extra, "error": database_cause(cause)},
+            )
+        self._outage_waits += 1
+        self.stop.wait(min(MAX_OUTAGE_WAIT, 0.5 * 2 ** (self._outage_waits - 1)))
+
+    def _database_back(self, extra: dict[str, Any] | None = None) -> None:
+        if self._outage_waits:
+            log.info("database reachable again; the batch worker goes on", extra=extra or {})
+            self._outage_waits = 0
 
     def _after_failure(
         self, job: b.BatchJob, failures: int, one_by_one: int, chunk_size: int
