@@ -16,8 +16,10 @@ from lrs_ws.db.engine import make_engine, make_session_factory
 from lrs_ws.db.monitoring import DatabaseGauges
 from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
+from lrs_ws.domain.errors import ServiceUnavailable
 from lrs_ws.metrics import MetricsEndpoint
 from lrs_ws.observe import RequestObserver
+from lrs_ws.service.maintenance import MaintenanceStatus
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
@@ -88,9 +90,10 @@ class Router:
     Every request goes through the RequestObserver first (request id, JSON log line, metrics).
     """
 
-    def __init__(self, soap: WsgiApp, engine: Engine) -> None:
+    def __init__(self, soap: WsgiApp, engine: Engine, maintenance: MaintenanceStatus) -> None:
         self.soap = soap
         self.engine = engine
+        self.maintenance = maintenance
         self.extra: dict[str, WsgiApp] = {}
         self.observer = RequestObserver(self.dispatch, SOAP_PATH, fault_envelope_for_observer)
 
@@ -102,7 +105,15 @@ class Router:
             log.warning("health check failed: database not reachable")
             down = {"status": "unavailable", "database": "down"}
             return _json(start_response, "503 Service Unavailable", down)
-        return _json(start_response, "200 OK", {"status": "ok", "database": "up"})
+        try:
+            window = self.maintenance.current()
+        except ServiceUnavailable:
+            window = None  # the database stopped answering since the check above; the next check says so
+        if window is None:
+            return _json(start_response, "200 OK", {"status": "ok", "database": "up", "maintenance": None})
+        # Still 200: every operation answers (with WSEC0004), so a proxy should keep sending requests here.
+        body = {"status": "maintenance", "database": "up", "maintenance": window.as_json()}
+        return _json(start_response, "200 OK", body)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.observer(environ, start_response)
@@ -127,8 +138,9 @@ def create_app(settings: Settings) -> Router:
     configure_logging(settings)
     wiring = wire(settings)
     deps = Deps(settings=settings, uow_factory=wiring.uow_factory)
-    soap = RequestGuard(build_soap_wsgi(settings, deps), settings)
-    router = Router(soap, wiring.engine)
+    maintenance = MaintenanceStatus(wiring.uow_factory)
+    soap = RequestGuard(build_soap_wsgi(settings, deps), settings, maintenance=maintenance)
+    router = Router(soap, wiring.engine, maintenance)
     gauges = DatabaseGauges(wiring.engine)
     router.extra["/metrics"] = MetricsEndpoint(lambda: [gauges])
     router.wiring = wiring  # type: ignore[attr-defined]

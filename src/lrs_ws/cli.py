@@ -7,6 +7,8 @@ import getpass
 import os
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from lrs_ws.config import Settings
 from lrs_ws.domain.errors import DomainError
@@ -85,6 +87,54 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
     upgrade(settings.database_url)
     created = demo.load(_wiring(settings).uow_factory())
     print("demo data loaded" if created else "demo data already present; nothing changed")
+    return 0
+
+
+# -- planned maintenance -----------------------------------------------------------------------------------
+
+
+def _utc_time(text: str) -> datetime:
+    """An ISO 8601 time for --until (`2026-12-01T17:00Z`, `2026-12-01 18:00+01:00`; no offset: UTC)."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-01T17:00Z)") from None
+    return at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _print_window(window: Any) -> None:
+    shown = window.as_json()
+    print(f"maintenance on since {shown['since']}, until {shown['until'] or '(not announced)'}")
+    if window.message:
+        print(f"message: {window.message}")
+
+
+def cmd_maintenance_on(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import maintenance
+
+    window = maintenance.switch_on(
+        _wiring(settings).uow_factory(), until=args.until, message=args.message, operator=getpass.getuser()
+    )
+    _print_window(window)
+    return 0
+
+
+def cmd_maintenance_off(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import maintenance
+
+    closed = maintenance.switch_off(_wiring(settings).uow_factory(), operator=getpass.getuser())
+    print("maintenance off" if closed else "maintenance was not on; nothing changed")
+    return 0
+
+
+def cmd_maintenance_status(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import maintenance
+
+    window = maintenance.maintenance_status(_wiring(settings).uow_factory())
+    if window is None:
+        print("maintenance off")
+    else:
+        _print_window(window)
     return 0
 
 
@@ -170,6 +220,18 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--roles", required=True, help="comma-separated: AO_USER, EDC_USER, LRS_SUPPORT")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(handler=cmd_user_add)
+
+    maint = sub.add_parser(
+        "maintenance", help="planned maintenance: every operation answers WSEC0004, workers wait"
+    ).add_subparsers(dest="maintenance_command", required=True)
+    p = maint.add_parser("on", help="start planned maintenance (seen by every server within a second or two)")
+    p.add_argument("--until", type=_utc_time, default=None,
+                   help="expected end, ISO 8601 (UTC unless an offset is given); shown to clients")
+    p.add_argument("--message", default="", help="shown to clients after the end time")
+    p.set_defaults(handler=cmd_maintenance_on)
+    maint.add_parser("off", help="end planned maintenance").set_defaults(handler=cmd_maintenance_off)
+    p = maint.add_parser("status", help="show whether maintenance is on")
+    p.set_defaults(handler=cmd_maintenance_status)
 
     learner = sub.add_parser("learner", help="the learner register").add_subparsers(
         dest="learner_command", required=True

@@ -8,7 +8,8 @@ back), and the next worker takes the job up where the last committed chunk left 
 
 While the database cannot be reached the worker keeps its job and tries the same chunk again with a bounded
 back-off: the chunk rolled back whole, so nothing is applied twice, and the job goes on within seconds of the
-database's return.
+database's return. During planned maintenance the worker finishes its chunk, gives the job back and claims
+nothing until maintenance ends.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from lrs_ws.db.uow import database_cause
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service import batch_processing as bp
+from lrs_ws.service.maintenance import MaintenanceStatus
 
 log = logging.getLogger("lrs_ws.worker")
 
@@ -80,7 +82,9 @@ class BatchWorker:
         self.on_chunk = on_chunk
         self.stats = WorkerStats()
         self._last_mail = float("-inf")
+        self.maintenance = MaintenanceStatus(wiring.uow_factory)
         self._outage_waits = 0  # attempts since the database stopped answering (0: it answers)
+        self._in_maintenance = False
 
     @property
     def lease_seconds(self) -> int:
@@ -91,6 +95,11 @@ class BatchWorker:
         log.info("batch worker started", extra={"detail": self.worker_id})
         while not self.stop.is_set():
             self.tick()
+            if self.under_maintenance():
+                if once:
+                    break
+                self.stop.wait(self.settings.worker_poll_seconds)
+                continue
             try:
                 job = bp.claim_next(
                     self.uow_factory(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
@@ -156,7 +165,7 @@ class BatchWorker:
         stale = 0
         try:
             while True:
-                if self.stop.is_set():
+                if self.stop.is_set() or self.under_maintenance():
                     bp.release(self.uow_factory(), job_id=job.id, worker_id=self.worker_id)
                     log.info("batch job released", extra=extra)
                     return
@@ -199,6 +208,18 @@ class BatchWorker:
                     return
         except bp.LeaseLost:
             log.warning("batch job lease lost; another worker has it", extra=extra)
+
+    def under_maintenance(self) -> bool:
+        """Planned maintenance is on (read at most once a second); logged when it begins and ends."""
+        try:
+            window = self.maintenance.current()
+        except ServiceUnavailable:
+            return False  # the claim or chunk that follows meets the outage and waits for the database
+        if (window is not None) != self._in_maintenance:
+            self._in_maintenance = window is not None
+            state = "batch jobs wait for the end of maintenance" if window else "maintenance ended"
+            log.info(state, extra={"detail": self.worker_id})
+        return window is not None
 
     def _wait_for_database(self, exc: ServiceUnavailable, extra: dict[str, Any]) -> None:
         """Wait before trying again: 0.5 s, doubling up to MAX_OUTAGE_WAIT; the cause is logged once."""

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from lrs_ws.domain import model
 from lrs_ws.domain.mail import OutgoingMail, QueuedMail
+from lrs_ws.domain.maintenance import MaintenanceWindow
 from lrs_ws.domain.values import Page
 
 if TYPE_CHECKING:
@@ -118,6 +119,14 @@ class LoginFailureRepository(Protocol):
     def purge_before(self, before: datetime) -> int: ...
 
 
+class MaintenanceRepository(Protocol):
+    def current(self) -> MaintenanceWindow | None:
+        """The open maintenance window, if any."""
+    def open(self, window: MaintenanceWindow) -> None: ...
+    def close(self, now: datetime, by: str) -> bool:
+        """End the open window; False when none was open."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
 
@@ -132,6 +141,7 @@ class AbstractUnitOfWork(abc.ABC):
     nonces: NonceRepository
     login_failures: LoginFailureRepository
     batches: BatchRepository
+    maintenance: MaintenanceRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self
