@@ -28,6 +28,8 @@ class LiveServer:
     extra_env: dict[str, str] = field(default_factory=dict)
     # Also run an `lrs-ws worker` process for the batch jobs (gunicorn itself never processes them).
     batch_worker: bool = False
+    # More gunicorn options, after the configuration file (so they override it).
+    gunicorn_args: tuple[str, ...] = ()
     port: int = field(default_factory=free_port)
     process: subprocess.Popen[bytes] | None = None
     worker: subprocess.Popen[bytes] | None = None
@@ -63,6 +65,7 @@ class LiveServer:
                 "--no-control-socket",
                 "--config", "python:lrs_ws.gunicorn_conf",
                 "--graceful-timeout", "5",
+                *self.gunicorn_args,
                 "lrs_ws.wsgi:application",
             ],
             env=self.env(),
