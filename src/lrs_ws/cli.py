@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import getpass
 import os
 import sys
@@ -51,11 +52,13 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     run_worker = settings.run_worker_in_server and not args.no_worker
     worker = [sys.executable, "-c", "from lrs_ws.cli import main; raise SystemExit(main())", "worker"]
 
+    wiring = functools.cache(lambda: _wiring(settings))  # connected only if a worker ever needs it
+
     def give_back(worker_id: str, counted: bool) -> None:
         from lrs_ws.service import batch_processing
 
         released = batch_processing.give_back(
-            _wiring(settings).uow_factory(), worker_id=worker_id, count_takeover=counted
+            wiring().uow_factory(), worker_id=worker_id, count_takeover=counted
         )
         if released:
             print(f"lrs-ws: batch job {released} given back", file=sys.stderr, flush=True)
