@@ -105,7 +105,8 @@ def start_server(db, tmp_path, name: str = "server") -> LiveServer:
         extra_env={"LRS_WS_LOGIN_FAILURE_LIMIT": "5",
                    "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS": str(WINDOW_SECONDS)},
         # Sync workers, so that a Blocker holding one process steers the next request to the other.
-        gunicorn_args=("--worker-class", "sync"),
+        # (gunicorn turns sync into gthread when threads > 1, so one thread is asked for too.)
+        gunicorn_args=("--worker-class", "sync", "--threads", "1"),
     ).start()
 
 
