@@ -33,14 +33,14 @@ def _env_int(name: str, default: int) -> int:
 # -- where and how many ----------------------------------------------------------------------------------
 wsgi_app = "lrs_ws.wsgi:application"
 workers = _env_int("LRS_WS_GUNICORN_WORKERS", 2)
-# Threaded workers: each process's main loop accepts connections and waits on idle ones; a pool of threads
-# answers requests. A connection that sends nothing holds a thread for at most 5 s and is then parked in the
-# main loop, so idle connections cannot stall the server (a sync worker is held by one until `timeout` kills
-# it). A client trickling its request still holds a thread while it trickles: on untrusted networks put a
-# buffering reverse proxy in front. Memory: up to `workers` x `threads` requests are parsed at once, each
-# taking up to ~14x LRS_WS_MAX_REQUEST_BYTES (docs/hardening.md).
+# Threaded workers: each process's main loop accepts connections and a pool of threads answers requests. A
+# connection that sends nothing holds a thread for at most 5 s and is then parked in the main loop until it
+# sends something, so idle connections stall nothing while each process has more threads than there are idle
+# connections on it (a sync worker is held by each one in turn). A client trickling its request holds a
+# thread while it trickles: on untrusted networks put a buffering reverse proxy in front. Memory: up to
+# `workers` x `threads` requests are parsed at once (docs/hardening.md).
 worker_class = "gthread"
-threads = _env_int("LRS_WS_GUNICORN_THREADS", 8)
+threads = _env_int("LRS_WS_GUNICORN_THREADS", 16)
 
 # -- time limits -----------------------------------------------------------------------------------------
 # A worker process whose main loop is silent this long (stuck) is killed and replaced; with threaded workers
