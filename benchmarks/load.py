@@ -6,7 +6,7 @@ runs several concurrent clients for a fixed time, each picking operations at ran
     reads   GetLearnerAchievements, GetAchievement, FindLearnerByUln, ListEventDataChallenges,
             GetAchievementHistory, ListAchievementBatchJobs
     writes  EditAchievementGrade and TransferAchievement on the client's own achievements,
-            CreateAchievement, SubmitAchievementBatchJob (5 records, processed by the server's worker thread)
+            CreateAchievement, SubmitAchievementBatchJob (5 records, processed by an `lrs-ws worker` process)
     races   EditAchievementGrade with expectedVersion on one achievement all clients share: losing the
             race is answered WSRC0013, which is counted as an *expected* fault, not an error
 
@@ -279,8 +279,10 @@ def main(argv: list[str] | None = None) -> int:
     server = None
     try:
         prepare(url)
-        env = {"LRS_WS_RUN_WORKER": "true", "LRS_WS_LOGIN_FAILURE_LIMIT": "100000"}
-        server = LiveServer(url, workdir / "server.log", workers=args.workers, extra_env=env).start()
+        env = {"LRS_WS_LOGIN_FAILURE_LIMIT": "100000"}
+        server = LiveServer(
+            url, workdir / "server.log", workers=args.workers, extra_env=env, batch_worker=True
+        ).start()
         stats = Stats()
         seeder = Client(server, stats, args.seed, 0)
         shared = seeder.create()

@@ -246,7 +246,7 @@ class Processes:
         self.server = subprocess.Popen(
             [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
              "--config", "python:lrs_ws.gunicorn_conf", "lrs_ws.wsgi:application"],
-            env=env_for(self.url, LRS_WS_PUBLIC_URL=self.soap_url, LRS_WS_RUN_WORKER="false",
+            env=env_for(self.url, LRS_WS_PUBLIC_URL=self.soap_url,
                         LRS_WS_GUNICORN_TIMEOUT="120"),
             stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
         )

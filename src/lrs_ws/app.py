@@ -17,8 +17,10 @@ from lrs_ws.db.migrate import readiness
 from lrs_ws.db.monitoring import DatabaseGauges
 from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
+from lrs_ws.domain.errors import ServiceUnavailable
 from lrs_ws.metrics import MetricsEndpoint
 from lrs_ws.observe import RequestObserver
+from lrs_ws.service.maintenance import MaintenanceStatus
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
@@ -93,9 +95,10 @@ class Router:
     Every request goes through the RequestObserver first (request id, JSON log line, metrics).
     """
 
-    def __init__(self, soap: WsgiApp, engine: Engine) -> None:
+    def __init__(self, soap: WsgiApp, engine: Engine, maintenance: MaintenanceStatus) -> None:
         self.soap = soap
         self.engine = engine
+        self.maintenance = maintenance
         self.extra: dict[str, WsgiApp] = {}
         self.observer = RequestObserver(self.dispatch, SOAP_PATH, fault_envelope_for_observer)
 
@@ -104,13 +107,22 @@ class Router:
         return _json(start_response, "200 OK", {"status": "ok"})
 
     def readyz(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        """Readiness: the database answers and its schema is at the head revision."""
+        """Readiness: the database answers and its schema is at the head revision; it also says whether a
+        planned maintenance window is open."""
         problem = readiness(self.engine)
         if problem is not None:
             log.warning("not ready", extra={"reason": problem.reason})
             body = {"status": "unavailable", "reason": problem.reason}
             return _json(start_response, "503 Service Unavailable", body)
-        return _json(start_response, "200 OK", {"status": "ok"})
+        try:
+            window = self.maintenance.current()
+        except ServiceUnavailable:
+            window = None  # the database stopped answering since the check above; the next check says so
+        if window is None:
+            return _json(start_response, "200 OK", {"status": "ok", "maintenance": None})
+        # Still 200: every operation answers (WSEC0004 with the expected end), so a proxy should keep sending
+        # requests here rather than answer clients with an error page of its own.
+        return _json(start_response, "200 OK", {"status": "maintenance", "maintenance": window.as_json()})
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         return self.observer(environ, start_response)
@@ -137,8 +149,9 @@ def create_app(settings: Settings) -> Router:
     configure_logging(settings)
     wiring = wire(settings)
     deps = Deps(settings=settings, uow_factory=wiring.uow_factory)
-    soap = RequestGuard(build_soap_wsgi(settings, deps), settings)
-    router = Router(soap, wiring.engine)
+    maintenance = MaintenanceStatus(wiring.uow_factory)
+    soap = RequestGuard(build_soap_wsgi(settings, deps), settings, maintenance=maintenance)
+    router = Router(soap, wiring.engine, maintenance)
     gauges = DatabaseGauges(wiring.engine)
     router.extra["/metrics"] = MetricsEndpoint(lambda: [gauges])
     router.wiring = wiring  # type: ignore[attr-defined]

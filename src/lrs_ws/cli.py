@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import codecs
 import csv
+import functools
 import getpass
 import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
-from typing import TextIO
+from datetime import UTC, datetime
+from typing import Any, TextIO
 
 from lrs_ws.config import SettingError, Settings
 from lrs_ws.domain.errors import DomainError
@@ -124,6 +126,7 @@ def _port_taken(host: str, port: int) -> OSError | None:
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.db.migrate import upgrade
+    from lrs_ws.jobs.supervisor import Supervisor
 
     taken = _port_taken(args.host, args.port)
     if taken is not None:
@@ -135,18 +138,30 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Unless an operator set the public address (behind a proxy), the WSDL names the address we bind.
     if not env.get("LRS_WS_PUBLIC_URL"):
         env["LRS_WS_PUBLIC_URL"] = _public_url(args.host, args.port)
-    if args.no_worker:
-        env["LRS_WS_RUN_WORKER"] = "false"
-    argv = [
+    server = [
         sys.executable, "-m", "gunicorn",
         "--bind", f"{args.host}:{args.port}",
         *(["--workers", str(args.workers)] if "workers" in args else []),
         "--config", "python:lrs_ws.gunicorn_conf",
         "lrs_ws.wsgi:application",
     ]
-    print(f"lrs-ws: serving {env['LRS_WS_PUBLIC_URL']}?wsdl", file=sys.stderr, flush=True)
-    os.execve(sys.executable, argv, env)
-    return 0  # pragma: no cover
+    run_worker = settings.run_worker_in_server and not args.no_worker
+    worker = [sys.executable, "-c", "from lrs_ws.cli import main; raise SystemExit(main())", "worker"]
+
+    wiring = functools.cache(lambda: _wiring(settings))  # connected only if a worker ever needs it
+
+    def give_back(worker_id: str, counted: bool) -> None:
+        from lrs_ws.service import batch_processing
+
+        released = batch_processing.give_back(
+            wiring().uow_factory(), worker_id=worker_id, count_takeover=counted
+        )
+        if released:
+            print(f"lrs-ws: batch job {released} given back", file=sys.stderr, flush=True)
+
+    print(f"lrs-ws: serving {env['LRS_WS_PUBLIC_URL']}?wsdl"
+          + ("" if run_worker else " (no batch worker)"), file=sys.stderr, flush=True)
+    return Supervisor(server, worker if run_worker else None, env, give_back).run()
 
 
 def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
@@ -187,6 +202,54 @@ def cmd_demo_data(args: argparse.Namespace, settings: Settings) -> int:
 
     created = demo.load(_wiring(settings).uow_factory())
     print("demo data loaded" if created else "demo data already present; nothing changed")
+    return 0
+
+
+# -- planned maintenance -----------------------------------------------------------------------------------
+
+
+def _utc_time(text: str) -> datetime:
+    """An ISO 8601 time for --until (`2026-12-01T17:00Z`, `2026-12-01 18:00+01:00`; no offset: UTC)."""
+    try:
+        at = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO 8601 time: {text!r} (e.g. 2026-12-01T17:00Z)") from None
+    return at if at.tzinfo is None else at.astimezone(UTC).replace(tzinfo=None)
+
+
+def _print_window(window: Any) -> None:
+    shown = window.as_json()
+    print(f"maintenance on since {shown['since']}, until {shown['until'] or '(not announced)'}")
+    if window.message:
+        print(f"message: {window.message}")
+
+
+def cmd_maintenance_on(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import maintenance
+
+    window = maintenance.switch_on(
+        _wiring(settings).uow_factory(), until=args.until, message=args.message, operator=getpass.getuser()
+    )
+    _print_window(window)
+    return 0
+
+
+def cmd_maintenance_off(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import maintenance
+
+    closed = maintenance.switch_off(_wiring(settings).uow_factory(), operator=getpass.getuser())
+    print("maintenance off" if closed else "maintenance was not on; nothing changed")
+    return 0
+
+
+def cmd_maintenance_status(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import maintenance
+
+    window = maintenance.maintenance_status(_wiring(settings).uow_factory())
+    if window is None:
+        print("maintenance off")
+    else:
+        _print_window(window)
     return 0
 
 
@@ -376,14 +439,16 @@ def cmd_learner_import(args: argparse.Namespace, settings: Settings) -> int:
 
 @command
 def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    p = sub.add_parser("serve", help="migrate the database and serve SOAP with gunicorn",
-                       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p = sub.add_parser(
+        "serve", help="migrate the database, serve SOAP with gunicorn and run a batch worker process too",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
     p.add_argument("--workers", type=int, default=argparse.SUPPRESS,
                    help="gunicorn worker processes (default: LRS_WS_GUNICORN_WORKERS, itself 2 when unset)")
     p.add_argument("--no-worker", action="store_true",
-                   help="do not run a batch worker thread inside the server")
+                   help="do not run the batch worker process (run `lrs-ws worker` elsewhere)")
     p.set_defaults(handler=cmd_serve, needs_migrated_database=False)
 
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
@@ -458,6 +523,18 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--set", required=True, metavar="ROLES",
                    help="comma-separated: AO_USER, EDC_USER, LRS_SUPPORT")
     p.set_defaults(handler=cmd_user_roles)
+
+    maint = sub.add_parser(
+        "maintenance", help="planned maintenance: every operation answers WSEC0004, workers wait"
+    ).add_subparsers(dest="maintenance_command", required=True)
+    p = maint.add_parser("on", help="start planned maintenance (seen by every server within a second or two)")
+    p.add_argument("--until", type=_utc_time, default=None,
+                   help="expected end, ISO 8601 (UTC unless an offset is given); shown to clients")
+    p.add_argument("--message", default="", help="shown to clients after the end time")
+    p.set_defaults(handler=cmd_maintenance_on)
+    maint.add_parser("off", help="end planned maintenance").set_defaults(handler=cmd_maintenance_off)
+    p = maint.add_parser("status", help="show whether maintenance is on")
+    p.set_defaults(handler=cmd_maintenance_status)
 
     learner = sub.add_parser("learner", help="the learner register").add_subparsers(
         dest="learner_command", required=True

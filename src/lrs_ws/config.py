@@ -145,6 +145,7 @@ class Settings:
     log_json: bool = True
     # gunicorn (lrs_ws.gunicorn_conf); `lrs-ws serve --workers` overrides gunicorn_workers.
     gunicorn_workers: int = 2
+    gunicorn_threads: int = 16
     gunicorn_timeout: int = 30
     gunicorn_graceful_timeout: int = 30
     gunicorn_max_requests: int = 0
@@ -209,6 +210,7 @@ class Settings:
             ),
             log_json=_bool(env, "LRS_WS_LOG_JSON", base.log_json),
             gunicorn_workers=_int(env, "LRS_WS_GUNICORN_WORKERS", base.gunicorn_workers),
+            gunicorn_threads=_int(env, "LRS_WS_GUNICORN_THREADS", base.gunicorn_threads),
             gunicorn_timeout=_int(env, "LRS_WS_GUNICORN_TIMEOUT", base.gunicorn_timeout),
             gunicorn_graceful_timeout=_int(
                 env, "LRS_WS_GUNICORN_GRACEFUL_TIMEOUT", base.gunicorn_graceful_timeout

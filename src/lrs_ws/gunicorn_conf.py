@@ -34,16 +34,20 @@ _settings = settings_or_exit()
 # -- where and how many ----------------------------------------------------------------------------------
 wsgi_app = "lrs_ws.wsgi:application"
 workers = _settings.gunicorn_workers
-# Sync workers: one request at a time per process, which is what bounds the memory one hostile request can
-# take (the request size limit times spyne's ~14x parse overhead, per worker). Slow clients tie a worker up
-# until `timeout`; put a buffering reverse proxy in front of the service on untrusted networks.
-worker_class = "sync"
+# Threaded workers: each process's main loop accepts connections and a pool of threads answers requests. A
+# connection that sends nothing holds a thread for at most 5 s and is then parked in the main loop until it
+# sends something, so idle connections stall nothing while each process has more threads than there are idle
+# connections on it (a sync worker is held by each one in turn). A client trickling its request holds a
+# thread while it trickles: on untrusted networks put a buffering reverse proxy in front. Memory: up to
+# `workers` x `threads` requests are parsed at once (docs/hardening.md).
+worker_class = "gthread"
+threads = _settings.gunicorn_threads
 
 # -- time limits -----------------------------------------------------------------------------------------
-# A worker silent for this long (a request still running, or a client trickling its body) is killed and
-# replaced. Large batch submissions are stored, not processed, within the request, so 30 s is generous.
+# A worker process whose main loop is silent this long (stuck) is killed and replaced; with threaded workers
+# a long request does not count, only a stuck process. Batch jobs never run in these processes.
 timeout = _settings.gunicorn_timeout
-# After SIGTERM: how long workers may take to finish the request in hand and stop background threads.
+# After SIGTERM: how long workers may take to finish the requests in hand.
 graceful_timeout = _settings.gunicorn_graceful_timeout
 keepalive = 5
 

@@ -2,7 +2,7 @@
 
 gunicorn stops a worker in two steps: on SIGTERM the worker finishes the request in hand and leaves its
 loop, then runs the `worker_exit` hook (see `lrs_ws.gunicorn_conf`) which calls `shutdown()` here. A
-background thread (such as the batch worker thread inside `lrs-ws serve`) takes part like this::
+background thread takes part like this::
 
     from lrs_ws import lifecycle
 

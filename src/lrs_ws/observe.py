@@ -88,7 +88,7 @@ class RequestObserver:
         self, environ: dict[str, Any], obs: Observation, start_response: StartResponse, exc: Exception
     ) -> list[bytes]:
         obs.code = INTERNAL_ERROR_CODE
-        log.error("unhandled error", extra={"request_id": obs.request_id, "error": type(exc).__name__})
+        log.error("unhandled error", exc_info=exc, extra={"request_id": obs.request_id})
         if self._is_soap(environ):
             message = f"The service could not complete the request. Quote request id {obs.request_id}."
             payload = self.fault_body(INTERNAL_ERROR_CODE, message)

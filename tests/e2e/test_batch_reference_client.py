@@ -67,8 +67,8 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"batch-db-{backend}"))
     live = LiveServer(
         url, tmp_path_factory.mktemp("batch-server") / "gunicorn.log",
-        extra_env={"LRS_WS_RUN_WORKER": "true", "LRS_WS_WORKER_POLL_SECONDS": "0.1",
-                   "LRS_WS_MAX_BATCH_ACHIEVEMENTS": "50"},
+        extra_env={"LRS_WS_WORKER_POLL_SECONDS": "0.1", "LRS_WS_MAX_BATCH_ACHIEVEMENTS": "50"},
+        batch_worker=True,
     ).start()
     yield live
     live.stop()

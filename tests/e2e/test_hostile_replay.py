@@ -104,6 +104,9 @@ def start_server(db, tmp_path, name: str = "server") -> LiveServer:
         db.settings.database_url, tmp_path / f"{name}.log",
         extra_env={"LRS_WS_LOGIN_FAILURE_LIMIT": "5",
                    "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS": str(WINDOW_SECONDS)},
+        # Sync workers, so that a Blocker holding one process steers the next request to the other.
+        # (gunicorn turns sync into gthread when threads > 1, so one thread is asked for too.)
+        gunicorn_args=("--worker-class", "sync", "--threads", "1"),
     ).start()
 
 
@@ -120,7 +123,7 @@ def count(db, table) -> int:
 
 
 class Blocker:
-    """Keeps one sync worker busy: a connection that has sent only part of its request line and headers."""
+    """Keeps one sync worker process busy: a connection that has sent only part of its headers."""
 
     def __init__(self, server: LiveServer) -> None:
         self.sock = socket.create_connection(("127.0.0.1", server.port), timeout=10)

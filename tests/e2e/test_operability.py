@@ -105,7 +105,7 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(b
     w = wire(settings_for(url))
     demo.load(w.uow_factory())
     w.engine.dispose()
-    server = LiveServer(url, tmp_path / "server.log", extra_env={"LRS_WS_RUN_WORKER": "true"}).start()
+    server = LiveServer(url, tmp_path / "server.log").start()
     try:
         body = (
             f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '

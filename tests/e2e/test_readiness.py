@@ -3,7 +3,6 @@ gunicorn on SQLite and PostgreSQL: a database never migrated, one behind, one at
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -66,7 +65,7 @@ def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_
         })
 
         upgrade(blank_url)
-        assert _get(server, "/readyz") == (200, {"status": "ok"})
+        assert _get(server, "/readyz") == (200, {"status": "ok", "maintenance": None})
 
         command.downgrade(alembic_config(blank_url), "-1")
         status, body = _get(server, "/readyz")
@@ -79,29 +78,26 @@ def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_
     assert "schema missing" in server.log_text()
 
 
-def test_an_unmigrated_database_is_named_in_the_logs_of_the_request_and_of_the_batch_worker(
+def test_an_unmigrated_database_is_named_in_the_request_log_and_the_batch_worker_refuses_to_start(
     tmp_path: Path,
 ) -> None:
     url = f"sqlite:///{tmp_path / 'never_migrated.sqlite3'}"
-    server = LiveServer(url, tmp_path / "gunicorn.log", workers=1, extra_env={"LRS_WS_RUN_WORKER": "true"})
+    server = LiveServer(url, tmp_path / "gunicorn.log", workers=1, batch_worker=True)
     server.start()
     try:
         soap = client_for(server.soap_url)
         with pytest.raises(Fault) as refused:
             soap.GetLearnerAchievements(invokingUser=ME, uln="3415521949")
         assert fault_code(refused.value) == "WSEC0199"
-        for _ in range(300):  # the worker thread tries to claim a job once a poll interval (1 s)
-            if "could not claim a batch job" in server.log_text():
-                break
-            time.sleep(0.1)
+        assert server.worker is not None
+        assert server.worker.wait(timeout=60) == 2
     finally:
         server.stop()
     log = server.log_text()
-    request_errors = [line for line in log.splitlines() if '"unexpected error"' in line]
-    worker_errors = [line for line in log.splitlines() if '"could not claim a batch job"' in line]
-    assert request_errors and worker_errors, log[-3000:]
+    request_errors = [line for line in log.splitlines() if '"unhandled error"' in line]
+    assert request_errors, log[-3000:]
     assert '"error": "OperationalError: no such table: ' in request_errors[0]
-    assert '"error": "OperationalError: no such table: batch_jobs"' in worker_errors[0]
+    assert f"lrs-ws: the database at {url} is not migrated (schema missing): run `lrs-ws db upgrade`" in log
     assert "SELECT" not in log and "Traceback" not in log
 
 

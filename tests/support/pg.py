@@ -63,6 +63,17 @@ def postgres_url() -> str | None:
         return _cluster_url
 
 
+def private_cluster() -> _Cluster | None:
+    """A throwaway cluster of one's own, to stop and start again in a test (`stop_fast`, `start_again`);
+    None without local PostgreSQL binaries. `close()` removes it (it is removed at exit anyway)."""
+    bindir = _find_bindir()
+    if bindir is None:
+        return None
+    cluster = _Cluster(bindir)
+    cluster.start()
+    return cluster
+
+
 def create_database(admin_url: str, name: str) -> str:
     """Create a new, empty database named after `name` with a unique suffix; return its URL.
 
@@ -141,6 +152,8 @@ class _Cluster:
         self.sockets = self.root / "sockets"
         self.log = self.root / "postgres.log"
         self.proc: subprocess.Popen[bytes] | None = None
+        self.port = 0
+        self.url = ""
         # A forked child inherits atexit handlers; only the process that started the server stops it.
         self.owner_pid = os.getpid()
         atexit.register(self.stop)
@@ -164,10 +177,27 @@ class _Cluster:
         for _attempt in range(3):
             port = _free_port()
             if self._start_server(port):
-                return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{port}/postgres"
+                self.url = f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{port}/postgres"
+                return self.url
         raise RuntimeError(f"PostgreSQL did not start; its log:\n{self._log_tail()}")
 
+    def stop_fast(self) -> None:
+        """`pg_ctl stop -m fast`: every session is cut and the server is down until `start_again`."""
+        self._run([str(self.bindir / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", "30"])
+        if self.proc is not None:
+            self.proc.wait(timeout=30)
+            self.proc = None
+
+    def start_again(self) -> None:
+        """The same data directory on the same port."""
+        if not self._start_server(self.port):
+            raise RuntimeError(f"PostgreSQL did not start again; its log:\n{self._log_tail()}")
+
+    def close(self) -> None:
+        self.stop()
+
     def _start_server(self, port: int) -> bool:
+        self.port = port
         cmd = [
             str(self.bindir / "postgres"),
             "-D", str(self.data),

@@ -314,6 +314,19 @@ class BatchRepository:
             .values(status=b.WAITING, lease_expires_at=None, heartbeat_at=now)
         )
 
+    def give_back(self, worker_id: str, now: datetime, count_takeover: bool) -> int | None:
+        """Make the job `worker_id` holds Waiting again (its worker is gone); the job's id, or None."""
+        given = self.session.execute(
+            update(J)
+            .where(J.c.worker_id == worker_id, J.c.status == b.IN_PROGRESS)
+            .values(
+                status=b.WAITING, lease_expires_at=None, heartbeat_at=now,
+                attempts=J.c.attempts + (1 if count_takeover else 0),
+            )
+            .returning(J.c.id)
+        ).scalar()
+        return None if given is None else int(given)
+
     def payloads(self, job_id: int, start: int, stop: int) -> Sequence[PayloadChunk]:
         rows = self.session.execute(
             select(P.c.first_index, P.c.record_count, P.c.records)

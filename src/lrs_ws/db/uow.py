@@ -11,6 +11,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lrs_ws.db import repositories as r
 from lrs_ws.db.batch_repository import BatchRepository
+from lrs_ws.db.maintenance_repository import MaintenanceRepository
 from lrs_ws.db.outbox import OutboxRepository
 from lrs_ws.db.security_repositories import (
     ClientCertificateRepository,
@@ -60,6 +61,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.login_failures = LoginFailureRepository(self.session)
         self.client_certificates = ClientCertificateRepository(self.session)
         self.batches = BatchRepository(self.session)
+        self.maintenance = MaintenanceRepository(self.session)
         return self
 
     def __exit__(

@@ -177,5 +177,12 @@ class ServiceUnavailable(DomainError):
         super().__init__("The service is temporarily unavailable; nothing was changed. Try again shortly.")
 
 
+class UnderMaintenance(ServiceUnavailable):
+    """Planned maintenance: the same temporary unavailability, with the expected end in its message."""
+
+    def __init__(self, message: str) -> None:
+        DomainError.__init__(self, message)
+
+
 class TooManyAttempts(AuthenticationFailed):
     """Too many failed logins: answered exactly like any other authentication failure."""

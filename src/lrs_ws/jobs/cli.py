@@ -39,7 +39,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     signal.signal(signal.SIGTERM, graceful)
     signal.signal(signal.SIGINT, graceful)
-    stats = run_worker(wiring, stop, once=args.once)
+    stats = run_worker(wiring, stop, once=args.once, worker_id=args.id)
     print(f"lrs-ws worker: {stats.jobs} jobs finished, {stats.records} records processed", file=sys.stderr)
     return 0
 
@@ -273,6 +273,10 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--once", action="store_true", help="exit when no job is waiting")
     p.add_argument(
         "--chunk-size", type=int, default=None, help="records per transaction (LRS_WS_WORKER_CHUNK_SIZE)"
+    )
+    p.add_argument(
+        "--id", default=None,
+        help="this worker's name in the job table (default: host:pid:random; `lrs-ws serve` names its own)",
     )
     p.set_defaults(handler=cmd_worker)
 

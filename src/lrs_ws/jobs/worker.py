@@ -1,10 +1,15 @@
 """The batch worker: claims jobs and processes them chunk by chunk; between chunks it delivers the e-mail
 outbox when that module is installed.
 
-Any number of workers may share one database (`lrs-ws worker` processes on any machine, plus the thread inside
-`lrs-ws serve`): a job is processed by the worker holding its lease, which is renewed with every chunk. A
-worker that dies loses its lease after `stale_job_seconds`, and the next worker takes the job up where the
-last committed chunk left it.
+Any number of workers may share one database (`lrs-ws worker` processes on any machine, one of them started
+by `lrs-ws serve`): a job is processed by the worker holding its lease, which is renewed with every chunk. A
+worker that dies loses its lease after `stale_job_seconds` (or at once, when its supervisor gives the job
+back), and the next worker takes the job up where the last committed chunk left it.
+
+While the database cannot be reached the worker keeps its job and tries the same chunk again with a bounded
+back-off: the chunk rolled back whole, so nothing is applied twice, and the job goes on within seconds of the
+database's return. During planned maintenance the worker finishes its chunk, gives the job back and claims
+nothing until maintenance ends.
 """
 
 from __future__ import annotations
@@ -20,10 +25,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from lrs_ws.db.uow import database_cause
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service import retention
+from lrs_ws.service.maintenance import MaintenanceStatus
 
 log = logging.getLogger("lrs_ws.worker")
 
@@ -36,16 +43,8 @@ RECORD_ATTEMPTS = 2
 MAX_STALE_RETRIES = 20
 # How often a worker asks the database whether the daily retention purge is due.
 PURGE_CHECK_SECONDS = 3600.0
-# A temporary database error (a lock wait that ran out, a serialisation failure, a dropped connection, a full
-# disk) says nothing about the records: the same chunk is done again after a back-off, and never counts
-# against a record. After this many in a row (about half a minute of back-off) the job is given back to the
-# queue.
-TRANSIENT_RETRIES = 10
-TRANSIENT_BACKOFF_SECONDS = (0.25, 0.5, 1.0, 2.0, 4.0, 5.0)
-
-
-def _backoff(attempt: int) -> float:
-    return TRANSIENT_BACKOFF_SECONDS[min(attempt, len(TRANSIENT_BACKOFF_SECONDS)) - 1]
+# Waits between attempts while the database is unreachable: 0.5 s, doubling, never more than this.
+MAX_OUTAGE_WAIT = 5.0
 
 
 def make_worker_id() -> str:
@@ -87,6 +86,9 @@ class BatchWorker:
         self.stats = WorkerStats()
         self._last_mail = float("-inf")
         self._last_purge_check = float("-inf")
+        self.maintenance = MaintenanceStatus(wiring.uow_factory)
+        self._outage_waits = 0  # attempts since the database stopped answering (0: it answers)
+        self._in_maintenance = False
 
     @property
     def lease_seconds(self) -> int:
@@ -97,10 +99,21 @@ class BatchWorker:
         log.info("batch worker started", extra={"detail": self.worker_id})
         while not self.stop.is_set():
             self.tick()
+            if self.under_maintenance():
+                if once:
+                    break
+                self.stop.wait(self.settings.worker_poll_seconds)
+                continue
             try:
                 job = bp.claim_next(
                     self.uow_factory(), worker_id=self.worker_id, lease_seconds=self.lease_seconds
                 )
+                self._database_back()
+            except ServiceUnavailable as exc:
+                if once:
+                    break
+                self._wait_for_database(exc, {})
+                continue
             except Exception:
                 log.error("could not claim a batch job", exc_info=True)
                 job = None
@@ -127,10 +140,11 @@ class BatchWorker:
         return self.stats
 
     def tick(self) -> None:
-        """Deliver due e-mail, at most once a poll interval; run the daily purge when it is due."""
+        """Deliver due e-mail, at most once a poll interval (not while the database is unreachable); run the
+        daily purge when it is due."""
         self.purge_if_due()
         now = time.monotonic()
-        if now - self._last_mail < self.settings.worker_poll_seconds:
+        if self._outage_waits or now - self._last_mail < self.settings.worker_poll_seconds:
             return
         self._last_mail = now
         mailer = _mailer()
@@ -143,7 +157,7 @@ class BatchWorker:
 
     def purge_if_due(self) -> None:
         now = time.monotonic()
-        if now - self._last_purge_check < PURGE_CHECK_SECONDS:
+        if self._outage_waits or now - self._last_purge_check < PURGE_CHECK_SECONDS:
             return
         self._last_purge_check = now
         try:
@@ -169,10 +183,9 @@ class BatchWorker:
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0
         stale = 0
-        transient = 0
         try:
             while True:
-                if self.stop.is_set():
+                if self.stop.is_set() or self.under_maintenance():
                     bp.release(self.uow_factory(), job_id=job.id, worker_id=self.worker_id)
                     log.info("batch job released", extra=extra)
                     return
@@ -186,13 +199,9 @@ class BatchWorker:
                 except bp.LeaseLost:
                     log.warning("batch job lease lost; another worker has it", extra=extra)
                     return
-                except ServiceUnavailable:
-                    # Raised on to run(), which gives the job back and waits, once the retries are spent.
-                    transient += 1
-                    if transient > TRANSIENT_RETRIES:
-                        raise
-                    log.warning("batch chunk met a temporary database error; trying it again", extra=extra)
-                    self.stop.wait(_backoff(transient))
+                except ServiceUnavailable as exc:
+                    # The chunk rolled back whole: keep the job (and its lease) and do the chunk again.
+                    self._wait_for_database(exc, extra)
                     continue
                 except StaleVersion:
                     # An achievement changed under the chunk (a concurrent single-record change): the chunk
@@ -207,7 +216,8 @@ class BatchWorker:
                     log.error("batch chunk failed", exc_info=True, extra=extra)
                     failures, one_by_one = self._after_failure(job, failures, one_by_one, chunk_size)
                     continue
-                failures = stale = transient = 0
+                self._database_back(extra)
+                failures = stale = 0
                 if one_by_one:
                     one_by_one -= 1
                 self.stats.records += result.processed
@@ -218,6 +228,34 @@ class BatchWorker:
                     return
         except bp.LeaseLost:
             log.warning("batch job lease lost; another worker has it", extra=extra)
+
+    def under_maintenance(self) -> bool:
+        """Planned maintenance is on (read at most once a second); logged when it begins and ends."""
+        try:
+            window = self.maintenance.current()
+        except ServiceUnavailable:
+            return False  # the claim or chunk that follows meets the outage and waits for the database
+        if (window is not None) != self._in_maintenance:
+            self._in_maintenance = window is not None
+            state = "batch jobs wait for the end of maintenance" if window else "maintenance ended"
+            log.info(state, extra={"detail": self.worker_id})
+        return window is not None
+
+    def _wait_for_database(self, exc: ServiceUnavailable, extra: dict[str, Any]) -> None:
+        """Wait before trying again: 0.5 s, doubling up to MAX_OUTAGE_WAIT; the cause is logged once."""
+        if not self._outage_waits:
+            cause = exc.__cause__ if exc.__cause__ is not None else exc
+            log.warning(
+                "database unavailable; the batch worker keeps its job and tries again",
+                extra={**extra, "error": database_cause(cause)},
+            )
+        self._outage_waits += 1
+        self.stop.wait(min(MAX_OUTAGE_WAIT, 0.5 * 2 ** (self._outage_waits - 1)))
+
+    def _database_back(self, extra: dict[str, Any] | None = None) -> None:
+        if self._outage_waits:
+            log.info("database reachable again; the batch worker goes on", extra=extra or {})
+            self._outage_waits = 0
 
     def _after_failure(
         self, job: b.BatchJob, failures: int, one_by_one: int, chunk_size: int
@@ -234,6 +272,8 @@ class BatchWorker:
         return failures, one_by_one
 
 
-def run_worker(wiring: Any, stop_event: threading.Event, *, once: bool = False) -> WorkerStats:
-    """The worker loop for `lrs-ws worker` and the thread inside `lrs-ws serve`."""
-    return BatchWorker(wiring, stop_event).run(once=once)
+def run_worker(
+    wiring: Any, stop_event: threading.Event, *, once: bool = False, worker_id: str | None = None
+) -> WorkerStats:
+    """The loop of an `lrs-ws worker` process."""
+    return BatchWorker(wiring, stop_event, worker_id=worker_id).run(once=once)

@@ -78,6 +78,9 @@ class BatchRepository(Protocol):
     def release(self, job_id: int, worker_id: str, now: datetime) -> None:
         """Give the job back (Waiting) at once, on a graceful stop: the next worker need not wait for the
         lease to run out."""
+    def give_back(self, worker_id: str, now: datetime, count_takeover: bool) -> int | None:
+        """Make the job held by a worker that is gone Waiting again, adding one take-over to its attempts
+        when `count_takeover`; the job's id, or None when the worker held none."""
     def payloads(self, job_id: int, start: int, stop: int) -> Sequence[PayloadChunk]:
         """The stored chunks holding the job's records at positions start..stop-1, in order."""
     def delete_payloads(self, job_id: int) -> None:

@@ -107,6 +107,20 @@ def release(uow: AbstractUnitOfWork, *, job_id: int, worker_id: str) -> None:
         uow.commit()
 
 
+def give_back(uow: AbstractUnitOfWork, *, worker_id: str, count_takeover: bool) -> int | None:
+    """Give back the job of a worker process that is gone, without waiting for its lease to run out.
+
+    `count_takeover` when the cause is unknown (the process died): it counts toward failing the job. A
+    worker stopped by its supervisor is not the job's fault and does not count. Returns the job's id.
+    """
+    with uow:
+        job_id = uow.batches.give_back(worker_id, utcnow(), count_takeover)
+        uow.commit()
+    if job_id is not None:
+        log.warning("batch job given back", extra={"job_id": job_id, "detail": worker_id})
+    return job_id
+
+
 def _caller(job: b.BatchJob) -> Caller:
     return Caller(
         user_id=job.user_id,

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from lrs_ws.domain import model
 from lrs_ws.domain.mail import OutgoingMail, PendingMail, QueuedMail
+from lrs_ws.domain.maintenance import MaintenanceWindow
 from lrs_ws.domain.values import Page
 
 if TYPE_CHECKING:
@@ -157,6 +158,14 @@ class ClientCertificateRepository(Protocol):
         """Delete the organisation's certificate; False when it has none with this fingerprint."""
 
 
+class MaintenanceRepository(Protocol):
+    def current(self) -> MaintenanceWindow | None:
+        """The open maintenance window, if any."""
+    def open(self, window: MaintenanceWindow) -> None: ...
+    def close(self, now: datetime, by: str) -> bool:
+        """End the open window; False when none was open."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
 
@@ -172,6 +181,7 @@ class AbstractUnitOfWork(abc.ABC):
     login_failures: LoginFailureRepository
     client_certificates: ClientCertificateRepository
     batches: BatchRepository
+    maintenance: MaintenanceRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

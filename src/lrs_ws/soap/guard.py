@@ -3,7 +3,8 @@
 Spyne reads and parses whatever arrives: it recurses forever on cyclic SOAP-encoding hrefs, lets empty
 bodies and entity references escape as HTML 500s, truncates chunked bodies silently and spends ~28 s of CPU
 on 100k attributes. The guard reads the body itself (bounded), checks it with a cheap byte scan and a
-hardened streaming parse, and only then hands spyne a fresh, fully read body.
+hardened streaming parse, and only then hands spyne a fresh, fully read body. During planned maintenance it
+answers every operation with WSEC0004 itself (lrs_ws.service.maintenance), before spyne sees the request.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from http import HTTPStatus
 from typing import Any
 
 from lrs_ws.config import Settings
+from lrs_ws.domain.errors import ServiceUnavailable, UnderMaintenance
 from lrs_ws.observe import observation_of
+from lrs_ws.service.maintenance import MaintenanceStatus
 from lrs_ws.soap.envelope import ALLOWED_CHARSETS, READ_CHUNK, EnvelopeInspector, RequestRefused
-from lrs_ws.soap.faults import fault_envelope
+from lrs_ws.soap.faults import error_code, fault_envelope
 
 log = logging.getLogger("lrs_ws.guard")
 
@@ -60,8 +63,15 @@ def _is_chunked(environ: dict[str, Any]) -> bool:
 class RequestGuard:
     """WSGI middleware guarding POSTs to `path` (and below it); everything else passes straight through."""
 
-    def __init__(self, app: WsgiApp, settings: Settings, path: str = "/ExternalService.svc") -> None:
+    def __init__(
+        self,
+        app: WsgiApp,
+        settings: Settings,
+        path: str = "/ExternalService.svc",
+        maintenance: MaintenanceStatus | None = None,
+    ) -> None:
         self.app = app
+        self.maintenance = maintenance
         self.max_request_bytes = settings.max_request_bytes
         self.path = path.rstrip("/").lower()
         self.inspector = EnvelopeInspector(settings)
@@ -88,6 +98,16 @@ class RequestGuard:
             _note_refusal(environ, refusal.reason, SCHEMA_INVALID, note)
             envelope = fault_envelope(SCHEMA_INVALID, refusal.message, refusal.faultcode)
             return _respond(start_response, HTTPStatus.INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, envelope)
+        try:
+            if self.maintenance is not None:
+                self.maintenance.refuse_if_on()
+        except UnderMaintenance as closed:
+            code = error_code(closed)
+            _note_refusal(environ, "maintenance", code, "request refused (maintenance)")
+            envelope = fault_envelope(code, closed.message)
+            return _respond(start_response, HTTPStatus.INTERNAL_SERVER_ERROR, SOAP_CONTENT_TYPE, envelope)
+        except ServiceUnavailable:
+            pass  # the database is down: the operation meets that itself and answers WSEC0004
         inner = dict(environ)
         inner.pop("HTTP_TRANSFER_ENCODING", None)
         inner["wsgi.input"] = io.BytesIO(body)
