@@ -7,7 +7,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from lrs_ws.domain.errors import GradeTooLong, InvalidUln, InvalidValue
+from lrs_ws.domain.errors import (
+    PROBLEM_CONTROL,
+    PROBLEM_REQUIRED,
+    PROBLEM_TOO_LONG,
+    GradeTooLong,
+    InvalidUln,
+    InvalidValue,
+)
 
 MAX_GRADE_LENGTH = 20
 MAX_NAME_LENGTH = 35
@@ -57,11 +64,11 @@ def check_grade(value: str | None) -> str:
 def check_text(field: str, value: str | None, max_length: int, *, required: bool = False) -> str:
     text = (value or "").strip()
     if required and not text:
-        raise InvalidValue(field, f"{field} is required.")
+        raise InvalidValue(field, f"{field} is required.", PROBLEM_REQUIRED)
     if len(text) > max_length:
-        raise InvalidValue(field, f"{field} is longer than {max_length} characters.")
+        raise InvalidValue(field, f"{field} is longer than {max_length} characters.", PROBLEM_TOO_LONG)
     if _CONTROL_RE.search(text):
-        raise InvalidValue(field, f"{field} contains control characters.")
+        raise InvalidValue(field, f"{field} contains control characters.", PROBLEM_CONTROL)
     return text
 
 

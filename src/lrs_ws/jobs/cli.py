@@ -14,6 +14,7 @@ from typing import Any
 
 from lrs_ws.cli import command
 from lrs_ws.config import Settings
+from lrs_ws.jobs.validate_cli import register_validate
 
 
 def _wiring(settings: Settings) -> Any:
@@ -197,6 +198,8 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("job", type=int)
     p.add_argument("--limit", type=int, default=None, help="show at most this many error rows")
     p.set_defaults(handler=cmd_batch_status)
+
+    register_validate(batch)
 
     p = batch.add_parser("cancel", help="cancel a job that is still Waiting")
     p.add_argument("job", type=int)

@@ -24,6 +24,7 @@ from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_ports import NewJob, PayloadChunk
 from lrs_ws.service.clock import utcnow
+from lrs_ws.service.record_rules import offending_value
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork
 
@@ -31,8 +32,10 @@ OP_BATCH = "achievement batches"
 
 DATE_FIELDS = frozenset({"AchievementAwardDate", "ActionDate", "DateofBirth"})
 INT_FIELDS = frozenset({"Action", "Gender"})
+# RuleId, Field and Value follow the columns the LRS error file has always had: its readers keep working.
 ERROR_FILE_HEADER = (
-    "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage"
+    "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage",
+    "RuleId", "Field", "Value",
 )
 
 
@@ -153,18 +156,37 @@ def decode_record(payload: str) -> AchievementRecord:
 # -- request-level rules ----------------------------------------------------------------------------------
 
 
-def _check_request(
-    uow: AbstractUnitOfWork, organisation_id: int, email: str | None, submission_type: str | None
-) -> tuple[str, str]:
-    """(clean e-mail, Final|Provisional), or the request-level refusal in the contract's order."""
+def check_request(
+    uow: AbstractUnitOfWork,
+    organisation_id: int,
+    email: str | None,
+    submission_type: str | None,
+    *,
+    email_optional: bool = False,
+) -> tuple[str | None, str]:
+    """(clean e-mail, Final|Provisional), or the request-level refusal in the contract's order.
+
+    With `email_optional` (dry-run validation) an absent e-mail address is not checked."""
     organisation = uow.organisations.get(organisation_id)
     if organisation is None or not organisation.batch_enabled:
         raise e.BatchRefused("WSRC0043", "Your organisation is not configured to submit achievement batches.")
-    try:
-        clean_email = values.check_email(email)
-    except e.InvalidValue:
-        raise e.BatchRefused("WSEC0044", "The e-mail address is not valid.") from None
+    clean_email = None
+    if not (email_optional and email is None):
+        try:
+            clean_email = values.check_email(email)
+        except e.InvalidValue:
+            raise e.BatchRefused("WSEC0044", "The e-mail address is not valid.") from None
     return clean_email, records.check_submission_type(submission_type)
+
+
+def check_size(count: int, max_achievements: int) -> None:
+    """The number of achievements a request may hold (after the checks of check_request)."""
+    if count > max_achievements:
+        raise e.BatchRefused(
+            "WSEC0046", f"A request may hold at most {max_achievements} achievements; it held {count}."
+        )
+    if not count:
+        raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
 
 
 def submit(
@@ -180,14 +202,9 @@ def submit(
     caller.require(model.ROLE_AO_USER, OP_BATCH)
     items = list(achievements or [])
     with uow:
-        clean_email, status = _check_request(uow, caller.organisation_id, email, submission_type)
-        if len(items) > max_achievements:
-            raise e.BatchRefused(
-                "WSEC0046",
-                f"A request may hold at most {max_achievements} achievements; it held {len(items)}.",
-            )
-        if not items:
-            raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
+        clean_email, status = check_request(uow, caller.organisation_id, email, submission_type)
+        check_size(len(items), max_achievements)
+        assert clean_email is not None
         job_id = uow.batches.add_job(
             NewJob(
                 caller.organisation_id, caller.user_id, caller.username, clean_email, status, b.SOURCE_SOAP,
@@ -254,7 +271,8 @@ def submit_file(
         assert organisation.id is not None and user.id is not None
         # The same role check as SubmitAchievementBatchJob: the job's changes are audited under this user.
         Caller.of(user, organisation, "").require(model.ROLE_AO_USER, OP_BATCH)
-        clean_email, status = _check_request(uow, organisation.id, email or user.email, submission_type)
+        clean_email, status = check_request(uow, organisation.id, email or user.email, submission_type)
+        assert clean_email is not None
         job_id = uow.batches.add_job(
             NewJob(
                 organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, filename[:255],
@@ -299,6 +317,9 @@ def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str]]:
             _safe_cell(data.get("UnitOrQualificationReferenceNumber")),
             f.error_code,
             _safe_cell(f.error_message),
+            f.rule_id,
+            f.field,
+            _safe_cell(offending_value(f.field, data)),
         ]
 
 
