@@ -95,7 +95,7 @@ RULES: tuple[Rule, ...] = (
         _IV,
         "UnitOrQualificationReferenceNumber",
         "The reference is not a unit (J/602/3521), qualification (600/1166/X) or 8-character aim reference.",
-        "J6023521",
+        "J/6023/521",
         _F,
     ),
     Rule("AWARD_DATE_REQUIRED", _IV, "AchievementAwardDate", "The award date is missing.", "(empty)", _REQ),
@@ -129,7 +129,7 @@ RULES: tuple[Rule, ...] = (
         _IV,
         "GivenName",
         "The given name is longer than 35 characters.",
-        "Bartholomew-Maximilian-Alexander-Jr",
+        "Bartholomew-Maximilian-Alexander-Jnr",
         _LONG,
     ),
     Rule(
@@ -181,7 +181,7 @@ RULES: tuple[Rule, ...] = (
         _IV,
         "LanguageForAssessment",
         "The language for assessment holds a control character.",
-        "English\\x0b",
+        "Eng\\x07lish",
         _CTRL,
     ),
     Rule(
@@ -205,7 +205,7 @@ RULES: tuple[Rule, ...] = (
         _IV,
         "MisIdentifier",
         "The MisIdentifier holds a control character.",
-        "C1\\x1f",
+        "C\\x1b1",
         _CTRL,
     ),
     Rule(
