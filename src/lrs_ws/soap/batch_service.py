@@ -123,7 +123,8 @@ class AchievementBatchService(ServiceBase):
          _returns=AchievementBatchJobResponse, _out_variable_name="GetAchievementBatchJobResult")
     def GetAchievementBatchJob(ctx, invokingUser, jobId):  # noqa: N802,N803
         """Status, counts, dates and error file (CSV: Line, MisIdentifier, Uln,
-        UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage) of one of your organisation's jobs."""
+        UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage, then RuleId, Field, Value) of one of your
+        organisation's jobs."""
         caller = caller_of(ctx, invokingUser)
         report = batch.get_job(deps_of(ctx).uow_factory(), caller=caller, job_id=jobId)
         return job_response(report.job, report.error_file)
