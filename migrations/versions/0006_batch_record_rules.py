@@ -1,12 +1,12 @@
 """batch records: the record rule a failed record broke, and its field
 
-Revision ID: 0005
+Revision ID: 0006
 Revises: 0004
 """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
+revision = "0006"
 down_revision = "0004"
 branch_labels = None
 depends_on = None
