@@ -29,6 +29,7 @@ from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_mess
 JAMES, TEST, AMIRA, OWEN, GRACE = "8659377485", "3415521949", "1234567899", "1604938268", "1975308637"
 NOT_REGISTERED = valid_uln("200000000")
 MAX = 50
+CHUNK = 2
 COUNT_FIELDS = (
     "AchievementsCreated", "AchievementsPromotedToFinal", "AchievementsReinstated", "AchievementsUpdated",
     "AchievementsWithdrawn", "BusinessRuleErrors", "FieldDataErrors", "LearnerDataErrors", "NumberOfRecords",
@@ -52,6 +53,8 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
         url, tmp_path_factory.mktemp("validate-server") / "gunicorn.log",
         extra_env={"LRS_WS_RUN_WORKER": "true", "LRS_WS_WORKER_POLL_SECONDS": "0.1",
                    "LRS_WS_MAX_BATCH_ACHIEVEMENTS": str(MAX),
+                   # Small chunks: records that depend on each other fall in different chunks.
+                   "LRS_WS_WORKER_CHUNK_SIZE": str(CHUNK),
                    "LRS_WS_SMTP_URL": smtp.url},
     ).start()
     yield live
@@ -185,24 +188,33 @@ def test_failing_records_are_answered_with_their_rule_field_and_value_exactly_as
 
 
 def test_a_record_that_depends_on_an_earlier_one_of_the_same_batch_is_decided_after_it(lrs, engine):
+    run_job(lrs, engine, [achievement(OWEN, "C/600/0002", mis="E1")])
+    # Chunks of two records: each dependency below crosses a chunk boundary.
     rows = [
         achievement(OWEN, "C/600/0001", CREATE, mis="D1"),
+        achievement(OWEN, "C/600/0002", WITHDRAW, mis="E1", ActionReason="Entered in error"),
         achievement(OWEN, "C/600/0001", UPDATE, mis="D1", grade="Distinction"),
         achievement(OWEN, "C/600/0001", WITHDRAW, mis="D1", ActionReason="Entered in error"),
         achievement(OWEN, "C/600/0001", WITHDRAW, mis="D1"),
+        achievement(OWEN, "C/600/0002", REINSTATE, mis="E1"),
         achievement(OWEN, "C/600/0001", REINSTATE, mis="D1"),
+        achievement(OWEN, "C/600/0002", UPDATE, mis="E1", grade="Merit"),
         achievement(OWEN, "C/600/0001", CREATE, mis="D1"),
+        achievement(OWEN, "C/600/0002", REINSTATE, mis="E1"),
     ]
     before = every_table(engine)
     answer = validate(lrs, rows)
     assert every_table(engine) == before
     assert (answer.AchievementsCreated, answer.AchievementsUpdated, answer.AchievementsWithdrawn,
-            answer.AchievementsReinstated) == (1, 1, 1, 1)
+            answer.AchievementsReinstated) == (1, 2, 2, 2)
     assert failures(answer) == [
-        (4, "ALREADY_WITHDRAWN", "Action", "3", "WSEC0106"),
-        (6, "DUPLICATE_ACHIEVEMENT", "UnitOrQualificationReferenceNumber", "C/600/0001", "WSEC0108"),
+        (5, "ALREADY_WITHDRAWN", "Action", "3", "WSEC0106"),
+        (9, "DUPLICATE_ACHIEVEMENT", "UnitOrQualificationReferenceNumber", "C/600/0001", "WSEC0108"),
+        (10, "NOT_WITHDRAWN", "Action", "4", "WSEC0106"),
     ]
-    assert counts(run_job(lrs, engine, rows)) == counts(answer)
+    job = run_job(lrs, engine, rows)
+    assert counts(job) == counts(answer)
+    assert job.AchievementBatchErrorFile == answer.AchievementBatchErrorFile
 
 
 def test_another_organisations_achievement_is_target_not_found_exactly_like_a_missing_one(lrs, engine):
