@@ -101,3 +101,10 @@ def test_the_committed_rule_catalogue_is_the_one_the_code_generates():
     assert DOCS.read_text(encoding="utf-8") == record_rules.catalogue_markdown(), (
         "docs/rules.md is out of date: run `lrs-ws rules --markdown > docs/rules.md`"
     )
+
+
+def test_a_row_without_a_field_names_its_kind_of_problem_in_any_field():
+    rule = record_rules.Rule("ANY_TOO_LONG", e.InvalidValue, "", "Too long.", "", e.PROBLEM_TOO_LONG)
+    error = e.InvalidValue("ActionReason", "too long", e.PROBLEM_TOO_LONG)
+    assert rule.matches(error) and record_rules.field_of(rule, error) == "ActionReason"
+    assert not rule.matches(e.InvalidValue("ActionReason", "bad", e.PROBLEM_FORMAT))

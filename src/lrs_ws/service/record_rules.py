@@ -35,7 +35,8 @@ class Rule:
         if self.kind is None or not isinstance(error, self.kind):
             return False
         if isinstance(error, e.InvalidValue) and self.problem is not None:
-            return error.field == self.field and error.problem == self.problem
+            # A row without a field names that kind of problem in any field.
+            return error.problem == self.problem and (not self.field or error.field == self.field)
         if self.state is not None:
             return getattr(error, "current", None) == self.state
         return True
