@@ -334,6 +334,29 @@ def bench_soap(proc: Processes, engine: Any, learners: list[str], n: int) -> tup
     return elapsed, accepted
 
 
+def bench_validate(proc: Processes, engine: Any, learners: list[str], n: int, offset: int) -> float:
+    """One ValidateAchievementBatch of `n` new Create records, from the POST until its answer; checks the
+    answer's counts and that nothing was stored."""
+    body = SOAP_ENVELOPE.replace("SubmitAchievementBatchJob", "ValidateAchievementBatch").replace(
+        "<ns0:emailAddress>mi@demo1.example</ns0:emailAddress>", ""
+    ).format(records="".join(
+        SOAP_RECORD.format(uln=r.uln, ref=r.reference, mis=r.mis, given=given_family(r.uln)[0],
+                           family=given_family(r.uln)[1])
+        for r in rows(learners, n, offset=offset)
+    )).encode()
+    with engine.connect() as conn:
+        before = conn.execute(text("SELECT count(*) FROM achievements")).scalar()
+    started = time.perf_counter()
+    answer = requests.post(proc.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"},
+                           timeout=600)
+    elapsed = time.perf_counter() - started
+    answer.raise_for_status()
+    assert f"AchievementsCreated>{n}<" in answer.text, answer.text[:500]
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM achievements")).scalar() == before
+    return elapsed
+
+
 def write_file(path: Path, learners: list[str], n: int, offset: int) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh)
@@ -426,6 +449,8 @@ def run_backend(backend: str, args: argparse.Namespace, learners: list[str]) -> 
         with PeakWatcher(proc.server_pids) as server_watch, PeakWatcher(worker_pids) as worker_watch:
             print(f"  SOAP: one SubmitAchievementBatchJob of {args.records_soap} records", file=sys.stderr)
             soap_s, accepted_s = bench_soap(proc, engine, learners, args.records_soap)
+            print(f"  SOAP: one ValidateAchievementBatch of {args.records_soap} records", file=sys.stderr)
+            validate_s = bench_validate(proc, engine, learners, args.records_soap, offset=args.records_soap)
             soap_server_mb = server_watch.mb()
             soap_worker_mb = worker_watch.mb()
             path = workdir / "batch.csv"
@@ -437,6 +462,7 @@ def run_backend(backend: str, args: argparse.Namespace, learners: list[str]) -> 
         base_file = bench_baseline(backend, workdir, learners, args.records_file, "base_file")
         result.update(
             soap_records=args.records_soap, soap_seconds=soap_s, soap_accept_seconds=accepted_s,
+            validate_seconds=validate_s,
             soap_rps=args.records_soap / soap_s, soap_base_rps=args.records_soap / base_soap,
             file_records=args.records_file, file_seconds=file_s, file_rps=args.records_file / file_s,
             file_stored_seconds=stored_s,
@@ -460,6 +486,8 @@ def report(results: list[dict[str, Any]]) -> None:
     for r in results:
         print(f"{r['backend']:<11}{'SOAP submit->done':<22}{r['soap_records']:>9}{r['soap_seconds']:>9.2f}"
               f"{r['soap_rps']:>10.0f}{r['soap_base_rps']:>16.0f}{r['soap_ratio']:>7.2f}")
+        print(f"{'':<11}{'SOAP validate->answer':<22}{r['soap_records']:>9}{r['validate_seconds']:>9.2f}"
+              f"{r['soap_records'] / r['validate_seconds']:>10.0f}")
         print(f"{'':<11}{'file submit->done':<22}{r['file_records']:>9}{r['file_seconds']:>9.2f}"
               f"{r['file_rps']:>10.0f}{r['file_base_rps']:>16.0f}{r['file_ratio']:>7.2f}")
         print(f"{'':<11}peak RSS MB: server {r['server_peak_mb']:.0f} (after the SOAP run "

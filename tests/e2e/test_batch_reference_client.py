@@ -160,7 +160,8 @@ def test_a_reference_client_creates_final_achievements_and_reads_every_count_and
     (row,) = error_rows(job.AchievementBatchErrorFile)
     assert row == {"Line": "3", "MisIdentifier": "R3", "Uln": "3415521948",
                    "UnitOrQualificationReferenceNumber": "A/500/0003", "ErrorCode": "WSEC0136",
-                   "ErrorMessage": "The ULN is not valid: it must be 10 digits with a correct check digit."}
+                   "ErrorMessage": "The ULN is not valid: it must be 10 digits with a correct check digit.",
+                   "RuleId": "ULN_CHECK_DIGIT", "Field": "Uln", "Value": "3415521948"}
     got = body_child(capture.exchanges[-1].content)
     assert got.tag == f"{{{SERVICES}}}GetAchievementBatchJobResponse"
     result = got[0]

@@ -111,15 +111,23 @@ def test_the_error_file_has_a_header_and_a_row_per_failed_record_and_no_formulas
             ),
             "WSEC0136",
             "The ULN is not valid.",
+            "ULN_CHECK_DIGIT",
+            "Uln",
         ),
-        b.FailedRecord(7, "not json", "WSEC0199", "internal"),
+        b.FailedRecord(
+            5, batch.encode_row({"MisIdentifier": "M5", "Grade": "@SUM(A1:A9) with distinction"}), "WSEC0101",
+            "The grade is too long.", "GRADE_TOO_LONG", "Grade",
+        ),
+        b.FailedRecord(7, "not json", "WSEC0199", "internal", "RECORD_INTERNAL_ERROR", ""),
     ]
     text = batch.error_file(failed)
     assert text is not None
     assert text.splitlines() == [
-        '"Line","MisIdentifier","Uln","UnitOrQualificationReferenceNumber","ErrorCode","ErrorMessage"',
-        '"3","\'=HYPERLINK(1)","1","X","WSEC0136","The ULN is not valid."',
-        '"7","","","","WSEC0199","internal"',
+        '"Line","MisIdentifier","Uln","UnitOrQualificationReferenceNumber","ErrorCode","ErrorMessage","RuleId","Field","Value"',
+        '"3","\'=HYPERLINK(1)","1","X","WSEC0136","The ULN is not valid.","ULN_CHECK_DIGIT","Uln","1"',
+        '"5","M5","","","WSEC0101","The grade is too long.","GRADE_TOO_LONG","Grade",'
+        '"\'@SUM(A1:A9) with distinction"',
+        '"7","","","","WSEC0199","internal","RECORD_INTERNAL_ERROR","",""',
     ]
     assert batch.error_file([]) is None
 

@@ -75,7 +75,7 @@ AUDIT_COLUMNS = (
 PAYLOAD_COLUMNS = ("job_id", "first_index", "record_count", "records")
 OUTCOME_COLUMNS = (
     "job_id", "line_no", "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code",
-    "error_category", "error_message", "payload",
+    "error_category", "error_message", "payload", "rule_id", "field",
 )
 
 def _cursor(result: Any) -> CursorResult[Any]:
@@ -175,13 +175,16 @@ class BatchRepository:
 
     def failed_records(self, job_id: int) -> Iterator[b.FailedRecord]:
         stmt = (
-            select(R.c.line_no, R.c.payload, R.c.error_code, R.c.error_message)
+            select(R.c.line_no, R.c.payload, R.c.error_code, R.c.error_message, R.c.rule_id, R.c.field)
             .where(R.c.job_id == job_id, R.c.state == b.REFUSED)
             .order_by(R.c.line_no)
             .execution_options(yield_per=2000)
         )
         for row in self.session.execute(stmt):
-            yield b.FailedRecord(row.line_no, row.payload, row.error_code or "", row.error_message or "")
+            yield b.FailedRecord(
+                row.line_no, row.payload, row.error_code or "", row.error_message or "", row.rule_id or "",
+                row.field or "",
+            )
 
     def cancel(self, job_id: int, now: datetime) -> bool:
         cancelled = self.session.execute(
@@ -433,7 +436,8 @@ class BatchRepository:
             self.session, R, OUTCOME_COLUMNS,
             [
                 (job_id, o.line_no, o.state, o.outcome, o.promoted, o.achievement_status, o.achievement_id,
-                 o.error_code, o.error_category, (o.error_message or "")[:500] or None, o.payload)
+                 o.error_code, o.error_category, (o.error_message or "")[:500] or None, o.payload, o.rule_id,
+                 o.field)
                 for o in outcomes
             ],
         )

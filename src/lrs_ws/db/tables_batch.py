@@ -80,6 +80,9 @@ batch_records = Table(
     Column("error_code", String(10), nullable=True),
     Column("error_category", String(20), nullable=True),
     Column("error_message", String(500), nullable=True),
+    # The record rule a failed record broke (service/record_rules.py) and the field(s) it concerns.
+    Column("rule_id", String(40), nullable=True),
+    Column("field", String(100), nullable=True),
     UniqueConstraint("job_id", "line_no"),
     # The error file: a job's failed records in line order.
     Index("ix_batch_records_job_id_state_line_no", "job_id", "state", "line_no"),

@@ -159,6 +159,8 @@ class RecordOutcome(NamedTuple):
     error_category: str | None = None
     error_message: str | None = None
     payload: str | None = None
+    rule_id: str | None = None
+    field: str | None = None
 
 
 @dataclass(frozen=True)
@@ -169,3 +171,5 @@ class FailedRecord:
     payload: str
     error_code: str
     error_message: str
+    rule_id: str = ""
+    field: str = ""

@@ -36,17 +36,30 @@ class InvalidUln(DomainError):
         self.value = value
 
 
-class InvalidValue(DomainError):
-    """A field's value breaks a format rule (length, pattern, range)."""
+# What is wrong with a field's value (InvalidValue.problem): the record rules tell their refusals apart by it.
+PROBLEM_FORMAT = "format"
+PROBLEM_REQUIRED = "required"
+PROBLEM_TOO_LONG = "too long"
+PROBLEM_CONTROL = "control characters"
+PROBLEM_FUTURE = "in the future"
 
-    def __init__(self, field: str, message: str) -> None:
+
+class InvalidValue(DomainError):
+    """A field's value breaks a format rule (length, pattern, range); `problem` says which kind."""
+
+    def __init__(self, field: str, message: str, problem: str = PROBLEM_FORMAT) -> None:
         super().__init__(message)
         self.field = field
+        self.problem = problem
 
 
 class GradeTooLong(InvalidValue):
     def __init__(self, length: int, maximum: int) -> None:
-        super().__init__("Grade", f"The grade is {length} characters long; at most {maximum} are allowed.")
+        super().__init__(
+            "Grade",
+            f"The grade is {length} characters long; at most {maximum} are allowed.",
+            PROBLEM_TOO_LONG,
+        )
         self.length = length
         self.maximum = maximum
 
@@ -126,7 +139,7 @@ class AmbiguousTarget(DomainError):
 
 class FutureDate(InvalidValue):
     def __init__(self, field: str) -> None:
-        super().__init__(field, f"{field} cannot be in the future.")
+        super().__init__(field, f"{field} cannot be in the future.", PROBLEM_FUTURE)
 
 
 class ActionNotVerified(DomainError):

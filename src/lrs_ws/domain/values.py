@@ -7,7 +7,14 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from lrs_ws.domain.errors import GradeTooLong, InvalidUln, InvalidValue
+from lrs_ws.domain.errors import (
+    PROBLEM_CONTROL,
+    PROBLEM_REQUIRED,
+    PROBLEM_TOO_LONG,
+    GradeTooLong,
+    InvalidUln,
+    InvalidValue,
+)
 
 MAX_GRADE_LENGTH = 20
 MAX_NAME_LENGTH = 35
@@ -77,6 +84,7 @@ def check_characters(field: str, value: str | None) -> str:
             field,
             f"{field} contains a character that cannot be stored (U+{ord(found.group()):04X} at position "
             f"{found.start() + 1}): control characters, U+FFFE, U+FFFF and other noncharacters are refused.",
+            PROBLEM_CONTROL,
         )
     return text
 
@@ -85,9 +93,9 @@ def check_text(field: str, value: str | None, max_length: int, *, required: bool
     """Free text, stripped: at most `max_length` characters, none that cannot be stored."""
     text = check_characters(field, value).strip()
     if required and not text:
-        raise InvalidValue(field, f"{field} is required.")
+        raise InvalidValue(field, f"{field} is required.", PROBLEM_REQUIRED)
     if len(text) > max_length:
-        raise InvalidValue(field, f"{field} is longer than {max_length} characters.")
+        raise InvalidValue(field, f"{field} is longer than {max_length} characters.", PROBLEM_TOO_LONG)
     return text
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from lrs_ws.cli import DEFAULT_ENCODING, CommandError, command
 from lrs_ws.config import Settings
+from lrs_ws.jobs.validate_cli import register_validate
 from lrs_ws.spreadsheet import csv_writer
 
 
@@ -314,6 +315,8 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("job", type=int)
     p.add_argument("--out", required=True, metavar="FILE", help="where to write it; - for stdout")
     p.set_defaults(handler=cmd_batch_errors)
+
+    register_validate(batch)
 
     p = batch.add_parser("cancel", help="cancel a job that is still Waiting")
     p.add_argument("job", type=int)

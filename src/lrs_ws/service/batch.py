@@ -24,6 +24,7 @@ from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_ports import NewJob, PayloadChunk
 from lrs_ws.service.clock import utcnow
+from lrs_ws.service.record_rules import offending_value
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.spreadsheet import csv_writer
@@ -32,8 +33,10 @@ OP_BATCH = "achievement batches"
 
 DATE_FIELDS = frozenset({"AchievementAwardDate", "ActionDate", "DateofBirth"})
 INT_FIELDS = frozenset({"Action", "Gender"})
+# RuleId, Field and Value follow the columns the LRS error file has always had: its readers keep working.
 ERROR_FILE_HEADER = (
-    "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage"
+    "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage",
+    "RuleId", "Field", "Value",
 )
 
 
@@ -154,21 +157,40 @@ def decode_record(payload: str) -> AchievementRecord:
 # -- request-level rules ----------------------------------------------------------------------------------
 
 
-def _check_request(
-    uow: AbstractUnitOfWork, organisation_id: int, email: str | None, submission_type: str | None
-) -> tuple[str, str]:
-    """(clean e-mail, Final|Provisional), or the request-level refusal in the contract's order."""
+def check_request(
+    uow: AbstractUnitOfWork,
+    organisation_id: int,
+    email: str | None,
+    submission_type: str | None,
+    *,
+    email_optional: bool = False,
+) -> tuple[str | None, str]:
+    """(clean e-mail, Final|Provisional), or the request-level refusal in the contract's order.
+
+    With `email_optional` (dry-run validation) an absent e-mail address is not checked."""
     organisation = uow.organisations.get(organisation_id)
     if organisation is None or not organisation.batch_enabled:
         raise e.BatchRefused("WSRC0043", "Your organisation is not configured to submit achievement batches.")
-    try:
-        clean_email = values.check_email(email)
-    except e.InvalidValue as exc:
-        raise e.BatchRefused("WSEC0044", exc.message) from None
+    clean_email = None
+    if not (email_optional and email is None):
+        try:
+            clean_email = values.check_email(email)
+        except e.InvalidValue as exc:
+            raise e.BatchRefused("WSEC0044", exc.message) from None
     return clean_email, records.check_submission_type(submission_type)
 
 
-def _check_queue(uow: AbstractUnitOfWork, organisation_id: int, submitted: int, limit: int) -> None:
+def check_size(count: int, max_achievements: int) -> None:
+    """The number of achievements a request may hold (after the checks of check_request)."""
+    if count > max_achievements:
+        raise e.BatchRefused(
+            "WSEC0046", f"A request may hold at most {max_achievements} achievements; it held {count}."
+        )
+    if not count:
+        raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
+
+
+def check_queue(uow: AbstractUnitOfWork, organisation_id: int, submitted: int, limit: int) -> None:
     """Refuse a job that would leave more than `limit` of the organisation's records waiting (QueueFull)."""
     waiting = uow.batches.queued_records(organisation_id)
     if waiting + submitted > limit:
@@ -189,15 +211,10 @@ def submit(
     caller.require(model.ROLE_AO_USER, OP_BATCH)
     items = list(achievements or [])
     with uow:
-        clean_email, status = _check_request(uow, caller.organisation_id, email, submission_type)
-        if len(items) > max_achievements:
-            raise e.BatchRefused(
-                "WSEC0046",
-                f"A request may hold at most {max_achievements} achievements; it held {len(items)}.",
-            )
-        if not items:
-            raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
-        _check_queue(uow, caller.organisation_id, len(items), max_queued_records)
+        clean_email, status = check_request(uow, caller.organisation_id, email, submission_type)
+        check_size(len(items), max_achievements)
+        check_queue(uow, caller.organisation_id, len(items), max_queued_records)
+        assert clean_email is not None
         job_id = uow.batches.add_job(
             NewJob(
                 caller.organisation_id, caller.user_id, caller.username, clean_email, status, b.SOURCE_SOAP,
@@ -243,6 +260,33 @@ def csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
         yield reader.line_num, dict(zip(names, cells, strict=False))
 
 
+def file_submitter(
+    uow: AbstractUnitOfWork, organisation_ref: str, username: str | None
+) -> tuple[model.Organisation, model.User | None]:
+    """The organisation and (when named) the user a batch file is submitted or checked for, refused in the
+    operator's words; the user gets SubmitAchievementBatchJob's role check, as the job's changes are audited
+    under it."""
+    ref = values.check_org_ref(organisation_ref)
+    organisation = uow.organisations.by_ref(ref)
+    if organisation is None:
+        raise e.UnknownOrganisation(ref)
+    user = None
+    if username is not None:
+        name = username.strip()[:100]
+        user = uow.users.by_username(name)
+        if user is None or user.organisation_id != organisation.id:
+            raise e.UnknownUser(name, ref)
+        if not user.active:
+            raise e.InvalidValue("user", f"The user {name} is deactivated: it cannot submit batch files.")
+    if not organisation.active:
+        raise e.InvalidValue(
+            "organisation", f"The organisation {ref} is deactivated: it cannot submit batch files."
+        )
+    if user is not None:
+        Caller.of(user, organisation, "").require(model.ROLE_AO_USER, OP_BATCH)
+    return organisation, user
+
+
 def submit_file(
     uow: AbstractUnitOfWork,
     *,
@@ -258,22 +302,11 @@ def submit_file(
     (the per-request maximum applies to SOAP requests only). Rows are streamed into the job in one
     transaction, so a file is either wholly submitted or not at all."""
     with uow:
-        ref = values.check_org_ref(organisation_ref)
-        organisation = uow.organisations.by_ref(ref)
-        if organisation is None:
-            raise e.UnknownOrganisation(ref)
-        name = username.strip()[:100]
-        user = uow.users.by_username(name)
-        if user is None or user.organisation_id != organisation.id:
-            raise e.UnknownUser(name, ref)
-        if not user.active or not organisation.active:
-            inactive = f"user {name}" if not user.active else f"organisation {ref}"
-            raise e.InvalidValue("user", f"The {inactive} is deactivated: it cannot submit batch files.")
-        assert organisation.id is not None and user.id is not None
+        organisation, user = file_submitter(uow, organisation_ref, username)
+        assert organisation.id is not None and user is not None and user.id is not None
         clean_filename = values.check_text("filename", filename, 255, required=True)
-        # The same role check as SubmitAchievementBatchJob: the job's changes are audited under this user.
-        Caller.of(user, organisation, "").require(model.ROLE_AO_USER, OP_BATCH)
-        clean_email, status = _check_request(uow, organisation.id, email or user.email, submission_type)
+        clean_email, status = check_request(uow, organisation.id, email or user.email, submission_type)
+        assert clean_email is not None
         job_id = uow.batches.add_job(
             NewJob(
                 organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, clean_filename,
@@ -286,7 +319,7 @@ def submit_file(
         if count == 0:
             raise e.BatchRefused("WSEC0047", "The file holds no achievements.")
         # Counted after the rows are read (a file's size is known only then); the refusal rolls them back.
-        _check_queue(uow, organisation.id, count, max_queued_records)
+        check_queue(uow, organisation.id, count, max_queued_records)
         uow.batches.set_record_count(job_id, count)
         uow.commit()
         return job_id
@@ -315,6 +348,9 @@ def error_rows(failed: Iterable[b.FailedRecord]) -> Iterator[list[str | None]]:
             data.get("UnitOrQualificationReferenceNumber"),
             f.error_code,
             f.error_message,
+            f.rule_id,
+            f.field,
+            offending_value(f.field, data),
         ]
 
 

@@ -15,15 +15,15 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import timedelta
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
-from lrs_ws.service import records
+from lrs_ws.service import record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
@@ -152,9 +152,10 @@ def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
 def _refusal(item: list[Any], error: e.DomainError) -> b.RecordOutcome:
     """A failed record's outcome; it keeps the record for the error file. `item` is [line, values...]."""
     code, category = records.classify(error)
+    rule = record_rules.rule_of(error)
     return b.RecordOutcome(
         item[0], b.REFUSED, error_code=code, error_category=category, error_message=error.message,
-        payload=encode_values(item[1:]),
+        payload=encode_values(item[1:]), rule_id=rule.rule_id, field=record_rules.field_of(rule, error),
     )
 
 
@@ -188,6 +189,79 @@ def _finish(
     return status
 
 
+# -- one chunk's records, decided: shared by the worker and dry-run validation (batch_validation.py) ----
+
+Parsed = list[tuple[list[Any], records.CleanRecord | e.DomainError]]
+
+
+def parse_records(rows: Sequence[list[Any]], today: date) -> Parsed:
+    """Each stored [line, values...] item with its clean record, or the field error that refuses it."""
+    parsed: Parsed = []
+    for row in rows:
+        try:
+            parsed.append((row, records.clean(decode_values(row[1:]), today)))
+        except e.DomainError as exc:
+            parsed.append((row, exc))
+    return parsed
+
+
+def context_keys(parsed: Parsed) -> tuple[set[str], set[tuple[str, str]], set[str]]:
+    """The ULNs, (ULN, reference) targets and references the clean records refer to (for chunk_context)."""
+    clean = [r for _, r in parsed if isinstance(r, records.CleanRecord)]
+    return {r.uln for r in clean}, {(r.uln, r.reference) for r in clean}, {r.reference for r in clean}
+
+
+@dataclass
+class Decided:
+    """What a chunk's records would do, in order: refused records' outcomes, the applied changes (item,
+    change, achievement status), the new achievements (unsaved) with their versions, and the counts."""
+
+    refused: list[b.RecordOutcome] = field(default_factory=list)
+    applied: list[tuple[list[Any], records.Change, str]] = field(default_factory=list)
+    new: list[model.AchievementData] = field(default_factory=list)
+    versions: dict[int, int] = field(default_factory=dict)
+    delta: b.BatchCounts = field(default_factory=b.BatchCounts)
+
+
+def decide_records(
+    view: records.RecordView,
+    caller: Caller,
+    parsed: Parsed,
+    submission_type: str,
+    now: datetime,
+    *,
+    write_existing: Callable[[], None],
+) -> Decided:
+    """Decide each record in order against `view` (which sees the changes of the records before it).
+
+    `write_existing` is called after an existing achievement was changed in memory: the worker writes its
+    versioned UPDATE then; dry-run validation, which never writes, passes a function that does nothing.
+    """
+    out = Decided()
+    for row, item in parsed:
+        if isinstance(item, e.DomainError):
+            out.refused.append(_refusal(row, item))
+            out.delta.count_refused(out.refused[-1].error_category or b.BUSINESS_ERROR)
+            continue
+        try:
+            change = records.decide(view, caller, item, submission_type, now)
+        except e.DomainError as exc:
+            out.refused.append(_refusal(row, exc))
+            out.delta.count_refused(out.refused[-1].error_category or b.BUSINESS_ERROR)
+            continue
+        achievement = change.achievement
+        if change.created:
+            out.new.append(achievement)
+            out.versions[id(achievement)] = 1
+        elif id(achievement) in out.versions:
+            out.versions[id(achievement)] += 1  # changed again before it is inserted
+        else:
+            write_existing()  # an existing achievement: its versioned UPDATE now, as a single-record change
+        out.applied.append((row, change, achievement.status))
+        out.delta.count_applied(_outcome_name(change), change.promoted, achievement.status == model.FINAL)
+    return out
+
+
 def process_chunk(
     uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str, chunk_size: int, lease_seconds: int
 ) -> ChunkResult:
@@ -218,51 +292,11 @@ def process_chunk(
             return ChunkResult(0, True, status)
 
         caller = _caller(job)
-        status_type = job.submission_type
-        today = now.date()
-        parsed: list[tuple[list[Any], records.CleanRecord | e.DomainError]] = []
-        for row in rows:
-            try:
-                parsed.append((row, records.clean(decode_values(row[1:]), today)))
-            except e.DomainError as exc:
-                parsed.append((row, exc))
-        clean = [r for _, r in parsed if isinstance(r, records.CleanRecord)]
-        view = ChunkView(
-            batches.chunk_context(
-                job.organisation_id,
-                {r.uln for r in clean},
-                {(r.uln, r.reference) for r in clean},
-                {r.reference for r in clean},
-            )
-        )
-
-        delta = b.BatchCounts()
-        refused: list[b.RecordOutcome] = []
-        applied: list[tuple[list[Any], records.Change, str]] = []
-        new: list[model.AchievementData] = []
-        versions: dict[int, int] = {}
-        for row, item in parsed:
-            if isinstance(item, e.DomainError):
-                refused.append(_refusal(row, item))
-                delta.count_refused(refused[-1].error_category or b.BUSINESS_ERROR)
-                continue
-            try:
-                change = records.decide(view, caller, item, status_type, now)
-            except e.DomainError as exc:
-                refused.append(_refusal(row, exc))
-                delta.count_refused(refused[-1].error_category or b.BUSINESS_ERROR)
-                continue
-            achievement = change.achievement
-            if change.created:
-                new.append(achievement)
-                versions[id(achievement)] = 1
-            elif id(achievement) in versions:
-                versions[id(achievement)] += 1  # changed again before it is inserted
-            else:
-                uow.flush()  # an existing achievement: its versioned UPDATE now, as a single-record change
-            outcome = _outcome_name(change)
-            applied.append((row, change, achievement.status))
-            delta.count_applied(outcome, change.promoted, achievement.status == model.FINAL)
+        parsed = parse_records(rows, now.date())
+        view = ChunkView(batches.chunk_context(job.organisation_id, *context_keys(parsed)))
+        decided = decide_records(view, caller, parsed, job.submission_type, now, write_existing=uow.flush)
+        new, applied, refused, delta = decided.new, decided.applied, decided.refused, decided.delta
+        versions = decided.versions
 
         batches.insert_achievements(new, [versions[id(a)] for a in new])
         batches.insert_audit_events(
@@ -318,7 +352,8 @@ def refuse_next_record(
         batches.insert_outcomes(
             job.id,
             [b.RecordOutcome(rows[0][0], b.REFUSED, error_code=INTERNAL_CODE, error_category=b.BUSINESS_ERROR,
-                             error_message=INTERNAL_MESSAGE, payload=encode_values(rows[0][1:]))],
+                             error_message=INTERNAL_MESSAGE, payload=encode_values(rows[0][1:]),
+                             rule_id=record_rules.rule_of(None).rule_id)],
         )
         delta = b.BatchCounts()
         delta.count_refused(b.BUSINESS_ERROR)

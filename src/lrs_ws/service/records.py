@@ -105,7 +105,7 @@ class CleanRecord:
 
 def _as_date(field: str, value: date | datetime | None) -> date:
     if value is None:
-        raise e.InvalidValue(field, f"{field} is required.")
+        raise e.InvalidValue(field, f"{field} is required.", e.PROBLEM_REQUIRED)
     return value.date() if isinstance(value, datetime) else value
 
 

@@ -7,9 +7,13 @@ from spyne import Array, Integer, Integer32, ServiceBase, Unicode, rpc
 
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.values import Page
-from lrs_ws.service import batch
+from lrs_ws.service import batch, batch_validation
 from lrs_ws.soap import convert
-from lrs_ws.soap.batch_types import AchievementBatchJobList
+from lrs_ws.soap.batch_types import (
+    AchievementBatchJobList,
+    AchievementBatchValidationResponse,
+    AchievementRecordFailure,
+)
 from lrs_ws.soap.context import caller_of, deps_of
 from lrs_ws.soap.lrs_types import (
     Achievement,
@@ -51,6 +55,35 @@ def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementB
     )
 
 
+def validation_response(v: batch_validation.Validation) -> AchievementBatchValidationResponse:
+    c = v.counts
+    return AchievementBatchValidationResponse(
+        ResponseCode=OK,
+        AchievementBatchErrorFile=v.error_file,
+        AchievementsCreated=c.created,
+        AchievementsPromotedToFinal=c.promoted,
+        AchievementsReinstated=c.reinstated,
+        AchievementsUpdated=c.updated,
+        AchievementsWithdrawn=c.withdrawn,
+        BusinessRuleErrors=c.business_errors,
+        FieldDataErrors=c.field_errors,
+        LearnerDataErrors=c.learner_errors,
+        NumberOfRecords=c.records,
+        PercentageSuccessfulRecords=c.percentage_successful,
+        SuccessfulFinalAchievements=c.successful_final,
+        SuccessfulProvisionalAchievements=c.successful_provisional,
+        Type=v.submission_type,
+        FailedRecords=[
+            AchievementRecordFailure(
+                Line=f.line, MisIdentifier=f.mis_identifier, Uln=f.uln,
+                UnitOrQualificationReferenceNumber=f.reference, ErrorCode=f.error_code,
+                ErrorMessage=f.error_message, RuleId=f.rule_id, Field=f.field, Value=f.value,
+            )
+            for f in v.records()
+        ],
+    )
+
+
 class AchievementBatchService(ServiceBase):
     """Achievement batch jobs, wire-compatible with the LRS ExternalService."""
 
@@ -69,11 +102,31 @@ class AchievementBatchService(ServiceBase):
         )
         return SubmitAchievementBatchJobResponse(ResponseCode=OK, JobId=job_id)
 
+    @rpc(User, Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"), Unicode(max_len=254),
+         _returns=AchievementBatchValidationResponse, _out_variable_name="ValidateAchievementBatchResult")
+    def ValidateAchievementBatch(ctx, invokingUser, submissionType, achievements, emailAddress):  # noqa: N802,N803
+        """Dry run of SubmitAchievementBatchJob: the same request checks and record rules, run in order
+        against the current data, answered at once with the counts the job would have had and each failing
+        record (with its RuleId and Field; see docs/rules.md). Nothing is stored. emailAddress is optional:
+        when given it is checked as SubmitAchievementBatchJob checks it."""
+        caller = caller_of(ctx, invokingUser)
+        deps = deps_of(ctx)
+        return validation_response(
+            batch_validation.validate(
+                deps.uow_factory(), caller=caller, submission_type=submissionType,
+                achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
+                max_achievements=deps.settings.max_batch_achievements,
+                max_queued_records=deps.settings.max_queued_records_per_org,
+                chunk_size=deps.settings.worker_chunk_size, email=emailAddress,
+            )
+        )
+
     @rpc(User, Integer32,
          _returns=AchievementBatchJobResponse, _out_variable_name="GetAchievementBatchJobResult")
     def GetAchievementBatchJob(ctx, invokingUser, jobId):  # noqa: N802,N803
         """Status, counts, dates and error file (CSV: Line, MisIdentifier, Uln,
-        UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage) of one of your organisation's jobs."""
+        UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage, then RuleId, Field, Value) of one of your
+        organisation's jobs."""
         caller = caller_of(ctx, invokingUser)
         report = batch.get_job(deps_of(ctx).uow_factory(), caller=caller, job_id=jobId)
         return job_response(report.job, report.error_file)
