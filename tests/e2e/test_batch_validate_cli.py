@@ -105,9 +105,9 @@ def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule
     [
         (("--org", "DEMO01"), "Uln,Grade\n1234567899,Pass\n", "The header row must name the 15 Achievement"),
         (("--org", "DEMO01"), "", "The file is empty"),
-        (("--org", "NOSUCH"), None, "No organisation NOSUCH was found"),
+        (("--org", "NOSUCH"), None, "No organisation NOSUCH."),
         (("--org", "LRS001"), None, "not configured to submit achievement batches"),
-        (("--org", "DEMO01", "--user", "demo2.edc"), None, "No user of organisation demo2.edc / DEMO01"),
+        (("--org", "DEMO01", "--user", "demo2.edc"), None, "No user demo2.edc in organisation DEMO01."),
         (("--org", "DEMO01", "--type", "Interim"), None, "The submission type must be Final or Provisional"),
     ],
 )
