@@ -104,7 +104,7 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_workers_alive_and_recovers_w
     try:
         assert server.process is not None
         master = server.process.pid
-        lrs = client_for(server.soap_url)
+        lrs = client_for(server.soap_url, new_connection_per_call=True)
         read(lrs)
         assert create(lrs, "F/500/0001") > 0
         with sqlite3.connect(url.removeprefix("sqlite:///")) as db:  # the next write must grow the WAL file

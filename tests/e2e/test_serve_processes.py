@@ -60,6 +60,7 @@ def _submit(w: Wiring) -> int:
     return batch.submit(
         w.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
         achievements=[AchievementRecord(**r) for r in rows], max_achievements=RECORDS,
+        max_queued_records=Settings().max_queued_records_per_org,
     )
 
 

@@ -16,6 +16,7 @@ ALL_TABLES = (*CORE_TABLES, "outbox_messages")
 @pytest.fixture(scope="module")
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     for url in _blank(backend, tmp_path_factory.mktemp("unstorable")):
+        ok(url, "db", "upgrade")
         ok(url, "demo-data")
         yield url
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 from typing import Any
 
+import requests
 import zeep
 from lxml import etree
 from zeep.exceptions import Fault
+from zeep.transports import Transport
 
 FAULTS_NS = "http://api.lrs.qcf.gov.uk/faults"
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -18,9 +20,15 @@ DEMO2 = {"UserName": "demo2.edc", "OrgPassword": DEMO_PASSWORD, "OrganisationRef
 LRS = {"UserName": "lrs.support", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "LRS001"}
 
 
-def client_for(soap_url: str, wsdl: str | None = None) -> Any:
-    """A zeep service proxy built from `wsdl` (default: the server's own ?wsdl) bound to `soap_url`."""
-    client = zeep.Client(wsdl or f"{soap_url}?wsdl")
+def client_for(soap_url: str, wsdl: str | None = None, *, new_connection_per_call: bool = False) -> Any:
+    """A zeep service proxy built from `wsdl` (default: the server's own ?wsdl) bound to `soap_url`.
+
+    With `new_connection_per_call` every call opens its own connection (no keep-alive), so calls are spread
+    over gunicorn's worker processes instead of staying with the one that took the first connection."""
+    session = requests.Session()
+    if new_connection_per_call:
+        session.headers["Connection"] = "close"
+    client = zeep.Client(wsdl or f"{soap_url}?wsdl", transport=Transport(session=session))
     binding = next(iter(client.wsdl.bindings))
     return client.create_service(binding, soap_url)
 
