@@ -20,7 +20,7 @@ import zeep.exceptions
 from lxml import etree
 from sqlalchemy import text
 from support.batch import achievement, unit_reference
-from support.soap import DEMO1
+from support.soap import DEMO1, fault_code
 
 from deploy.topology import CERT_HEADER, Topology
 
@@ -46,6 +46,9 @@ class Writers:
     clients: int = 4
     max_calls: int = 2000
     told: dict[str, str] = field(default_factory=dict)
+    fault_codes: dict[str, str] = field(default_factory=dict)  # MisIdentifier -> the fault's ErrorCode
+    began: dict[str, float] = field(default_factory=dict)  # MisIdentifier -> monotonic time it was sent
+    answered: dict[str, float] = field(default_factory=dict)  # ... and answered
     stop: threading.Event = field(default_factory=threading.Event)
     threads: list[threading.Thread] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,15 +67,19 @@ class Writers:
             if self.stop.is_set():
                 return
             mis = f"{self.prefix}-{n}-{i}"
+            began, code = time.monotonic(), None
             try:
                 soap.CreateAchievement(invokingUser=DEMO1, submissionType="Final", achievement=record(mis))
                 outcome = OK
-            except zeep.exceptions.Fault:
-                outcome = FAULT
+            except zeep.exceptions.Fault as fault:
+                outcome, code = FAULT, fault_code(fault)
             except (zeep.exceptions.TransportError, requests.RequestException):
                 outcome = TRANSPORT
             with self.lock:
                 self.told[mis] = outcome
+                self.began[mis], self.answered[mis] = began, time.monotonic()
+                if code is not None:
+                    self.fault_codes[mis] = code
 
     def count(self, outcome: str) -> int:
         with self.lock:

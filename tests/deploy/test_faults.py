@@ -6,9 +6,12 @@ from __future__ import annotations
 import re
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import OperationalError
 
 from deploy.load import (
     OK,
@@ -36,6 +39,12 @@ SLOW_CLIENTS = 300
 # The slow connections trickle for 30 s (not 60): long enough for three rounds of nginx's 10 s header
 # timeout, short enough for CI.
 SLOW_SECONDS = 30
+OUTAGE_SECONDS = 15
+# During an outage the workers keep their job: with a lease this long, a job that went on after the outage
+# went on with the worker that held it, not one that took it over.
+# Small chunks, so that the job is still in progress when the outage begins.
+OUTAGE_WORKERS = {"LRS_WS_STALE_JOB_SECONDS": "300", "LRS_WS_WORKER_CHUNK_SIZE": "50"}
+OUTAGE_JOB_RECORDS = 5000
 
 
 def report(record_property: Any, name: str, counts: dict[str, Any]) -> None:
@@ -182,3 +191,96 @@ def test_slow_clients_through_nginx_do_not_slow_normal_calls_or_the_batch_worker
     assert p50 <= 2 * base_p50
     assert [r.status for r in rows] == ["Successful", "Successful"]
     assert [r.created for r in rows] == [5000, 5000]
+
+
+def _records_done(direct: Engine, job_id: int) -> int:
+    with direct.connect() as conn:
+        done = conn.execute(text("SELECT records_done FROM batch_jobs WHERE id = :id"), {"id": job_id})
+        return int(done.one()[0])
+
+
+def _outage(
+    t: Topology, prefix: str, stop: Callable[[], None], start: Callable[[], None], seconds: float
+) -> dict[str, Any]:
+    """Writers and a batch job running while `stop` ... `start` takes a component away for `seconds`; what
+    clients were told and what the database holds afterwards."""
+    for index in range(len(t.workers)):
+        t.restart_worker(index, **OUTAGE_WORKERS)
+    direct = t.direct_engine()
+    try:
+        # Refused calls come back at once: enough calls for every writer to go on through the outage.
+        writers = Writers(t, prefix, max_calls=20000).start()
+        try:
+            wait_for(lambda: writers.count(OK) >= 30, 120, "30 answered writes")
+            job_id = submit_job(t, f"{prefix}B", OUTAGE_JOB_RECORDS)
+            holder = worker_holding(t, job_id)
+            wait_for(lambda: _records_done(direct, job_id) > 0, 120, "the job's first chunk", interval=0.02)
+            stop()
+            stopped_at = time.monotonic()
+            time.sleep(seconds)
+            try:
+                done_at_return: int | None = _records_done(direct, job_id)
+            except OperationalError:
+                done_at_return = None  # PostgreSQL itself is down: read as soon as it is back
+            start()
+            back_at = time.monotonic()
+            if done_at_return is None:
+                done_at_return = _records_done(direct, job_id)
+            wait_for(lambda: _records_done(direct, job_id) > done_at_return, 60, "the job's next chunk",
+                     interval=0.05)
+            progress_after = time.monotonic() - back_at
+            answered = writers.count(OK)
+            wait_for(lambda: writers.count(OK) >= answered + 30, 60, "30 writes after the return")
+        finally:
+            told = writers.finish()
+        row = wait_finished(t, job_id)
+        worker_log = (t.root / f"worker-{holder + 1}.log").read_text()
+    finally:
+        direct.dispose()
+        for index in range(len(t.workers)):
+            t.restart_worker(index)
+    # Calls sent once the service answered OK again (the first OK answered after the return).
+    first_ok_after = min(
+        (at for mis, at in writers.answered.items() if at > back_at and told[mis] == OK), default=back_at
+    )
+    after = [told[mis] for mis, at in writers.began.items() if at > first_ok_after]
+    found = applied(t, f"{prefix}B")
+    counts = tally(told, applied(t, prefix))
+    codes = list(writers.fault_codes.values())
+    counts.update({
+        "told WSEC0004": codes.count("WSEC0004"), "told another fault": len(codes) - codes.count("WSEC0004"),
+        "told during the outage": sum(1 for at in writers.answered.values() if stopped_at < at < back_at),
+        "calls after service resumed": len(after), "of them not OK": sum(1 for o in after if o != OK),
+        "job done at return": done_at_return, "job next progress s after return": round(progress_after, 1),
+        "job status": row.status, "job applied": len(found), "job applied twice or more":
+        sum(1 for n, _ in found.values() if n > 1), "job audit events": sum(ev for _, ev in found.values()),
+        "job takeovers": row.attempts, "worker kept its job": "batch worker keeps its job" in worker_log,
+    })
+    return counts
+
+
+def _assert_survived(counts: dict[str, Any]) -> None:
+    assert counts["told OK"] >= 60
+    assert counts["told OK, applied once"] == counts["told OK"]
+    # The outage was seen, and every call it refused was told to try again, with nothing changed.
+    assert counts["told WSEC0004"] > 0 and counts["told another fault"] == 0
+    assert counts["told fault"] == counts["told WSEC0004"]
+    assert counts["told fault, applied"] == 0
+    assert counts[TRANSPORT] == 0
+    assert counts["applied twice or more"] == counts["audit events != achievements"] == 0
+    assert counts["applied, never asked"] == 0
+    assert counts["calls after service resumed"] > 0 and counts["of them not OK"] == 0
+    assert counts["job done at return"] < OUTAGE_JOB_RECORDS
+    assert counts["job status"] == "Successful"
+    assert counts["job applied"] == counts["job audit events"] == OUTAGE_JOB_RECORDS
+    assert counts["job applied twice or more"] == 0
+    assert counts["job takeovers"] == 0 and counts["worker kept its job"]
+
+
+def test_pgbouncer_stopped_and_started_again_refuses_calls_with_wsec0004_and_the_job_goes_on(
+    certificates_registered: Topology, record_property: Any
+) -> None:
+    t = certificates_registered
+    counts = _outage(t, "F5", t.stop_pgbouncer, t.start_pgbouncer, OUTAGE_SECONDS)
+    report(record_property, "PgBouncer stopped and started again", counts)
+    _assert_survived(counts)

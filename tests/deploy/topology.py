@@ -26,6 +26,7 @@ import requests
 import zeep
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import NullPool
 from support.batch import start_worker
 from support.certs import Authority, Issued
 from support.pg import create_database, drop_database, postgres_url
@@ -192,13 +193,30 @@ class Topology:
             shutil.chown(run, "postgres", "postgres")
             for path in run.iterdir():
                 shutil.chown(path, "postgres", "postgres")
+        self.start_pgbouncer()
+
+    def start_pgbouncer(self) -> None:
+        """PgBouncer from this deployment's pgbouncer.ini, on its port (again, after `stop_pgbouncer`)."""
+        assert self.pgbouncer_dir is not None
         self.pgbouncer = subprocess.Popen(
-            [*_as_postgres(), "/usr/sbin/pgbouncer", str(ini)],
-            cwd=run, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            [*_as_postgres(), "/usr/sbin/pgbouncer", str(self.pgbouncer_dir / "pgbouncer.ini")],
+            cwd=self.pgbouncer_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
             stderr=open(self.root / "pgbouncer.stderr", "ab"),  # noqa: SIM115 - the child keeps it
             start_new_session=True,
         )
         _wait_port(self.pgbouncer_port, self.pgbouncer, "pgbouncer", self.root / "pgbouncer.stderr")
+        if self.engine is not None:
+            self.engine.dispose()  # its pooled connections were cut with the old PgBouncer
+
+    def stop_pgbouncer(self) -> None:
+        """SIGINT, PgBouncer's fast shutdown: every client and server connection is cut at once."""
+        _stop(self.pgbouncer, signal.SIGINT, group=True)
+
+    def direct_engine(self) -> Engine:
+        """The deployment's database straight on PostgreSQL, one new connection per use (for counting while
+        PgBouncer is down)."""
+        url = make_url(self.admin_url).set(database=self.database)
+        return create_engine(url, poolclass=NullPool, connect_args={"prepare_threshold": None})
 
     def _schema(self) -> None:
         env = {**os.environ, "LRS_WS_DATABASE_URL": self.url, "LRS_WS_DATABASE_PREPARED_STATEMENTS": "false"}
@@ -235,16 +253,17 @@ class Topology:
                 old.process.wait(timeout=10)
         self.apps[index] = self._app(index + 1, port=old.port)
 
-    def restart_worker(self, index: int) -> None:
+    def restart_worker(self, index: int, **settings: str) -> None:
+        """Worker `index` killed and started again, with `settings` (LRS_WS_...) over the usual ones."""
         old = self.workers[index]
         if old.poll() is None:
             os.killpg(old.pid, signal.SIGKILL)
         old.wait(timeout=30)
-        self.workers[index] = self.start_worker(index + 1)
+        self.workers[index] = self.start_worker(index + 1, **settings)
 
-    def start_worker(self, number: int) -> subprocess.Popen[bytes]:
+    def start_worker(self, number: int, **settings: str) -> subprocess.Popen[bytes]:
         return start_worker(  # type: ignore[no-any-return]
-            self.url, self.root / f"worker-{number}.log", **self.service_env()
+            self.url, self.root / f"worker-{number}.log", **{**self.service_env(), **settings}
         )
 
     def _render_site(self, drained: int | None = None) -> Path:
