@@ -284,3 +284,12 @@ def test_pgbouncer_stopped_and_started_again_refuses_calls_with_wsec0004_and_the
     counts = _outage(t, "F5", t.stop_pgbouncer, t.start_pgbouncer, OUTAGE_SECONDS)
     report(record_property, "PgBouncer stopped and started again", counts)
     _assert_survived(counts)
+
+
+def test_postgresql_stopped_for_20_s_behind_pgbouncer_refuses_calls_with_wsec0004_and_the_job_goes_on(
+    certificates_registered: Topology, record_property: Any
+) -> None:
+    t = certificates_registered
+    counts = _outage(t, "F4", t.stop_postgres, t.start_postgres, 20)
+    report(record_property, "PostgreSQL stopped and started again behind PgBouncer", counts)
+    _assert_survived(counts)

@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 from support.batch import start_worker
 from support.certs import Authority, Issued
-from support.pg import create_database, drop_database, postgres_url
+from support.pg import create_database, private_cluster
 from support.server import LiveServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,6 +87,7 @@ class Topology:
     server_ca: Path | None = None
     database: str = ""
     admin_url: str = ""
+    postgres: Any = None
     pgbouncer: subprocess.Popen[bytes] | None = None
     pgbouncer_port: int = 0
     pgbouncer_dir: Path | None = None
@@ -158,14 +159,25 @@ class Topology:
             path.chmod(0o644)
 
     def _postgres(self) -> None:
-        admin = postgres_url()
-        if admin is None:
+        # A cluster of the deployment's own, so that a test may stop it and start it again.
+        self.postgres = private_cluster()
+        if self.postgres is None:
             import pytest
 
-            pytest.skip("no PostgreSQL server available")
-        self.admin_url = admin
-        url = create_database(admin, "lrs_deploy")
+            pytest.skip("no local PostgreSQL binaries")
+        self.admin_url = self.postgres.url
+        url = create_database(self.admin_url, "lrs_deploy")
         self.database = str(make_url(url).database)
+
+    def stop_postgres(self) -> None:
+        """`pg_ctl stop -m fast`: every session is cut; PgBouncer stays up and cannot reach it."""
+        assert self.postgres is not None
+        self.postgres.stop_fast()
+
+    def start_postgres(self) -> None:
+        """PostgreSQL again on the same port and data directory."""
+        assert self.postgres is not None
+        self.postgres.start_again()
 
     def _pgbouncer(self) -> None:
         # Outside pytest's own temporary directory, which the postgres user may not enter.
@@ -387,5 +399,5 @@ http {{
             if (self.pgbouncer_dir / "pgbouncer.log").exists():
                 shutil.copy(self.pgbouncer_dir / "pgbouncer.log", self.root / "pgbouncer.log")
             shutil.rmtree(self.pgbouncer_dir, ignore_errors=True)
-        if self.admin_url and self.database:
-            drop_database(self.admin_url, self.database)
+        if self.postgres is not None:
+            self.postgres.close()
