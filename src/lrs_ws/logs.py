@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 
 from sqlalchemy.exc import DBAPIError
@@ -15,6 +17,27 @@ _EXTRA_FIELDS = (
     "request_id", "method", "path", "operation", "organisation", "user", "outcome", "code", "reason",
     "status", "duration_ms", "job_id", "detail", "error", "certificate",
 )
+class Throttle:
+    """One log line per `seconds` for a condition that recurs on every request (a database or disk that is
+    down), with how many were left out since the last, instead of one line per request."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._last = float("-inf")
+        self._skipped = 0
+
+    def due(self) -> int | None:
+        """The number of occurrences left out since the last line when a line is due now, else None."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last < self.seconds:
+                self._skipped += 1
+                return None
+            skipped, self._skipped, self._last = self._skipped, 0, now
+            return skipped
+
+
 _TRACEBACK_MARK = "Traceback (most recent call last)"
 
 

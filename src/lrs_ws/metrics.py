@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import logging
 import os
-import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -28,13 +27,14 @@ from prometheus_client import values as prometheus_values
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.registry import Collector
 
+from lrs_ws.logs import Throttle
+
 log = logging.getLogger("lrs_ws.metrics")
 
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 # prometheus-client's first size for a metrics file (mmap_dict._INITIAL_MMAP_SIZE); it doubles from there.
 _INITIAL_FILE_BYTES = 1 << 16
-_WARN_EVERY_SECONDS = 60.0
-_last_warning = float("-inf")
+_not_counted = Throttle(60.0)
 
 
 def _entry_bytes(key: str) -> int:
@@ -118,7 +118,6 @@ def observe_request(
     operation: str, outcome: str, code: str | None, duration: float, reason: str | None
 ) -> None:
     """Count one finished request (not at all when the metrics files cannot be written: a full disk)."""
-    global _last_warning
     try:
         REQUESTS.labels(operation, outcome).inc()
         if code is not None:
@@ -127,9 +126,7 @@ def observe_request(
             GUARD_REFUSALS.labels(reason).inc()
         LATENCY.labels(operation).observe(duration)
     except OSError as exc:
-        now = time.monotonic()
-        if now - _last_warning >= _WARN_EVERY_SECONDS:
-            _last_warning = now
+        if _not_counted.due() is not None:
             log.warning("request not counted: the metrics directory cannot be written",
                         extra={"error": f"{type(exc).__name__}: {exc.strerror}"})
 

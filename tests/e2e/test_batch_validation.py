@@ -51,7 +51,8 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"validate-db-{backend}"))
     live = LiveServer(
         url, tmp_path_factory.mktemp("validate-server") / "gunicorn.log",
-        extra_env={"LRS_WS_RUN_WORKER": "true", "LRS_WS_WORKER_POLL_SECONDS": "0.1",
+        batch_worker=True,
+        extra_env={"LRS_WS_WORKER_POLL_SECONDS": "0.1",
                    "LRS_WS_MAX_BATCH_ACHIEVEMENTS": str(MAX),
                    # Small chunks: records that depend on each other fall in different chunks.
                    "LRS_WS_WORKER_CHUNK_SIZE": str(CHUNK),

@@ -189,3 +189,15 @@ def test_shutdown_wakes_a_sleeping_thread_and_reports_one_that_overruns_the_dead
     assert woke.is_set()
     release.set()
     overrunning.join()
+
+
+def test_a_throttled_log_line_is_due_once_per_period_and_counts_what_it_left_out() -> None:
+    from lrs_ws.logs import Throttle
+
+    every_hour = Throttle(3600.0)
+    assert every_hour.due() == 0
+    assert [every_hour.due() for _ in range(3)] == [None, None, None]
+    always = Throttle(0.0)
+    assert [always.due(), always.due()] == [0, 0]
+    every_hour._last = float("-inf")  # the period has passed
+    assert every_hour.due() == 3

@@ -19,9 +19,12 @@ from lrs_ws.db.security_repositories import (
     NonceRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
+from lrs_ws.logs import Throttle
 from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.db")
+# While the database is down every request meets it: say so every few seconds per process, not per request.
+_unavailable = Throttle(10.0)
 
 # SQLite reports a missing schema as an OperationalError too; that is not a passing condition.
 _NOT_TRANSIENT = ("no such table", "no such column")
@@ -78,7 +81,10 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         finally:
             self.session.close()
         if exc is not None and is_transient(exc):
-            log.warning("database unavailable", extra={"error": database_cause(exc)})
+            skipped = _unavailable.due()
+            if skipped is not None:
+                detail = f"{skipped} more since the last such line" if skipped else None
+                log.warning("database unavailable", extra={"error": database_cause(exc), "detail": detail})
             raise ServiceUnavailable() from exc
 
     def commit(self) -> None:

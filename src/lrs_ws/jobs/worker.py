@@ -152,6 +152,10 @@ class BatchWorker:
             return
         try:
             mailer.deliver_due(self.uow_factory, self.settings)
+        except ServiceUnavailable:
+            # The database went away between two rounds: already logged by the unit of work; the next round
+            # after it is back delivers what is due.
+            log.info("e-mail delivery round skipped: database unavailable")
         except Exception:
             log.error("e-mail delivery round failed", exc_info=True)
 
