@@ -20,7 +20,7 @@ import pytest
 import zeep
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
-from support.batch import LEARNERS, achievement, count, unit_reference, wait_until
+from support.batch import count, submit_creates, unit_reference, wait_until
 from support.pg import create_database, private_cluster
 from support.records import achievement_record
 from support.server import LiveServer
@@ -36,8 +36,6 @@ from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable
 from lrs_ws.service import batch, demo
-from lrs_ws.service.auth import Caller
-from lrs_ws.service.records import AchievementRecord
 
 OUTAGE_SECONDS = 20
 RECORDS = 3000
@@ -102,17 +100,7 @@ def _client(server: LiveServer) -> Any:
 
 
 def _submit(w: Wiring) -> int:
-    with w.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
-        assert user is not None and user.id is not None
-        caller = Caller(user.id, user.username, user.organisation_id, "DEMO01", user.role_set, user.email)
-    ulns = sorted(LEARNERS)
-    rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"B{i}") for i in range(RECORDS)]
-    return batch.submit(
-        w.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
-        achievements=[AchievementRecord(**r) for r in rows], max_achievements=RECORDS,
-        max_queued_records=Settings().max_queued_records_per_org,
-    )
+    return submit_creates(w, RECORDS, "B")
 
 
 def test_postgresql_stopped_for_20_s_refuses_calls_with_wsec0004_and_the_batch_job_goes_on_at_once(

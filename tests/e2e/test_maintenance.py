@@ -16,7 +16,12 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import text
-from support.batch import LEARNERS, achievement, count, fresh_database, unit_reference, wait_until
+from support.batch import (
+    count,
+    fresh_database,
+    submit_creates,
+    wait_until,
+)
 from support.dbstate import EDC_TABLES, db_state
 from support.records import achievement_record
 from support.server import LiveServer
@@ -27,8 +32,6 @@ from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.domain import batch as b
 from lrs_ws.service import batch
-from lrs_ws.service.auth import Caller
-from lrs_ws.service.records import AchievementRecord
 
 UNTIL = "2099-01-01T17:30:00Z"
 MESSAGE = "Database upgrade to the new register."
@@ -154,17 +157,7 @@ def test_maintenance_refuses_a_past_end_time_and_changes_nothing(site: tuple[Liv
 
 
 def _submit(w: Wiring) -> int:
-    with w.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
-        assert user is not None and user.id is not None
-        caller = Caller(user.id, user.username, user.organisation_id, "DEMO01", user.role_set, user.email)
-    ulns = sorted(LEARNERS)
-    rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"M{i}") for i in range(RECORDS)]
-    return batch.submit(
-        w.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
-        achievements=[AchievementRecord(**r) for r in rows], max_achievements=RECORDS,
-        max_queued_records=Settings().max_queued_records_per_org,
-    )
+    return submit_creates(w, RECORDS, "M")
 
 
 def test_a_job_running_when_maintenance_begins_waits_and_completes_after_it(

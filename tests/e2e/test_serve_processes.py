@@ -18,7 +18,12 @@ from typing import Any
 
 import pytest
 import zeep
-from support.batch import LEARNERS, achievement, count, fresh_database, unit_reference, wait_until
+from support.batch import (
+    count,
+    fresh_database,
+    submit_creates,
+    wait_until,
+)
 from support.server import ServeProcess, child_pids
 from support.soap import DEMO1
 from zeep.transports import Transport
@@ -27,8 +32,6 @@ from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.domain import batch as b
 from lrs_ws.service import batch
-from lrs_ws.service.auth import Caller
-from lrs_ws.service.records import AchievementRecord
 
 RECORDS = 2000
 JOB_ENV = {
@@ -51,17 +54,7 @@ def _achievements_of_test_learner(service: Any) -> int:
 
 
 def _submit(w: Wiring) -> int:
-    with w.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
-        assert user is not None and user.id is not None
-        caller = Caller(user.id, user.username, user.organisation_id, "DEMO01", user.role_set, user.email)
-    ulns = sorted(LEARNERS)
-    rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"S{i}") for i in range(RECORDS)]
-    return batch.submit(
-        w.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
-        achievements=[AchievementRecord(**r) for r in rows], max_achievements=RECORDS,
-        max_queued_records=Settings().max_queued_records_per_org,
-    )
+    return submit_creates(w, RECORDS, "S")
 
 
 def _job(w: Wiring, job_id: int) -> b.BatchJob:

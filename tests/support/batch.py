@@ -11,7 +11,8 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from lrs_ws.service.records import FIELD_NAMES
+from lrs_ws.config import Settings
+from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lrs"
 REFERENCE_WSDL = DATA / "ExternalService.wsdl"
@@ -181,3 +182,24 @@ def reference_schema(directory: Path) -> Any:
         etree.SubElement(main, f"{{{xs}}}import", namespace=namespace, schemaLocation=path.name)
     (directory / "main.xsd").write_bytes(etree.tostring(main))
     return etree.XMLSchema(etree.parse(str(directory / "main.xsd")))
+
+
+def submit_creates(wiring: Any, records: int, mis_prefix: str) -> int:
+    """A SubmitAchievementBatchJob of `records` new achievements (spread over the demo learners) by demo1.edc,
+    through the use case; returns the job id."""
+    from lrs_ws.service import batch
+    from lrs_ws.service.auth import Caller
+
+    with wiring.uow_factory() as uow:
+        user = uow.users.by_username("demo1.edc")
+        assert user is not None and user.id is not None
+        caller = Caller(user.id, user.username, user.organisation_id, "DEMO01", user.role_set, user.email)
+    ulns = sorted(LEARNERS)
+    rows = [
+        achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"{mis_prefix}{i}") for i in range(records)
+    ]
+    return int(batch.submit(
+        wiring.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
+        achievements=[AchievementRecord(**r) for r in rows], max_achievements=records,
+        max_queued_records=Settings().max_queued_records_per_org,
+    ))

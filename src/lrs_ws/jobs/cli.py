@@ -13,6 +13,7 @@ from typing import Any
 
 from lrs_ws.cli import DEFAULT_ENCODING, CommandError, command
 from lrs_ws.config import Settings
+from lrs_ws.jobs.job_lines import outcome_counts, print_fields
 from lrs_ws.jobs.validate_cli import register_validate
 from lrs_ws.spreadsheet import csv_writer
 
@@ -78,22 +79,11 @@ def _print_job(job: Any) -> None:
         ("Duration", job.duration or ""),
         ("NumberOfRecords", c.records),
         ("Processed", c.done),
-        ("AchievementsCreated", c.created),
-        ("AchievementsUpdated", c.updated),
-        ("AchievementsWithdrawn", c.withdrawn),
-        ("AchievementsReinstated", c.reinstated),
-        ("AchievementsPromotedToFinal", c.promoted),
-        ("SuccessfulFinalAchievements", c.successful_final),
-        ("SuccessfulProvisionalAchievements", c.successful_provisional),
-        ("FieldDataErrors", c.field_errors),
-        ("LearnerDataErrors", c.learner_errors),
-        ("BusinessRuleErrors", c.business_errors),
-        ("PercentageSuccessfulRecords", f"{c.percentage_successful:.2f}"),
+        *outcome_counts(c),
     ]
     if job.rejection_reason:
         lines.append(("RejectionReason", job.rejection_reason))
-    for name, value in lines:
-        print(f"{name + ':':36}{value}")
+    print_fields(lines)
 
 
 # Exit status of `batch submit` when no worker picked the job up (0 Successful, 1 Failed or --fail-on-errors,

@@ -12,6 +12,7 @@ from typing import Any
 
 from lrs_ws.cli import DEFAULT_ENCODING, command
 from lrs_ws.config import Settings
+from lrs_ws.jobs.job_lines import outcome_counts, print_fields
 
 VALID, SOME_FAIL = 0, 1  # a refused file or request is 2, as for every lrs-ws command
 
@@ -49,22 +50,7 @@ def cmd_batch_validate(args: argparse.Namespace, settings: Settings) -> int:
             max_queued_records=settings.max_queued_records_per_org, chunk_size=settings.worker_chunk_size,
         )
     c = validation.counts
-    for name, value in (
-        ("Type", validation.submission_type),
-        ("NumberOfRecords", c.records),
-        ("AchievementsCreated", c.created),
-        ("AchievementsUpdated", c.updated),
-        ("AchievementsWithdrawn", c.withdrawn),
-        ("AchievementsReinstated", c.reinstated),
-        ("AchievementsPromotedToFinal", c.promoted),
-        ("SuccessfulFinalAchievements", c.successful_final),
-        ("SuccessfulProvisionalAchievements", c.successful_provisional),
-        ("FieldDataErrors", c.field_errors),
-        ("LearnerDataErrors", c.learner_errors),
-        ("BusinessRuleErrors", c.business_errors),
-        ("PercentageSuccessfulRecords", f"{c.percentage_successful:.2f}"),
-    ):
-        print(f"{name + ':':36}{value}")
+    print_fields([("Type", validation.submission_type), ("NumberOfRecords", c.records), *outcome_counts(c)])
     if not validation.failures:
         print(f"all {c.records} records are valid; nothing was stored", file=sys.stderr)
         return VALID
