@@ -249,6 +249,11 @@ def _outage(
     codes = list(writers.fault_codes.values())
     counts.update({
         "told WSEC0004": codes.count("WSEC0004"), "told another fault": len(codes) - codes.count("WSEC0004"),
+        "other fault codes": sorted({c for c in codes if c != "WSEC0004"}),
+        "app server errors": sorted({
+            line.split('"error": ')[-1][:160] for app in t.apps for line in app.log_text().splitlines()
+            if '"level": "ERROR"' in line and '"error": ' in line
+        }),
         "told during the outage": sum(1 for at in writers.answered.values() if stopped_at < at < back_at),
         "calls after service resumed": len(after), "of them not OK": sum(1 for o in after if o != OK),
         "job done at return": done_at_return, "job next progress s after return": round(progress_after, 1),

@@ -34,3 +34,24 @@ def test_a_database_without_the_schema_is_not_called_temporary(tmp_path: Path) -
     with pytest.raises(Exception) as caught, uow:
         uow.users.by_username("demo1.edc")
     assert not isinstance(caught.value, ServiceUnavailable)
+
+
+def test_a_driver_that_lost_track_of_the_protocol_is_a_dropped_connection_but_a_server_error_is_not() -> None:
+    from types import SimpleNamespace
+
+    import psycopg
+    from sqlalchemy.exc import InternalError
+
+    from lrs_ws.db.engine import treat_lost_protocol_as_disconnect
+
+    lost = psycopg.InternalError("received 2 results from command 'ROLLBACK'")
+    context = SimpleNamespace(sqlalchemy_exception=InternalError("ROLLBACK", None, lost),
+                              original_exception=lost, is_disconnect=False)
+    treat_lost_protocol_as_disconnect(context)  # type: ignore[arg-type]
+    assert context.is_disconnect
+
+    from_server = psycopg.errors.InternalError_("an internal error the server reported")
+    context = SimpleNamespace(sqlalchemy_exception=InternalError("SELECT 1", None, from_server),
+                              original_exception=from_server, is_disconnect=False)
+    treat_lost_protocol_as_disconnect(context)  # type: ignore[arg-type]
+    assert not context.is_disconnect

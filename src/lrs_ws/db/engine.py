@@ -5,7 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
+from sqlalchemy.exc import InternalError
 from sqlalchemy.orm import Session, sessionmaker
+
+
+def treat_lost_protocol_as_disconnect(context: ExceptionContext) -> None:
+    """psycopg raises InternalError without a SQLSTATE ("received 2 results from command 'ROLLBACK'") when it
+    loses track of the server's replies, e.g. as PgBouncer or PostgreSQL goes away mid-command. The connection
+    is then as unusable as a dropped one: say so, so that the pool replaces it and the caller is told to retry
+    (WSEC0004) instead of meeting an unexpected failure. An InternalError the server sent has a SQLSTATE."""
+    if isinstance(context.sqlalchemy_exception, InternalError) and (
+        getattr(context.original_exception, "sqlstate", "") is None
+    ):
+        context.is_disconnect = True
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -28,7 +41,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     kwargs.setdefault("pool_pre_ping", True)
     kwargs.setdefault("pool_size", 5)
     kwargs.setdefault("max_overflow", 10)
-    return create_engine(url, **kwargs)
+    engine = create_engine(url, **kwargs)
+    event.listen(engine, "handle_error", treat_lost_protocol_as_disconnect)
+    return engine
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
