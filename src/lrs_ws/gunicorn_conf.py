@@ -15,9 +15,8 @@ Besides the limits this file does three things the application cannot do for its
   Dead workers are marked so their live gauges disappear.
 * **JSON logs from gunicorn itself** (worker timeouts, boot errors), in the same one-object-a-line format
   as the application's, with tracebacks reduced to the exception type.
-* **Graceful shutdown.** On SIGTERM each worker finishes the request in hand; then `worker_exit` asks the
-  process's background threads to stop after their current unit of work (`lrs_ws.lifecycle`) and waits
-  for them until shortly before gunicorn's `graceful_timeout` runs out.
+* **Graceful shutdown.** On SIGTERM each worker finishes the requests in hand within `graceful_timeout`;
+  no batch work runs in these processes (`lrs-ws worker` is a process of its own).
 """
 
 from __future__ import annotations
@@ -114,25 +113,3 @@ def child_exit(server: Any, worker: Any) -> None:
 def on_exit(server: Any) -> None:
     if _own_metrics_dir is not None:
         shutil.rmtree(_own_metrics_dir, ignore_errors=True)
-
-
-def worker_int(worker: Any) -> None:
-    """Worker, on SIGINT/SIGQUIT (quick shutdown): tell background threads to stop, do not wait."""
-    try:
-        from lrs_ws import lifecycle
-
-        lifecycle.request_stop()
-    except Exception as exc:
-        worker.log.warning("lifecycle: stop request failed (%s)", type(exc).__name__)
-
-
-def worker_exit(server: Any, worker: Any) -> None:
-    """Worker, after its last request: stop background threads after their current unit of work."""
-    try:
-        from lrs_ws import lifecycle
-
-        # Leave a little of graceful_timeout for the interpreter to exit before the master's SIGKILL.
-        lifecycle.shutdown(timeout=max(graceful_timeout - 2, 1))
-    except Exception as exc:
-        # Never raise here: gunicorn would log a formatted traceback.
-        worker.log.warning("lifecycle: shutdown failed (%s)", type(exc).__name__)

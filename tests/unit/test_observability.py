@@ -5,14 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-import threading
-import time
 from typing import Any
 
 import pytest
 from support.soap import parse_fault
 
-from lrs_ws import lifecycle
 from lrs_ws.logs import JsonFormatter
 from lrs_ws.metrics import MetricsEndpoint
 from lrs_ws.observe import OBSERVATION_KEY, RequestObserver, observation_of
@@ -139,56 +136,6 @@ def test_the_json_formatter_keeps_the_exception_type_and_drops_tracebacks_even_i
         None, None,
     )
     assert json.loads(formatter.format(inside))["msg"] == "Exception during worker exit: (traceback omitted)"
-
-
-@pytest.fixture
-def clean_lifecycle():
-    lifecycle.reset()
-    yield
-    lifecycle.reset()
-
-
-def test_shutdown_lets_a_background_thread_finish_its_current_unit_of_work(clean_lifecycle):
-    done: list[int] = []
-    started = threading.Event()
-
-    def work() -> None:
-        unit = 0
-        while not lifecycle.stopping():
-            started.set()
-            time.sleep(0.2)  # one unit of work, never interrupted
-            unit += 1
-            done.append(unit)
-
-    thread = threading.Thread(target=work)
-    thread.start()
-    lifecycle.register("worker", thread=thread)
-    started.wait(5)
-    assert lifecycle.shutdown(timeout=5) == []
-    assert not thread.is_alive() and done
-
-
-def test_shutdown_wakes_a_sleeping_thread_and_reports_one_that_overruns_the_deadline(clean_lifecycle):
-    woke = threading.Event()
-    release = threading.Event()
-
-    def sleeper() -> None:
-        lifecycle.wait(60)
-        woke.set()
-
-    def stubborn() -> None:
-        release.wait(10)
-
-    sleeping = threading.Thread(target=sleeper)
-    overrunning = threading.Thread(target=stubborn)
-    sleeping.start()
-    overrunning.start()
-    lifecycle.register("sleeper", thread=sleeping)
-    lifecycle.register("stubborn", thread=overrunning, stop=lambda: None)
-    assert lifecycle.shutdown(timeout=0.5) == ["stubborn"]
-    assert woke.is_set()
-    release.set()
-    overrunning.join()
 
 
 def test_a_throttled_log_line_is_due_once_per_period_and_counts_what_it_left_out() -> None:
