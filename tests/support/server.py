@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -78,18 +79,8 @@ class LiveServer:
                 [str(Path(sys.executable).with_name("lrs-ws")), "worker"], env=self.env(), stdout=log,
                 stderr=subprocess.STDOUT, start_new_session=True,
             )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"server exited early; see {self.log_path}")
-            try:
-                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self.stop()
-        raise RuntimeError(f"server did not answer within 60 s; see {self.log_path}")
+        wait_healthy(self.process, self.base_url, "server", self.log_path, self.stop)
+        return self
 
     def stop(self) -> None:
         for process in (self.process, self.worker):
@@ -104,6 +95,24 @@ class LiveServer:
 
     def log_text(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+
+def wait_healthy(
+    process: subprocess.Popen[bytes], base_url: str, what: str, log_path: Path, give_up: Callable[[], None]
+) -> None:
+    """Wait until /healthz answers 200; RuntimeError (after `give_up`) if the process exits or 60 s pass."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{what} exited early; see {log_path}")
+        try:
+            if requests.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    give_up()
+    raise RuntimeError(f"{what} did not answer within 60 s; see {log_path}")
 
 
 def child_pids(pid: int) -> list[int]:
@@ -148,18 +157,8 @@ class ServeProcess:
             [str(Path(sys.executable).with_name("lrs-ws")), "serve", "--port", str(self.port)],
             env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
         )
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"lrs-ws serve exited early; see {self.log_path}")
-            try:
-                if requests.get(f"{self.base_url}/healthz", timeout=1).status_code == 200:
-                    return self
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"lrs-ws serve did not answer within 60 s; see {self.log_path}")
+        wait_healthy(self.process, self.base_url, "lrs-ws serve", self.log_path, self.kill)
+        return self
 
     def gunicorn_master(self) -> int:
         assert self.process is not None
