@@ -74,9 +74,10 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             # Detach what was loaded first, so results read in the block stay usable after the rollback.
             self.session.expunge_all()
             super().__exit__(exc_type, exc, tb)
-        except DBAPIError:
-            # Rolling back on a connection that is already gone fails too; the block's own error says more.
-            if exc is None:
+        except DBAPIError as failed:
+            # Rolling back on a connection that is already gone fails too: nothing of the block was committed
+            # by the rollback anyway, and the block's own error (if any) says more.
+            if exc is None and not is_transient(failed):
                 raise
         finally:
             self.session.close()
