@@ -31,7 +31,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session
 
-from lrs_ws.db import bulk
+from lrs_ws.db import bulk, feed
 from lrs_ws.db.tables import achievements, audit_events, learning_aims, organisations
 from lrs_ws.db.tables import learners as L
 from lrs_ws.db.tables_batch import batch_jobs as J
@@ -430,6 +430,11 @@ class BatchRepository:
         bulk.insert_rows(
             self.session, audit_events, AUDIT_COLUMNS, [tuple(e[n] for n in AUDIT_COLUMNS) for e in events]
         )
+        for e in events:
+            feed.note(
+                self.session, at=e["at"], operation=e["operation"], achievement_id=e["achievement_id"],
+                edc_id=e["edc_id"], before=e["before"],
+            )
 
     def insert_outcomes(self, job_id: int, outcomes: Sequence[b.RecordOutcome]) -> None:
         bulk.insert_rows(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
+from lrs_ws.db import feed
 from lrs_ws.db.tables import learning_aims
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
@@ -204,6 +205,10 @@ class AuditRepository:
 
     def add(self, event: model.AuditEvent) -> None:
         self.session.add(event)
+        feed.note(
+            self.session, at=event.at, operation=event.operation, achievement_id=event.achievement_id,
+            edc_id=event.edc_id, before=event.before,
+        )
 
     def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]:
         return self.session.scalars(

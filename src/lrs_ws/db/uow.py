@@ -9,6 +9,7 @@ from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.orm.exc import StaleDataError
 
+from lrs_ws.db import feed
 from lrs_ws.db import repositories as r
 from lrs_ws.db.batch_repository import BatchRepository
 from lrs_ws.db.maintenance_repository import MaintenanceRepository
@@ -65,6 +66,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.client_certificates = ClientCertificateRepository(self.session)
         self.batches = BatchRepository(self.session)
         self.maintenance = MaintenanceRepository(self.session)
+        self.changes = feed.ChangeFeedRepository(self.session)
+        feed.watch(self.session)
         return self
 
     def __exit__(
@@ -90,6 +93,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
 
     def commit(self) -> None:
         try:
+            feed.publish(self.session)
             self.session.commit()
         except StaleDataError as exc:
             # Another writer changed the row between our read and our write (optimistic lock).
@@ -104,4 +108,5 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             raise StaleVersion(None, None) from exc
 
     def rollback(self) -> None:
+        feed.forget(self.session)
         self.session.rollback()

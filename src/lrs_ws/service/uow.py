@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
-from lrs_ws.domain import model
+from lrs_ws.domain import feed, model
 from lrs_ws.domain.mail import OutgoingMail, PendingMail, QueuedMail
 from lrs_ws.domain.maintenance import MaintenanceWindow
 from lrs_ws.domain.values import Page
@@ -166,6 +166,15 @@ class MaintenanceRepository(Protocol):
         """End the open window; False when none was open."""
 
 
+class ChangeFeedRepository(Protocol):
+    """The organisations' change feeds (changes are noted by the audit trail and numbered at commit)."""
+
+    def after(self, organisation_id: int, seq: int, limit: int) -> Sequence[feed.Change]:
+        """Up to `limit` of the organisation's changes numbered above `seq`, in order."""
+    def cursor_key(self) -> bytes:
+        """The key the service signs feed cursors with (the same for every process)."""
+
+
 class AbstractUnitOfWork(abc.ABC):
     """`with uow:` ... `uow.commit()`; leaving the block without commit rolls back."""
 
@@ -182,6 +191,7 @@ class AbstractUnitOfWork(abc.ABC):
     client_certificates: ClientCertificateRepository
     batches: BatchRepository
     maintenance: MaintenanceRepository
+    changes: ChangeFeedRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from lrs_ws.domain import model
+from lrs_ws.domain import feed, model
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.soap import types as t
 
 
-def achievement_summary(a: model.Achievement) -> t.AchievementSummary:
+def achievement_summary(a: model.AchievementData) -> t.AchievementSummary:
     return t.AchievementSummary(
         AchievementId=a.id,
         Uln=a.uln,
@@ -60,3 +60,18 @@ def edc(
 def achievement_record(achievement: Any) -> AchievementRecord:
     """The 15 fields of a received LRS `Achievement` as the record the use cases validate."""
     return AchievementRecord(**{name: getattr(achievement, name, None) for name in FIELD_NAMES})
+
+
+def achievement_change(c: feed.Change) -> t.AchievementChange:
+    return t.AchievementChange(
+        Sequence=c.seq,
+        ChangedAt=c.at,
+        Kind=c.kind,
+        Deleted=c.deleted,
+        FromUln=c.from_uln,
+        EdcReference=c.edc_reference,
+        EdcStatus=c.edc_status,
+        EdcDecision=c.edc_decision,
+        EdcActionVerified=c.edc_action_verified,
+        Achievement=achievement_summary(c.achievement),
+    )

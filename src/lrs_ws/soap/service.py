@@ -10,7 +10,7 @@ from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
 from lrs_ws.domain.errors import SchemaInvalid
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
-from lrs_ws.service import edcs
+from lrs_ws.service import edcs, feed
 from lrs_ws.service.clock import utcnow
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
@@ -148,6 +148,24 @@ class AchievementService(ServiceBase):
                 )
                 for h in entries
             ],
+        )
+
+
+    @rpc(User, Unicode(max_len=200), Integer,
+         _returns=t.AchievementChangeList, _out_variable_name="ListAchievementChangesResult")
+    def ListAchievementChanges(ctx, invokingUser, cursor, pageSize):  # noqa: N802,N803
+        """The caller organisation's achievement and EDC changes in the order they became visible, each with
+        the achievement as the change left it. Start with no cursor; pass each answer's NextCursor to the
+        next call: while HasMore is true more are waiting now, and a later call with the last NextCursor
+        answers only what changed since. A cursor of another organisation or an altered one is refused
+        (WSEC0103). pageSize as for the other lists."""
+        caller = caller_of(ctx, invokingUser)
+        found = feed.list_changes(
+            _uow(ctx), caller=caller, cursor=cursor, page_size=_page(ctx, None, pageSize).size
+        )
+        return t.AchievementChangeList(
+            Changes=[convert.achievement_change(c) for c in found.changes],
+            NextCursor=found.next_cursor, HasMore=found.has_more,
         )
 
 

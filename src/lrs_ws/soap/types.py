@@ -117,3 +117,31 @@ class OperationResult(ComplexModel):
         ("AchievementId", Integer(**_REQ)),
         ("Version", Integer(**_REQ)),
     ]
+
+
+class AchievementChange(ComplexModel):
+    """One change of the organisation's feed: the achievement as the change left it; the EDC fields only
+    for an EDC change; FromUln only for a transfer."""
+
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("Sequence", Integer(**_REQ)),
+        ("ChangedAt", DateTime(**_REQ)),
+        ("Kind", _text(30, True)),
+        ("Deleted", Boolean(**_REQ)),
+        ("FromUln", _text(10)),
+        ("EdcReference", _text(10)),
+        ("EdcStatus", _text(12)),
+        ("EdcDecision", _text(10)),
+        ("EdcActionVerified", Boolean),
+        ("Achievement", AchievementSummary.customize(**_REQ)),
+    ]
+
+
+class AchievementChangeList(ComplexModel):
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("Changes", Array(AchievementChange, type_name="ArrayOfAchievementChange")),
+        ("NextCursor", _text(200, True)),
+        ("HasMore", Boolean(**_REQ)),
+    ]
