@@ -7,6 +7,7 @@ import codecs
 import csv
 import functools
 import getpass
+import json
 import os
 import socket
 import sys
@@ -544,6 +545,58 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--encoding", default=DEFAULT_ENCODING,
                    help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
     p.set_defaults(handler=cmd_learner_import)
+
+
+# -- the change feed ---------------------------------------------------------------------------------------
+
+
+def _change_json(c: Any) -> str:
+    a = c.achievement
+    return json.dumps(
+        {
+            "Sequence": c.seq, "ChangedAt": c.at.isoformat(), "Kind": c.kind, "Deleted": c.deleted,
+            "FromUln": c.from_uln, "EdcReference": c.edc_reference, "EdcStatus": c.edc_status,
+            "EdcDecision": c.edc_decision, "EdcActionVerified": c.edc_action_verified,
+            "Achievement": {
+                "AchievementId": a.id, "Uln": a.uln, "Subject": a.title, "ReferenceNumber": a.reference,
+                "Type": a.aim_type, "Level": a.level, "Grade": a.grade, "AwardDate": a.award_date.isoformat(),
+                "LanguageForAssessment": a.language, "ProviderUkprn": a.provider_ukprn,
+                "MisIdentifier": a.mis_identifier, "Status": a.status, "Withdrawn": a.withdrawn,
+                "UnderDataChallenge": "Y" if a.under_challenge else "N", "Version": a.version,
+            },
+        }
+    )
+
+
+def cmd_changes(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import feed
+
+    uow_factory = _wiring(settings).uow_factory
+    organisation_id = feed.organisation_id_of(uow_factory(), args.org)
+    cursor = args.since
+    while True:  # ends: each page moves the cursor on, and the feed holds finitely many changes
+        page = feed.changes_of(
+            uow_factory(), organisation_id=organisation_id, cursor=cursor, page_size=settings.max_page_size
+        )
+        for change in page.changes:
+            print(_change_json(change))
+        cursor = page.next_cursor
+        if not page.has_more:
+            break
+    print(json.dumps({"NextCursor": cursor}))
+    return 0
+
+
+@command
+def _feed_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "changes",
+        help="an organisation's achievement and EDC changes as JSON lines (as ListAchievementChanges); the "
+        'last line is {"NextCursor": ...}, to pass as --since next time',
+    )
+    p.add_argument("--org", required=True, help="the organisation's reference, e.g. DEMO01")
+    p.add_argument("--since", default=None, help="a NextCursor printed before: only the changes after it")
+    p.set_defaults(handler=cmd_changes)
 
 
 def _load_plugins() -> None:

@@ -89,8 +89,8 @@ class ChangePage:
 _CONTEXT = b"lrs-ws change feed cursor v1\n"
 _SIGNATURE_BYTES = 16
 BAD_CURSOR = (
-    "cursor is not one this service gave to your organisation: pass the NextCursor of your last call, or no "
-    "cursor to start from the beginning."
+    "The cursor is not one this service gave to your organisation: pass the NextCursor of your last call, or "
+    "no cursor to start from the beginning."
 )
 
 
