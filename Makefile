@@ -91,6 +91,7 @@ bench: venv
 	else \
 	  echo "no benchmarks/run.py: nothing to run"; \
 	fi
+	$(BIN)/python -m benchmarks.feed
 
 # Written through a temporary file so a failing command never leaves a truncated WSDL behind.
 wsdl: venv

@@ -32,6 +32,7 @@ from lrs_ws.db.tables import achievements, event_data_challenges
 from lrs_ws.db.tables_feed import achievement_changes as C
 from lrs_ws.db.tables_feed import change_counters, service_secrets
 from lrs_ws.domain import feed, model
+from lrs_ws.service.clock import utcnow
 
 _PENDING = "lrs_ws.feed.pending"
 CURSOR_KEY_NAME = "change_feed_cursor"
@@ -83,7 +84,7 @@ def watch(session: Session) -> None:
             if isinstance(obj, model.Achievement) and obj.id is not None:
                 if inspect(obj).attrs.under_challenge.history.has_changes():
                     _pending(s).append(
-                        _Noted(obj.updated_at, (feed.UNDER_DATA_CHALLENGE_CHANGED,), obj.id, None, None)
+                        _Noted(utcnow(), (feed.UNDER_DATA_CHALLENGE_CHANGED,), obj.id, None, None)
                     )
 
     event.listen(session, "before_flush", before_flush)
