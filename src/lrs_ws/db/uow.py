@@ -97,14 +97,14 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             self.session.commit()
         except StaleDataError as exc:
             # Another writer changed the row between our read and our write (optimistic lock).
-            self.session.rollback()
+            self.rollback()
             raise StaleVersion(None, None) from exc
 
     def flush(self) -> None:
         try:
             self.session.flush()
         except StaleDataError as exc:
-            self.session.rollback()
+            self.rollback()
             raise StaleVersion(None, None) from exc
 
     def rollback(self) -> None:
