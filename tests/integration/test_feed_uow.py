@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from lrs_ws.domain import errors as e
 from lrs_ws.service import achievements, feed
@@ -67,3 +67,23 @@ def test_each_organisation_numbers_its_own_changes_from_one_without_gaps(demo_wi
     for seqs in by_org.values():
         assert seqs == list(range(1, len(seqs) + 1))
     assert dict(counters(demo_wiring)) == {org: len(seqs) for org, seqs in by_org.items()}
+
+
+def test_a_poll_with_nothing_new_runs_one_query_on_the_feeds_key(demo_wiring: Any) -> None:
+    me = caller(demo_wiring)
+    last = feed.list_changes(demo_wiring.uow_factory(), caller=me, cursor=None, page_size=500).next_cursor
+    statements: list[str] = []
+
+    def seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(demo_wiring.engine, "before_cursor_execute", seen)
+    try:
+        page = feed.list_changes(demo_wiring.uow_factory(), caller=me, cursor=last, page_size=500)
+    finally:
+        event.remove(demo_wiring.engine, "before_cursor_execute", seen)
+    assert page.changes == [] and page.next_cursor == last and not page.has_more
+    assert len(statements) == 1
+    assert "FROM achievement_changes" in statements[0]
+    assert "achievement_changes.organisation_id =" in statements[0]
+    assert "achievement_changes.seq >" in statements[0]
