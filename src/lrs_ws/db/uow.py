@@ -17,6 +17,7 @@ from lrs_ws.db.security_repositories import (
     ClientCertificateRepository,
     LoginFailureRepository,
     NonceRepository,
+    PasswordTokenRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.logs import Throttle
@@ -65,6 +66,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.client_certificates = ClientCertificateRepository(self.session)
         self.batches = BatchRepository(self.session)
         self.maintenance = MaintenanceRepository(self.session)
+        self.password_tokens = PasswordTokenRepository(self.session)
         return self
 
     def __exit__(
