@@ -6,5 +6,8 @@ from setuptools import find_packages, setup
 setup(
     packages=[*find_packages("src"), "lrs_ws.migrations", "lrs_ws.migrations.versions"],
     package_dir={"": "src", "lrs_ws.migrations": "migrations"},
-    package_data={"lrs_ws": ["py.typed"], "lrs_ws.migrations": ["script.py.mako", "../alembic.ini"]},
+    package_data={
+        "lrs_ws": ["py.typed", "domain/common_passwords.txt"],
+        "lrs_ws.migrations": ["script.py.mako", "../alembic.ini"],
+    },
 )

@@ -1,20 +1,24 @@
 """Ownership matrix: every operation x {own record, other AO's record, missing record}, called with DEMO02's
-credentials. Another AO's record answers exactly like a missing one (same ErrorCode, same message once the id
-is blanked out) and changes nothing: no existence leak."""
+credentials (an AO_ADMIN of DEMO02's for the user-management operations). Another AO's record answers exactly
+like a missing one (same ErrorCode, same message once the id is blanked out) and changes nothing: no
+existence leak."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from support.dbstate import every_table
 from support.records import add_edc, add_learner, create, create_id, db_rows, max_id
-from support.soap import DEMO1, DEMO2, expect_fault, fault_message
+from support.soap import DEMO1, DEMO2, DEMO_PASSWORD, expect_fault, fault_message
 from zeep.exceptions import Fault
 
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
+from lrs_ws.service import admin
 
 JAMES = "8659377485"
 
@@ -195,3 +199,87 @@ def test_an_identical_achievement_of_another_ao_is_no_duplicate(soap: Any, live_
     before = db_rows(live_wiring)
     expect_fault("WSEC0108", create, soap, DEMO2, **record)  # a duplicate of its own is refused
     assert db_rows(live_wiring) == before
+
+
+# -- user management by an AO_ADMIN: keyed by user name ------------------------------------------------------
+
+DEMO1_ADMIN = {"UserName": "demo1.admin", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO01"}
+DEMO2_ADMIN = {"UserName": "demo2.admin.matrix", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO02"}
+
+
+@pytest.fixture(scope="module")
+def demo2_admin(live_wiring: Any) -> dict[str, str]:
+    """An AO_ADMIN of DEMO02 (the demo data has one only in DEMO01)."""
+    with live_wiring.uow_factory() as uow:
+        exists = uow.users.by_username(DEMO2_ADMIN["UserName"]) is not None
+    if not exists:
+        admin.add_user(
+            live_wiring.uow_factory(), organisation_ref="DEMO02", username=DEMO2_ADMIN["UserName"],
+            password=DEMO_PASSWORD, email="admin@demo2.example", roles=["AO_ADMIN"],
+        )
+    return DEMO2_ADMIN
+
+
+def _member(soap: Any, owner: dict[str, str]) -> str:
+    name = f"matrix.{uuid.uuid4().hex[:10]}"
+    soap.AddUser(invokingUser=owner, userName=name, emailAddress=f"{name}@matrix.example", roles="AO_USER")
+    return name
+
+
+def _deactivated_member(soap: Any, owner: dict[str, str]) -> str:
+    name = _member(soap, owner)
+    soap.DeactivateUser(invokingUser=owner, userName=name)
+    return name
+
+
+Prepare = Callable[[Any, dict[str, str]], str]
+USER_OPS: dict[str, tuple[Prepare, Callable[[Any, dict[str, str], str], Any]]] = {
+    "SetUserRoles": (_member, lambda s, u, k: s.SetUserRoles(invokingUser=u, userName=k, roles="EDC_USER")),
+    "DeactivateUser": (_member, lambda s, u, k: s.DeactivateUser(invokingUser=u, userName=k)),
+    "ReactivateUser": (_deactivated_member, lambda s, u, k: s.ReactivateUser(invokingUser=u, userName=k)),
+    "UnlockUser": (_member, lambda s, u, k: s.UnlockUser(invokingUser=u, userName=k)),
+    "GetUserHistory": (_member, lambda s, u, k: s.GetUserHistory(invokingUser=u, userName=k)),
+}
+
+
+def user_refusal(soap: Any, wiring: Any, call: Any, caller: dict[str, str], name: str) -> tuple[str, str]:
+    """(ErrorCode, message with the user name blanked out) of a refused call that changed no table."""
+    before = every_table(wiring.engine)
+    with pytest.raises(Fault) as caught:
+        call(soap, caller, name)
+    assert every_table(wiring.engine) == before
+    code = caught.value.detail.findtext(".//{http://api.lrs.qcf.gov.uk/faults}ErrorCode")
+    return code, fault_message(caught.value).replace(name, "<key>")
+
+
+@pytest.mark.parametrize("name", list(USER_OPS))
+def test_an_admins_own_organisations_user_is_served(
+    soap: Any, live_wiring: Any, demo2_admin: dict[str, str], name: str
+) -> None:
+    prepare, call = USER_OPS[name]
+    assert call(soap, demo2_admin, prepare(soap, demo2_admin)) is not None
+
+
+@pytest.mark.parametrize("name", list(USER_OPS))
+def test_another_aos_user_answers_exactly_like_a_missing_one(
+    soap: Any, live_wiring: Any, demo2_admin: dict[str, str], name: str
+) -> None:
+    prepare, call = USER_OPS[name]
+    theirs = prepare(soap, DEMO1_ADMIN)
+    other = user_refusal(soap, live_wiring, call, demo2_admin, theirs)
+    missing = user_refusal(soap, live_wiring, call, demo2_admin, f"matrix.missing.{uuid.uuid4().hex[:8]}")
+    assert other == missing
+    assert other[0] == "WSEC0105"
+    assert call(soap, DEMO1_ADMIN, theirs) is not None
+
+
+def test_an_admins_user_list_holds_only_its_organisations_users(
+    soap: Any, live_wiring: Any, demo2_admin: dict[str, str]
+) -> None:
+    ours, theirs = _member(soap, demo2_admin), _member(soap, DEMO1_ADMIN)
+    listed = {u.UserName for u in soap.ListUsers(invokingUser=demo2_admin, pageSize=500).Users.UserSummary}
+    assert ours in listed and theirs not in listed and "demo1.edc" not in listed
+    with live_wiring.uow_factory() as uow:
+        demo2 = uow.organisations.by_ref("DEMO02")
+        assert demo2 is not None
+        assert {u.username for u in uow.users.listed(demo2.id)} == listed

@@ -105,7 +105,7 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str)
     done = ok(blank_url, "demo-data")
     assert "demo data loaded" in done.stdout
     counts = row_counts(blank_url)
-    assert counts["organisations"] == 3 and counts["users"] == 3 and counts["learners"] == 5
+    assert counts["organisations"] == 3 and counts["users"] == 4 and counts["learners"] == 5
     assert counts["achievements"] == 4 and counts["event_data_challenges"] == 3
     demo1_rows = scalar(
         blank_url,
@@ -133,6 +133,7 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str)
         "demo1.edc": ("DEMO01", "AO_USER,EDC_USER", True),
         "demo2.edc": ("DEMO02", "AO_USER,EDC_USER", True),
         "lrs.support": ("LRS001", "LRS_SUPPORT", True),
+        "demo1.admin": ("DEMO01", "AO_ADMIN", True),
     }
     assert names["3415521949"] == ("Test", "Learner") and names["8659377485"] == ("James", "Pickles")
 

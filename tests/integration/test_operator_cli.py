@@ -161,7 +161,7 @@ def test_org_list_deactivate_and_activate(cli_env: Wiring, capsys: pytest.Captur
         (["user", "activate", "nobody.here"], "lrs-ws: No user nobody.here."),
         (["user", "roles", "nobody.here", "--set", "AO_USER"], "lrs-ws: No user nobody.here."),
         (["user", "roles", "demo1.edc", "--set", "AO_USER,ROOT"],
-         "lrs-ws: roles must be chosen from AO_USER, EDC_USER, LRS_SUPPORT."),
+         "lrs-ws: roles must be chosen from AO_USER, EDC_USER, LRS_SUPPORT, AO_ADMIN."),
         (["user", "list", "--org", "DEMO99"], "lrs-ws: No organisation DEMO99."),
         (["org", "deactivate", "DEMO99"], "lrs-ws: No organisation DEMO99."),
         (["org", "activate", "DEMO-1"], "lrs-ws: OrganisationRef must be 6 letters or digits."),

@@ -56,6 +56,9 @@ class UserRepository:
     def by_username(self, username: str) -> model.User | None:
         return self.session.scalars(select(model.User).filter_by(username=username)).first()
 
+    def get(self, user_id: int) -> model.User | None:
+        return self.session.get(model.User, user_id)
+
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
         stmt = select(model.User).order_by(model.User.username)
         if organisation_id is not None:
@@ -221,5 +224,12 @@ class AuditRepository:
         return self.session.scalars(
             select(model.AuditEvent)
             .where(model.AuditEvent.edc_id == edc_id)  # type: ignore[arg-type]
+            .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
+        ).all()
+
+    def for_user(self, user_id: int) -> Sequence[model.AuditEvent]:
+        return self.session.scalars(
+            select(model.AuditEvent)
+            .where(model.AuditEvent.subject_user_id == user_id)  # type: ignore[arg-type]
             .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
         ).all()

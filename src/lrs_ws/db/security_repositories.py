@@ -1,5 +1,5 @@
-"""Repositories for replay protection (used nonces), login throttling (failed logins) and client
-certificates."""
+"""Repositories for replay protection (used nonces), login throttling (failed logins), client
+certificates and one-time password tokens."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, delete, func, insert, literal, select
+from sqlalchemy import DateTime, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from lrs_ws.db.tables_security import client_certificates, login_failures, security_nonces
-from lrs_ws.service.uow import ClientCertificate
+from lrs_ws.db.tables_security import client_certificates, login_failures, password_tokens, security_nonces
+from lrs_ws.service.uow import ClientCertificate, PasswordToken
 
 
 class NonceRepository:
@@ -176,3 +176,34 @@ class ClientCertificateRepository:
             .returning(client_certificates.c.id)
         ).first()
         return deleted is not None
+
+
+class PasswordTokenRepository:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def add(self, user_id: int, digest: str, created_at: datetime, expires_at: datetime) -> None:
+        self.session.execute(
+            insert(password_tokens).values(
+                user_id=user_id, token_digest=digest, created_at=created_at, expires_at=expires_at
+            )
+        )
+
+    def by_digest(self, digest: str) -> PasswordToken | None:
+        row = self.session.execute(
+            select(
+                password_tokens.c.id, password_tokens.c.user_id, password_tokens.c.expires_at,
+                password_tokens.c.used_at,
+            ).where(password_tokens.c.token_digest == digest)
+        ).first()
+        return None if row is None else PasswordToken(*row)
+
+    def use(self, token_id: int, now: datetime) -> bool:
+        # One conditional update: of two calls racing with the same token, only one finds it unused.
+        used = self.session.execute(
+            update(password_tokens)
+            .where(password_tokens.c.id == token_id, password_tokens.c.used_at.is_(None))
+            .values(used_at=now)
+            .returning(password_tokens.c.id)
+        ).first()
+        return used is not None

@@ -144,6 +144,8 @@ audit_events = Table(
     Column("request_id", String(64), nullable=False, default=""),
     # SHA-256 fingerprint of the client certificate the change came with ("" without one).
     Column("client_certificate", String(64), nullable=False, default="", server_default=text("''")),
+    # The user a user-management change was made to (GetUserHistory), None for every other event.
+    Column("subject_user_id", Integer, nullable=True, index=True),
 )
 
 mapper_registry = registry(metadata=metadata)

@@ -47,4 +47,17 @@ client_certificates = Table(
     Column("added_at", DateTime, nullable=False),
 )
 
-__all__ = ["client_certificates", "login_failures", "security_nonces"]
+# One-time tokens with which a user added by its organisation sets its first password. Only the SHA-256 of a
+# token is stored; a token is used at most once (used_at) and not after expires_at.
+password_tokens = Table(
+    "password_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("user_id", Integer, ForeignKey("users.id"), nullable=False, index=True),
+    Column("token_digest", String(64), nullable=False, unique=True),
+    Column("created_at", DateTime, nullable=False),
+    Column("expires_at", DateTime, nullable=False),
+    Column("used_at", DateTime, nullable=True),
+)
+
+__all__ = ["client_certificates", "login_failures", "password_tokens", "security_nonces"]

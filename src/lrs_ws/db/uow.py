@@ -18,6 +18,7 @@ from lrs_ws.db.security_repositories import (
     ClientCertificateRepository,
     LoginFailureRepository,
     NonceRepository,
+    PasswordTokenRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.logs import Throttle
@@ -68,6 +69,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.maintenance = MaintenanceRepository(self.session)
         self.changes = feed.ChangeFeedRepository(self.session)
         feed.watch(self.session)
+        self.password_tokens = PasswordTokenRepository(self.session)
         return self
 
     def __exit__(

@@ -199,3 +199,32 @@ class UnderMaintenance(ServiceUnavailable):
 
 class TooManyAttempts(AuthenticationFailed):
     """Too many failed logins: answered exactly like any other authentication failure."""
+
+
+class LastAdministrator(DomainError):
+    """The organisation's last active AO_ADMIN tried to remove its own AO_ADMIN role or deactivate itself."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "You are the last active AO_ADMIN of your organisation: give another user the AO_ADMIN role "
+            "before you remove your own or deactivate yourself."
+        )
+
+
+class InvalidPasswordToken(DomainError):
+    """A one-time password token that is unknown, used or expired, or too many tries from one address:
+    all answered alike, so the answer tells nothing about which tokens exist."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The password token is not valid: it is unknown, already used or expired. Ask an AO_ADMIN of "
+            "your organisation for a new one."
+        )
+
+
+class PasswordRejected(DomainError):
+    """A new password breaks the password rules (lrs_ws.domain.passwords); `rule` names which one."""
+
+    def __init__(self, rule: str, message: str) -> None:
+        super().__init__(message)
+        self.rule = rule

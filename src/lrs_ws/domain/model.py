@@ -6,13 +6,23 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from lrs_ws.domain.errors import InvalidTransition, InvalidValue, SameUlnTransfer, StaleVersion
+from lrs_ws.domain.errors import (
+    InvalidTransition,
+    InvalidValue,
+    LastAdministrator,
+    SameUlnTransfer,
+    StaleVersion,
+)
 from lrs_ws.domain.values import check_grade
 
 ROLE_AO_USER = "AO_USER"
 ROLE_EDC_USER = "EDC_USER"
 ROLE_LRS_SUPPORT = "LRS_SUPPORT"
-ROLES = (ROLE_AO_USER, ROLE_EDC_USER, ROLE_LRS_SUPPORT)
+# Manages its own organisation's users: adds them, nominates EDC users, deactivates, unlocks.
+ROLE_AO_ADMIN = "AO_ADMIN"
+ROLES = (ROLE_AO_USER, ROLE_EDC_USER, ROLE_LRS_SUPPORT, ROLE_AO_ADMIN)
+# What an organisation's AO_ADMIN may give or take away; LRS_SUPPORT is LRS's own, given only by an operator.
+AO_ASSIGNABLE_ROLES = (ROLE_AO_USER, ROLE_EDC_USER, ROLE_AO_ADMIN)
 
 
 def check_roles(roles: Iterable[str]) -> str:
@@ -21,6 +31,23 @@ def check_roles(roles: Iterable[str]) -> str:
     if not chosen or any(r not in ROLES for r in chosen):
         raise InvalidValue("roles", f"roles must be chosen from {', '.join(ROLES)}.")
     return ",".join(chosen)
+
+
+def check_ao_roles(roles: Iterable[str]) -> frozenset[str]:
+    """The roles an AO_ADMIN asks for: at least one, each one it may give."""
+    chosen = frozenset(r.strip().upper() for r in roles if r.strip())
+    if not chosen or any(r not in AO_ASSIGNABLE_ROLES for r in chosen):
+        raise InvalidValue("roles", f"roles must be chosen from {', '.join(AO_ASSIGNABLE_ROLES)}.")
+    return chosen
+
+
+def check_admin_remains(
+    *, acting_on_self: bool, stays_admin: bool, other_active_admins: int
+) -> None:
+    """An organisation keeps at least one active AO_ADMIN: the last one cannot take away its own AO_ADMIN
+    role nor deactivate itself (another AO_ADMIN acting on it always leaves that other one)."""
+    if acting_on_self and not stays_admin and other_active_admins == 0:
+        raise LastAdministrator()
 
 FINAL = "Final"
 PROVISIONAL = "Provisional"
@@ -77,6 +104,12 @@ class User:
 
     def has_role(self, role: str) -> bool:
         return role in self.role_set
+
+    def set_active(self, active: bool) -> None:
+        if self.active == active:
+            state = "active" if active else "inactive"
+            raise InvalidTransition("user", f"already {state}", "reactivated" if active else "deactivated")
+        self.active = active
 
 
 class LearnerData:
@@ -366,6 +399,7 @@ class AuditEvent:
         after: str | None = None,
         request_id: str = "",
         client_certificate: str = "",
+        subject_user_id: int | None = None,
     ) -> None:
         self.id: int | None = None
         self.at = at
@@ -379,3 +413,5 @@ class AuditEvent:
         self.after = after
         self.request_id = request_id
         self.client_certificate = client_certificate
+        # The user a user-management change was made to (GetUserHistory reads by it).
+        self.subject_user_id = subject_user_id

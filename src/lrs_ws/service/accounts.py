@@ -85,7 +85,7 @@ def unlock_user(uow: AbstractUnitOfWork, *, operator: str, username: str) -> Cha
         user, organisation = _user(uow, username)
         cleared = uow.login_failures.forget_user(user.username)
         audit.record_operator(
-            uow, operator, "user unlock", utcnow(), organisation_id=organisation.id,
+            uow, operator, "user unlock", utcnow(), organisation_id=organisation.id, subject_user_id=user.id,
             before={"User": user.username, "FailedLogins": cleared}, after={"User": user.username},
         )
         uow.commit()
@@ -94,14 +94,14 @@ def unlock_user(uow: AbstractUnitOfWork, *, operator: str, username: str) -> Cha
 
 def reset_password(uow: AbstractUnitOfWork, *, operator: str, username: str, password: str) -> Change:
     """Give the user a new password (the same rules and hashing as a new user's)."""
-    password_hash = new_password_hash(password)
+    password_hash = new_password_hash(password, username)
     with uow:
         user, organisation = _user(uow, username)
         user.password_hash = password_hash
         # The audit says that the password changed, never what it is or was.
         audit.record_operator(
             uow, operator, "user reset-password", utcnow(), organisation_id=organisation.id,
-            after={"User": user.username},
+            subject_user_id=user.id, after={"User": user.username},
         )
         uow.commit()
         return Change(user.username, True)
@@ -117,7 +117,8 @@ def set_user_active(uow: AbstractUnitOfWork, *, operator: str, username: str, ac
         user.active = active
         audit.record_operator(
             uow, operator, "user activate" if active else "user deactivate", utcnow(),
-            organisation_id=organisation.id, before=before, after={"User": user.username, "Active": active},
+            organisation_id=organisation.id, subject_user_id=user.id, before=before,
+            after={"User": user.username, "Active": active},
         )
         uow.commit()
         return Change(user.username, True)
@@ -135,7 +136,7 @@ def set_user_roles(
         before = {"User": user.username, "Roles": user.roles}
         user.roles = clean
         audit.record_operator(
-            uow, operator, "user roles", utcnow(), organisation_id=organisation.id,
+            uow, operator, "user roles", utcnow(), organisation_id=organisation.id, subject_user_id=user.id,
             before=before, after={"User": user.username, "Roles": clean},
         )
         uow.commit()

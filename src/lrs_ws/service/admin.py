@@ -43,8 +43,8 @@ def add_user(
     roles: Iterable[str],
 ) -> model.User:
     clean_roles = model.check_roles(roles)
-    password_hash = new_password_hash(password)
     name = values.check_text("username", username, 100, required=True)
+    password_hash = new_password_hash(password, name)
     with uow:
         clean_ref = values.check_org_ref(organisation_ref)
         org = uow.organisations.by_ref(clean_ref)

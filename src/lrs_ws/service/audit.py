@@ -26,6 +26,7 @@ def record(
     edc_id: int | None = None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    subject_user_id: int | None = None,
 ) -> None:
     uow.audit.add(
         model.AuditEvent(
@@ -40,6 +41,7 @@ def record(
             after=_dump(after),
             request_id=caller.request_id,
             client_certificate=caller.certificate,
+            subject_user_id=subject_user_id,
         )
     )
 
@@ -53,6 +55,7 @@ def record_operator(
     organisation_id: int | None,
     before: dict[str, Any] | None = None,
     after: dict[str, Any] | None = None,
+    subject_user_id: int | None = None,
 ) -> None:
     """A change made from the command line: `operator` names who ran it (there is no user session)."""
     uow.audit.add(
@@ -65,5 +68,6 @@ def record_operator(
             before=_dump(before),
             after=_dump(after),
             request_id=f"cli-{uuid.uuid4().hex[:12]}",
+            subject_user_id=subject_user_id,
         )
     )

@@ -30,6 +30,7 @@ USERS = [
     ("demo1.edc", "DEMO01", "demo1.edc@demo1.example", "AO_USER,EDC_USER"),
     ("demo2.edc", "DEMO02", "demo2.edc@demo2.example", "AO_USER,EDC_USER"),
     ("lrs.support", "LRS001", "lrs.support@lrs.example", "LRS_SUPPORT"),
+    ("demo1.admin", "DEMO01", "demo1.admin@demo1.example", "AO_ADMIN"),
 ]
 LEARNERS = [
     ("3415521949", "Test", "Learner", date(2000, 5, 1), 9, "CV1 2WT"),

@@ -46,6 +46,7 @@ class OrganisationRepository(Protocol):
 class UserRepository(Protocol):
     def add(self, user: model.User) -> None: ...
     def by_username(self, username: str) -> model.User | None: ...
+    def get(self, user_id: int) -> model.User | None: ...
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
         """Users by name: one organisation's, or everyone's for None."""
     def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]: ...
@@ -89,6 +90,8 @@ class AuditRepository(Protocol):
     def add(self, event: model.AuditEvent) -> None: ...
     def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]: ...
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]: ...
+    def for_user(self, user_id: int) -> Sequence[model.AuditEvent]:
+        """The user-management changes made to one user, oldest first."""
 
 
 class OutboxRepository(Protocol):
@@ -158,6 +161,23 @@ class ClientCertificateRepository(Protocol):
         """Delete the organisation's certificate; False when it has none with this fingerprint."""
 
 
+@dataclass(frozen=True)
+class PasswordToken:
+    """A one-time token's stored state (the token itself is never stored, only its digest)."""
+
+    id: int
+    user_id: int
+    expires_at: datetime
+    used_at: datetime | None
+
+
+class PasswordTokenRepository(Protocol):
+    def add(self, user_id: int, digest: str, created_at: datetime, expires_at: datetime) -> None: ...
+    def by_digest(self, digest: str) -> PasswordToken | None: ...
+    def use(self, token_id: int, now: datetime) -> bool:
+        """Mark the token used; False when it already was (another call used it first)."""
+
+
 class MaintenanceRepository(Protocol):
     def current(self) -> MaintenanceWindow | None:
         """The open maintenance window, if any."""
@@ -192,6 +212,7 @@ class AbstractUnitOfWork(abc.ABC):
     batches: BatchRepository
     maintenance: MaintenanceRepository
     changes: ChangeFeedRepository
+    password_tokens: PasswordTokenRepository
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

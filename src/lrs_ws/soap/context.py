@@ -128,12 +128,17 @@ def forwarded_certificate(ctx: Any, settings: Settings) -> str | None:
     return certificate_from_request(environ.get(key), environ.get("REMOTE_ADDR"), settings.trusted_proxies)
 
 
+def source_of(ctx: Any) -> str:
+    """The address failed logins from this request are counted against."""
+    environ = getattr(getattr(ctx, "transport", None), "req_env", None)
+    return client_address(environ, deps_of(ctx).settings.trusted_proxies)
+
+
 def caller_of(ctx: Any, invoking_user: Any) -> Caller:
     """Authenticate from the body's invokingUser, or else from the WS-Security UsernameToken."""
     rc = request_context(ctx)
     deps = deps_of(ctx)
-    source = client_address(getattr(getattr(ctx, "transport", None), "req_env", None),
-                            deps.settings.trusted_proxies)
+    source = source_of(ctx)
     certificate = forwarded_certificate(ctx, deps.settings)
     if rc.observation is not None:
         # Logged whether or not the call is accepted: which certificate came with a refused login matters.

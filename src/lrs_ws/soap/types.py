@@ -145,3 +145,44 @@ class AchievementChangeList(ComplexModel):
         ("NextCursor", _text(200, True)),
         ("HasMore", Boolean(**_REQ)),
     ]
+
+
+class UserSummary(ComplexModel):
+    """A user as its organisation's AO_ADMIN sees it (nothing secret)."""
+
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("UserName", _text(100, True)),
+        ("EmailAddress", _text(254, True)),
+        # Comma-separated, sorted: AO_ADMIN,AO_USER,EDC_USER (as `lrs-ws user add --roles` takes them).
+        ("Roles", _text(100, True)),
+        ("Active", Boolean(**_REQ)),
+        ("LockedOut", Boolean(**_REQ)),
+    ]
+
+
+class UserList(ComplexModel):
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("TotalCount", Integer(**_REQ)),
+        ("Users", Array(UserSummary, type_name="ArrayOfUserSummary")),
+    ]
+
+
+class UserHistory(ComplexModel):
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("UserName", _text(100, True)),
+        ("TotalCount", Integer(**_REQ)),
+        ("Events", Array(AuditEntry, type_name="ArrayOfAuditEntry")),
+    ]
+
+
+class PasswordSet(ComplexModel):
+    """The answer of SetPassword: the user whose password is now set."""
+
+    __namespace__ = MODEL_NS
+    _type_info = [
+        ("ResponseCode", _text(20, True)),
+        ("UserName", _text(100, True)),
+    ]
