@@ -26,6 +26,7 @@ from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
 from lrs_ws.soap.edc_admin_service import EventDataChallengeAdminService
 from lrs_ws.soap.service import AchievementService, EventDataChallengeService
+from lrs_ws.soap.verification_service import LearnerVerificationService
 from lrs_ws.soap.wsdl import canonical_wsdl
 
 log = logging.getLogger("lrs_ws.app")
@@ -36,7 +37,8 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 def soap_services() -> list[type]:
     return [
-        AchievementService, EventDataChallengeService, EventDataChallengeAdminService, AchievementBatchService
+        AchievementService, EventDataChallengeService, EventDataChallengeAdminService,
+        AchievementBatchService, LearnerVerificationService,
     ]
 
 

@@ -199,3 +199,7 @@ class UnderMaintenance(ServiceUnavailable):
 
 class TooManyAttempts(AuthenticationFailed):
     """Too many failed logins: answered exactly like any other authentication failure."""
+
+
+class LinkRefused(DomainError):
+    """A ULN cannot be linked (merged) into another: itself, a chain, or one already linked."""
