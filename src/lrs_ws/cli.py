@@ -569,7 +569,7 @@ def _load_plugins() -> None:
     """Modules that add sub-commands of their own."""
     import importlib
 
-    for name in ("lrs_ws.jobs.cli", "lrs_ws.reports.cli"):
+    for name in ("lrs_ws.jobs.cli", "lrs_ws.jobs.verify_cli", "lrs_ws.reports.cli"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
