@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
@@ -77,6 +77,12 @@ class LearnerRepository:
 
     def by_uln(self, uln: str) -> model.Learner | None:
         return self.session.scalars(select(model.Learner).filter_by(uln=uln)).first()
+
+    def by_ulns(self, ulns: Collection[str]) -> dict[str, model.Learner]:
+        if not ulns:
+            return {}
+        found = self.session.scalars(select(model.Learner).where(learners.c.uln.in_(sorted(ulns)))).all()
+        return {learner.uln: learner for learner in found}
 
     def linked_into(self, uln: str) -> Sequence[str]:
         return self.session.scalars(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -54,6 +54,8 @@ class UserRepository(Protocol):
 class LearnerRepository(Protocol):
     def add(self, learner: model.Learner) -> None: ...
     def by_uln(self, uln: str) -> model.Learner | None: ...
+    def by_ulns(self, ulns: Collection[str]) -> dict[str, model.Learner]:
+        """The registered learners among `ulns`, by ULN, in one query."""
     def linked_into(self, uln: str) -> Sequence[str]:
         """The ULNs merged into this (master) one."""
 

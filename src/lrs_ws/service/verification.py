@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -38,10 +39,13 @@ def check_claim(
     )
 
 
-def verify_against_register(uow: AbstractUnitOfWork, uln: str, claim: Claim) -> VerifiedLearner:
-    """Verify one learner in the caller's unit of work; a merged ULN is answered for its master's entry."""
-    learner = uow.learners.by_uln(uln)
-    master = uow.learners.by_uln(learner.merged_into) if learner and learner.merged_into else None
+def verify_against_register(
+    lookup: Callable[[str], model.Learner | None], uln: str, claim: Claim
+) -> VerifiedLearner:
+    """Verify one learner against the register entries `lookup` finds by ULN; a merged ULN is answered for its
+    master's entry."""
+    learner = lookup(uln)
+    master = lookup(learner.merged_into) if learner and learner.merged_into else None
     entry = master or learner
     answer = verify(claim, entry.register_entry() if entry else None, linked=master is not None)
     shown_master = master.uln if master is not None and answer.matched else None
@@ -68,7 +72,7 @@ def verify_learner(
         today=now.date(),
     )
     with uow:
-        found = verify_against_register(uow, clean_uln, claim)
+        found = verify_against_register(uow.learners.by_uln, clean_uln, claim)
         audit.record(
             uow, caller, "VerifyLearner", now,
             after={"Uln": clean_uln, "ResponseCode": found.verification.response_code},

@@ -10,7 +10,7 @@ with the job id and number of learners); the learners are not audited one by one
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -189,7 +189,16 @@ def _parse_gender(value: Any) -> int | None:
         raise e.InvalidValue("Gender", "Gender must be 0, 1, 2 or 9.") from None
 
 
-def verify_item(uow: AbstractUnitOfWork, item: Sequence[Any], today: date) -> b.VerifyResult:
+def _register_of(uow: AbstractUnitOfWork, rows: Sequence[Sequence[Any]]) -> dict[str, model.Learner]:
+    """The chunk's learners and the masters of those merged, in two queries."""
+    found = uow.learners.by_ulns({str(row[1]).strip() for row in rows if row[1]})
+    masters = {x.merged_into for x in found.values() if x.merged_into and x.merged_into not in found}
+    return {**found, **uow.learners.by_ulns(masters)}
+
+
+def verify_item(
+    lookup: Callable[[str], model.Learner | None], item: Sequence[Any], today: date
+) -> b.VerifyResult:
     """One stored [line, uln, given, family, born, gender] item, verified as VerifyLearner would."""
     line, uln, given, family, born, gender = item
     try:
@@ -201,7 +210,7 @@ def verify_item(uow: AbstractUnitOfWork, item: Sequence[Any], today: date) -> b.
     except e.DomainError as exc:
         code = records.classify(exc)[0]
         return b.VerifyResult(line, str(uln or ""), error_code=code, error_message=exc.message)
-    found = verify_against_register(uow, clean_uln, claim)
+    found = verify_against_register(lookup, clean_uln, claim)
     answer = found.verification
     return b.VerifyResult(line, clean_uln, answer.response_code, answer.failure_flags, found.master_uln)
 
@@ -248,7 +257,8 @@ def process_chunk(
             return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
         rows = batch.chunk_records(uow.batches.payloads(job.id, start, stop), start, stop)
-        done = [verify_item(uow, row, now.date()) for row in rows]
+        register = _register_of(uow, rows)
+        done = [verify_item(register.get, row, now.date()) for row in rows]
         uow.batches.insert_verify_results(job.id, done)
         delta = b.BatchCounts(done=len(done), field_errors=sum(1 for r in done if r.error_code))
         uow.batches.add_counts(job.id, delta)
