@@ -27,6 +27,7 @@ from lrs_ws.soap.context import Deps
 from lrs_ws.soap.edc_admin_service import EventDataChallengeAdminService
 from lrs_ws.soap.service import AchievementService, EventDataChallengeService
 from lrs_ws.soap.user_admin_service import UserAdministrationService
+from lrs_ws.soap.verification_service import LearnerVerificationService
 from lrs_ws.soap.wsdl import canonical_wsdl
 
 log = logging.getLogger("lrs_ws.app")
@@ -38,7 +39,7 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 def soap_services() -> list[type]:
     return [
         AchievementService, EventDataChallengeService, EventDataChallengeAdminService,
-        AchievementBatchService, UserAdministrationService,
+        AchievementBatchService, UserAdministrationService, LearnerVerificationService,
     ]
 
 

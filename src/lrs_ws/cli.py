@@ -431,11 +431,23 @@ def cmd_learner_import(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import admin
 
     with open_text(args.file, args.encoding) as fh:
-        result = admin.import_learners(_wiring(settings).uow_factory(), stream=fh)
-    print(f"{result.added} learners added, {result.updated} updated, {len(result.errors)} rows refused")
+        result = admin.import_learners(_wiring(settings).uow_factory(), stream=fh, operator=_operator())
+    print(f"{result.added} learners added, {result.updated} updated, {len(result.errors)} rows refused"
+          + (f", {result.linked} linked" if result.linked else ""))
     for err in result.errors:
         print(err, file=sys.stderr)
     return 0 if not result.errors else 1
+
+
+def cmd_learner_link(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.service import admin
+
+    changed = admin.link_learner(
+        _wiring(settings).uow_factory(), operator=_operator(), uln=args.uln, master_uln=args.into
+    )
+    print(f"ULN {args.uln.strip()} is now linked into {args.into.strip()}" if changed
+          else f"ULN {args.uln.strip()} is already linked into {args.into.strip()}; nothing changed")
+    return 0
 
 
 @command
@@ -545,6 +557,13 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("--encoding", default=DEFAULT_ENCODING,
                    help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
     p.set_defaults(handler=cmd_learner_import)
+    p = learner.add_parser(
+        "link", help="record that a ULN was merged into a master ULN (its achievements are found under the "
+        "master; verification answers WSVRC002/004; audited)"
+    )
+    p.add_argument("uln", help="the ULN merged away (OLD)")
+    p.add_argument("--into", required=True, metavar="MASTER", help="the master ULN it was merged into")
+    p.set_defaults(handler=cmd_learner_link)
 
 
 # -- the change feed ---------------------------------------------------------------------------------------
@@ -603,7 +622,7 @@ def _load_plugins() -> None:
     """Modules that add sub-commands of their own."""
     import importlib
 
-    for name in ("lrs_ws.jobs.cli", "lrs_ws.reports.cli"):
+    for name in ("lrs_ws.jobs.cli", "lrs_ws.jobs.verify_cli", "lrs_ws.reports.cli"):
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:

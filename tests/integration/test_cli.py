@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
+from support.dbstate import every_table
 from support.pg import create_database, drop_database, postgres_url
 from support.server import free_port
 
@@ -105,7 +106,7 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str)
     done = ok(blank_url, "demo-data")
     assert "demo data loaded" in done.stdout
     counts = row_counts(blank_url)
-    assert counts["organisations"] == 3 and counts["users"] == 4 and counts["learners"] == 5
+    assert counts["organisations"] == 3 and counts["users"] == 4 and counts["learners"] == 7
     assert counts["achievements"] == 4 and counts["event_data_challenges"] == 3
     demo1_rows = scalar(
         blank_url,
@@ -288,6 +289,110 @@ def test_learner_import_refuses_a_file_without_the_required_columns(demo_url: st
     done = run(demo_url, "learner", "import", str(csv_file))
     assert done.returncode == 2 and "header" in done.stderr
     assert row_counts(demo_url) == before
+
+
+# -- previous family names and linked (merged) ULNs -------------------------------------------------------
+
+LINKING_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode,PreviousFamilyName,MergedIntoUln
+5239384990,Lena,Fischer,2001-02-03,2,,,2619730693
+2619730693,Lena,Novak,2001-02-03,2,,Fischer,
+7989355727,Tom,Self,2000-01-01,1,,,7989355727
+1777778688,Tom,Nowhere,2000-01-01,1,,,9818365533
+6753989225,Tom,Chain,2000-01-01,1,,,5239384990
+2010713647,Tom,Badlink,2000-01-01,1,,,1234567890
+"""
+
+
+def whole_database(url: str) -> dict[str, list[tuple[object, ...]]]:
+    engine = create_engine(url)
+    try:
+        return every_table(engine)
+    finally:
+        engine.dispose()
+
+
+def test_learner_import_reads_previous_family_names_and_links_merged_ulns_once_every_row_is_in(
+    demo_url: str, tmp_path: Path
+) -> None:
+    csv_file = tmp_path / "linking.csv"
+    csv_file.write_text(LINKING_CSV, encoding="utf-8")
+    done = run(demo_url, "learner", "import", str(csv_file))
+    assert done.returncode == 1, done.stderr
+    assert "5 learners added, 0 updated, 4 rows refused, 1 linked" in done.stdout
+    assert done.stderr.splitlines() == [
+        "line 4: MergedIntoUln: ULN 7989355727 cannot be linked into itself. The learner was imported, not "
+        "linked.",
+        "line 5: MergedIntoUln: No learner with ULN 9818365533 is on the register. The learner was imported, "
+        "not linked.",
+        "line 6: MergedIntoUln: ULN 5239384990 is itself linked into 2619730693: link 6753989225 into "
+        "2619730693 instead. The learner was imported, not linked.",
+        "line 7: MergedIntoUln is not a valid ULN.",
+    ]
+    assert scalar(demo_url, "SELECT merged_into FROM learners WHERE uln = '5239384990'") == "2619730693"
+    assert scalar(demo_url, "SELECT previous_family_name FROM learners WHERE uln = '2619730693'") == "Fischer"
+    assert scalar(demo_url, "SELECT count(*) FROM learners WHERE merged_into IS NOT NULL"
+                            " AND uln IN ('7989355727', '1777778688', '6753989225')") == 0
+    assert scalar(demo_url, "SELECT count(*) FROM learners WHERE uln = '2010713647'") == 0
+    assert scalar(demo_url, "SELECT after FROM audit_events WHERE operation = 'learner link'") == (
+        '{"MergedInto": "2619730693", "Uln": "5239384990"}'
+    )
+
+    # A file of the old shape updates names and leaves previous family names and links as they are.
+    old_file = tmp_path / "old.csv"
+    old_file.write_text("Uln,GivenName,FamilyName\n2619730693,Lena,Novak-Fischer\n", encoding="utf-8")
+    updated = ok(demo_url, "learner", "import", str(old_file))
+    assert "0 learners added, 1 updated, 0 rows refused" in updated.stdout
+    assert scalar(demo_url, "SELECT previous_family_name FROM learners WHERE uln = '2619730693'") == "Fischer"
+    assert scalar(demo_url, "SELECT merged_into FROM learners WHERE uln = '5239384990'") == "2619730693"
+
+
+def test_learner_link_records_the_merge_audited_and_says_so_when_run_again(
+    demo_url: str, tmp_path: Path
+) -> None:
+    master = "7257638631"
+    csv_file = tmp_path / "two.csv"
+    csv_file.write_text(f"Uln,GivenName,FamilyName\n{master},Ines,Costa\n9818365533,Ines,Silva\n")
+    ok(demo_url, "learner", "import", str(csv_file))
+    done = ok(demo_url, "learner", "link", "9818365533", "--into", master)
+    assert done.stdout == f"ULN 9818365533 is now linked into {master}\n"
+    assert scalar(demo_url, "SELECT merged_into FROM learners WHERE uln = '9818365533'") == master
+    assert scalar(
+        demo_url, "SELECT username FROM audit_events WHERE operation = 'learner link' AND after LIKE :a",
+        a='%9818365533%',
+    ).startswith("operator:")
+    before = whole_database(demo_url)
+    again = ok(demo_url, "learner", "link", "9818365533", "--into", master)
+    assert again.stdout == f"ULN 9818365533 is already linked into {master}; nothing changed\n"
+    assert whole_database(demo_url) == before
+
+
+LINK_REFUSALS = [
+    (("3415521949", "--into", "3415521949"), "lrs-ws: ULN 3415521949 cannot be linked into itself."),
+    (("3415521949", "--into", "1777778689"), "lrs-ws: The ULN is not valid: it must be 10 digits with a "
+                                             "correct check digit."),
+    (("3415521949", "--into", "2010713647"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
+    (("2010713647", "--into", "3415521949"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
+    (("1234567899", "--into", "5719032648"),
+     "lrs-ws: ULN 5719032648 is itself linked into 2406813575: link 1234567899 into 2406813575 instead."),
+    (("2406813575", "--into", "1234567899"),
+     "lrs-ws: ULN 2406813575 is the master of 5719032648: it cannot be linked into another ULN (links are "
+     "one level deep)."),
+    (("5719032648", "--into", "1234567899"), "lrs-ws: ULN 5719032648 is already linked into 2406813575."),
+]
+
+
+@pytest.mark.parametrize(
+    ("args", "says"), LINK_REFUSALS,
+    ids=["itself", "invalid ULN", "unknown master", "unknown ULN", "chain through the master",
+         "chain through the ULN", "already linked elsewhere"],
+)
+def test_a_learner_link_that_cannot_be_made_is_refused_in_one_line_and_changes_nothing(
+    demo_url: str, args: tuple[str, ...], says: str
+) -> None:
+    before = whole_database(demo_url)
+    done = run(demo_url, "learner", "link", *args)
+    assert (done.returncode, done.stderr, done.stdout) == (2, says + "\n", "")
+    assert whole_database(demo_url) == before
 
 
 # -- wsdl --------------------------------------------------------------------------------------------------

@@ -67,7 +67,7 @@ def database_state(w: Wiring) -> tuple[Any, ...]:
         achievements = []
         for org_id in org_ids:
             assert org_id is not None
-            _, rows = uow.achievements.for_learner(org_id, "3415521949", "AwardDate", False, PAGE)
+            _, rows = uow.achievements.for_learner(org_id, ["3415521949"], "AwardDate", False, PAGE)
             achievements += [(a.id, a.version, tuple(sorted(a.snapshot().items()))) for a in rows]
         _, all_edcs = uow.edcs.list(None, None, PAGE)
         challenges = [(c.id, c.version, c.status, c.decision) for c in all_edcs]

@@ -38,6 +38,7 @@ from lrs_ws.db.tables_batch import batch_jobs as J
 from lrs_ws.db.tables_batch import batch_payloads as P
 from lrs_ws.db.tables_batch import batch_records as R
 from lrs_ws.db.tables_batch import maintenance_runs
+from lrs_ws.db.tables_batch import verify_results as V
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
@@ -73,6 +74,9 @@ AUDIT_COLUMNS = (
     "after", "request_id",
 )
 PAYLOAD_COLUMNS = ("job_id", "first_index", "record_count", "records")
+VERIFY_COLUMNS = (
+    "job_id", "line_no", "uln", "response_code", "failure_flags", "master_uln", "error_code", "error_message",
+)
 OUTCOME_COLUMNS = (
     "job_id", "line_no", "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code",
     "error_category", "error_message", "payload", "rule_id", "field",
@@ -104,6 +108,7 @@ def _job(row: Any) -> b.BatchJob:
         counts=counts,
         rejection_reason=row.rejection_reason,
         attempts=row.attempts,
+        kind=row.kind,
     )
 
 
@@ -134,6 +139,7 @@ class BatchRepository:
                 filename=job.filename,
                 status=b.WAITING,
                 submitted_at=job.submitted_at,
+                kind=job.kind,
                 **{c: 0 for c in _COUNT_COLUMNS.values()},
                 record_count=0,
                 attempts=0,
@@ -153,20 +159,25 @@ class BatchRepository:
     def set_record_count(self, job_id: int, count: int) -> None:
         self.session.execute(update(J).where(J.c.id == job_id).values(record_count=count))
 
-    def get(self, job_id: int, organisation_id: int | None) -> b.BatchJob | None:
+    def get(
+        self, job_id: int, organisation_id: int | None, kind: str | None = b.KIND_ACHIEVEMENTS
+    ) -> b.BatchJob | None:
         stmt = self._select_jobs().where(J.c.id == job_id)
+        if kind is not None:
+            stmt = stmt.where(J.c.kind == kind)
         if organisation_id is not None:
             stmt = stmt.where(J.c.organisation_id == organisation_id)
         row = self.session.execute(stmt).first()
         return _job(row) if row else None
 
-    def list(self, organisation_id: int, page: Page) -> tuple[int, Sequence[b.BatchJob]]:
-        total = self.session.scalar(
-            select(func.count()).select_from(J).where(J.c.organisation_id == organisation_id)
-        ) or 0
+    def list(
+        self, organisation_id: int, page: Page, kind: str = b.KIND_ACHIEVEMENTS
+    ) -> tuple[int, Sequence[b.BatchJob]]:
+        where = and_(J.c.organisation_id == organisation_id, J.c.kind == kind)
+        total = self.session.scalar(select(func.count()).select_from(J).where(where)) or 0
         rows = self.session.execute(
             self._select_jobs()
-            .where(J.c.organisation_id == organisation_id)
+            .where(where)
             .order_by(J.c.id.desc())
             .offset(page.offset)
             .limit(page.size)
@@ -242,11 +253,12 @@ class BatchRepository:
         if dry_run:
             rows = sum(
                 self.session.scalar(select(func.count()).select_from(t).where(t.c.job_id.in_(ids))) or 0
-                for t in (P, R)
+                for t in (P, R, V)
             )
         else:
             rows = sum(
-                _cursor(self.session.execute(delete(t).where(t.c.job_id.in_(ids)))).rowcount for t in (P, R)
+                _cursor(self.session.execute(delete(t).where(t.c.job_id.in_(ids)))).rowcount
+                for t in (P, R, V)
             )
             self.session.execute(update(J).where(J.c.id.in_(ids)).values(purged_at=now))
         return Purged(ids[-1], len(ids), rows)
@@ -299,7 +311,7 @@ class BatchRepository:
         )
         if _cursor(taken).rowcount != 1:
             return None
-        return self.get(candidate, None)
+        return self.get(candidate, None, kind=None)
 
     def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
         done = self.session.execute(
@@ -490,3 +502,25 @@ class BatchRepository:
             )
         )
         return _cursor(done).rowcount == 1
+
+    # -- learner verification jobs ----------------------------------------------------------------------
+
+    def insert_verify_results(self, job_id: int, results: Sequence[b.VerifyResult]) -> None:
+        bulk.insert_rows(
+            self.session, V, VERIFY_COLUMNS,
+            [
+                (job_id, r.line_no, r.uln[:20], r.response_code, " ".join(r.failure_flags) or None,
+                 r.master_uln, r.error_code, (r.error_message or "")[:500] or None)
+                for r in results
+            ],
+        )
+
+    def verify_results(self, job_id: int) -> Sequence[b.VerifyResult]:
+        rows = self.session.execute(select(V).where(V.c.job_id == job_id).order_by(V.c.line_no)).all()
+        return [
+            b.VerifyResult(
+                r.line_no, r.uln, r.response_code, tuple((r.failure_flags or "").split()), r.master_uln,
+                r.error_code, r.error_message,
+            )
+            for r in rows
+        ]

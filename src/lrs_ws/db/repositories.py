@@ -6,13 +6,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import feed
-from lrs_ws.db.tables import learning_aims
+from lrs_ws.db.tables import learners, learning_aims
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service.uow import Aim
@@ -82,6 +82,17 @@ class LearnerRepository:
     def by_uln(self, uln: str) -> model.Learner | None:
         return self.session.scalars(select(model.Learner).filter_by(uln=uln)).first()
 
+    def by_ulns(self, ulns: Collection[str]) -> dict[str, model.Learner]:
+        if not ulns:
+            return {}
+        found = self.session.scalars(select(model.Learner).where(learners.c.uln.in_(sorted(ulns)))).all()
+        return {learner.uln: learner for learner in found}
+
+    def linked_into(self, uln: str) -> Sequence[str]:
+        return self.session.scalars(
+            select(learners.c.uln).where(learners.c.merged_into == uln).order_by(learners.c.uln)
+        ).all()
+
 
 class AimRepository:
     def __init__(self, session: Session) -> None:
@@ -140,9 +151,13 @@ class AchievementRepository:
         )
 
     def for_learner(
-        self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
+        self, organisation_id: int, ulns: Sequence[str], sort_by: str, descending: bool, page: Page
     ) -> tuple[int, Sequence[model.Achievement]]:
-        where = self._live_for(organisation_id, uln)
+        where = and_(
+            A.organisation_id == organisation_id,  # type: ignore[arg-type]
+            A.uln.in_(ulns),  # type: ignore[attr-defined]
+            A.deleted.is_(False),  # type: ignore[attr-defined]
+        )
         total = self.session.scalar(select(func.count()).select_from(A).where(where)) or 0
         column = getattr(A, _SORT_COLUMNS[sort_by])
         order = [column.desc(), A.id.desc()] if descending else [column.asc(), A.id.asc()]  # type: ignore[attr-defined]

@@ -64,6 +64,10 @@ learners = Table(
     Column("date_of_birth", Date, nullable=True),
     Column("gender", Integer, nullable=False, default=0),
     Column("postcode", String(10), nullable=True),
+    # The family name the learner had before (verification matches it too).
+    Column("previous_family_name", String(35), nullable=True),
+    # The master ULN this one was merged into; masters are never themselves merged (one level deep).
+    Column("merged_into", String(10), nullable=True, index=True),
 )
 
 learning_aims = Table(

@@ -56,6 +56,8 @@ batch_jobs = Table(
     Column("attempts", Integer, nullable=False, default=0),
     # When the job's stored records and outcomes were deleted after the retention period (its counts stay).
     Column("purged_at", DateTime, nullable=True),
+    # What the job does: `Achievement` (an achievement batch) or `Verify` (a learner verification batch).
+    Column("kind", String(12), nullable=False, default="Achievement", server_default="Achievement"),
     # The worker's claim: Waiting jobs, or InProgress ones whose lease ran out, oldest first.
     Index("ix_batch_jobs_status_lease_expires_at", "status", "lease_expires_at"),
     # ListAchievementBatchJobs: one organisation's jobs, newest first.
@@ -100,6 +102,21 @@ batch_payloads = Table(
     Column("records", Text, nullable=False),
 )
 
+verify_results = Table(
+    "verify_results",
+    metadata,
+    # One row per verified learner of a `Verify` job, written in the same transaction as the job's cursor:
+    # the response code and failure flags, or the field error that kept the learner from being verified.
+    Column("job_id", Integer, ForeignKey("batch_jobs.id"), primary_key=True),
+    Column("line_no", Integer, primary_key=True),
+    Column("uln", String(20), nullable=False),
+    Column("response_code", String(10), nullable=True),
+    Column("failure_flags", String(40), nullable=True),
+    Column("master_uln", String(10), nullable=True),
+    Column("error_code", String(10), nullable=True),
+    Column("error_message", String(500), nullable=True),
+)
+
 maintenance_runs = Table(
     "maintenance_runs",
     metadata,
@@ -109,4 +126,4 @@ maintenance_runs = Table(
     Column("last_run_at", DateTime, nullable=True),
 )
 
-__all__ = ["batch_jobs", "batch_payloads", "batch_records", "maintenance_runs"]
+__all__ = ["batch_jobs", "batch_payloads", "batch_records", "maintenance_runs", "verify_results"]

@@ -14,6 +14,10 @@ CANCELLED = "Cancelled"
 JOB_STATUSES = (FAILED, SUCCESSFUL, WAITING, IN_PROGRESS, CANCELLED)
 FINISHED = (SUCCESSFUL, FAILED, CANCELLED)
 
+# What a job does: apply achievements, or verify learners against the register.
+KIND_ACHIEVEMENTS = "Achievement"
+KIND_VERIFY = "Verify"
+
 SOURCE_SOAP = "SOAP"
 SOURCE_FILE = "File"
 
@@ -136,6 +140,7 @@ class BatchJob:
     counts: BatchCounts
     rejection_reason: str | None
     attempts: int = 0
+    kind: str = KIND_ACHIEVEMENTS
 
     @property
     def finished(self) -> bool:
@@ -173,3 +178,17 @@ class FailedRecord:
     error_message: str
     rule_id: str = ""
     field: str = ""
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """One learner of a verification batch: its answer (response code, failure flags, master ULN of a linked
+    match), or the field error that kept it from being verified."""
+
+    line_no: int
+    uln: str
+    response_code: str | None = None
+    failure_flags: tuple[str, ...] = ()
+    master_uln: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None

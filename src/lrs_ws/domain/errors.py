@@ -228,3 +228,7 @@ class PasswordRejected(DomainError):
     def __init__(self, rule: str, message: str) -> None:
         super().__init__(message)
         self.rule = rule
+
+
+class LinkRefused(DomainError):
+    """A ULN cannot be linked (merged) into another: itself, a chain, or one already linked."""

@@ -10,10 +10,12 @@ from lrs_ws.domain.errors import (
     InvalidTransition,
     InvalidValue,
     LastAdministrator,
+    LinkRefused,
     SameUlnTransfer,
     StaleVersion,
 )
 from lrs_ws.domain.values import check_grade
+from lrs_ws.domain.verification import RegisterEntry
 
 ROLE_AO_USER = "AO_USER"
 ROLE_EDC_USER = "EDC_USER"
@@ -125,6 +127,8 @@ class LearnerData:
         date_of_birth: date | None = None,
         gender: int = 0,
         postcode: str | None = None,
+        previous_family_name: str | None = None,
+        merged_into: str | None = None,
     ) -> None:
         self.id: int | None = None
         self.uln = uln
@@ -133,6 +137,9 @@ class LearnerData:
         self.date_of_birth = date_of_birth
         self.gender = gender
         self.postcode = postcode
+        self.previous_family_name = previous_family_name
+        # The master ULN this one was merged into (its achievements are found under the master).
+        self.merged_into = merged_into
 
     def names_match(self, given_name: str, family_name: str) -> bool:
         """Names as an AO sent them match the register, ignoring case and surrounding spaces."""
@@ -140,6 +147,35 @@ class LearnerData:
             given_name.strip().casefold() == self.given_name.casefold()
             and family_name.strip().casefold() == self.family_name.casefold()
         )
+
+    def register_entry(self) -> RegisterEntry:
+        """What verification compares a claim with."""
+        return RegisterEntry(
+            given_name=self.given_name, family_name=self.family_name,
+            previous_family_name=self.previous_family_name, date_of_birth=self.date_of_birth,
+            gender=self.gender,
+        )
+
+    def link_into(self, master: LearnerData, *, linked_into_self: Iterable[str]) -> None:
+        """Record that this ULN was merged into `master`'s. Links are one level deep: a master is never
+        itself linked, so there are no chains or cycles. `linked_into_self`: the ULNs already linked into this
+        one."""
+        if master.uln == self.uln:
+            raise LinkRefused(f"ULN {self.uln} cannot be linked into itself.")
+        if self.merged_into is not None:
+            raise LinkRefused(f"ULN {self.uln} is already linked into {self.merged_into}.")
+        if master.merged_into is not None:
+            raise LinkRefused(
+                f"ULN {master.uln} is itself linked into {master.merged_into}: link {self.uln} into "
+                f"{master.merged_into} instead."
+            )
+        already = sorted(linked_into_self)
+        if already:
+            raise LinkRefused(
+                f"ULN {self.uln} is the master of {', '.join(already)}: it cannot be linked into another ULN "
+                "(links are one level deep)."
+            )
+        self.merged_into = master.uln
 
 
 class Learner(LearnerData):

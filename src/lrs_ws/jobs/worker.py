@@ -30,6 +30,7 @@ from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service import retention
+from lrs_ws.service import verify_batch as vb
 from lrs_ws.service.maintenance import MaintenanceStatus
 
 log = logging.getLogger("lrs_ws.worker")
@@ -45,6 +46,8 @@ MAX_STALE_RETRIES = 20
 PURGE_CHECK_SECONDS = 3600.0
 # Waits between attempts while the database is unreachable: 0.5 s, doubling, never more than this.
 MAX_OUTAGE_WAIT = 5.0
+# How each kind of job is processed: process_chunk, refuse_next_record and fail_job of the same shape.
+PROCESSORS: dict[str, Any] = {b.KIND_ACHIEVEMENTS: bp, b.KIND_VERIFY: vb}
 
 
 def make_worker_id() -> str:
@@ -176,7 +179,7 @@ class BatchWorker:
     def run_job(self, job: b.BatchJob) -> None:
         extra = {"job_id": job.id}
         if job.attempts > MAX_TAKEOVERS:
-            bp.fail_job(
+            PROCESSORS[job.kind].fail_job(
                 self.uow_factory(), job=job,
                 reason=f"The job could not be processed: its worker stopped {job.attempts} times on it.",
             )
@@ -196,7 +199,7 @@ class BatchWorker:
                 self.tick()
                 size = 1 if one_by_one else chunk_size
                 try:
-                    result = bp.process_chunk(
+                    result = PROCESSORS[job.kind].process_chunk(
                         self.uow_factory(), job=job, worker_id=self.worker_id, chunk_size=size,
                         lease_seconds=self.lease_seconds,
                     )
@@ -268,7 +271,7 @@ class BatchWorker:
             return 0, chunk_size  # retry the chunk's records one per transaction
         failures += 1
         if failures >= RECORD_ATTEMPTS:
-            bp.refuse_next_record(
+            PROCESSORS[job.kind].refuse_next_record(
                 self.uow_factory(), job=job, worker_id=self.worker_id, lease_seconds=self.lease_seconds
             )
             return 0, max(0, one_by_one - 1)

@@ -47,7 +47,8 @@ def get_learner_achievements(
     descending: bool | None,
     page: values.Page,
 ) -> LearnerAchievements:
-    """With no sort given, the portal's order: newest award date first."""
+    """With no sort given, the portal's order: newest award date first. A ULN merged into another answers
+    for its master: the master's name and the achievements of the master and of every ULN merged into it."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     sort_key = sort_by or "AwardDate"
     if sort_key not in ACHIEVEMENT_SORT_KEYS:
@@ -55,7 +56,11 @@ def get_learner_achievements(
     desc = (not sort_by) if descending is None else descending
     with uow:
         learner = _learner(uow, uln)
-        total, rows = uow.achievements.for_learner(caller.organisation_id, learner.uln, sort_key, desc, page)
+        if learner.merged_into is not None:
+            learner = _learner(uow, learner.merged_into)
+        # A master's achievements include those recorded under the ULNs merged into it.
+        ulns = [learner.uln, *uow.learners.linked_into(learner.uln)]
+        total, rows = uow.achievements.for_learner(caller.organisation_id, ulns, sort_key, desc, page)
         return LearnerAchievements(learner, total, rows)
 
 

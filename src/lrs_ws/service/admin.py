@@ -11,6 +11,7 @@ from typing import TextIO
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.passwords import new_password_hash
+from lrs_ws.service import audit
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork, Aim
 
@@ -66,7 +67,7 @@ def add_user(
 
 def new_learner(
     *, uln: str, given_name: str, family_name: str, date_of_birth: date | None, gender: int,
-    postcode: str | None,
+    postcode: str | None, previous_family_name: str | None = None,
 ) -> model.Learner:
     return model.Learner(
         uln=values.check_uln(uln),
@@ -75,7 +76,40 @@ def new_learner(
         date_of_birth=date_of_birth,
         gender=values.check_gender(gender),
         postcode=values.check_text("Postcode", postcode, 10) or None,
+        previous_family_name=(
+            values.check_text("PreviousFamilyName", previous_family_name, values.MAX_NAME_LENGTH) or None
+        ),
     )
+
+
+def _link(uow: AbstractUnitOfWork, operator: str, uln: str, master_uln: str) -> bool:
+    """Record that `uln` was merged into `master_uln` (audited); False when it already was."""
+    learner = uow.learners.by_uln(uln)
+    if learner is None:
+        raise e.LearnerNotFound(uln)
+    master = uow.learners.by_uln(master_uln)
+    if master is None:
+        raise e.LearnerNotFound(master_uln)
+    if learner.merged_into == master.uln:
+        return False
+    learner.link_into(master, linked_into_self=uow.learners.linked_into(learner.uln))
+    audit.record_operator(
+        uow, operator, "learner link", utcnow(), organisation_id=None,
+        before={"Uln": learner.uln, "MergedInto": None}, after={"Uln": learner.uln, "MergedInto": master.uln},
+    )
+    uow.flush()
+    return True
+
+
+def link_learner(uow: AbstractUnitOfWork, *, operator: str, uln: str, master_uln: str) -> bool:
+    """Link (merge) a ULN into a master ULN: both on the register, the master not itself linked, the ULN not
+    linked already nor the master of others. False when this link already exists (nothing changed)."""
+    old = values.check_uln(uln)
+    master = values.check_uln(master_uln)
+    with uow:
+        changed = _link(uow, operator, old, master)
+        uow.commit()
+        return changed
 
 
 @dataclass(frozen=True)
@@ -83,9 +117,11 @@ class ImportResult:
     added: int
     updated: int
     errors: list[str]
+    linked: int = 0
 
 
 LEARNER_CSV_HEADER = ("Uln", "GivenName", "FamilyName", "DateOfBirth", "Gender", "Postcode")
+OPTIONAL_LEARNER_COLUMNS = ("PreviousFamilyName", "MergedIntoUln")
 
 
 def _date_of_birth(line: int, value: str | None, today: date) -> date | None:
@@ -107,19 +143,27 @@ def _date_of_birth(line: int, value: str | None, today: date) -> date | None:
         ) from None
 
 
-def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO) -> ImportResult:
-    """Add or update register entries from CSV (header: Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode).
+def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO, operator: str) -> ImportResult:
+    """Add or update register entries from CSV (header: Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode;
+    optional PreviousFamilyName and MergedIntoUln).
 
     Bad rows are reported by line and skipped; good rows are committed together. A date of birth that does
     not parse or lies in the future refuses the whole file (nothing is imported): such dates come from a
     column written in another format or century, which would make every row of the file wrong.
+    A file without the PreviousFamilyName column leaves the previous family names on the register as they are.
+    MergedIntoUln links the row's ULN into that master once every row is in (so the master may come later in
+    the file), by the rules of `lrs-ws learner link`; a link refused is reported by line, the row's learner
+    details stay imported.
     """
     reader = csv.DictReader(stream)
-    missing = [h for h in ("Uln", "GivenName", "FamilyName") if h not in (reader.fieldnames or [])]
+    columns = reader.fieldnames or []
+    missing = [h for h in ("Uln", "GivenName", "FamilyName") if h not in columns]
     if missing:
         raise e.InvalidValue("header", f"The CSV header lacks {', '.join(missing)}.")
-    added = updated = 0
+    has_previous = "PreviousFamilyName" in columns
+    added = updated = linked = 0
     errors: list[str] = []
+    links: list[tuple[int, str, str]] = []
     with uow:
         today = utcnow().date()
         for row in reader:
@@ -133,7 +177,13 @@ def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO) -> ImportResult:
                     date_of_birth=date_of_birth,
                     gender=int((row.get("Gender") or "0").strip() or 0),
                     postcode=row.get("Postcode"),
+                    previous_family_name=row.get("PreviousFamilyName"),
                 )
+                master = (row.get("MergedIntoUln") or "").strip()
+                if master and not values.uln_is_valid(master):
+                    raise e.InvalidValue("MergedIntoUln", "MergedIntoUln is not a valid ULN.")
+                if master:
+                    links.append((line, learner.uln, master))
             except (e.DomainError, ValueError) as exc:
                 message = exc.message if isinstance(exc, e.DomainError) else "Gender must be a whole number."
                 errors.append(f"line {line}: {message}")
@@ -147,9 +197,20 @@ def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO) -> ImportResult:
                 existing.given_name, existing.family_name = learner.given_name, learner.family_name
                 existing.date_of_birth, existing.gender = learner.date_of_birth, learner.gender
                 existing.postcode = learner.postcode
+                if has_previous:
+                    existing.previous_family_name = learner.previous_family_name
                 updated += 1
+        uow.flush()
+        for line, uln, master in links:
+            try:
+                linked += _link(uow, operator, uln, master)
+            except e.DomainError as exc:
+                errors.append(
+                    f"line {line}: MergedIntoUln: {exc.message} The learner was imported, not linked."
+                )
+        errors.sort(key=lambda text: int(text.split(":", 1)[0].removeprefix("line ")))
         uow.commit()
-    return ImportResult(added, updated, errors)
+    return ImportResult(added, updated, errors, linked)
 
 
 def add_aim(uow: AbstractUnitOfWork, *, reference: str, title: str, level: str) -> None:

@@ -389,7 +389,7 @@ def list_jobs(uow: AbstractUnitOfWork, *, caller: Caller, page: Page) -> tuple[i
 def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     """An operator's view of any job (the CLI)."""
     with uow:
-        job = uow.batches.get(job_id, None)
+        job = uow.batches.get(job_id, None, kind=None)
         if job is None:
             raise e.UnknownJob(job_id, operator=True)
         return job
@@ -399,14 +399,14 @@ def no_worker_for(uow: AbstractUnitOfWork, *, job_id: int) -> bool:
     """True when the job is still Waiting and no worker holds any job: no worker seems to be running (an idle
     worker claims a Waiting job within its poll interval; a busy one holds a live lease)."""
     with uow:
-        job = uow.batches.get(job_id, None)
+        job = uow.batches.get(job_id, None, kind=None)
         return job is not None and job.status == b.WAITING and uow.batches.leased_jobs(utcnow()) == 0
 
 
 def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     """An operator cancels a job that has not started (or was given back by a stopping worker)."""
     with uow:
-        job = uow.batches.get(job_id, None)
+        job = uow.batches.get(job_id, None, kind=None)
         if job is None:
             raise e.UnknownJob(job_id, operator=True)
         if not uow.batches.cancel(job_id, utcnow()):
@@ -421,7 +421,7 @@ def job_errors(
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0
     with uow:
-        if uow.batches.get(job_id, None) is None:
+        if uow.batches.get(job_id, None, kind=None) is None:
             raise e.UnknownJob(job_id, operator=True)
         for row in error_rows(uow.batches.failed_records(job_id)):
             each(row)

@@ -8,7 +8,14 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from lrs_ws.domain import model
-from lrs_ws.domain.batch import BatchCounts, BatchJob, FailedRecord, RecordOutcome
+from lrs_ws.domain.batch import (
+    KIND_ACHIEVEMENTS,
+    BatchCounts,
+    BatchJob,
+    FailedRecord,
+    RecordOutcome,
+    VerifyResult,
+)
 from lrs_ws.domain.values import Page
 from lrs_ws.service.uow import Aim, Purged
 
@@ -23,6 +30,7 @@ class NewJob:
     source: str
     filename: str | None
     submitted_at: datetime
+    kind: str = KIND_ACHIEVEMENTS
 
 
 class PayloadChunk(NamedTuple):
@@ -48,9 +56,13 @@ class BatchRepository(Protocol):
     def add_payloads(self, job_id: int, chunks: Iterable[PayloadChunk]) -> int:
         """Store a job's records, a chunk per row; returns how many records."""
     def set_record_count(self, job_id: int, count: int) -> None: ...
-    def get(self, job_id: int, organisation_id: int | None) -> BatchJob | None:
-        """A job; organisation_id None only for operators (the CLI)."""
-    def list(self, organisation_id: int, page: Page) -> tuple[int, Sequence[BatchJob]]: ...
+    def get(
+        self, job_id: int, organisation_id: int | None, kind: str | None = KIND_ACHIEVEMENTS
+    ) -> BatchJob | None:
+        """A job of that kind (None: any); organisation_id None only for operators (the CLI)."""
+    def list(
+        self, organisation_id: int, page: Page, kind: str = KIND_ACHIEVEMENTS
+    ) -> tuple[int, Sequence[BatchJob]]: ...
     def failed_records(self, job_id: int) -> Iterator[FailedRecord]: ...
     def count_jobs(self) -> int: ...
     def leased_jobs(self, now: datetime) -> int:
@@ -100,3 +112,6 @@ class BatchRepository(Protocol):
         self, job_id: int, worker_id: str | None, status: str, reason: str | None, counts: BatchCounts,
         now: datetime,
     ) -> bool: ...
+    def insert_verify_results(self, job_id: int, results: Sequence[VerifyResult]) -> None: ...
+    def verify_results(self, job_id: int) -> Sequence[VerifyResult]:
+        """A verification job's results so far, in line order."""

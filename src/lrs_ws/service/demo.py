@@ -39,6 +39,13 @@ LEARNERS = [
     ("1604938268", "Owen", "Jones", date(1998, 1, 2), 1, "CF10 1EP"),
     ("1975308637", "Grace", "Okafor", date(2002, 11, 11), 2, "LS1 4AP"),
 ]
+# For learner verification: Sophie Turner was Sophie Baker (previous family name), and the ULN she was given
+# under that name was merged into her master ULN (a linked learner).
+MASTER_ULN, MERGED_ULN = "2406813575", "5719032648"
+LINKED_LEARNERS = [
+    {"uln": MASTER_ULN, "family_name": "Turner", "previous_family_name": "Baker"},
+    {"uln": MERGED_ULN, "family_name": "Baker", "merged_into": MASTER_ULN},
+]
 AIMS = [
     Aim(HEALTHCARE_UNIT, HEALTHCARE_TITLE, "Unit", "Level 3"),
     Aim("K/501/5773", "Principles of personal responsibilities and working in a business environment", "Unit",
@@ -73,6 +80,13 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
                 model.Learner(
                     uln=uln, given_name=given, family_name=family, date_of_birth=dob, gender=gender,
                     postcode=postcode,
+                )
+            )
+        for fields in LINKED_LEARNERS:
+            uow.learners.add(
+                model.Learner(
+                    given_name="Sophie", date_of_birth=date(2000, 6, 15), gender=2, postcode="NE1 4ST",
+                    **fields,
                 )
             )
         for aim in AIMS:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
@@ -55,6 +55,10 @@ class UserRepository(Protocol):
 class LearnerRepository(Protocol):
     def add(self, learner: model.Learner) -> None: ...
     def by_uln(self, uln: str) -> model.Learner | None: ...
+    def by_ulns(self, ulns: Collection[str]) -> dict[str, model.Learner]:
+        """The registered learners among `ulns`, by ULN, in one query."""
+    def linked_into(self, uln: str) -> Sequence[str]:
+        """The ULNs merged into this (master) one."""
 
 
 class AimRepository(Protocol):
@@ -69,8 +73,9 @@ class AchievementRepository(Protocol):
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
         """Including deleted ones (their history stays readable to their owner)."""
     def for_learner(
-        self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
-    ) -> tuple[int, Sequence[model.Achievement]]: ...
+        self, organisation_id: int, ulns: Sequence[str], sort_by: str, descending: bool, page: Page
+    ) -> tuple[int, Sequence[model.Achievement]]:
+        """The organisation's live achievements recorded under any of `ulns`."""
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
     ) -> Sequence[model.Achievement]: ...

@@ -34,6 +34,7 @@ ERROR_CODES: list[tuple[type[e.DomainError], str]] = [
     (e.AmbiguousTarget, "WSEC0109"),
     (e.ActionNotVerified, "WSEC0110"),
     (e.QueueFull, "WSEC0112"),
+    (e.LinkRefused, "WSEC0120"),
     (e.LastAdministrator, "WSEC0140"),
     (e.InvalidPasswordToken, "WSEC0141"),
     (e.PasswordRejected, "WSEC0142"),

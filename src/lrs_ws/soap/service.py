@@ -45,7 +45,8 @@ class AchievementService(ServiceBase):
     def GetLearnerAchievements(ctx, invokingUser, uln, sortBy, sortDescending, pageNumber, pageSize):  # noqa: N802,N803
         """The learner's name and the caller organisation's achievements for a ULN, sorted by ReferenceNumber,
         Type, Level, Grade or AwardDate (ascending unless sortDescending; with no sortBy, newest award first),
-        paged, with the total count."""
+        paged, with the total count. A master ULN's achievements include those recorded under the ULNs merged
+        into it; a merged ULN answers for its master."""
         caller = caller_of(ctx, invokingUser)
         found = ach.get_learner_achievements(
             _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=sortDescending,
