@@ -144,9 +144,10 @@ def publish(session: Session) -> None:
         edc_part = (n.edc_id, e.status, e.decision, e.action_verified) if e is not None else (None,) * 4
         for kind in n.kinds:
             from_uln = n.from_uln if kind in (feed.TRANSFERRED_OUT, feed.TRANSFERRED_IN) else None
+            # a: (id, *_ACHIEVEMENT_FIELDS), the first of which is the ULN.
             out.append(
-                (organisation_id, first[organisation_id], n.at, kind, n.achievement_id, a.uln, from_uln,
-                 *(getattr(a, f) for f in _ACHIEVEMENT_FIELDS[1:]), *edc_part)
+                (organisation_id, first[organisation_id], n.at, kind, n.achievement_id, a[1], from_uln,
+                 *a[2:], *edc_part)
             )
             first[organisation_id] += 1
     bulk.insert_rows(session, C, COLUMNS, out)
