@@ -196,9 +196,14 @@ class EdcRepository:
         if status is not None:
             conds.append(E.status == status)  # type: ignore[arg-type]
         total = self.session.scalar(select(func.count()).select_from(E).where(*conds)) or 0
+        newest_first = (E.raised_at.desc(), E.id.desc())  # type: ignore[attr-defined]
+        # The page's ids first: a deep page then skips index entries, not whole rows.
+        ids = (
+            select(E.id)  # type: ignore[call-overload]
+            .where(*conds).order_by(*newest_first).offset(page.offset).limit(page.size)
+        )
         rows = self.session.scalars(
-            select(E).where(*conds).order_by(E.raised_at.desc(), E.id.desc())  # type: ignore[attr-defined]
-            .offset(page.offset).limit(page.size)
+            select(E).where(E.id.in_(ids.scalar_subquery())).order_by(*newest_first)  # type: ignore[attr-defined]
         ).all()
         return total, rows
 
