@@ -398,7 +398,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=REPEAT,
                         help=f"timed calls per operation (default {REPEAT})")
     parser.add_argument("--pg-url", default=None, help="administrative PostgreSQL URL (default: see above)")
-    parser.add_argument("--keep", action="store_true", help="keep the databases (their URLs are printed; only with --pg-url, a throwaway cluster goes at exit)")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the databases (with --pg-url; a throwaway cluster goes at exit)")
     args = parser.parse_args(argv)
     if not 0 < args.scale <= 1 or not 1 <= args.repeat <= 1000:
         parser.error("--scale must be in (0, 1] and --repeat in 1..1000")
