@@ -17,7 +17,7 @@ PYTHON ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test unit lint lock bench wsdl clean distclean
+.PHONY: help venv run test unit lint lock bench bench-scale wsdl clean distclean
 
 help:
 	@echo "make venv       create $(VENV) and install the project with its test tools (from $(TEST_LOCK))"
@@ -27,6 +27,7 @@ help:
 	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
 	@echo "make lock       re-resolve $(RUNTIME_LOCK) and $(TEST_LOCK) from pyproject.toml (newest allowed versions)"
 	@echo "make bench      run the benchmarks"
+	@echo "make bench-scale  read latency on a 10M-achievement PostgreSQL database vs a 10k one (SCALE=0.01 for a small run)"
 	@echo "make wsdl       regenerate wsdl/ExternalService.wsdl"
 	@echo "make clean      remove caches and build output (distclean also removes $(VENV))"
 
@@ -92,6 +93,12 @@ bench: venv
 	  echo "no benchmarks/run.py: nothing to run"; \
 	fi
 	$(BIN)/python -m benchmarks.feed
+
+# Generates a 10M-achievement PostgreSQL database (about half an hour and 10 GB on a small machine): never part
+# of `make test` or `make bench`.
+SCALE ?= 1
+bench-scale: venv
+	$(BIN)/python -m benchmarks.scale --scale $(SCALE)
 
 # Written through a temporary file so a failing command never leaves a truncated WSDL behind.
 wsdl: venv

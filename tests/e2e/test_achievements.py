@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from sqlalchemy import text
 from support.records import (
     achievement_row,
     add_learner,
@@ -575,6 +576,85 @@ def test_the_history_of_a_missing_achievement_is_refused(soap: Any, live_wiring:
     refused(
         live_wiring, "WSEC0105", soap.GetAchievementHistory, invokingUser=DEMO1, achievementId=2_000_000_000
     )
+
+
+@pytest.fixture(scope="module")
+def long_history(soap: Any, live_wiring: Any) -> int:
+    """An achievement of its own with 601 events: its Create and 600 grade changes, written directly (the
+    audit trail a busy achievement builds up over years), each After naming its number."""
+    achievement_id = create_id(soap, grade="0")
+    with live_wiring.engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (at, user_id, username, organisation_id, operation, achievement_id,"
+                " before, after, request_id, client_certificate)"
+                " SELECT at, user_id, username, organisation_id, 'EditGrade', achievement_id,"
+                " :before, :after, '', '' FROM audit_events"
+                " WHERE achievement_id = :a AND operation = 'Create'"
+            ),
+            [
+                {"a": achievement_id, "before": json.dumps({"Grade": str(n - 1)}),
+                 "after": json.dumps({"Grade": str(n)})}
+                for n in range(1, 601)
+            ],
+        )
+    return achievement_id
+
+
+def history_page(soap: Any, achievement_id: int, **paging: Any) -> tuple[int, list[Any]]:
+    found = soap.GetAchievementHistory(invokingUser=DEMO1, achievementId=achievement_id, **paging)
+    return found.TotalCount, list(found.Events.AuditEntry) if found.Events else []
+
+
+def test_a_long_history_comes_fifty_events_a_page_oldest_first_with_its_total_count(
+    soap: Any, long_history: int
+) -> None:
+    total, first = history_page(soap, long_history, pageNumber=1, pageSize=50)
+    assert total == 601 and len(first) == 50
+    assert first[0].Operation == "Create"
+    assert [json.loads(e.After)["Grade"] for e in first[1:]] == [str(n) for n in range(1, 50)]
+    assert history_page(soap, long_history) == (total, first)  # the defaults: page 1 of 50
+    total, second = history_page(soap, long_history, pageNumber=2, pageSize=50)
+    assert total == 601 and [json.loads(e.After)["Grade"] for e in second] == [str(n) for n in range(50, 100)]
+
+
+def test_the_pages_of_a_long_history_hold_every_event_once(soap: Any, long_history: int) -> None:
+    pages = [history_page(soap, long_history, pageNumber=n, pageSize=500) for n in (1, 2)]
+    assert [total for total, _ in pages] == [601, 601]
+    events = pages[0][1] + pages[1][1]
+    assert len(pages[0][1]) == 500 and len(pages[1][1]) == 101
+    assert [json.loads(e.After)["Grade"] for e in events[1:]] == [str(n) for n in range(1, 601)]
+    assert history_page(soap, long_history, pageNumber=13, pageSize=50)[1][0].After == events[-1].After
+
+
+def test_a_history_page_beyond_the_last_is_empty_and_still_counts_every_event(
+    soap: Any, long_history: int
+) -> None:
+    assert history_page(soap, long_history, pageNumber=14, pageSize=50) == (601, [])
+    assert history_page(soap, long_history, pageNumber=1_000_000, pageSize=500) == (601, [])
+
+
+@pytest.mark.parametrize(
+    ("paging", "named"),
+    [
+        ({"pageSize": 0}, "pageSize"),
+        ({"pageSize": 501}, "pageSize"),
+        ({"pageSize": -1}, "pageSize"),
+        ({"pageNumber": 0}, "pageNumber"),
+        ({"pageNumber": 1_000_001}, "pageNumber"),
+    ],
+)
+def test_history_paging_outside_the_limits_is_refused_like_the_other_lists(
+    soap: Any, live_wiring: Any, long_history: int, paging: dict[str, int], named: str
+) -> None:
+    fault = refused(
+        live_wiring, "WSEC0103", soap.GetAchievementHistory, invokingUser=DEMO1, achievementId=long_history,
+        **paging,
+    )
+    listed = expect_fault(
+        "WSEC0103", soap.GetLearnerAchievements, invokingUser=DEMO1, uln=TEST_LEARNER, **paging
+    )
+    assert named in fault.message and fault.message == listed.message
 
 
 @pytest.mark.parametrize("achievement_id", [0, -1, 2**31, 2**63, 10**30])

@@ -138,9 +138,14 @@ def test_edcs_have_an_index_for_the_lookup_by_organisation_and_status(wiring: Wi
     assert ["organisation_id", "status"] in _index_columns(wiring, "event_data_challenges")
 
 
-def test_audit_events_are_indexed_by_achievement_and_edc(wiring: Wiring) -> None:
+def test_audit_events_are_indexed_by_achievement_in_order_and_by_edc(wiring: Wiring) -> None:
     columns = _index_columns(wiring, "audit_events")
-    assert ["achievement_id"] in columns and ["edc_id"] in columns
+    assert ["achievement_id", "id"] in columns and ["edc_id"] in columns
+
+
+def test_the_edc_lists_are_indexed_newest_first_per_organisation_and_for_everyone(wiring: Wiring) -> None:
+    columns = _index_columns(wiring, "event_data_challenges")
+    assert ["organisation_id", "raised_at", "id"] in columns and ["raised_at", "id"] in columns
 
 
 # -- unit of work ---------------------------------------------------------------------------------------

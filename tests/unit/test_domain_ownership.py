@@ -88,7 +88,7 @@ ACHIEVEMENT_USES: dict[str, Use] = {
     "transfer": lambda w, c, i: ach.transfer(
         w.uow_factory(), caller=c, achievement_id=i, new_uln="8659377485"
     ),
-    "history": lambda w, c, i: ach.history(w.uow_factory(), caller=c, achievement_id=i),
+    "history": lambda w, c, i: ach.history(w.uow_factory(), caller=c, achievement_id=i, page=PAGE),
 }
 
 EDC_USES: dict[str, Use] = {
@@ -143,7 +143,8 @@ def test_the_owner_can_use_every_achievement_operation(world: Wiring) -> None:
     moved = ach.transfer(world.uow_factory(), caller=demo1, achievement_id=target, new_uln="8659377485")
     assert moved.uln == "8659377485"
     assert ach.delete(world.uow_factory(), caller=demo1, achievement_id=target).deleted
-    operations = [h.operation for h in ach.history(world.uow_factory(), caller=demo1, achievement_id=target)]
+    trail = ach.history(world.uow_factory(), caller=demo1, achievement_id=target, page=PAGE)
+    operations = [h.operation for h in trail.entries]
     # The demo's third achievement carries a (closed) EDC: its raising is part of the achievement's trail.
     assert operations == [
         "Create", "RaiseEventDataChallenge", "EditGrade", "Withdraw", "Reinstate", "Transfer", "Delete"

@@ -6,16 +6,19 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Collection, Sequence
+from typing import Any
 
-from sqlalchemy import and_, func, select
+from sqlalchemy import Integer, and_, cast, exists, func, literal, or_, select, tuple_, union_all
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import feed
-from lrs_ws.db.tables import learners, learning_aims
+from lrs_ws.db.tables import audit_events, learners, learning_aims, organisations
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
-from lrs_ws.service.uow import Aim
+from lrs_ws.service.uow import ActionCheck, Aim
 
 A = model.Achievement
 E = model.EventDataChallenge
@@ -44,6 +47,13 @@ class OrganisationRepository:
 
     def all(self) -> Sequence[model.Organisation]:
         return self.session.scalars(select(model.Organisation).order_by(model.Organisation.ref)).all()
+
+    def refs(self, organisation_ids: Collection[int]) -> dict[int, str]:
+        if not organisation_ids:
+            return {}
+        table = organisations.c
+        rows = self.session.execute(select(table.id, table.ref).where(table.id.in_(list(organisation_ids))))
+        return {row.id: row.ref for row in rows}
 
 
 class UserRepository:
@@ -143,6 +153,12 @@ class AchievementRepository:
             select(A).where(A.id == achievement_id, A.organisation_id == organisation_id)  # type: ignore[arg-type]
         ).first()
 
+    def get_any_many(self, keys: Collection[tuple[int, int]]) -> dict[int, model.Achievement]:
+        if not keys:
+            return {}
+        found = self.session.scalars(select(A).where(tuple_(A.id, A.organisation_id).in_(list(keys))))
+        return {a.id: a for a in found}
+
     def _live_for(self, organisation_id: int, uln: str):  # type: ignore[no-untyped-def]
         return and_(
             A.organisation_id == organisation_id,  # type: ignore[arg-type]
@@ -199,9 +215,14 @@ class EdcRepository:
         if status is not None:
             conds.append(E.status == status)  # type: ignore[arg-type]
         total = self.session.scalar(select(func.count()).select_from(E).where(*conds)) or 0
+        newest_first = (E.raised_at.desc(), E.id.desc())  # type: ignore[attr-defined]
+        # The page's ids first: a deep page then skips index entries, not whole rows.
+        ids = (
+            select(E.id)  # type: ignore[call-overload]
+            .where(*conds).order_by(*newest_first).offset(page.offset).limit(page.size)
+        )
         rows = self.session.scalars(
-            select(E).where(*conds).order_by(E.raised_at.desc(), E.id.desc())  # type: ignore[attr-defined]
-            .offset(page.offset).limit(page.size)
+            select(E).where(E.id.in_(ids.scalar_subquery())).order_by(*newest_first)  # type: ignore[attr-defined]
         ).all()
         return total, rows
 
@@ -235,6 +256,17 @@ class AuditRepository:
             .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
         ).all()
 
+    def page_for_achievement(
+        self, achievement_id: int, page: Page
+    ) -> tuple[int, Sequence[model.AuditEvent]]:
+        Ev = model.AuditEvent  # noqa: N806
+        where = Ev.achievement_id == achievement_id
+        total = self.session.scalar(select(func.count()).select_from(Ev).where(where)) or 0
+        rows = self.session.scalars(
+            select(Ev).where(where).order_by(Ev.id).offset(page.offset).limit(page.size)
+        ).all()
+        return total, rows
+
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]:
         return self.session.scalars(
             select(model.AuditEvent)
@@ -248,3 +280,41 @@ class AuditRepository:
             .where(model.AuditEvent.subject_user_id == user_id)  # type: ignore[arg-type]
             .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
         ).all()
+
+    def latest(self, edc_ids: Collection[int], operation: str) -> dict[int, int]:
+        if not edc_ids:
+            return {}
+        ev = audit_events.c
+        rows = self.session.execute(
+            select(ev.edc_id, func.max(ev.id).label("id"))
+            .where(ev.edc_id.in_(list(edc_ids)), ev.operation == operation)
+            .group_by(ev.edc_id)
+        )
+        return {row.edc_id: row.id for row in rows}
+
+    def performed(self, checks: Sequence[ActionCheck]) -> set[int]:
+        if not checks:
+            return set()
+        ev = audit_events.c
+        parts = []
+        for c in checks:
+            after = ev.id > c.after_event_id if c.after_event_id is not None else ev.at >= c.since
+            found = exists().where(
+                ev.achievement_id == c.achievement_id, ev.organisation_id == c.organisation_id, after,
+                *self._changed_to(c.field, c.value),
+            )
+            parts.append(select(literal(c.edc_id, Integer).label("edc_id")).where(found))
+        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        return set(self.session.scalars(stmt))
+
+    def _changed_to(self, field: str, value: str | bool) -> list[Any]:
+        """The event's After shows `field` at `value` and its Before does not (both are JSON objects)."""
+        ev = audit_events.c
+        if self.session.get_bind().dialect.name == "postgresql":
+            wanted = cast(literal(json.dumps(value)), JSONB)
+            after, before = cast(ev.after, JSONB)[field], cast(ev.before, JSONB)[field]
+            return [after == wanted, before.is_distinct_from(wanted)]
+        # SQLite: json_extract gives a JSON string as text and true/false as 1/0, as the driver binds them.
+        path = f'$."{field}"'
+        after, before = func.json_extract(ev.after, path), func.json_extract(ev.before, path)
+        return [after == value, or_(before.is_(None), before != value)]

@@ -130,6 +130,9 @@ event_data_challenges = Table(
     Column("action_verified", Boolean, nullable=False, default=False),
     Column("version", Integer, nullable=False),
     Index("ix_event_data_challenges_organisation_id_status", "organisation_id", "status"),
+    # The EDC lists, newest first: one organisation's, and LRS Business Support's of every organisation.
+    Index("ix_event_data_challenges_organisation_id_raised_at_id", "organisation_id", "raised_at", "id"),
+    Index("ix_event_data_challenges_raised_at_id", "raised_at", "id"),
 )
 
 audit_events = Table(
@@ -141,7 +144,7 @@ audit_events = Table(
     Column("username", String(100), nullable=False),
     Column("organisation_id", Integer, nullable=True),
     Column("operation", String(60), nullable=False),
-    Column("achievement_id", Integer, nullable=True, index=True),
+    Column("achievement_id", Integer, nullable=True),
     Column("edc_id", Integer, nullable=True, index=True),
     Column("before", Text, nullable=True),
     Column("after", Text, nullable=True),
@@ -150,6 +153,8 @@ audit_events = Table(
     Column("client_certificate", String(64), nullable=False, default="", server_default=text("''")),
     # The user a user-management change was made to (GetUserHistory), None for every other event.
     Column("subject_user_id", Integer, nullable=True, index=True),
+    # An achievement's history a page at a time, and its events after an EDC decision, in id order.
+    Index("ix_audit_events_achievement_id_id", "achievement_id", "id"),
 )
 
 mapper_registry = registry(metadata=metadata)

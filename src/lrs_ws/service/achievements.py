@@ -209,14 +209,23 @@ class HistoryEntry:
     after: str | None
 
 
-def history(uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None) -> list[HistoryEntry]:
-    """The audit trail of one of the caller's achievements (deleted ones included)."""
+@dataclass(frozen=True)
+class HistoryPage:
+    total: int
+    entries: list[HistoryEntry]
+
+
+def history(
+    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None, page: values.Page
+) -> HistoryPage:
+    """One page of the audit trail of one of the caller's achievements (deleted ones included), oldest
+    first, with the number of events."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     with uow:
         found = uow.achievements.get_any(achievement_id, caller.organisation_id) if achievement_id else None
         if found is None:
             raise e.NotFound("achievement", achievement_id)
-        return [
-            HistoryEntry(ev.at, ev.username, ev.operation, ev.before, ev.after)
-            for ev in uow.audit.for_achievement(found.id)  # type: ignore[arg-type]
-        ]
+        total, events = uow.audit.page_for_achievement(found.id, page)  # type: ignore[arg-type]
+        return HistoryPage(
+            total, [HistoryEntry(ev.at, ev.username, ev.operation, ev.before, ev.after) for ev in events]
+        )

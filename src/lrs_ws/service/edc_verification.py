@@ -8,8 +8,7 @@ The recommended action counts as done when
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from lrs_ws.domain import model
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.service.uow import AbstractUnitOfWork, ActionCheck
 
 DECISION_OPERATION = "RecordEventDataChallengeDecision"
 VERIFIED_OPERATION = "EventDataChallengeActionVerified"
@@ -55,77 +54,95 @@ RULES: dict[str, _Rule] = {
 }
 
 
-def _load(text: str | None) -> dict[str, Any]:
-    if not text:
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
-
-
-def _decision_event_id(uow: AbstractUnitOfWork, edc: model.EventDataChallenge) -> int | None:
-    ids = [ev.id for ev in uow.audit.for_edc(edc.id) if ev.operation == DECISION_OPERATION]  # type: ignore[arg-type]
-    return ids[-1] if ids else None
+def check_many(
+    uow: AbstractUnitOfWork, edcs: Sequence[model.EventDataChallenge]
+) -> dict[int, Verification]:
+    """`check` for many EDCs (a page of a list) in a fixed number of queries, whatever their number and
+    however long their achievements' audit trails."""
+    results: dict[int, Verification] = {}
+    todo: list[tuple[model.EventDataChallenge, _Rule]] = []
+    for edc in edcs:
+        rule = RULES.get(edc.recommended_action)
+        if edc.decision != model.ACCEPTED or edc.decided_at is None:
+            results[edc.id] = Verification(False, "the EDC has not been accepted.")  # type: ignore[index]
+        elif rule is None:
+            results[edc.id] = Verification(  # type: ignore[index]
+                False, f"the recommended action {edc.recommended_action} cannot be verified."
+            )
+        else:
+            todo.append((edc, rule))
+    if not todo:
+        return results
+    refs = uow.organisations.refs({edc.organisation_id for edc, _ in todo})
+    achievements = uow.achievements.get_any_many(
+        {(edc.achievement_id, edc.organisation_id) for edc, _ in todo}
+    )
+    decisions = uow.audit.latest({edc.id for edc, _ in todo}, DECISION_OPERATION)  # type: ignore[misc]
+    performed = uow.audit.performed([
+        ActionCheck(
+            edc.id, edc.achievement_id, edc.organisation_id, decisions.get(edc.id),  # type: ignore[arg-type]
+            edc.decided_at, rule.key, rule.target(edc),  # type: ignore[arg-type]
+        )
+        for edc, rule in todo
+    ])
+    for edc, rule in todo:
+        target = rule.target(edc)
+        wanted = rule.describe.format(value=target)
+        achievement = achievements.get(edc.achievement_id)
+        org_ref = refs.get(edc.organisation_id, "its organisation")
+        if edc.id not in performed:
+            results[edc.id] = Verification(  # type: ignore[index]
+                False,
+                f"the recommended action ({wanted}) of achievement {edc.achievement_id} has not been "
+                f"performed by {org_ref} since the EDC was accepted on "
+                f"{edc.decided_at:%Y-%m-%d %H:%M} UTC.",
+            )
+        elif achievement is None or rule.current(achievement) != target:
+            results[edc.id] = Verification(  # type: ignore[index]
+                False,
+                f"the recommended action ({wanted}) was performed after acceptance but achievement "
+                f"{edc.achievement_id} no longer shows it.",
+            )
+        else:
+            results[edc.id] = Verification(True)  # type: ignore[index]
+    return results
 
 
 def check(uow: AbstractUnitOfWork, edc: model.EventDataChallenge) -> Verification:
     """Whether the EDC's recommended action is verified, and if not, what is missing (a sentence)."""
-    if edc.decision != model.ACCEPTED or edc.decided_at is None:
-        return Verification(False, "the EDC has not been accepted.")
-    rule = RULES.get(edc.recommended_action)
-    if rule is None:
-        return Verification(False, f"the recommended action {edc.recommended_action} cannot be verified.")
-    organisation = uow.organisations.get(edc.organisation_id)
-    org_ref = organisation.ref if organisation else "its organisation"
-    achievement = uow.achievements.get_any(edc.achievement_id, edc.organisation_id)
-    target = rule.target(edc)
-    wanted = rule.describe.format(value=target)
-    accepted = f"{edc.decided_at:%Y-%m-%d %H:%M} UTC"
-    decision_id = _decision_event_id(uow, edc)
+    return check_many(uow, [edc])[edc.id]  # type: ignore[index]
 
-    def after_decision(ev: model.AuditEvent) -> bool:
-        if decision_id is not None:
-            return ev.id is not None and ev.id > decision_id
-        return edc.decided_at is not None and ev.at >= edc.decided_at
 
-    performed = False
-    for ev in uow.audit.for_achievement(edc.achievement_id):
-        if ev.organisation_id != edc.organisation_id or not after_decision(ev):
-            continue
-        before, after = _load(ev.before), _load(ev.after)
-        if rule.key in after and after[rule.key] == target and before.get(rule.key) != target:
-            performed = True
-    if not performed:
-        return Verification(
-            False,
-            f"the recommended action ({wanted}) of achievement {edc.achievement_id} has not been performed "
-            f"by {org_ref} since the EDC was accepted on {accepted}.",
-        )
-    if achievement is None or rule.current(achievement) != target:
-        return Verification(
-            False,
-            f"the recommended action ({wanted}) was performed after acceptance but achievement "
-            f"{edc.achievement_id} no longer shows it.",
-        )
-    return Verification(True)
+def refresh_many(
+    uow: AbstractUnitOfWork, edcs: Sequence[model.EventDataChallenge], caller: Caller, now: datetime
+) -> dict[int, Verification]:
+    """Recompute the open Accepted EDCs' `action_verified`; each change is stored and audited (not
+    committed). By EDC id, the verification of every EDC given."""
+    results: dict[int, Verification] = {}
+    open_accepted = []
+    for edc in edcs:
+        if edc.is_open and edc.decision == model.ACCEPTED:
+            open_accepted.append(edc)
+        else:
+            missing = "" if edc.action_verified else "the EDC has not been accepted."
+            results[edc.id] = Verification(edc.action_verified, missing)  # type: ignore[index]
+    checked = check_many(uow, open_accepted)
+    for edc in open_accepted:
+        result = checked[edc.id]  # type: ignore[index]
+        if result.verified != edc.action_verified:
+            before = {"Reference": edc.reference, "ActionVerified": edc.action_verified}
+            edc.action_verified = result.verified
+            uow.flush()
+            audit.record(
+                uow, caller, VERIFIED_OPERATION, now, edc_id=edc.id, achievement_id=edc.achievement_id,
+                before=before, after={"Reference": edc.reference, "ActionVerified": edc.action_verified},
+            )
+        results[edc.id] = result  # type: ignore[index]
+    return results
 
 
 def refresh(
     uow: AbstractUnitOfWork, edc: model.EventDataChallenge, caller: Caller, now: datetime
 ) -> Verification:
-    """Recompute an open Accepted EDC's `action_verified`; a change is stored and audited (not committed)."""
-    if not edc.is_open or edc.decision != model.ACCEPTED:
-        missing = "" if edc.action_verified else "the EDC has not been accepted."
-        return Verification(edc.action_verified, missing)
-    result = check(uow, edc)
-    if result.verified != edc.action_verified:
-        before = {"Reference": edc.reference, "ActionVerified": edc.action_verified}
-        edc.action_verified = result.verified
-        uow.flush()
-        audit.record(
-            uow, caller, VERIFIED_OPERATION, now, edc_id=edc.id, achievement_id=edc.achievement_id,
-            before=before, after={"Reference": edc.reference, "ActionVerified": edc.action_verified},
-        )
-    return result
+    """`refresh_many` for one EDC."""
+    return refresh_many(uow, [edc], caller, now)[edc.id]  # type: ignore[index]

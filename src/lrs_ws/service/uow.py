@@ -36,10 +36,26 @@ class Purged(NamedTuple):
     rows: int
 
 
+@dataclass(frozen=True)
+class ActionCheck:
+    """Look for an audit event showing `field` changed to `value` on an achievement by its owner after an
+    EDC decision: after event `after_event_id` (the decision's own event), else at or after `since`."""
+
+    edc_id: int
+    achievement_id: int
+    organisation_id: int
+    after_event_id: int | None
+    since: datetime
+    field: str
+    value: str | bool
+
+
 class OrganisationRepository(Protocol):
     def add(self, organisation: model.Organisation) -> None: ...
     def by_ref(self, ref: str) -> model.Organisation | None: ...
     def get(self, organisation_id: int) -> model.Organisation | None: ...
+    def refs(self, organisation_ids: Collection[int]) -> dict[int, str]:
+        """OrganisationRef by id, in one query."""
     def all(self) -> Sequence[model.Organisation]: ...
 
 
@@ -72,6 +88,8 @@ class AchievementRepository(Protocol):
         """A live (not deleted) achievement; organisation_id None only for LRS-wide reads."""
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
         """Including deleted ones (their history stays readable to their owner)."""
+    def get_any_many(self, keys: Collection[tuple[int, int]]) -> dict[int, model.Achievement]:
+        """`get_any` for many (achievement id, organisation id) pairs in one query, by achievement id."""
     def for_learner(
         self, organisation_id: int, ulns: Sequence[str], sort_by: str, descending: bool, page: Page
     ) -> tuple[int, Sequence[model.Achievement]]:
@@ -94,9 +112,19 @@ class EdcRepository(Protocol):
 class AuditRepository(Protocol):
     def add(self, event: model.AuditEvent) -> None: ...
     def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]: ...
+    def page_for_achievement(
+        self, achievement_id: int, page: Page
+    ) -> tuple[int, Sequence[model.AuditEvent]]:
+        """How many events an achievement has, and one page of them, oldest first."""
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]: ...
     def for_user(self, user_id: int) -> Sequence[model.AuditEvent]:
         """The user-management changes made to one user, oldest first."""
+
+    def latest(self, edc_ids: Collection[int], operation: str) -> dict[int, int]:
+        """By EDC id, the id of its latest event of `operation` (EDCs without one are left out), one query."""
+    def performed(self, checks: Sequence[ActionCheck]) -> set[int]:
+        """The EDC ids of the checks an audit event satisfies, in one query that reads for each check only
+        the achievement's events after its decision (never its whole trail)."""
 
 
 class OutboxRepository(Protocol):

@@ -135,19 +135,23 @@ class AchievementService(ServiceBase):
             )
         )
 
-    @rpc(User, _Id, _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
-    def GetAchievementHistory(ctx, invokingUser, achievementId):  # noqa: N802,N803
-        """The audit trail of one achievement, oldest first (deleted achievements included)."""
+    @rpc(User, _Id, Integer, Integer,
+         _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
+    def GetAchievementHistory(ctx, invokingUser, achievementId, pageNumber, pageSize):  # noqa: N802,N803
+        """The audit trail of one achievement, oldest first (deleted achievements included), paged, with the
+        total count."""
         caller = caller_of(ctx, invokingUser)
-        entries = ach.history(_uow(ctx), caller=caller, achievement_id=achievementId)
+        found = ach.history(
+            _uow(ctx), caller=caller, achievement_id=achievementId, page=_page(ctx, pageNumber, pageSize)
+        )
         return t.AchievementHistory(
             AchievementId=achievementId,
-            TotalCount=len(entries),
+            TotalCount=found.total,
             Events=[
                 t.AuditEntry(
                     When=h.when, UserName=h.username, Operation=h.operation, Before=h.before, After=h.after
                 )
-                for h in entries
+                for h in found.entries
             ],
         )
 
