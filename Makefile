@@ -26,7 +26,7 @@ help:
 	@echo "make unit       run the unit tests only (tests/unit)"
 	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
 	@echo "make lock       re-resolve $(RUNTIME_LOCK) and $(TEST_LOCK) from pyproject.toml (newest allowed versions)"
-	@echo "make bench      run the benchmarks"
+	@echo "make bench      run the benchmarks (batch throughput, then the read path: python -m benchmarks.read)"
 	@echo "make wsdl       regenerate wsdl/ExternalService.wsdl"
 	@echo "make clean      remove caches and build output (distclean also removes $(VENV))"
 
@@ -91,6 +91,7 @@ bench: venv
 	else \
 	  echo "no benchmarks/run.py: nothing to run"; \
 	fi
+	$(BIN)/python -m benchmarks.read
 
 # Written through a temporary file so a failing command never leaves a truncated WSDL behind.
 wsdl: venv
