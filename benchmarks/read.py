@@ -10,8 +10,10 @@ writes the same response bytes. It first checks that both answer byte-identical 
   database backends serving them (told apart by application_name). Rounds of `--requests` sequential calls
   alternate raw and service (interleaved A/B, the order swapped each round, so drift in the machine's load
   hits both); per request, the median over `--rounds` rounds, and the ratio raw/service.
-- **Latency tail**: `--sequential` sequential GetLearnerAchievements against the service, wall clock each:
-  the median, the p99, the slowest, and how many took over 5x the median.
+- **Latency tail**: `--sequential` sequential GetLearnerAchievements against each server: the median, the
+  p99, the slowest, and how many took over 5x the median, by wall clock and by the CPU the server spent on
+  each call (/proc/PID/schedstat, in nanoseconds): on a shared machine a call may wait for a CPU longer than
+  it runs, which only the first counts.
 
 Loopback only; the PostgreSQL server is found as by `benchmarks.run` (LRS_WS_BENCH_PG_URL, LRS_WS_TEST_PG_URL,
 or a throwaway local cluster).
@@ -163,16 +165,36 @@ def interleaved(raw: Server, service: Server, body: bytes, rounds: int, n: int) 
             "ratio_min": min(ratios), "ratio_max": max(ratios)}
 
 
+def cpu_ns(pids: list[int]) -> int:
+    """Nanoseconds the processes have run on a CPU (/proc/PID/schedstat: exact, unlike the ticks of stat)."""
+    total = 0
+    for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])
+        except OSError:
+            pass
+    return total
+
+
+def tail_of(values: list[float]) -> dict[str, Any]:
+    median = statistics.median(values)
+    ordered = sorted(values)
+    return {"median_ms": median * 1000, "p99_ms": ordered[int(len(values) * 0.99) - 1] * 1000,
+            "max_ms": ordered[-1] * 1000, "over_5x_median": sum(v > 5 * median for v in values)}
+
+
 def latency_tail(server: Server, body: bytes, n: int) -> dict[str, Any]:
-    times = []
+    """Wall clock of each call, and the CPU the server spent on it: on a busy machine a call can wait for a
+    CPU for longer than it runs, which the second does not count."""
+    pids = server.pids()
+    times, cpu = [], []
     for _ in range(n):
+        ran = cpu_ns(pids)
         started = time.perf_counter()
         server.post(body)
         times.append(time.perf_counter() - started)
-    median = statistics.median(times)
-    ordered = sorted(times)
-    return {"calls": n, "median_ms": median * 1000, "p99_ms": ordered[int(n * 0.99) - 1] * 1000,
-            "max_ms": ordered[-1] * 1000, "over_5x_median": sum(t > 5 * median for t in times)}
+        cpu.append((cpu_ns(pids) - ran) / 1e9)
+    return {"calls": n, "wall": tail_of(times), "cpu": tail_of(cpu)}
 
 
 def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
@@ -228,9 +250,11 @@ def report(results: list[dict[str, Any]], out: Callable[[str], None] = print) ->
     for r in results:
         for key, who in (("tail", "service"), ("tail_raw", "raw")):
             t = r[key]
-            out(f"{r['backend']:<11}{who:<8} {t['calls']} sequential GetLearnerAchievements: median "
-                f"{t['median_ms']:.2f} ms, p99 {t['p99_ms']:.2f} ms, max {t['max_ms']:.1f} ms, "
-                f"{t['over_5x_median']} over 5x the median")
+            out(f"{r['backend']:<11}{who:<8} {t['calls']} sequential GetLearnerAchievements:")
+            for what, label in (("wall", "wall clock"), ("cpu", "server CPU")):
+                m = t[what]
+                out(f"{'':<20}{label:<11} median {m['median_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, max "
+                    f"{m['max_ms']:.1f} ms, {m['over_5x_median']} over 5x the median")
     load = os.getloadavg()
     out(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
     folder = REPO / "bench-results"
