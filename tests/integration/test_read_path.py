@@ -1,0 +1,69 @@
+"""The read path in process: what a call costs besides its answer."""
+
+from __future__ import annotations
+
+import gc
+import io
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from lrs_ws.app import Wiring, create_app
+
+ENVELOPE = (
+    '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
+    'xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model"><soap:Body>'
+    "<s:{op}><s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword>"
+    "<m:OrganisationRef>DEMO01</m:OrganisationRef><m:UserName>demo1.edc</m:UserName></s:invokingUser>"
+    "{params}</s:{op}></soap:Body></soap:Envelope>"
+)
+LEARNER_ACHIEVEMENTS = ENVELOPE.format(
+    op="GetLearnerAchievements", params="<s:uln>3415521949</s:uln>"
+).encode()
+
+
+def post(app: Callable[..., Any], body: bytes) -> tuple[str, bytes]:
+    """One SOAP POST straight into the WSGI application; (status, body)."""
+    environ = {
+        "REQUEST_METHOD": "POST", "PATH_INFO": "/ExternalService.svc", "QUERY_STRING": "",
+        "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+    }
+    status: list[str] = []
+    result = app(environ, lambda s, _headers, _exc=None: status.append(s))
+    try:
+        answer = b"".join(result)
+    finally:
+        getattr(result, "close", lambda: None)()
+    return status[0], answer
+
+
+@pytest.fixture
+def demo_app(demo_wiring: Wiring) -> Iterator[Callable[..., Any]]:
+    app = create_app(demo_wiring.settings)
+    yield app
+    app.wiring.engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_a_call_a_second_after_the_last_runs_no_full_garbage_collection(demo_app: Callable[..., Any]) -> None:
+    assert post(demo_app, LEARNER_ACHIEVEMENTS)[0].startswith("200")
+    time.sleep(1.1)  # spyne collected after any request that came a second after its last collection
+    full: list[int] = []
+
+    def note(phase: str, info: dict[str, int]) -> None:
+        if phase == "start" and info["generation"] == 2:
+            full.append(info["generation"])
+
+    gc.callbacks.append(note)
+    gc.disable()  # only a collection the call asks for explicitly is counted
+    try:
+        status, _ = post(demo_app, LEARNER_ACHIEVEMENTS)
+    finally:
+        gc.enable()
+        gc.callbacks.remove(note)
+    assert status.startswith("200")
+    assert full == []
+
