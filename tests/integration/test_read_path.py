@@ -67,3 +67,33 @@ def test_a_call_a_second_after_the_last_runs_no_full_garbage_collection(demo_app
     assert status.startswith("200")
     assert full == []
 
+
+def _counting(app: Any) -> dict[str, int]:
+    """Counts of pool checkouts and transactions begun on the app's engine from now on."""
+    from sqlalchemy import event
+
+    counts = {"checkouts": 0, "transactions": 0}
+    engine = app.wiring.engine
+    event.listen(engine, "checkout", lambda *_: counts.__setitem__("checkouts", counts["checkouts"] + 1))
+    event.listen(engine, "begin", lambda *_: counts.__setitem__("transactions", counts["transactions"] + 1))
+    return counts
+
+
+@pytest.mark.parametrize("body", [
+    LEARNER_ACHIEVEMENTS,
+    ENVELOPE.format(op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(),
+], ids=["GetLearnerAchievements", "GetAchievement"])
+def test_a_read_takes_one_connection_and_one_transaction_for_authentication_and_the_operation(
+    demo_app: Any, body: bytes
+) -> None:
+    demo_app.maintenance.seconds = float("inf")  # the maintenance window is read once, by the first call
+    assert post(demo_app, body)[0].startswith("200")
+    counts = _counting(demo_app)
+    status, answer = post(demo_app, body)
+    assert status.startswith("200"), answer
+    assert counts == {"checkouts": 1, "transactions": 1}
+    assert demo_app.wiring.engine.pool.checkedout() == 0
+    refused = body.replace(b"DemoPassword0001", b"WrongPassword001")
+    assert b"WSEC0003" in post(demo_app, refused)[1]
+    assert demo_app.wiring.engine.pool.checkedout() == 0
+

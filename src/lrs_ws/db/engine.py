@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DisconnectionError, InternalError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 
 def treat_lost_protocol_as_disconnect(context: ExceptionContext) -> None:
@@ -69,5 +69,27 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+# Session.info key: the session's transaction has written something (a flush or a write statement).
+WROTE = "lrs_ws.wrote"
+
+
+def _note_write(state: ORMExecuteState) -> None:
+    if not state.is_select:
+        state.session.info[WROTE] = True
+
+
+def _note_flush(session: Session, _context: Any) -> None:
+    session.info[WROTE] = True
+
+
+def _transaction_ended(session: Session, *_: Any) -> None:
+    session.info.pop(WROTE, None)
+
+
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    factory = sessionmaker(bind=engine, expire_on_commit=False, autoflush=True)
+    event.listen(factory, "do_orm_execute", _note_write)
+    event.listen(factory, "after_flush", _note_flush)
+    event.listen(factory, "after_commit", _transaction_ended)
+    event.listen(factory, "after_rollback", _transaction_ended)
+    return factory

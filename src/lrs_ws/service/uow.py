@@ -183,6 +183,15 @@ class AbstractUnitOfWork(abc.ABC):
     batches: BatchRepository
     maintenance: MaintenanceRepository
 
+    @abc.abstractmethod
+    def hold(self) -> None:
+        """Share one transaction between the `with` blocks that follow, until `release`: a block that ends
+        without an error and without writing leaves it open for the next."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """End a `hold`: roll back what is still open."""
+
     def __enter__(self) -> AbstractUnitOfWork:
         return self
 

@@ -15,7 +15,7 @@ from spyne.protocol.xml import SchemaValidationError
 
 from lrs_ws.domain.errors import DomainError
 from lrs_ws.soap import fast_records
-from lrs_ws.soap.context import Deps, read_username_token, request_context
+from lrs_ws.soap.context import Deps, read_username_token, release_request_uow, request_context
 from lrs_ws.soap.faults import (
     INTERNAL_ERROR_CODE,
     INTERNAL_ERROR_MESSAGE,
@@ -141,6 +141,7 @@ def _on_method_call(ctx: Any) -> None:
 
 
 def _on_method_done(ctx: Any) -> None:
+    release_request_uow(ctx)
     rc = request_context(ctx)
     started = getattr(rc, "started", None)
     outcome = getattr(rc, "outcome", None) or ("ok" if ctx.out_error is None else "fault")
@@ -187,4 +188,6 @@ def build_application(services: list[type], deps: Deps) -> LrsApplication:
     app.event_manager.add_listener("method_call", _on_method_call)
     app.event_manager.add_listener("method_return_object", _on_method_done)
     app.event_manager.add_listener("method_exception_object", _on_method_done)
+    # Should a call end some other way, its connection still goes back to the pool.
+    app.event_manager.add_listener("method_context_closed", release_request_uow)
     return app

@@ -14,7 +14,7 @@ from lrs_ws.service import edcs
 from lrs_ws.service.clock import utcnow
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
-from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.context import caller_of, deps_of, request_uow
 from lrs_ws.soap.lrs_types import Achievement, User
 
 # Parameters without `?` in the contract's signatures are mandatory in the WSDL too.
@@ -34,7 +34,7 @@ def _page(ctx: Any, number: int | None, size: int | None) -> Page:
 
 
 def _uow(ctx: Any):  # type: ignore[no-untyped-def]
-    return deps_of(ctx).uow_factory()
+    return request_uow(ctx)
 
 
 class AchievementService(ServiceBase):
