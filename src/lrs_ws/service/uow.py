@@ -27,6 +27,21 @@ class Aim:
     level: str
 
 
+@dataclass(frozen=True)
+class Login:
+    """What a login needs to know of a user and its organisation (read together, as plain data)."""
+
+    user_id: int
+    username: str
+    password_hash: str
+    email: str
+    roles: str
+    active: bool
+    organisation_id: int
+    organisation_ref: str
+    organisation_active: bool
+
+
 class Purged(NamedTuple):
     """One page of a retention purge: the last id it covered (None: nothing left), how many items (jobs,
     messages) and how many of their stored rows (records and outcomes, attachments)."""
@@ -46,6 +61,7 @@ class OrganisationRepository(Protocol):
 class UserRepository(Protocol):
     def add(self, user: model.User) -> None: ...
     def by_username(self, username: str) -> model.User | None: ...
+    def login(self, username: str) -> Login | None: ...
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
         """Users by name: one organisation's, or everyone's for None."""
     def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]: ...
@@ -54,6 +70,8 @@ class UserRepository(Protocol):
 class LearnerRepository(Protocol):
     def add(self, learner: model.Learner) -> None: ...
     def by_uln(self, uln: str) -> model.Learner | None: ...
+    def view(self, uln: str) -> model.LearnerData | None:
+        """The register's entry for reading only (not an entity to change)."""
 
 
 class AimRepository(Protocol):
@@ -67,9 +85,12 @@ class AchievementRepository(Protocol):
         """A live (not deleted) achievement; organisation_id None only for LRS-wide reads."""
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
         """Including deleted ones (their history stays readable to their owner)."""
+    def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
+        """`get` for reading only: plain data, not an entity to change."""
     def for_learner(
         self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
-    ) -> tuple[int, Sequence[model.Achievement]]: ...
+    ) -> tuple[int, Sequence[model.AchievementData]]:
+        """The count of the learner's live achievements and one page of them, for reading only."""
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
     ) -> Sequence[model.Achievement]: ...

@@ -10,7 +10,7 @@ from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.soap import types as t
 
 
-def achievement_summary(a: model.Achievement) -> t.AchievementSummary:
+def achievement_summary(a: model.AchievementData) -> t.AchievementSummary:
     return t.AchievementSummary(
         AchievementId=a.id,
         Uln=a.uln,
