@@ -97,3 +97,23 @@ def test_a_read_takes_one_connection_and_one_transaction_for_authentication_and_
     assert b"WSEC0003" in post(demo_app, refused)[1]
     assert demo_app.wiring.engine.pool.checkedout() == 0
 
+
+
+@pytest.mark.parametrize(("body", "statements"), [
+    # the pair's failed logins, the user with its organisation, the learner, the page with its count
+    (LEARNER_ACHIEVEMENTS, 4),
+    # the pair's failed logins, the user with its organisation, the achievement
+    (ENVELOPE.format(op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(), 3),
+], ids=["GetLearnerAchievements", "GetAchievement"])
+def test_a_read_with_a_remembered_password_sends_one_statement_for_each_thing_it_reads(
+    demo_app: Any, body: bytes, statements: int
+) -> None:
+    from sqlalchemy import event
+
+    demo_app.maintenance.seconds = float("inf")
+    assert post(demo_app, body)[0].startswith("200")  # the password check is remembered from here on
+    sent: list[str] = []
+    event.listen(demo_app.wiring.engine, "before_cursor_execute", lambda _c, _cur, sql, *_: sent.append(sql))
+    status, answer = post(demo_app, body)
+    assert status.startswith("200"), answer
+    assert len(sent) == statements, sent
