@@ -14,7 +14,7 @@ from spyne.protocol.soap import Soap11
 from spyne.protocol.xml import SchemaValidationError
 
 from lrs_ws.domain.errors import DomainError
-from lrs_ws.soap import fast_records
+from lrs_ws.soap import fast_records, fast_results
 from lrs_ws.soap.context import Deps, read_username_token, release_request_uow, request_context
 from lrs_ws.soap.faults import (
     INTERNAL_ERROR_CODE,
@@ -184,6 +184,8 @@ def build_application(services: list[type], deps: Deps) -> LrsApplication:
         in_protocol=in_protocol,
         out_protocol=LrsSoap11(),
     )
+    # After the Application: it gives the types their namespaces.
+    fast_results.install(app.out_protocol)
     app.deps = deps
     app.event_manager.add_listener("method_call", _on_method_call)
     app.event_manager.add_listener("method_return_object", _on_method_done)

@@ -3,6 +3,7 @@ call one use case, convert the result."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
@@ -51,7 +52,7 @@ class AchievementService(ServiceBase):
             _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=sortDescending,
             page=_page(ctx, pageNumber, pageSize),
         )
-        return t.LearnerAchievements(
+        return SimpleNamespace(  # a t.LearnerAchievements, written by its members (see convert)
             Uln=found.learner.uln, GivenName=found.learner.given_name, FamilyName=found.learner.family_name,
             TotalCount=found.total, Achievements=[convert.achievement_summary(a) for a in found.achievements],
         )
