@@ -26,7 +26,7 @@ help:
 	@echo "make unit       run the unit tests only (tests/unit)"
 	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
 	@echo "make lock       re-resolve $(RUNTIME_LOCK) and $(TEST_LOCK) from pyproject.toml (newest allowed versions)"
-	@echo "make bench      run the benchmarks"
+	@echo "make bench      run the benchmarks (batch throughput, the read path, the change feed)"
 	@echo "make bench-scale  read latency on a 10M-achievement PostgreSQL database vs a 10k one (SCALE=0.01 for a small run)"
 	@echo "make wsdl       regenerate wsdl/ExternalService.wsdl"
 	@echo "make clean      remove caches and build output (distclean also removes $(VENV))"
@@ -92,6 +92,7 @@ bench: venv
 	else \
 	  echo "no benchmarks/run.py: nothing to run"; \
 	fi
+	$(BIN)/python -m benchmarks.read
 	$(BIN)/python -m benchmarks.feed
 
 # Generates a 10M-achievement PostgreSQL database (about half an hour and 10 GB on a small machine): never part

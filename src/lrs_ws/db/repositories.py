@@ -10,15 +10,15 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, cast, exists, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import Integer, and_, bindparam, cast, exists, func, literal, or_, select, tuple_, union_all
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import feed
-from lrs_ws.db.tables import audit_events, learners, learning_aims, organisations
+from lrs_ws.db.tables import achievements, audit_events, learners, learning_aims, organisations, users
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
-from lrs_ws.service.uow import ActionCheck, Aim
+from lrs_ws.service.uow import ActionCheck, Aim, Login
 
 A = model.Achievement
 E = model.EventDataChallenge
@@ -30,6 +30,62 @@ _ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
 
 def _storable_id(value: int | None) -> bool:
     return value is not None and _ID_MIN <= value <= _ID_MAX
+
+
+# The hot reads (a login, a learner, an achievement, a learner's page of achievements) as Core statements
+# built once, answered as plain data: no statement is built and no entity loaded per call.
+_LOGIN = (
+    select(users.c.id, users.c.username, users.c.password_hash, users.c.email, users.c.roles, users.c.active,
+           organisations.c.id.label("organisation_id"), organisations.c.ref,
+           organisations.c.active.label("organisation_active"))
+    .join_from(users, organisations, users.c.organisation_id == organisations.c.id)
+    .where(users.c.username == bindparam("username"))
+)
+_LEARNER = select(learners).where(learners.c.uln == bindparam("uln"))
+_ACHIEVEMENT = select(achievements).where(
+    achievements.c.id == bindparam("id"), achievements.c.deleted.is_(False)
+)
+_OWN_ACHIEVEMENT = _ACHIEVEMENT.where(achievements.c.organisation_id == bindparam("organisation_id"))
+# A learner's achievements include those recorded under the ULNs merged into it (`uln` is the master's).
+_LEARNER_AND_MERGED = select(learners.c.uln).where(
+    or_(learners.c.uln == bindparam("uln"), learners.c.merged_into == bindparam("uln"))
+)
+_LIVE_FOR_LEARNER = and_(
+    achievements.c.organisation_id == bindparam("organisation_id"),
+    achievements.c.uln.in_(_LEARNER_AND_MERGED.scalar_subquery()),
+    achievements.c.deleted.is_(False),
+)
+_COUNT_FOR_LEARNER = select(func.count()).select_from(achievements).where(_LIVE_FOR_LEARNER)
+
+
+def _page_for_learner(column: Any, descending: bool) -> Any:
+    """One page of a learner's achievements, each row with the count of all of them (`total`)."""
+    key = achievements.c.id
+    order = [column.desc(), key.desc()] if descending else [column.asc(), key.asc()]
+    return (
+        select(achievements, func.count().over().label("total"))
+        .where(_LIVE_FOR_LEARNER)
+        .order_by(*order)
+        .offset(bindparam("offset"))
+        .limit(bindparam("size"))
+    )
+
+
+def _achievement_data(row: Any) -> model.AchievementData:
+    a = model.AchievementData(
+        organisation_id=row.organisation_id, uln=row.uln, reference=row.reference, title=row.title,
+        aim_type=row.aim_type, level=row.level, grade=row.grade, award_date=row.award_date,
+        language=row.language, provider_ukprn=row.provider_ukprn, mis_identifier=row.mis_identifier,
+        status=row.status, created_at=row.created_at,
+    )
+    a.id = row.id
+    a.withdrawn = row.withdrawn
+    a.withdrawn_reason = row.withdrawn_reason
+    a.deleted = row.deleted
+    a.under_challenge = row.under_challenge
+    a.updated_at = row.updated_at
+    a.version = row.version
+    return a
 
 
 class OrganisationRepository:
@@ -69,6 +125,16 @@ class UserRepository:
     def get(self, user_id: int) -> model.User | None:
         return self.session.get(model.User, user_id)
 
+    def login(self, username: str) -> Login | None:
+        row = self.session.connection().execute(_LOGIN, {"username": username}).first()
+        if row is None:
+            return None
+        return Login(
+            user_id=row.id, username=row.username, password_hash=row.password_hash, email=row.email,
+            roles=row.roles, active=row.active, organisation_id=row.organisation_id,
+            organisation_ref=row.ref, organisation_active=row.organisation_active,
+        )
+
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
         stmt = select(model.User).order_by(model.User.username)
         if organisation_id is not None:
@@ -103,6 +169,18 @@ class LearnerRepository:
             select(learners.c.uln).where(learners.c.merged_into == uln).order_by(learners.c.uln)
         ).all()
 
+    def view(self, uln: str) -> model.LearnerData | None:
+        row = self.session.connection().execute(_LEARNER, {"uln": uln}).first()
+        if row is None:
+            return None
+        learner = model.LearnerData(
+            uln=row.uln, given_name=row.given_name, family_name=row.family_name,
+            date_of_birth=row.date_of_birth, gender=row.gender, postcode=row.postcode,
+            previous_family_name=row.previous_family_name, merged_into=row.merged_into,
+        )
+        learner.id = row.id
+        return learner
+
 
 class AimRepository:
     def __init__(self, session: Session) -> None:
@@ -128,6 +206,11 @@ _SORT_COLUMNS = {
     "Level": "level",
     "Grade": "grade",
     "AwardDate": "award_date",
+}
+_PAGES_FOR_LEARNER = {
+    (key, descending): _page_for_learner(achievements.c[column], descending)
+    for key, column in _SORT_COLUMNS.items()
+    for descending in (False, True)
 }
 
 
@@ -166,21 +249,28 @@ class AchievementRepository:
             A.deleted.is_(False),  # type: ignore[attr-defined]
         )
 
+    def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
+        if not _storable_id(achievement_id):
+            return None
+        conn = self.session.connection()
+        if organisation_id is None:
+            row = conn.execute(_ACHIEVEMENT, {"id": achievement_id}).first()
+        else:
+            params = {"id": achievement_id, "organisation_id": organisation_id}
+            row = conn.execute(_OWN_ACHIEVEMENT, params).first()
+        return _achievement_data(row) if row is not None else None
+
     def for_learner(
-        self, organisation_id: int, ulns: Sequence[str], sort_by: str, descending: bool, page: Page
-    ) -> tuple[int, Sequence[model.Achievement]]:
-        where = and_(
-            A.organisation_id == organisation_id,  # type: ignore[arg-type]
-            A.uln.in_(ulns),  # type: ignore[attr-defined]
-            A.deleted.is_(False),  # type: ignore[attr-defined]
-        )
-        total = self.session.scalar(select(func.count()).select_from(A).where(where)) or 0
-        column = getattr(A, _SORT_COLUMNS[sort_by])
-        order = [column.desc(), A.id.desc()] if descending else [column.asc(), A.id.asc()]  # type: ignore[attr-defined]
-        rows = self.session.scalars(
-            select(A).where(where).order_by(*order).offset(page.offset).limit(page.size)
+        self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
+    ) -> tuple[int, Sequence[model.AchievementData]]:
+        conn = self.session.connection()
+        where = {"organisation_id": organisation_id, "uln": uln}
+        rows = conn.execute(
+            _PAGES_FOR_LEARNER[sort_by, descending], {**where, "offset": page.offset, "size": page.size}
         ).all()
-        return total, rows
+        # A page past the end has no row to carry the count.
+        total = rows[0].total if rows else conn.execute(_COUNT_FOR_LEARNER, where).scalar_one()
+        return total, [_achievement_data(row) for row in rows]
 
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None

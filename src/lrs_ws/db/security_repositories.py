@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, delete, func, insert, literal, select, update
+from sqlalchemy import DateTime, bindparam, delete, func, insert, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -48,6 +48,18 @@ class NonceRepository:
     def purge_expired(self, now: datetime) -> int:
         result = self.session.execute(delete(security_nonces).where(security_nonces.c.expires_at < now))
         return max(int(result.rowcount or 0), 0)  # type: ignore[attr-defined]
+
+
+# Read on every call: built once.
+_FAILURES_SINCE = (
+    select(func.count())
+    .select_from(login_failures)
+    .where(
+        login_failures.c.username == bindparam("username"),
+        login_failures.c.source == bindparam("source"),
+        login_failures.c.failed_at >= bindparam("since"),
+    )
+)
 
 
 class LoginFailureRepository:
@@ -91,7 +103,8 @@ class LoginFailureRepository:
         return self.session.execute(stmt).first() is not None
 
     def count_since(self, username: str, source: str, since: datetime) -> int:
-        return int(self.session.scalar(select(self._of(username, source, since))) or 0)
+        params = {"username": username, "source": source, "since": since}
+        return int(self.session.connection().execute(_FAILURES_SINCE, params).scalar_one())
 
     def count_user_since(self, username: str, since: datetime) -> int:
         """Failures of a user name from every source."""

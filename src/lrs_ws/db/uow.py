@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 from lrs_ws.db import feed
 from lrs_ws.db import repositories as r
 from lrs_ws.db.batch_repository import BatchRepository
+from lrs_ws.db.engine import WROTE
 from lrs_ws.db.maintenance_repository import MaintenanceRepository
 from lrs_ws.db.outbox import OutboxRepository
 from lrs_ws.db.security_repositories import (
@@ -51,8 +52,34 @@ def is_transient(exc: BaseException) -> bool:
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
+        self._held = False
+        self._open = False
+
+    def hold(self) -> None:
+        """Keep one session, so one connection and one transaction, across the `with` blocks that follow,
+        until `release`: a block that ends without an error and without writing leaves its transaction open
+        for the next block instead of rolling it back (a SOAP call: authentication, then the operation)."""
+        self._held = True
+
+    def release(self) -> None:
+        """End a `hold`: roll back whatever is still open and give the connection back."""
+        self._held = False
+        if self._open:
+            self._open = False
+            try:
+                self.session.expunge_all()
+                self.session.rollback()
+            except DBAPIError as failed:
+                # The call's answer is in hand and nothing uncommitted is kept either way; the pool drops a
+                # connection it cannot reset.
+                log.warning("rollback failed", extra={"error": database_cause(failed)})
+            finally:
+                self.session.close()
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
+        if self._open:
+            return self
+        self._open = True
         self.session = self.session_factory()
         self.organisations = r.OrganisationRepository(self.session)
         self.users = r.UserRepository(self.session)
@@ -78,20 +105,28 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         try:
             # Detach what was loaded first, so results read in the block stay usable after the rollback.
             self.session.expunge_all()
-            super().__exit__(exc_type, exc, tb)
+            if not (self._held and exc is None and not self._wrote()):
+                super().__exit__(exc_type, exc, tb)
         except DBAPIError as failed:
             # Rolling back on a connection that is already gone fails too: nothing of the block was committed
             # by the rollback anyway, and the block's own error (if any) says more.
             if exc is None and not is_transient(failed):
                 raise
         finally:
-            self.session.close()
+            if not self._held:
+                self._open = False
+                self.session.close()
         if exc is not None and is_transient(exc):
             skipped = _unavailable.due()
             if skipped is not None:
                 detail = f"{skipped} more since the last such line" if skipped else None
                 log.warning("database unavailable", extra={"error": database_cause(exc), "detail": detail})
             raise ServiceUnavailable() from exc
+
+    def _wrote(self) -> bool:
+        """Whether the open transaction holds changes: pending objects, a flush or a write statement."""
+        session = self.session
+        return bool(session.new or session.dirty or session.deleted or session.info.get(WROTE))
 
     def commit(self) -> None:
         try:

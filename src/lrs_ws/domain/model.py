@@ -81,6 +81,11 @@ class Organisation:
         self.active = active
 
 
+def role_set(roles: str) -> frozenset[str]:
+    """The roles of a stored comma-separated role list."""
+    return frozenset(r for r in roles.split(",") if r)
+
+
 class User:
     def __init__(
         self,
@@ -102,7 +107,7 @@ class User:
 
     @property
     def role_set(self) -> frozenset[str]:
-        return frozenset(r for r in self.roles.split(",") if r)
+        return role_set(self.roles)
 
     def has_role(self, role: str) -> bool:
         return role in self.role_set

@@ -17,9 +17,9 @@ OP_MANAGE = "managing achievements"
 
 @dataclass(frozen=True)
 class LearnerAchievements:
-    learner: model.Learner
+    learner: model.LearnerData
     total: int
-    achievements: Sequence[model.Achievement]
+    achievements: Sequence[model.AchievementData]
 
 
 def _owned(uow: AbstractUnitOfWork, caller: Caller, achievement_id: int | None) -> model.Achievement:
@@ -30,9 +30,9 @@ def _owned(uow: AbstractUnitOfWork, caller: Caller, achievement_id: int | None) 
     return found
 
 
-def _learner(uow: AbstractUnitOfWork, uln: str | None) -> model.Learner:
+def _learner(uow: AbstractUnitOfWork, uln: str | None) -> model.LearnerData:
     clean_uln = values.check_uln(uln)
-    learner = uow.learners.by_uln(clean_uln)
+    learner = uow.learners.view(clean_uln)
     if learner is None:
         raise e.LearnerNotFound(clean_uln)
     return learner
@@ -58,25 +58,23 @@ def get_learner_achievements(
         learner = _learner(uow, uln)
         if learner.merged_into is not None:
             learner = _learner(uow, learner.merged_into)
-        # A master's achievements include those recorded under the ULNs merged into it.
-        ulns = [learner.uln, *uow.learners.linked_into(learner.uln)]
-        total, rows = uow.achievements.for_learner(caller.organisation_id, ulns, sort_key, desc, page)
+        total, rows = uow.achievements.for_learner(caller.organisation_id, learner.uln, sort_key, desc, page)
         return LearnerAchievements(learner, total, rows)
 
 
 def get_achievement(
     uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None
-) -> model.Achievement:
+) -> model.AchievementData:
     """LRS Business Support may read any organisation's achievement (to raise EDCs); AO users only their
-    own."""
-    with uow:
-        if caller.is_lrs_support:
-            found = uow.achievements.get(achievement_id, None) if achievement_id else None
-            if found is None:
-                raise e.NotFound("achievement", achievement_id)
-            return found
+    own (another AO's is NotFound, as a missing one)."""
+    if not caller.is_lrs_support:
         caller.require(model.ROLE_AO_USER, OP_MANAGE)
-        return _owned(uow, caller, achievement_id)
+    owner = None if caller.is_lrs_support else caller.organisation_id
+    with uow:
+        found = uow.achievements.view(achievement_id, owner) if achievement_id else None
+        if found is None:
+            raise e.NotFound("achievement", achievement_id)
+        return found
 
 
 def _change(
@@ -172,7 +170,7 @@ def transfer(
     return _change(uow, caller, achievement_id, expected_version, "Transfer", move)
 
 
-def find_learner(uow: AbstractUnitOfWork, *, caller: Caller, uln: str | None) -> model.Learner:
+def find_learner(uow: AbstractUnitOfWork, *, caller: Caller, uln: str | None) -> model.LearnerData:
     """The register's names for a ULN (to confirm a transfer target); audited as a sensitive read."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     with uow:

@@ -18,7 +18,7 @@ from lrs_ws.domain import model
 from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed, ServiceUnavailable, TooManyAttempts
 from lrs_ws.domain.passwords import verify_password
 from lrs_ws.service.clock import utcnow
-from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.service.uow import AbstractUnitOfWork, Login
 
 log = logging.getLogger("lrs_ws.auth")
 
@@ -56,6 +56,19 @@ class Caller:
     @property
     def is_lrs_support(self) -> bool:
         return model.ROLE_LRS_SUPPORT in self.roles
+
+    @classmethod
+    def of_login(cls, login: Login, request_id: str) -> Caller:
+        """The Caller a user that logged in acts as."""
+        return cls(
+            user_id=login.user_id,
+            username=login.username,
+            organisation_id=login.organisation_id,
+            organisation_ref=login.organisation_ref,
+            roles=model.role_set(login.roles),
+            email=login.email,
+            request_id=request_id,
+        )
 
     @classmethod
     def of(cls, user: model.User, organisation: model.Organisation, request_id: str) -> Caller:
@@ -244,12 +257,14 @@ def authenticate(
         prior = uow.login_failures.count_since(name, where, window_start) if throttled else 0
         if throttled and prior >= policy.failure_limit:
             raise TooManyAttempts()
-        user = uow.users.by_username(name) if name else None
-        stored_hash = user.password_hash if user is not None else None
+        login = uow.users.login(name) if name else None
+        stored_hash = login.password_hash if login is not None else None
     reserved = False
     if stored_hash is not None and recently_verified.check(name, password or "", stored_hash, ttl):
         password_ok = True
     else:
+        # The check takes time: the user is read again after it.
+        login = None
         if throttled:
             try:
                 reserved = _reserve(uow, name, where, now, window_start, policy)
@@ -262,7 +277,7 @@ def authenticate(
         if password_ok and stored_hash is not None:
             recently_verified.remember(name, password or "", stored_hash, ttl)
     with uow:
-        caller = _caller_if_allowed(uow, name, password_ok, organisation_ref, request_id)
+        caller = _caller_if_allowed(uow, name, password_ok, organisation_ref, request_id, login)
         if caller is not None and policy.require_client_certificate:
             caller = _with_certificate(uow, caller, certificate)
         if caller is None:
@@ -340,15 +355,20 @@ def _failed(
 
 
 def _caller_if_allowed(
-    uow: AbstractUnitOfWork, name: str, password_ok: bool, organisation_ref: str | None, request_id: str
+    uow: AbstractUnitOfWork,
+    name: str,
+    password_ok: bool,
+    organisation_ref: str | None,
+    request_id: str,
+    login: Login | None,
 ) -> Caller | None:
-    """The Caller when the password was right and the user (read again) may log in, else None."""
-    user = uow.users.by_username(name) if name and password_ok else None
-    if user is None or not user.active:
+    """The Caller when the password was right and the user may log in, else None. `login` is the user as
+    read in this transaction just before a remembered check; None reads it again (after a slow one)."""
+    if not (name and password_ok):
         return None
-    organisation = uow.organisations.get(user.organisation_id)
-    if organisation is None or not organisation.active:
+    login = login or uow.users.login(name)
+    if login is None or not login.active or not login.organisation_active:
         return None
-    if organisation_ref is not None and organisation_ref.strip().upper() != organisation.ref:
+    if organisation_ref is not None and organisation_ref.strip().upper() != login.organisation_ref:
         return None
-    return Caller.of(user, organisation, request_id)
+    return Caller.of_login(login, request_id)

@@ -27,6 +27,21 @@ class Aim:
     level: str
 
 
+@dataclass(frozen=True)
+class Login:
+    """What a login needs to know of a user and its organisation (read together, as plain data)."""
+
+    user_id: int
+    username: str
+    password_hash: str
+    email: str
+    roles: str
+    active: bool
+    organisation_id: int
+    organisation_ref: str
+    organisation_active: bool
+
+
 class Purged(NamedTuple):
     """One page of a retention purge: the last id it covered (None: nothing left), how many items (jobs,
     messages) and how many of their stored rows (records and outcomes, attachments)."""
@@ -63,6 +78,7 @@ class UserRepository(Protocol):
     def add(self, user: model.User) -> None: ...
     def by_username(self, username: str) -> model.User | None: ...
     def get(self, user_id: int) -> model.User | None: ...
+    def login(self, username: str) -> Login | None: ...
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
         """Users by name: one organisation's, or everyone's for None."""
     def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]: ...
@@ -75,6 +91,8 @@ class LearnerRepository(Protocol):
         """The registered learners among `ulns`, by ULN, in one query."""
     def linked_into(self, uln: str) -> Sequence[str]:
         """The ULNs merged into this (master) one."""
+    def view(self, uln: str) -> model.LearnerData | None:
+        """The register's entry for reading only (not an entity to change)."""
 
 
 class AimRepository(Protocol):
@@ -90,10 +108,13 @@ class AchievementRepository(Protocol):
         """Including deleted ones (their history stays readable to their owner)."""
     def get_any_many(self, keys: Collection[tuple[int, int]]) -> dict[int, model.Achievement]:
         """`get_any` for many (achievement id, organisation id) pairs in one query, by achievement id."""
+    def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
+        """`get` for reading only: plain data, not an entity to change."""
     def for_learner(
-        self, organisation_id: int, ulns: Sequence[str], sort_by: str, descending: bool, page: Page
-    ) -> tuple[int, Sequence[model.Achievement]]:
-        """The organisation's live achievements recorded under any of `ulns`."""
+        self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
+    ) -> tuple[int, Sequence[model.AchievementData]]:
+        """The count of the learner's live achievements (with those of the ULNs merged into it) and one page
+        of them, for reading only."""
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
     ) -> Sequence[model.Achievement]: ...
@@ -246,6 +267,15 @@ class AbstractUnitOfWork(abc.ABC):
     maintenance: MaintenanceRepository
     changes: ChangeFeedRepository
     password_tokens: PasswordTokenRepository
+
+    @abc.abstractmethod
+    def hold(self) -> None:
+        """Share one transaction between the `with` blocks that follow, until `release`: a block that ends
+        without an error and without writing leaves it open for the next."""
+
+    @abc.abstractmethod
+    def release(self) -> None:
+        """End a `hold`: roll back what is still open."""
 
     def __enter__(self) -> AbstractUnitOfWork:
         return self

@@ -14,7 +14,7 @@ from lrs_ws.soap.batch_types import (
     AchievementBatchValidationResponse,
     AchievementRecordFailure,
 )
-from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.context import caller_of, deps_of, request_uow
 from lrs_ws.soap.lrs_types import (
     Achievement,
     AchievementBatchJobResponse,
@@ -95,7 +95,7 @@ class AchievementBatchService(ServiceBase):
         caller = caller_of(ctx, invokingUser)
         deps = deps_of(ctx)
         job_id = batch.submit(
-            deps.uow_factory(), caller=caller, email=emailAddress, submission_type=submissionType,
+            request_uow(ctx), caller=caller, email=emailAddress, submission_type=submissionType,
             achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
             max_achievements=deps.settings.max_batch_achievements,
             max_queued_records=deps.settings.max_queued_records_per_org,
@@ -113,7 +113,7 @@ class AchievementBatchService(ServiceBase):
         deps = deps_of(ctx)
         return validation_response(
             batch_validation.validate(
-                deps.uow_factory(), caller=caller, submission_type=submissionType,
+                request_uow(ctx), caller=caller, submission_type=submissionType,
                 achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
                 max_achievements=deps.settings.max_batch_achievements,
                 max_queued_records=deps.settings.max_queued_records_per_org,
@@ -128,7 +128,7 @@ class AchievementBatchService(ServiceBase):
         UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage, then RuleId, Field, Value) of one of your
         organisation's jobs."""
         caller = caller_of(ctx, invokingUser)
-        report = batch.get_job(deps_of(ctx).uow_factory(), caller=caller, job_id=jobId)
+        report = batch.get_job(request_uow(ctx), caller=caller, job_id=jobId)
         return job_response(report.job, report.error_file)
 
     @rpc(User, Integer, Integer,
@@ -138,5 +138,5 @@ class AchievementBatchService(ServiceBase):
         caller = caller_of(ctx, invokingUser)
         s = deps_of(ctx).settings
         page = Page.of(pageNumber, pageSize, default_size=s.default_page_size, max_size=s.max_page_size)
-        total, jobs = batch.list_jobs(deps_of(ctx).uow_factory(), caller=caller, page=page)
+        total, jobs = batch.list_jobs(request_uow(ctx), caller=caller, page=page)
         return AchievementBatchJobList(TotalCount=total, Jobs=[job_response(j) for j in jobs])

@@ -46,6 +46,8 @@ class RequestContext:
     outcome: str | None = None
     # The HTTP-level Observation (lrs_ws.observe) when the app runs behind the RequestObserver.
     observation: Observation | None = None
+    # The call's one unit of work, shared by authentication and the operation (see `request_uow`).
+    uow: AbstractUnitOfWork | None = None
 
     def set_outcome(self, code: str) -> None:
         """Record the ErrorCode answered (for the request's log line and metrics)."""
@@ -117,6 +119,23 @@ def deps_of(ctx: Any) -> Deps:
     return ctx.app.deps  # type: ignore[no-any-return]
 
 
+def request_uow(ctx: Any) -> AbstractUnitOfWork:
+    """The call's unit of work: one connection and one transaction for authentication and the operation,
+    held until `release_request_uow` (the call's result or fault is then in hand)."""
+    rc = request_context(ctx)
+    if rc.uow is None:
+        rc.uow = deps_of(ctx).uow_factory()
+        rc.uow.hold()
+    return rc.uow
+
+
+def release_request_uow(ctx: Any) -> None:
+    rc = request_context(ctx)
+    if rc.uow is not None:
+        uow, rc.uow = rc.uow, None
+        uow.release()
+
+
 def forwarded_certificate(ctx: Any, settings: Settings) -> str | None:
     """The client certificate's fingerprint in the proxy's header, believed only from a trusted proxy."""
     if not settings.client_cert_header:
@@ -148,7 +167,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
     )
     if has_body_user:
         caller = deps.authenticator(
-            deps.uow_factory(),
+            request_uow(ctx),
             username=invoking_user.UserName,
             password=invoking_user.OrgPassword,
             organisation_ref=invoking_user.OrganisationRef or "",
@@ -159,7 +178,7 @@ def caller_of(ctx: Any, invoking_user: Any) -> Caller:
         )
     elif rc.token is not None:
         caller = deps.authenticator(
-            deps.uow_factory(),
+            request_uow(ctx),
             username=rc.token.username,
             password=rc.token.password,
             organisation_ref=None,

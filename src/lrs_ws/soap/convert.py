@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 from lrs_ws.domain import feed, model
@@ -10,8 +11,10 @@ from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.soap import types as t
 
 
-def achievement_summary(a: model.AchievementData) -> t.AchievementSummary:
-    return t.AchievementSummary(
+def achievement_summary(a: model.AchievementData) -> Any:
+    """An AchievementSummary as a plain record: spyne writes any object by its members' names, and building
+    its ComplexModel costs more than writing it (lrs_ws.soap.fast_results)."""
+    return SimpleNamespace(
         AchievementId=a.id,
         Uln=a.uln,
         Subject=a.title,

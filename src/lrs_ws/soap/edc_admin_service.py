@@ -10,12 +10,12 @@ from lrs_ws.service import edc_lifecycle
 from lrs_ws.service.clock import utcnow
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
-from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.context import caller_of, request_uow
 from lrs_ws.soap.lrs_types import User
 
 
 def _uow(ctx: Any):  # type: ignore[no-untyped-def]
-    return deps_of(ctx).uow_factory()
+    return request_uow(ctx)
 
 
 class EventDataChallengeAdminService(ServiceBase):

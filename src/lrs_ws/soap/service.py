@@ -3,6 +3,7 @@ call one use case, convert the result."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
@@ -14,7 +15,7 @@ from lrs_ws.service import edcs, feed
 from lrs_ws.service.clock import utcnow
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
-from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.context import caller_of, deps_of, request_uow
 from lrs_ws.soap.lrs_types import Achievement, User
 
 # Parameters without `?` in the contract's signatures are mandatory in the WSDL too.
@@ -34,7 +35,7 @@ def _page(ctx: Any, number: int | None, size: int | None) -> Page:
 
 
 def _uow(ctx: Any):  # type: ignore[no-untyped-def]
-    return deps_of(ctx).uow_factory()
+    return request_uow(ctx)
 
 
 class AchievementService(ServiceBase):
@@ -52,7 +53,7 @@ class AchievementService(ServiceBase):
             _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=sortDescending,
             page=_page(ctx, pageNumber, pageSize),
         )
-        return t.LearnerAchievements(
+        return SimpleNamespace(  # a t.LearnerAchievements, written by its members (see convert)
             Uln=found.learner.uln, GivenName=found.learner.given_name, FamilyName=found.learner.family_name,
             TotalCount=found.total, Achievements=[convert.achievement_summary(a) for a in found.achievements],
         )

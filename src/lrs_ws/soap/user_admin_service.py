@@ -11,7 +11,7 @@ from lrs_ws.domain.values import Page
 from lrs_ws.service import users
 from lrs_ws.service.auth import LoginPolicy
 from lrs_ws.soap import types as t
-from lrs_ws.soap.context import caller_of, deps_of, request_context, source_of
+from lrs_ws.soap.context import caller_of, deps_of, request_context, request_uow, source_of
 from lrs_ws.soap.lrs_types import User
 
 _REQ = {"min_occurs": 1, "nillable": False}
@@ -21,7 +21,7 @@ _Roles = Unicode(max_len=100, **_REQ)
 
 
 def _uow(ctx: Any):  # type: ignore[no-untyped-def]
-    return deps_of(ctx).uow_factory()
+    return request_uow(ctx)
 
 
 def _policy(ctx: Any) -> LoginPolicy:

@@ -10,7 +10,7 @@ from spyne import Array, ComplexModel, Date, DateTime, Integer, ServiceBase, Uni
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.values import Page
 from lrs_ws.service import verification, verify_batch
-from lrs_ws.soap.context import caller_of, deps_of
+from lrs_ws.soap.context import caller_of, deps_of, request_uow
 from lrs_ws.soap.lrs_types import User
 from lrs_ws.soap.namespaces import MODEL_NS
 
@@ -121,7 +121,7 @@ def learner_verification(found: verification.VerifiedLearner) -> LearnerVerifica
 
 
 def _uow(ctx: Any):  # type: ignore[no-untyped-def]
-    return deps_of(ctx).uow_factory()
+    return request_uow(ctx)
 
 
 class LearnerVerificationService(ServiceBase):

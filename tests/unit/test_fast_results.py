@@ -1,0 +1,108 @@
+"""The fast writer of the hot reads' results writes exactly what spyne's generic writer writes, element for
+element, for every shape a value can take."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import pytest
+from lxml import etree
+
+from lrs_ws.domain import model
+from lrs_ws.soap import convert, fast_results
+from lrs_ws.soap import types as t
+from lrs_ws.soap.application import LrsSoap11
+
+MODEL = "http://api.lrs.qcf.gov.uk/model"
+SERVICES = "http://api.lrs.qcf.gov.uk/services"
+
+
+def summary(**changes: Any) -> t.AchievementSummary:
+    fields: dict[str, Any] = {
+        "AchievementId": 7, "Uln": "3415521949", "Subject": "Adapt & fit <healthcare> équipement",
+        "ReferenceNumber": "J/602/3521", "Type": "Unit", "Level": "Level 3", "Grade": "", "AwardDate":
+        date(2010, 1, 3), "LanguageForAssessment": "Cymraeg", "ProviderUkprn": "10000001",
+        "MisIdentifier": "DEMO01-03", "Status": "Final", "Withdrawn": False, "UnderDataChallenge": "N",
+        "Version": 3,
+    }
+    fields.update(changes)
+    return t.AchievementSummary(**fields)
+
+
+def learner(achievements: Any) -> t.LearnerAchievements:
+    return t.LearnerAchievements(Uln="3415521949", GivenName="Zoë", FamilyName="O'Brien",
+                                 TotalCount=120, Achievements=achievements)
+
+
+def _stored() -> model.AchievementData:
+    a = model.AchievementData(
+        organisation_id=1, uln="3415521949", reference="J/602/3521", title="Adapt & fit", aim_type="Unit",
+        level="Level 3", grade="Distinction*", award_date=date(2010, 1, 1), created_at=datetime(2020, 1, 1),
+    )
+    a.id, a.version, a.under_challenge = 1, 4, True
+    return a
+
+
+CASES = {
+    "a page of summaries": (t.LearnerAchievements, learner([
+        summary(), summary(AchievementId=2**31 - 1, Withdrawn=True, UnderDataChallenge="Y", Grade="Pass"),
+        summary(Type=None, Level=None, Grade=None, LanguageForAssessment=None, ProviderUkprn=None,
+                MisIdentifier=None),
+    ])),
+    "no achievements on the page": (t.LearnerAchievements, learner([])),
+    "no achievements at all": (t.LearnerAchievements, learner(None)),
+    "a missing summary in the page": (t.LearnerAchievements, learner([summary(), None])),
+    "one summary": (t.AchievementSummary, summary(Subject="Ünïcödé 漢字 \t tab")),
+    "mandatory members missing": (t.AchievementSummary, summary(Subject=None, AwardDate=None, Version=None)),
+    "a summary as the service builds it": (t.AchievementSummary, convert.achievement_summary(_stored())),
+    "a summary inside an EDC": (t.EventDataChallenge, t.EventDataChallenge(
+        Reference="EDC0000001", AchievementId=7, Uln="3415521949", ProblemType="Grade", Description="x",
+        RecommendedAction="EditGrade", Status="New", DateRaised=datetime(2024, 1, 5, 12, 0, 0),
+        DueDate=date(2024, 2, 5), DaysOpen=3, Overdue=False, ActionVerified=False, Version=1,
+        Achievement=summary(),
+    )),
+}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def application() -> None:
+    """The service's Application, built once: building it gives the types their namespaces."""
+    from lrs_ws.app import soap_services
+    from lrs_ws.config import Settings
+    from lrs_ws.soap.application import build_application
+    from lrs_ws.soap.context import Deps
+
+    build_application(soap_services(), Deps(settings=Settings(), uow_factory=lambda: None))  # type: ignore[arg-type,return-value]
+
+
+def written(protocol: LrsSoap11, cls: Any, value: Any) -> etree._Element:
+    """`value` written by `protocol` as the result element of a response, in spyne's envelope namespaces."""
+    body = etree.Element(f"{{{SERVICES}}}Response", nsmap={"tns": SERVICES, "s0": MODEL})
+    ret = protocol.to_parent(None, cls, value, body, SERVICES, "Result")
+    if ret is not None:  # spyne's generic writer is a coroutine: run it to the end
+        ret.close()
+    return body
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_the_fast_writer_and_spynes_writer_agree_element_for_element(case: str) -> None:
+    cls, value = CASES[case]
+    fast = LrsSoap11()
+    fast_results.install(fast)
+    expected = written(LrsSoap11(), cls, value)
+    got = written(fast, cls, value)
+    shape = [(e.tag, dict(e.attrib), e.text) for e in expected.iter()]
+    assert [(e.tag, dict(e.attrib), e.text) for e in got.iter()] == shape
+    assert etree.tostring(got) == etree.tostring(expected)
+    assert len(shape) > 2
+
+
+def test_a_value_xml_cannot_carry_is_refused_by_the_fast_writer_as_by_spynes() -> None:
+    fast = LrsSoap11()
+    fast_results.install(fast)
+    bad = summary(Subject="bell \x07")
+    with pytest.raises(ValueError):
+        written(LrsSoap11(), t.AchievementSummary, bad)
+    with pytest.raises(ValueError):
+        written(fast, t.AchievementSummary, bad)
