@@ -449,8 +449,8 @@ def bench_baseline(backend: str, workdir: Path, learners: list[str], n: int, nam
         engine = create_engine(url)
         with engine.begin() as conn:
             org_id = conn.execute(
-                text("INSERT INTO organisations (ref, name, ukprn, batch_enabled) "
-                     "VALUES ('BENCH1', 'Bench', '10000009', :t) RETURNING id"), {"t": True}
+                text("INSERT INTO organisations (ref, name, ukprn, batch_enabled, active) "
+                     "VALUES ('BENCH1', 'Bench', '10000009', :t, :t) RETURNING id"), {"t": True}
             ).scalar()
         params = [
             {"organisation_id": org_id, "uln": r.uln, "reference": r.reference, "title": r.reference,
