@@ -99,7 +99,15 @@ achievements = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_achievements_organisation_id_uln", "organisation_id", "uln"),
-    Index("ix_achievements_organisation_id_uln_reference", "organisation_id", "uln", "reference"),
+    # A batch record's lookups (db/batch_repository.py), each one index probe whatever the learner holds.
+    Index(
+        "ix_achievements_organisation_id_uln_reference_mis_identifier",
+        "organisation_id", "uln", "reference", "mis_identifier",
+    ),
+    Index(
+        "ix_achievements_organisation_id_uln_reference_award_date",
+        "organisation_id", "uln", "reference", "award_date",
+    ),
 )
 
 event_data_challenges = Table(
