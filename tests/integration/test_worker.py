@@ -341,6 +341,22 @@ def test_a_worker_told_to_stop_finishes_its_chunk_and_gives_the_job_back(demo_wi
                  r=f"batch-job-{job_id}") == 7
 
 
+def test_a_small_job_of_another_organisation_finishes_before_a_large_job_submitted_first(demo_wiring):
+    large = submit(demo_wiring, [achievement(JAMES, UNIT, mis=f"L{i}") for i in range(40)])
+    small = submit(demo_wiring, [achievement(JAMES, UNIT, mis="D2")], username="demo2.edc")
+    finished: list[int] = []
+    settings = demo_wiring.settings.with_(worker_chunk_size=10)
+    worker = BatchWorker(
+        Wiring(settings, demo_wiring.engine, demo_wiring.uow_factory), threading.Event(),
+        on_chunk=lambda job, result: finished.append(job.id) if result.finished else None,
+    )
+    worker.run(once=True)
+    assert finished == [small, large]
+    assert report(demo_wiring, small, "demo2.edc").job.counts.created == 1
+    job = report(demo_wiring, large).job
+    assert (job.status, job.counts.created, job.attempts) == (b.SUCCESSFUL, 40, 0)
+
+
 def test_a_chunk_reads_only_the_achievements_its_records_can_match(demo_wiring):
     held = [achievement(JAMES, UNIT, mis=f"M{i}", award=datetime(2023, 1, 1 + i)) for i in range(20)]
     held += [achievement(JAMES, QUAL, mis=f"Q{i}") for i in range(3)]

@@ -224,7 +224,7 @@ class BatchRepository:
         )
         waiting = self.session.scalar(
             select(func.coalesce(func.sum(J.c.record_count - J.c.records_done), 0)).where(
-                J.c.organisation_id == organisation_id, J.c.status.in_((b.WAITING, b.IN_PROGRESS))
+                J.c.organisation_id == organisation_id, J.c.status.in_(b.QUEUED)
             )
         )
         return int(waiting or 0)
@@ -283,10 +283,19 @@ class BatchRepository:
         )
 
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> b.BatchJob | None:
+        # Fair between organisations: first the organisation whose queued jobs were worked on longest ago
+        # (never: first of all), then its oldest job. A worker gives its job back between chunks while
+        # another organisation's job waits (waiting_elsewhere), so their chunks take turns.
+        other = J.alias("other")
+        last_served = (
+            select(func.max(other.c.heartbeat_at))
+            .where(other.c.organisation_id == J.c.organisation_id, other.c.status.in_(b.QUEUED))
+            .scalar_subquery()
+        )
         candidate = self.session.execute(
             select(J.c.id)
             .where(self._claimable(now))
-            .order_by(J.c.id)
+            .order_by(last_served.asc().nulls_first(), J.c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).scalar()
@@ -308,6 +317,14 @@ class BatchRepository:
         if _cursor(taken).rowcount != 1:
             return None
         return self.get(candidate, None)
+
+    def waiting_elsewhere(self, organisation_id: int, now: datetime) -> bool:
+        return (
+            self.session.execute(
+                select(J.c.id).where(self._claimable(now), J.c.organisation_id != organisation_id).limit(1)
+            ).first()
+            is not None
+        )
 
     def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
         done = self.session.execute(

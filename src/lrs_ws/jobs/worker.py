@@ -230,8 +230,17 @@ class BatchWorker:
                 if result.finished:
                     self.stats.jobs += 1
                     return
+                if self._yield_to_others(job):
+                    log.info("batch job given back for another organisation's job", extra=extra)
+                    return
         except bp.LeaseLost:
             log.warning("batch job lease lost; another worker has it", extra=extra)
+
+    def _yield_to_others(self, job: b.BatchJob) -> bool:
+        try:
+            return bp.yield_to_others(self.uow_factory(), job=job, worker_id=self.worker_id)
+        except ServiceUnavailable:
+            return False  # the next chunk meets the outage and waits for the database, keeping the job
 
     def under_maintenance(self) -> bool:
         """Planned maintenance is on (read at most once a second); logged when it begins and ends."""

@@ -86,7 +86,10 @@ class BatchRepository(Protocol):
 
     # -- the worker --------------------------------------------------------------------------------------
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> BatchJob | None:
-        """Take one Waiting job, or an InProgress one whose lease ran out (counted in `attempts`)."""
+        """Take one Waiting job, or an InProgress one whose lease ran out (counted in `attempts`): of the
+        organisation whose queued jobs were worked on longest ago, its oldest."""
+    def waiting_elsewhere(self, organisation_id: int, now: datetime) -> bool:
+        """Whether a job of another organisation could be claimed now."""
     def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
         """Extend this worker's lease (and lock the job row until commit) and return the job's cursor (its
         records done: the position of the next record to process); None when the job is not ours."""

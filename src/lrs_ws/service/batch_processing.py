@@ -93,12 +93,25 @@ class ChunkView:
 
 
 def claim_next(uow: AbstractUnitOfWork, *, worker_id: str, lease_seconds: int) -> b.BatchJob | None:
-    """Take the oldest claimable job for this worker (its lease starts now)."""
+    """Take the next claimable job for this worker, fairly between organisations (its lease starts now)."""
     now = utcnow()
     with uow:
         job = uow.batches.claim(worker_id, now, now + timedelta(seconds=lease_seconds))
         uow.commit()
         return job
+
+
+def yield_to_others(uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str) -> bool:
+    """Give the job back between two chunks when another organisation's job is waiting, so that one
+    organisation's large job never holds up the others' (the claim then takes the organisation served
+    longest ago). True when the job was given back."""
+    now = utcnow()
+    with uow:
+        if not uow.batches.waiting_elsewhere(job.organisation_id, now):
+            return False
+        uow.batches.release(job.id, worker_id, now)
+        uow.commit()
+    return True
 
 
 def release(uow: AbstractUnitOfWork, *, job_id: int, worker_id: str) -> None:
