@@ -183,7 +183,8 @@ class BatchWorker:
             return
         detail = f"{self.worker_id} (takeovers {job.attempts})"
         log.info("batch job claimed", extra={**extra, "detail": detail})
-        chunk_size = max(1, int(self.settings.worker_chunk_size))
+        largest = max(1, int(self.settings.worker_chunk_size))
+        chunk_size = largest
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0
         stale = 0
@@ -195,6 +196,7 @@ class BatchWorker:
                     return
                 self.tick()
                 size = 1 if one_by_one else chunk_size
+                started = time.monotonic()
                 try:
                     result = bp.process_chunk(
                         self.uow_factory(), job=job, worker_id=self.worker_id, chunk_size=size,
@@ -224,6 +226,11 @@ class BatchWorker:
                 failures = stale = 0
                 if one_by_one:
                     one_by_one -= 1
+                elif result.processed:
+                    chunk_size = next_chunk_size(
+                        chunk_size, result.processed, time.monotonic() - started,
+                        self.settings.worker_chunk_seconds, largest,
+                    )
                 self.stats.records += result.processed
                 if self.on_chunk is not None:
                     self.on_chunk(job, result)
@@ -283,6 +290,17 @@ class BatchWorker:
             return 0, max(0, one_by_one - 1)
         self.stop.wait(min(5.0, 0.5 * 2**failures))
         return failures, one_by_one
+
+
+def next_chunk_size(size: int, processed: int, seconds: float, target: float, largest: int) -> int:
+    """The size of the next chunk after one of `processed` records took `seconds`: in proportion to the
+    target when it took longer (a chunk's transaction holds locks; on SQLite the only write lock), back up
+    to `largest` by doubling once chunks are quick again."""
+    if seconds > target:
+        return max(1, min(largest, int(processed * target / seconds)))
+    if seconds < target / 2:
+        return min(largest, size * 2)
+    return size
 
 
 def run_worker(
