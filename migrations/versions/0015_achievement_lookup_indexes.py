@@ -1,6 +1,6 @@
-"""achievements: a batch record's lookups by ULN, reference and MisIdentifier or award date, indexed
+"""achievements: a batch record's lookup by ULN, reference and MisIdentifier, indexed
 
-The (organisation, ULN, reference) index is the leading part of both new ones, so it goes.
+The (organisation, ULN, reference) index is the leading part of the new one, so it goes.
 
 Revision ID: 0015
 Revises: 0010
@@ -20,11 +20,6 @@ def upgrade() -> None:
             ["organisation_id", "uln", "reference", "mis_identifier"],
             unique=False,
         )
-        batch_op.create_index(
-            "ix_achievements_organisation_id_uln_reference_award_date",
-            ["organisation_id", "uln", "reference", "award_date"],
-            unique=False,
-        )
         batch_op.drop_index("ix_achievements_organisation_id_uln_reference")
 
 
@@ -33,5 +28,4 @@ def downgrade() -> None:
         batch_op.create_index(
             "ix_achievements_organisation_id_uln_reference", ["organisation_id", "uln", "reference"], unique=False
         )
-        batch_op.drop_index("ix_achievements_organisation_id_uln_reference_award_date")
         batch_op.drop_index("ix_achievements_organisation_id_uln_reference_mis_identifier")
