@@ -15,7 +15,11 @@ audit event and its outcome row; the benchmark checks those counts before it rep
 
 PostgreSQL: LRS_WS_BENCH_PG_URL (an administrative URL; a database is created and dropped per run), else
 LRS_WS_TEST_PG_URL, else a throwaway local cluster like the tests use; without any it is skipped.
-Options: --records-soap N, --records-file N, --backends sqlite,postgresql, --chunk-size N.
+- **same target**: jobs of 5,000 Creates for one ULN and one reference (different MisIdentifiers) one
+  after the other, each timed from the POST until Successful: the later ones find more achievements there.
+
+Options: --records-soap N, --records-file N, --backends sqlite,postgresql, --chunk-size N, --soap-repeats N
+(SubmitAchievementBatchJob requests timed to their answer), --same-target-jobs N.
 """
 
 from __future__ import annotations
@@ -314,16 +318,24 @@ def check_job(engine: Any, job_id: int, n: int) -> None:
 # -- the measurements -------------------------------------------------------------------------------------
 
 
-def bench_soap(proc: Processes, engine: Any, learners: list[str], n: int) -> tuple[float, float]:
-    body = SOAP_ENVELOPE.format(records="".join(
+SUBMIT_HEADERS = {
+    "Content-Type": "text/xml; charset=utf-8",
+    "SOAPAction": '"http://api.lrs.qcf.gov.uk/services/IExternalService/SubmitAchievementBatchJob"',
+}
+
+
+def submit_body(records: Iterator[Row]) -> bytes:
+    return SOAP_ENVELOPE.format(records="".join(
         SOAP_RECORD.format(uln=r.uln, ref=r.reference, mis=r.mis, given=given_family(r.uln)[0],
                            family=given_family(r.uln)[1])
-        for r in rows(learners, n, offset=0)
+        for r in records
     )).encode()
-    headers = {"Content-Type": "text/xml; charset=utf-8",
-               "SOAPAction": '"http://api.lrs.qcf.gov.uk/services/IExternalService/SubmitAchievementBatchJob"'}
+
+
+def submit_and_wait(proc: Processes, engine: Any, body: bytes, n: int) -> tuple[float, float]:
+    """(seconds from the POST until the job is Successful, seconds until the answer); checks the job."""
     started = time.perf_counter()
-    answer = requests.post(proc.soap_url, data=body, headers=headers, timeout=600)
+    answer = requests.post(proc.soap_url, data=body, headers=SUBMIT_HEADERS, timeout=600)
     accepted = time.perf_counter() - started
     answer.raise_for_status()
     job_id = int(answer.text.split("JobId>")[1].split("<")[0])
@@ -332,6 +344,31 @@ def bench_soap(proc: Processes, engine: Any, learners: list[str], n: int) -> tup
     assert status == "Successful", status
     check_job(engine, job_id, n)
     return elapsed, accepted
+
+
+def bench_soap(
+    proc: Processes, engine: Any, learners: list[str], n: int, repeats: int
+) -> tuple[float, list[float]]:
+    """`repeats` SubmitAchievementBatchJob requests of `n` new Creates, one after the other: the first's
+    seconds until Successful, and each one's seconds until its answer."""
+    elapsed = []
+    answers = []
+    for i in range(repeats):
+        job_s, answer_s = submit_and_wait(proc, engine, submit_body(rows(learners, n, offset=i * n)), n)
+        elapsed.append(job_s)
+        answers.append(answer_s)
+    return elapsed[0], answers
+
+
+def bench_same_target(proc: Processes, engine: Any, learner: str, jobs: int, n: int) -> list[float]:
+    """`jobs` jobs of `n` Creates each for one ULN and one reference (different MisIdentifiers), one after
+    the other: each job's seconds from the POST until Successful. Every job finds more achievements of that
+    learner and reference already there; its cost should not grow with them."""
+    times = []
+    for j in range(jobs):
+        same = (Row(learner, "Y/999/0001", f"S{j}-{i}") for i in range(n))
+        times.append(submit_and_wait(proc, engine, submit_body(same), n)[0])
+    return times
 
 
 def bench_validate(proc: Processes, engine: Any, learners: list[str], n: int, offset: int) -> float:
@@ -412,8 +449,8 @@ def bench_baseline(backend: str, workdir: Path, learners: list[str], n: int, nam
         engine = create_engine(url)
         with engine.begin() as conn:
             org_id = conn.execute(
-                text("INSERT INTO organisations (ref, name, ukprn, batch_enabled) "
-                     "VALUES ('BENCH1', 'Bench', '10000009', :t) RETURNING id"), {"t": True}
+                text("INSERT INTO organisations (ref, name, ukprn, batch_enabled, active) "
+                     "VALUES ('BENCH1', 'Bench', '10000009', :t, :t) RETURNING id"), {"t": True}
             ).scalar()
         params = [
             {"organisation_id": org_id, "uln": r.uln, "reference": r.reference, "title": r.reference,
@@ -448,20 +485,27 @@ def run_backend(backend: str, args: argparse.Namespace, learners: list[str]) -> 
         worker_pids = lambda: [proc.worker.pid] if proc.worker else []  # noqa: E731
         with PeakWatcher(proc.server_pids) as server_watch, PeakWatcher(worker_pids) as worker_watch:
             print(f"  SOAP: one SubmitAchievementBatchJob of {args.records_soap} records", file=sys.stderr)
-            soap_s, accepted_s = bench_soap(proc, engine, learners, args.records_soap)
+            soap_s, answers = bench_soap(proc, engine, learners, args.records_soap, args.soap_repeats)
+            offset = args.records_soap * args.soap_repeats
             print(f"  SOAP: one ValidateAchievementBatch of {args.records_soap} records", file=sys.stderr)
-            validate_s = bench_validate(proc, engine, learners, args.records_soap, offset=args.records_soap)
+            validate_s = bench_validate(proc, engine, learners, args.records_soap, offset=offset)
+            print(f"  SOAP: {args.same_target_jobs} jobs of {args.records_soap} Creates for one ULN and "
+                  "reference", file=sys.stderr)
+            same_target = bench_same_target(
+                proc, engine, learners[-1], args.same_target_jobs, args.records_soap
+            )
             soap_server_mb = server_watch.mb()
             soap_worker_mb = worker_watch.mb()
             path = workdir / "batch.csv"
-            write_file(path, learners, args.records_file, offset=args.records_soap)
+            write_file(path, learners, args.records_file, offset=offset)
             print(f"  file: lrs-ws batch submit of {args.records_file} rows ...", file=sys.stderr)
             file_s, submit_mb, stored_s = bench_file(proc, engine, path, args.records_file, workdir)
         print("  baselines: Core executemany ...", file=sys.stderr)
         base_soap = bench_baseline(backend, workdir, learners, args.records_soap, "base_soap")
         base_file = bench_baseline(backend, workdir, learners, args.records_file, "base_file")
         result.update(
-            soap_records=args.records_soap, soap_seconds=soap_s, soap_accept_seconds=accepted_s,
+            soap_records=args.records_soap, soap_seconds=soap_s, soap_accept_seconds=answers,
+            same_target_seconds=same_target,
             validate_seconds=validate_s,
             soap_rps=args.records_soap / soap_s, soap_base_rps=args.records_soap / base_soap,
             file_records=args.records_file, file_seconds=file_s, file_rps=args.records_file / file_s,
@@ -493,8 +537,15 @@ def report(results: list[dict[str, Any]]) -> None:
         print(f"{'':<11}peak RSS MB: server {r['server_peak_mb']:.0f} (after the SOAP run "
               f"{r['soap_server_peak_mb']:.0f}), worker {r['worker_peak_mb']:.0f} "
               f"(after the SOAP run {r['soap_worker_peak_mb']:.0f}), batch submit {r['submit_peak_mb']:.0f}; "
-              f"SOAP request answered after {r['soap_accept_seconds']:.2f} s, file stored (job visible) "
-              f"after {r['file_stored_seconds']:.2f} s")
+              f"file stored (job visible) after {r['file_stored_seconds']:.2f} s")
+        answers = sorted(r["soap_accept_seconds"])
+        print(f"{'':<11}SubmitAchievementBatchJob of {r['soap_records']} answered after (s): "
+              + ", ".join(f"{a:.3f}" for a in r["soap_accept_seconds"])
+              + f"; median {answers[len(answers) // 2]:.3f}")
+        same = r["same_target_seconds"]
+        if same:
+            print(f"{'':<11}jobs of {r['soap_records']} Creates for one ULN and reference, seconds each: "
+                  + ", ".join(f"{t:.2f}" for t in same) + f"; last/first {same[-1] / same[0]:.2f}")
     out = REPO / "bench-results"
     out.mkdir(exist_ok=True)
     (out / f"batch-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
@@ -506,6 +557,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--records-file", type=int, default=100_000)
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--chunk-size", type=int, default=1000, help="records a worker transaction")
+    parser.add_argument("--soap-repeats", type=int, default=3, help="SOAP submissions timed to their answer")
+    parser.add_argument("--same-target-jobs", type=int, default=6,
+                        help="jobs of Creates for one ULN and reference, one after the other")
     args = parser.parse_args(argv)
     learners = ulns(LEARNERS)
     results = []

@@ -166,6 +166,9 @@ class Settings:
     # psycopg prepares a statement run 5 times on one connection; PgBouncer before 1.21 in transaction
     # pooling cannot follow prepared statements across server connections, so turn them off behind it.
     database_prepared_statements: bool = True
+    # How long one batch chunk's transaction should last at most: a slower chunk makes the next ones smaller
+    # (on SQLite a chunk holds the database's only write lock, which single-record changes wait for).
+    worker_chunk_seconds: float = 2.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -228,6 +231,7 @@ class Settings:
             database_prepared_statements=_bool(
                 env, "LRS_WS_DATABASE_PREPARED_STATEMENTS", base.database_prepared_statements
             ),
+            worker_chunk_seconds=_float(env, "LRS_WS_WORKER_CHUNK_SECONDS", base.worker_chunk_seconds, 0.01),
         )
         if settings.max_page_size < settings.default_page_size:
             raise SettingError(

@@ -4,7 +4,7 @@ file, audit events, promotion, leases and graceful stops. Jobs are submitted thr
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -27,6 +27,7 @@ from lrs_ws.jobs.worker import BatchWorker, run_worker
 from lrs_ws.service import batch, records
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
+from lrs_ws.service.batch_ports import ChunkKeys
 from lrs_ws.service.records import AchievementRecord
 
 JAMES, TEST, AMIRA, OWEN = "8659377485", "3415521949", "1234567899", "1604938268"
@@ -338,6 +339,42 @@ def test_a_worker_told_to_stop_finishes_its_chunk_and_gives_the_job_back(demo_wi
     assert (job.status, job.counts.done, job.counts.created, job.attempts) == (b.SUCCESSFUL, 7, 7, 0)
     assert count(demo_wiring.engine, "SELECT count(*) FROM audit_events WHERE request_id = :r",
                  r=f"batch-job-{job_id}") == 7
+
+
+def test_a_small_job_of_another_organisation_finishes_before_a_large_job_submitted_first(demo_wiring):
+    large = submit(demo_wiring, [achievement(JAMES, UNIT, mis=f"L{i}") for i in range(40)])
+    small = submit(demo_wiring, [achievement(JAMES, UNIT, mis="D2")], username="demo2.edc")
+    finished: list[int] = []
+    settings = demo_wiring.settings.with_(worker_chunk_size=10)
+    worker = BatchWorker(
+        Wiring(settings, demo_wiring.engine, demo_wiring.uow_factory), threading.Event(),
+        on_chunk=lambda job, result: finished.append(job.id) if result.finished else None,
+    )
+    worker.run(once=True)
+    assert finished == [small, large]
+    assert report(demo_wiring, small, "demo2.edc").job.counts.created == 1
+    job = report(demo_wiring, large).job
+    assert (job.status, job.counts.created, job.attempts) == (b.SUCCESSFUL, 40, 0)
+
+
+def test_a_chunk_reads_only_the_achievements_its_records_can_match(demo_wiring):
+    held = [achievement(JAMES, UNIT, mis=f"M{i}", award=datetime(2023, 1, 1 + i)) for i in range(20)]
+    held += [achievement(JAMES, QUAL, mis=f"Q{i}") for i in range(3)]
+    submit(demo_wiring, held)
+    work(demo_wiring)
+    organisation = caller_for(demo_wiring).organisation_id
+    keys = ChunkKeys(
+        ulns={JAMES}, references={UNIT, QUAL},
+        by_mis_identifier={(JAMES, UNIT, "M7"), (JAMES, UNIT, "none such")},
+        by_award_date={(JAMES, UNIT, date(2023, 1, 12))},
+        by_target=set(),
+    )
+    with demo_wiring.uow_factory() as uow:
+        found = uow.batches.chunk_context(organisation, keys).achievements
+        assert sorted(a.mis_identifier for a in found) == ["M11", "M7"]
+        every = ChunkKeys({JAMES}, {QUAL}, set(), set(), by_target={(JAMES, QUAL)})
+        found = uow.batches.chunk_context(organisation, every).achievements
+        assert sorted(a.mis_identifier for a in found) == ["Q0", "Q1", "Q2"]
 
 
 def test_small_chunks_give_the_same_outcome_as_one_chunk(demo_wiring):

@@ -8,6 +8,7 @@ two workers can never both take it (SQLite serialises writers anyway).
 from __future__ import annotations
 
 import builtins
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from itertools import islice
@@ -16,6 +17,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     CursorResult,
+    Date,
     String,
     and_,
     any_,
@@ -27,9 +29,10 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     update,
 )
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from lrs_ws.db import bulk, feed
 from lrs_ws.db.tables import achievements, audit_events, learning_aims, organisations
@@ -42,11 +45,16 @@ from lrs_ws.db.tables_batch import verify_results as V
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
-from lrs_ws.service.batch_ports import ChunkContext, NewJob, PayloadChunk
+from lrs_ws.service.batch_ports import ChunkContext, ChunkKeys, NewJob, PayloadChunk
 from lrs_ws.service.uow import Aim, Purged
 
 # Payload rows (a thousand records each) written per statement: a few, so a large file is never held whole.
 PAYLOAD_ROWS_PER_INSERT = 4
+# Achievement lookup keys per statement (three parameters each on SQLite, well below its limit).
+KEYS_PER_QUERY = 1000
+_BY_MIS_IDENTIFIER = ("uln", "reference", "mis_identifier")
+_BY_AWARD_DATE = ("uln", "reference", "award_date")
+_BY_TARGET = ("uln", "reference")
 
 _COUNT_COLUMNS = {
     "done": "records_done",
@@ -227,7 +235,7 @@ class BatchRepository:
         )
         waiting = self.session.scalar(
             select(func.coalesce(func.sum(J.c.record_count - J.c.records_done), 0)).where(
-                J.c.organisation_id == organisation_id, J.c.status.in_((b.WAITING, b.IN_PROGRESS))
+                J.c.organisation_id == organisation_id, J.c.status.in_(b.QUEUED)
             )
         )
         return int(waiting or 0)
@@ -287,10 +295,19 @@ class BatchRepository:
         )
 
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> b.BatchJob | None:
+        # Fair between organisations: first the organisation whose queued jobs were worked on longest ago
+        # (never: first of all), then its oldest job. A worker gives its job back between chunks while
+        # another organisation's job waits (waiting_elsewhere), so their chunks take turns.
+        other = J.alias("other")
+        last_served = (
+            select(func.max(other.c.heartbeat_at))
+            .where(other.c.organisation_id == J.c.organisation_id, other.c.status.in_(b.QUEUED))
+            .scalar_subquery()
+        )
         candidate = self.session.execute(
             select(J.c.id)
             .where(self._claimable(now))
-            .order_by(J.c.id)
+            .order_by(last_served.asc().nulls_first(), J.c.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         ).scalar()
@@ -312,6 +329,14 @@ class BatchRepository:
         if _cursor(taken).rowcount != 1:
             return None
         return self.get(candidate, None, kind=None)
+
+    def waiting_elsewhere(self, organisation_id: int, now: datetime) -> bool:
+        return (
+            self.session.execute(
+                select(J.c.id).where(self._claimable(now), J.c.organisation_id != organisation_id).limit(1)
+            ).first()
+            is not None
+        )
 
     def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
         done = self.session.execute(
@@ -353,9 +378,7 @@ class BatchRepository:
     def delete_payloads(self, job_id: int) -> None:
         self.session.execute(delete(P).where(P.c.job_id == job_id))
 
-    def chunk_context(
-        self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
-    ) -> ChunkContext:
+    def chunk_context(self, organisation_id: int, keys: ChunkKeys) -> ChunkContext:
         postgresql = bulk.is_postgresql(self.session)
         if postgresql:
             # psycopg prepares a statement run five times; PostgreSQL may then keep one generic plan for it,
@@ -370,36 +393,71 @@ class BatchRepository:
             return column.in_(sorted(values))
 
         learners: dict[str, model.LearnerData] = {}
-        if ulns:
+        if keys.ulns:
             for row in self.session.execute(
-                select(L.c.uln, L.c.given_name, L.c.family_name).where(one_of(L.c.uln, ulns))
+                select(L.c.uln, L.c.given_name, L.c.family_name).where(one_of(L.c.uln, keys.ulns))
             ):
                 learners[row.uln] = model.LearnerData(
                     uln=row.uln, given_name=row.given_name, family_name=row.family_name
                 )
         aims: dict[str, Aim] = {}
-        if references:
+        if keys.references:
             for row in self.session.execute(
-                select(learning_aims).where(one_of(learning_aims.c.reference, references))
+                select(learning_aims).where(one_of(learning_aims.c.reference, keys.references))
             ):
                 aims[row.reference] = Aim(row.reference, row.title, row.aim_type, row.level)
-        found: builtins.list[model.Achievement] = []
-        if targets:
-            T = achievements.c
-            # ULNs and references rather than (uln, reference) pairs: PostgreSQL hashes long lists, so this
-            # stays cheap even when the table's statistics lag behind a large batch; exact pairs below.
-            candidates = self.session.scalars(
-                select(model.Achievement)
-                .where(
-                    T.organisation_id == organisation_id,
-                    T.deleted.is_(False),
-                    one_of(T.uln, {uln for uln, _ in targets}),
-                    one_of(T.reference, {ref for _, ref in targets}),
-                )
-                .order_by(T.id)
+        found: dict[int, model.Achievement] = {}
+        for columns, types, wanted in (
+            (_BY_MIS_IDENTIFIER, (String, String, String), keys.by_mis_identifier),
+            (_BY_AWARD_DATE, (String, String, Date), keys.by_award_date),
+            (_BY_TARGET, (String, String), keys.by_target),
+        ):
+            for batch in _chunks(sorted(wanted), KEYS_PER_QUERY):
+                for achievement in self.session.scalars(
+                    self._live_achievements(organisation_id, columns, types, batch, postgresql)
+                ):
+                    found.setdefault(achievement.id, achievement)
+        return ChunkContext(learners, aims, [found[i] for i in sorted(found)])
+
+    @staticmethod
+    def _live_achievements(
+        organisation_id: int,
+        columns: tuple[str, ...],
+        types: tuple[Any, ...],
+        keys: builtins.list[tuple[Any, ...]],
+        postgresql: bool,
+    ) -> Any:
+        """The organisation's live achievements whose `columns` equal one of `keys`: one index probe a key
+        (the achievements indexes lead with the organisation, ULN and reference)."""
+        T = achievements.c
+        live = (T.organisation_id == organisation_id, T.deleted.is_(False))
+        if postgresql:
+            # The keys as arrays joined column by column (unnest): one parameter each, whatever their number.
+            # Each key gets its own indexed lookup (LATERAL, kept from being merged into the join by OFFSET
+            # 0): PostgreSQL would otherwise hash all of a learner's achievements when it holds thousands.
+            wanted: Any = func.unnest(
+                *[bindparam(None, [k[i] for k in keys], type_=ARRAY(t)) for i, t in enumerate(types)]
+            ).table_valued(*columns).render_derived(name="wanted")
+            per_key = (
+                select(achievements)
+                .where(*live, *[T[c] == wanted.c[c] for c in columns])
+                .offset(0)
+                .lateral("found")
             )
-            found = [a for a in candidates if (a.uln, a.reference) in targets]
-        return ChunkContext(learners, aims, found)
+            return select(aliased(model.Achievement, per_key)).select_from(wanted).join(per_key, true())
+        # The keys as one JSON array (json_each), materialised first so that the join walks it and probes
+        # the index for each: one parameter and one statement compiled once (a VALUES list is compiled anew
+        # for every chunk, and a row-value IN list is planned as a scan of the organisation's achievements).
+        rows = func.json_each(bindparam(None, json.dumps(keys, default=str))).table_valued("value")
+        wanted = select(
+            *[func.json_extract(rows.c.value, f"$[{i}]").label(c) for i, c in enumerate(columns)]
+        ).cte("wanted").prefix_with("MATERIALIZED")
+        return (
+            select(model.Achievement)
+            .select_from(wanted)
+            .join(achievements, and_(*[T[c] == wanted.c[c] for c in columns]))
+            .where(*live)
+        )
 
     def insert_achievements(self, new: Sequence[model.AchievementData], versions: Sequence[int]) -> None:
         if not new:

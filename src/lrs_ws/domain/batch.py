@@ -13,6 +13,7 @@ FAILED = "Failed"
 CANCELLED = "Cancelled"
 JOB_STATUSES = (FAILED, SUCCESSFUL, WAITING, IN_PROGRESS, CANCELLED)
 FINISHED = (SUCCESSFUL, FAILED, CANCELLED)
+QUEUED = (WAITING, IN_PROGRESS)
 
 # What a job does: apply achievements, or verify learners against the register.
 KIND_ACHIEVEMENTS = "Achievement"

@@ -186,7 +186,8 @@ class BatchWorker:
             return
         detail = f"{self.worker_id} (takeovers {job.attempts})"
         log.info("batch job claimed", extra={**extra, "detail": detail})
-        chunk_size = max(1, int(self.settings.worker_chunk_size))
+        largest = max(1, int(self.settings.worker_chunk_size))
+        chunk_size = largest
         one_by_one = 0  # records still to be done one per transaction after an unexpected failure
         failures = 0
         stale = 0
@@ -198,6 +199,7 @@ class BatchWorker:
                     return
                 self.tick()
                 size = 1 if one_by_one else chunk_size
+                started = time.monotonic()
                 try:
                     result = PROCESSORS[job.kind].process_chunk(
                         self.uow_factory(), job=job, worker_id=self.worker_id, chunk_size=size,
@@ -227,14 +229,28 @@ class BatchWorker:
                 failures = stale = 0
                 if one_by_one:
                     one_by_one -= 1
+                elif result.processed:
+                    chunk_size = next_chunk_size(
+                        chunk_size, result.processed, time.monotonic() - started,
+                        self.settings.worker_chunk_seconds, largest,
+                    )
                 self.stats.records += result.processed
                 if self.on_chunk is not None:
                     self.on_chunk(job, result)
                 if result.finished:
                     self.stats.jobs += 1
                     return
+                if self._yield_to_others(job):
+                    log.info("batch job given back for another organisation's job", extra=extra)
+                    return
         except bp.LeaseLost:
             log.warning("batch job lease lost; another worker has it", extra=extra)
+
+    def _yield_to_others(self, job: b.BatchJob) -> bool:
+        try:
+            return bp.yield_to_others(self.uow_factory(), job=job, worker_id=self.worker_id)
+        except ServiceUnavailable:
+            return False  # the next chunk meets the outage and waits for the database, keeping the job
 
     def under_maintenance(self) -> bool:
         """Planned maintenance is on (read at most once a second); logged when it begins and ends."""
@@ -277,6 +293,17 @@ class BatchWorker:
             return 0, max(0, one_by_one - 1)
         self.stop.wait(min(5.0, 0.5 * 2**failures))
         return failures, one_by_one
+
+
+def next_chunk_size(size: int, processed: int, seconds: float, target: float, largest: int) -> int:
+    """The size of the next chunk after one of `processed` records took `seconds`: in proportion to the
+    target when it took longer (a chunk's transaction holds locks; on SQLite the only write lock), back up
+    to `largest` by doubling once chunks are quick again."""
+    if seconds > target:
+        return max(1, min(largest, int(processed * target / seconds)))
+    if seconds < target / 2:
+        return min(largest, size * 2)
+    return size
 
 
 def run_worker(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, NamedTuple, Protocol
 
 from lrs_ws.domain import model
@@ -39,6 +39,21 @@ class PayloadChunk(NamedTuple):
     first_index: int
     record_count: int
     records: str
+
+
+@dataclass(frozen=True)
+class ChunkKeys:
+    """What a chunk's records look up: their learners and aims, and the organisation's live achievements
+    each record can match: by ULN, reference and MisIdentifier (a record with a MisIdentifier), by ULN,
+    reference and award date (a Create without one), or every one of a ULN and reference (an Update,
+    Withdraw or Reinstate without one). Only these are read, so a chunk costs the same however many other
+    achievements its learners hold."""
+
+    ulns: set[str]
+    references: set[str]
+    by_mis_identifier: set[tuple[str, str, str]]
+    by_award_date: set[tuple[str, str, date]]
+    by_target: set[tuple[str, str]]
 
 
 @dataclass(frozen=True)
@@ -83,7 +98,10 @@ class BatchRepository(Protocol):
 
     # -- the worker --------------------------------------------------------------------------------------
     def claim(self, worker_id: str, now: datetime, lease_until: datetime) -> BatchJob | None:
-        """Take one Waiting job, or an InProgress one whose lease ran out (counted in `attempts`)."""
+        """Take one Waiting job, or an InProgress one whose lease ran out (counted in `attempts`): of the
+        organisation whose queued jobs were worked on longest ago, its oldest."""
+    def waiting_elsewhere(self, organisation_id: int, now: datetime) -> bool:
+        """Whether a job of another organisation could be claimed now."""
     def renew_lease(self, job_id: int, worker_id: str, now: datetime, lease_until: datetime) -> int | None:
         """Extend this worker's lease (and lock the job row until commit) and return the job's cursor (its
         records done: the position of the next record to process); None when the job is not ours."""
@@ -97,9 +115,7 @@ class BatchRepository(Protocol):
         """The stored chunks holding the job's records at positions start..stop-1, in order."""
     def delete_payloads(self, job_id: int) -> None:
         """Delete the job's records as submitted (once it has ended)."""
-    def chunk_context(
-        self, organisation_id: int, ulns: set[str], targets: set[tuple[str, str]], references: set[str]
-    ) -> ChunkContext: ...
+    def chunk_context(self, organisation_id: int, keys: ChunkKeys) -> ChunkContext: ...
     def insert_achievements(
         self, achievements: Sequence[model.AchievementData], versions: Sequence[int]
     ) -> None:

@@ -6,8 +6,9 @@ others. The chunk's new achievements, audit events, record outcomes and job coun
 committed once, while the worker holds the job's lease. A worker that dies mid-chunk leaves nothing of that
 chunk behind, and the next worker does the chunk again: no record is applied twice or lost.
 
-For speed the chunk's learners, aims and candidate achievements are read in three queries, and the new
-achievements and audit events are inserted in bulk.
+For speed the chunk's learners, aims and candidate achievements are read in a few queries (only the
+achievements its records can match, by indexed keys), and the new achievements and audit events are inserted
+in bulk.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from lrs_ws.service import record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
-from lrs_ws.service.batch_ports import ChunkContext
+from lrs_ws.service.batch_ports import ChunkContext, ChunkKeys
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork, Aim
 
@@ -92,12 +93,25 @@ class ChunkView:
 
 
 def claim_next(uow: AbstractUnitOfWork, *, worker_id: str, lease_seconds: int) -> b.BatchJob | None:
-    """Take the oldest claimable job for this worker (its lease starts now)."""
+    """Take the next claimable job for this worker, fairly between organisations (its lease starts now)."""
     now = utcnow()
     with uow:
         job = uow.batches.claim(worker_id, now, now + timedelta(seconds=lease_seconds))
         uow.commit()
         return job
+
+
+def yield_to_others(uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str) -> bool:
+    """Give the job back between two chunks when another organisation's job is waiting, so that one
+    organisation's large job never holds up the others' (the claim then takes the organisation served
+    longest ago). True when the job was given back."""
+    now = utcnow()
+    with uow:
+        if not uow.batches.waiting_elsewhere(job.organisation_id, now):
+            return False
+        uow.batches.release(job.id, worker_id, now)
+        uow.commit()
+    return True
 
 
 def release(uow: AbstractUnitOfWork, *, job_id: int, worker_id: str) -> None:
@@ -205,10 +219,22 @@ def parse_records(rows: Sequence[list[Any]], today: date) -> Parsed:
     return parsed
 
 
-def context_keys(parsed: Parsed) -> tuple[set[str], set[tuple[str, str]], set[str]]:
-    """The ULNs, (ULN, reference) targets and references the clean records refer to (for chunk_context)."""
-    clean = [r for _, r in parsed if isinstance(r, records.CleanRecord)]
-    return {r.uln for r in clean}, {(r.uln, r.reference) for r in clean}, {r.reference for r in clean}
+def context_keys(parsed: Parsed) -> ChunkKeys:
+    """What the clean records refer to (for chunk_context): each achievement lookup as narrow as the record's
+    rule needs it (records.decide)."""
+    keys = ChunkKeys(set(), set(), set(), set(), set())
+    for _, r in parsed:
+        if not isinstance(r, records.CleanRecord):
+            continue
+        keys.ulns.add(r.uln)
+        keys.references.add(r.reference)
+        if r.mis_identifier:
+            keys.by_mis_identifier.add((r.uln, r.reference, r.mis_identifier))
+        elif r.action == records.ACTION_CREATE:
+            keys.by_award_date.add((r.uln, r.reference, r.award_date))
+        else:
+            keys.by_target.add((r.uln, r.reference))
+    return keys
 
 
 @dataclass
@@ -293,7 +319,7 @@ def process_chunk(
 
         caller = _caller(job)
         parsed = parse_records(rows, now.date())
-        view = ChunkView(batches.chunk_context(job.organisation_id, *context_keys(parsed)))
+        view = ChunkView(batches.chunk_context(job.organisation_id, context_keys(parsed)))
         decided = decide_records(view, caller, parsed, job.submission_type, now, write_existing=uow.flush)
         new, applied, refused, delta = decided.new, decided.applied, decided.refused, decided.delta
         versions = decided.versions

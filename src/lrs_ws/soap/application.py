@@ -16,6 +16,7 @@ from spyne.protocol.xml import SchemaValidationError
 from lrs_ws.domain.errors import DomainError
 from lrs_ws.soap import fast_records, fast_results
 from lrs_ws.soap.context import Deps, read_username_token, release_request_uow, request_context
+from lrs_ws.soap.envelope import PARSED_ENVELOPE
 from lrs_ws.soap.faults import (
     INTERNAL_ERROR_CODE,
     INTERNAL_ERROR_MESSAGE,
@@ -59,6 +60,16 @@ class LrsSoap11(Soap11):
         self.validation_schema = None
         if self.validator is self.SCHEMA_VALIDATION and value is not None:
             self.validation_schema = build_validation_schema(self.app.interface.docs.xml_schema)
+    def create_in_document(self, ctx, charset=None):  # type: ignore[no-untyped-def]
+        # The request guard has parsed and checked the envelope already: take its tree rather than parsing
+        # the body a second time (the guard refuses id attributes, so there are no XML ids to resolve).
+        req_env = getattr(ctx.transport, "req_env", None) or {}
+        envelope = req_env.get(PARSED_ENVELOPE)
+        if envelope is None:
+            return super().create_in_document(ctx, charset)
+        ctx.in_document = (envelope, {})
+        return None
+
     def set_validator(self, validator):  # type: ignore[no-untyped-def]
         super().set_validator(validator)
         if self.validator is self.SCHEMA_VALIDATION:

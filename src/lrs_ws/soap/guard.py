@@ -3,7 +3,8 @@
 Spyne reads and parses whatever arrives: it recurses forever on cyclic SOAP-encoding hrefs, lets empty
 bodies and entity references escape as HTML 500s, truncates chunked bodies silently and spends ~28 s of CPU
 on 100k attributes. The guard reads the body itself (bounded), checks it with a cheap byte scan and a
-hardened streaming parse, and only then hands spyne a fresh, fully read body. During planned maintenance it
+hardened parse, and only then hands spyne a fresh, fully read body together with the parsed tree (spyne
+validates and reads that tree rather than parsing the body again). During planned maintenance it
 answers every operation with WSEC0004 itself (lrs_ws.service.maintenance), before spyne sees the request.
 """
 
@@ -19,7 +20,13 @@ from lrs_ws.config import Settings
 from lrs_ws.domain.errors import ServiceUnavailable, UnderMaintenance
 from lrs_ws.observe import observation_of
 from lrs_ws.service.maintenance import MaintenanceStatus
-from lrs_ws.soap.envelope import ALLOWED_CHARSETS, READ_CHUNK, EnvelopeInspector, RequestRefused
+from lrs_ws.soap.envelope import (
+    ALLOWED_CHARSETS,
+    PARSED_ENVELOPE,
+    READ_CHUNK,
+    EnvelopeInspector,
+    RequestRefused,
+)
 from lrs_ws.soap.faults import error_code, fault_envelope
 
 log = logging.getLogger("lrs_ws.guard")
@@ -84,7 +91,7 @@ class RequestGuard:
             body = self._read_body(environ)
             if obs is not None:
                 obs.request_bytes = len(body)
-            self.inspector.inspect(body)
+            envelope = self.inspector.inspect(body)
         except _PlainRefusal as refusal:
             if obs is not None:
                 obs.request_bytes = refusal.consumed
@@ -112,6 +119,7 @@ class RequestGuard:
         inner.pop("HTTP_TRANSFER_ENCODING", None)
         inner["wsgi.input"] = io.BytesIO(body)
         inner["CONTENT_LENGTH"] = str(len(body))
+        inner[PARSED_ENVELOPE] = envelope
         return self.app(inner, start_response)
 
     def _guards(self, path: str) -> bool:
