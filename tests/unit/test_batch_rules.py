@@ -11,6 +11,7 @@ import pytest
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.error_codes import error_code, record_error
 from lrs_ws.service import batch, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_ports import ChunkContext
@@ -77,7 +78,7 @@ def test_a_cell_that_does_not_parse_is_a_field_error_of_its_record(field, value)
     with pytest.raises(e.InvalidValue) as err:
         batch.decode_record(payload)
     assert err.value.field == field
-    assert records.classify(err.value) == ("WSEC0103", b.FIELD_ERROR)
+    assert record_error(type(err.value)) == ("WSEC0103", b.FIELD_ERROR)
 
 
 # -- batch files ---------------------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ def test_a_batch_file_header_may_list_the_fields_in_any_order_and_case():
 def test_an_empty_file_is_refused_as_holding_no_achievements():
     with pytest.raises(e.BatchRefused) as refused:
         list(batch.csv_rows(io.StringIO("")))
-    assert refused.value.code == "WSEC0047"
+    assert error_code(refused.value) == "WSEC0047"
 
 
 # -- the error file --------------------------------------------------------------------------------------

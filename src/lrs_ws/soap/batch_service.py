@@ -6,6 +6,7 @@ from __future__ import annotations
 from spyne import Array, Integer, Integer32, ServiceBase, Unicode, rpc
 
 from lrs_ws.domain import batch as b
+from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
 from lrs_ws.service import batch, batch_validation
 from lrs_ws.soap import convert
@@ -22,13 +23,11 @@ from lrs_ws.soap.lrs_types import (
     User,
 )
 
-OK = "WSRC0000"
-
 
 def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementBatchJobResponse:
     c = job.counts
     return AchievementBatchJobResponse(
-        ResponseCode=OK,
+        ResponseCode=SUCCESS,
         AchievementBatchErrorFile=error_file,
         AchievementsCreated=c.created,
         AchievementsPromotedToFinal=c.promoted,
@@ -58,7 +57,7 @@ def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementB
 def validation_response(v: batch_validation.Validation) -> AchievementBatchValidationResponse:
     c = v.counts
     return AchievementBatchValidationResponse(
-        ResponseCode=OK,
+        ResponseCode=SUCCESS,
         AchievementBatchErrorFile=v.error_file,
         AchievementsCreated=c.created,
         AchievementsPromotedToFinal=c.promoted,
@@ -100,7 +99,7 @@ class AchievementBatchService(ServiceBase):
             max_achievements=deps.settings.max_batch_achievements,
             max_queued_records=deps.settings.max_queued_records_per_org,
         )
-        return SubmitAchievementBatchJobResponse(ResponseCode=OK, JobId=job_id)
+        return SubmitAchievementBatchJobResponse(ResponseCode=SUCCESS, JobId=job_id)
 
     @rpc(User, Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"), Unicode(max_len=254),
          _returns=AchievementBatchValidationResponse, _out_variable_name="ValidateAchievementBatchResult")

@@ -7,6 +7,7 @@ from typing import Any
 
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
 
+from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.errors import SchemaInvalid
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
@@ -81,7 +82,7 @@ class AchievementService(ServiceBase):
         gone = ach.delete(
             _uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion
         )
-        return t.OperationResult(ResponseCode="WSRC0000", AchievementId=gone.id, Version=gone.version)
+        return t.OperationResult(ResponseCode=SUCCESS, AchievementId=gone.id, Version=gone.version)
 
     @rpc(User, _Uln, _returns=t.LearnerName, _out_variable_name="FindLearnerByUlnResult")
     def FindLearnerByUln(ctx, invokingUser, uln):  # noqa: N802,N803
