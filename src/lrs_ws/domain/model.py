@@ -6,8 +6,14 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from lrs_ws.domain.errors import InvalidTransition, InvalidValue, SameUlnTransfer, StaleVersion
-from lrs_ws.domain.values import check_grade
+from lrs_ws.domain.errors import (
+    ActionNotVerified,
+    InvalidTransition,
+    InvalidValue,
+    LearnerNotFound,
+    SameUlnTransfer,
+    StaleVersion,
+)
 
 ROLE_AO_USER = "AO_USER"
 ROLE_EDC_USER = "EDC_USER"
@@ -169,9 +175,10 @@ class AchievementData:
         if self.deleted:
             raise InvalidTransition("achievement", "deleted", attempted)
 
-    def edit_grade(self, new_grade: str | None, now: datetime) -> None:
+    def edit_grade(self, grade: str, now: datetime) -> None:
+        """`grade` as values.check_grade returns it (checked before the achievement is looked up)."""
         self._require_live("edited")
-        self.grade = check_grade(new_grade)
+        self.grade = grade
         self.updated_at = now
 
     def update_details(
@@ -202,10 +209,17 @@ class AchievementData:
         self.withdrawn_reason = ""
         self.updated_at = now
 
-    def transfer_to(self, new_uln: str, now: datetime) -> None:
-        self._require_live("transferred")
+    def check_transfer(self, new_uln: str, learner: LearnerData | None) -> None:
+        """A transfer goes to another ULN than the achievement's own, of a learner on the register
+        (`learner`: the register's entry for `new_uln`, None when it has none)."""
         if new_uln == self.uln:
             raise SameUlnTransfer(new_uln)
+        if learner is None:
+            raise LearnerNotFound(new_uln)
+
+    def transfer_to(self, new_uln: str, learner: LearnerData | None, now: datetime) -> None:
+        self._require_live("transferred")
+        self.check_transfer(new_uln, learner)
         self.uln = new_uln
         self.updated_at = now
 
@@ -313,16 +327,21 @@ class EventDataChallenge:
         self.decision_reason = reason
         self.decided_at = now
 
-    def close(self, now: datetime) -> None:
-        from lrs_ws.domain.errors import ActionNotVerified
-
+    def check_closable(self) -> None:
+        """An EDC is closed once, after its AO has decided it."""
         if self.status == EDC_COMPLETE:
-            raise InvalidTransition("EDC", "Complete", "closed")
+            raise InvalidTransition("EDC", "already Complete", "closed again")
         if self.decision is None:
-            raise InvalidTransition("EDC", f"{self.status} with no decision", "closed")
+            raise InvalidTransition("EDC", f"{self.status} with no decision recorded by its AO", "closed")
+
+    def close(self, now: datetime, *, missing: str = "") -> None:
+        """A Rejected EDC closes at once, an Accepted one once its corrective action is verified;
+        `missing` says what the verification found lacking (for the refusal)."""
+        self.check_closable()
         if self.decision == ACCEPTED and not self.action_verified:
             raise ActionNotVerified(
-                f"the recommended action {self.recommended_action}"
+                missing
+                or f"the recommended action {self.recommended_action}"
                 + (f" ({self.supplied_value})" if self.supplied_value else "")
                 + " has not been carried out on the achievement since the EDC was accepted."
             )
