@@ -16,6 +16,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     CursorResult,
+    Select,
     String,
     and_,
     any_,
@@ -60,8 +61,6 @@ _COUNT_COLUMNS = {
     "successful_final": "successful_final",
     "successful_provisional": "successful_provisional",
 }
-
-_JOB_COLUMNS = [J, organisations.c.ref.label("organisation_ref")]
 
 ACHIEVEMENT_COLUMNS = (
     "id", "organisation_id", "uln", "reference", "title", "aim_type", "level", "grade", "award_date",
@@ -117,8 +116,10 @@ class BatchRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _select_jobs(self):  # type: ignore[no-untyped-def]
-        return select(*_JOB_COLUMNS).join(organisations, organisations.c.id == J.c.organisation_id)
+    def _select_jobs(self) -> Select[Any]:
+        return select(J, organisations.c.ref.label("organisation_ref")).join(
+            organisations, organisations.c.id == J.c.organisation_id
+        )
 
     # -- submission and reading ------------------------------------------------------------------------
 

@@ -45,6 +45,8 @@ def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
 class LrsSoap11(Soap11):
     """Soap11 whose schema-validation faults carry a DomainFault (WSEC0001) and never echo input values."""
 
+    validation_schema: Any  # lxml's XMLSchema, built by set_app
+
     def set_app(self, value):  # type: ignore[no-untyped-def]
         # XmlDocument.set_app, with the validation schema built in memory instead of in TMPDIR files.
         ProtocolBase.set_app(self, value)

@@ -97,4 +97,5 @@ def fault_envelope(code: str, message: str, faultcode: str = "soap:Client") -> b
     etree.SubElement(fault, "faultcode").text = faultcode
     etree.SubElement(fault, "faultstring").text = f"{code}: {message}"
     fault.append(domain_fault_detail(code, message))
-    return etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    document: bytes = etree.tostring(env, xml_declaration=True, encoding="utf-8")
+    return document

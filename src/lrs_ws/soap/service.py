@@ -43,7 +43,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Uln, _Short, Boolean, Integer, Integer,
          _returns=t.LearnerAchievements, _out_variable_name="GetLearnerAchievementsResult")
-    def GetLearnerAchievements(ctx, invokingUser, uln, sortBy, sortDescending, pageNumber, pageSize):  # noqa: N802,N803
+    def GetLearnerAchievements(  # noqa: N802
+        ctx: Any, invokingUser: User | None, uln: str | None, sortBy: str | None,  # noqa: N803
+        sortDescending: bool | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+    ) -> t.LearnerAchievements:
         """The learner's name and the caller organisation's achievements for a ULN, sorted by ReferenceNumber,
         Type, Level, Grade or AwardDate (ascending unless sortDescending; with no sortBy, newest award first),
         paged, with the total count."""
@@ -58,7 +61,9 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _returns=t.AchievementSummary, _out_variable_name="GetAchievementResult")
-    def GetAchievement(ctx, invokingUser, achievementId):  # noqa: N802,N803
+    def GetAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+    ) -> t.AchievementSummary:
         """One achievement's summary (aim title, type, reference, grade, level, award date, ...)."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -67,7 +72,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, Unicode(max_len=200, **_REQ), _Version,
          _returns=t.AchievementSummary, _out_variable_name="EditAchievementGradeResult")
-    def EditAchievementGrade(ctx, invokingUser, achievementId, newGrade, expectedVersion):  # noqa: N802,N803
+    def EditAchievementGrade(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None, newGrade: str | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> t.AchievementSummary:
         """Replace or add the grade: free text of at most 20 characters."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -76,7 +84,10 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _Version, _returns=t.OperationResult, _out_variable_name="DeleteAchievementResult")
-    def DeleteAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
+    def DeleteAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> t.OperationResult:
         """Remove the achievement from the learner's PLR; it stays in the audit trail."""
         caller = caller_of(ctx, invokingUser)
         gone = ach.delete(
@@ -85,7 +96,9 @@ class AchievementService(ServiceBase):
         return t.OperationResult(ResponseCode=SUCCESS, AchievementId=gone.id, Version=gone.version)
 
     @rpc(User, _Uln, _returns=t.LearnerName, _out_variable_name="FindLearnerByUlnResult")
-    def FindLearnerByUln(ctx, invokingUser, uln):  # noqa: N802,N803
+    def FindLearnerByUln(  # noqa: N802
+        ctx: Any, invokingUser: User | None, uln: str | None,  # noqa: N803
+    ) -> t.LearnerName:
         """The register's given and family name for a ULN, to confirm a transfer target."""
         caller = caller_of(ctx, invokingUser)
         learner = ach.find_learner(_uow(ctx), caller=caller, uln=uln)
@@ -93,7 +106,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, _Uln, _Version,
          _returns=t.AchievementSummary, _out_variable_name="TransferAchievementResult")
-    def TransferAchievement(ctx, invokingUser, achievementId, newUln, expectedVersion):  # noqa: N802,N803
+    def TransferAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None, newUln: str | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> t.AchievementSummary:
         """Move the achievement to another learner's ULN."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -103,7 +119,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Choice, Achievement.customize(**_REQ),
          _returns=t.AchievementSummary, _out_variable_name="CreateAchievementResult")
-    def CreateAchievement(ctx, invokingUser, submissionType, achievement):  # noqa: N802,N803
+    def CreateAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, submissionType: str | None,  # noqa: N803
+        achievement: Achievement | None,  # noqa: N803
+    ) -> t.AchievementSummary:
         """Create one achievement (the LRS Achievement type; Action 1 or empty), Final or Provisional."""
         caller = caller_of(ctx, invokingUser)
         if achievement is None:
@@ -117,7 +136,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, Unicode(max_len=200), _Version,
          _returns=t.AchievementSummary, _out_variable_name="WithdrawAchievementResult")
-    def WithdrawAchievement(ctx, invokingUser, achievementId, reason, expectedVersion):  # noqa: N802,N803
+    def WithdrawAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None, reason: str | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> t.AchievementSummary:
         """Withdraw an achievement from the learner's PLR (it can be reinstated)."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -126,7 +148,10 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _Version, _returns=t.AchievementSummary, _out_variable_name="ReinstateAchievementResult")
-    def ReinstateAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
+    def ReinstateAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> t.AchievementSummary:
         """Reinstate a withdrawn achievement."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -136,7 +161,9 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
-    def GetAchievementHistory(ctx, invokingUser, achievementId):  # noqa: N802,N803
+    def GetAchievementHistory(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+    ) -> t.AchievementHistory:
         """The audit trail of one achievement, oldest first (deleted achievements included)."""
         caller = caller_of(ctx, invokingUser)
         entries = ach.history(_uow(ctx), caller=caller, achievement_id=achievementId)
@@ -157,7 +184,10 @@ class EventDataChallengeService(ServiceBase):
 
     @rpc(User, _Short, Integer, Integer,
          _returns=t.EventDataChallengeList, _out_variable_name="ListEventDataChallengesResult")
-    def ListEventDataChallenges(ctx, invokingUser, status, pageNumber, pageSize):  # noqa: N802,N803
+    def ListEventDataChallenges(  # noqa: N802
+        ctx: Any, invokingUser: User | None, status: str | None, pageNumber: int | None,  # noqa: N803
+        pageSize: int | None,  # noqa: N803
+    ) -> t.EventDataChallengeList:
         """EDCs of the caller's organisation, optionally only New, InProgress or Complete, newest first,
         paged."""
         caller = caller_of(ctx, invokingUser)
@@ -168,7 +198,9 @@ class EventDataChallengeService(ServiceBase):
         )
 
     @rpc(User, _Ref, _returns=t.EventDataChallenge, _out_variable_name="ProcessEventDataChallengeResult")
-    def ProcessEventDataChallenge(ctx, invokingUser, reference):  # noqa: N802,N803
+    def ProcessEventDataChallenge(  # noqa: N802
+        ctx: Any, invokingUser: User | None, reference: str | None,  # noqa: N803
+    ) -> t.EventDataChallenge:
         """Full details of one EDC with its achievement summary; a New EDC becomes InProgress."""
         caller = caller_of(ctx, invokingUser)
         d = edcs.process(_uow(ctx), caller=caller, reference=reference)
@@ -176,7 +208,10 @@ class EventDataChallengeService(ServiceBase):
 
     @rpc(User, _Ref, _Choice, _Text, _Version,
          _returns=t.EventDataChallenge, _out_variable_name="RecordEventDataChallengeDecisionResult")
-    def RecordEventDataChallengeDecision(ctx, invokingUser, reference, decision, reason, expectedVersion):  # noqa: N802,N803
+    def RecordEventDataChallengeDecision(  # noqa: N802
+        ctx: Any, invokingUser: User | None, reference: str | None, decision: str | None,  # noqa: N803
+        reason: str | None, expectedVersion: int | None,  # noqa: N803
+    ) -> t.EventDataChallenge:
         """Accept or Reject the EDC (and its recommended action), with a reason."""
         caller = caller_of(ctx, invokingUser)
         d = edcs.record_decision(
