@@ -119,14 +119,22 @@ class Learner(LearnerData):
     """A learner on the register (mapped onto the learners table)."""
 
 
-class AchievementData:
+class Versioned:
+    """An entity under optimistic locking: the mapping keeps `version`, a caller may send the one it read."""
+
+    version: int
+
+    def check_version(self, expected: int | None) -> None:
+        if expected is not None and expected != self.version:
+            raise StaleVersion(expected, self.version)
+
+
+class AchievementData(Versioned):
     """One learning event on a learner's PLR, owned by the AO that uploaded it: its data and rules.
 
     `Achievement` is the same mapped onto its table. The batch worker decides a chunk's new achievements as
     plain AchievementData and inserts them in bulk (building mapped instances costs more than the rules).
     """
-
-    version: int
 
     def __init__(
         self,
@@ -166,10 +174,6 @@ class AchievementData:
         self.updated_at = created_at
 
     # -- rules ---------------------------------------------------------------------------------
-
-    def check_version(self, expected: int | None) -> None:
-        if expected is not None and expected != self.version:
-            raise StaleVersion(expected, self.version)
 
     def _require_live(self, attempted: str) -> None:
         if self.deleted:
@@ -256,10 +260,8 @@ class Achievement(AchievementData):
     """One learning event on a learner's PLR (mapped onto the achievements table)."""
 
 
-class EventDataChallenge:
+class EventDataChallenge(Versioned):
     """A challenge raised by LRS Business Support against one achievement."""
-
-    version: int
 
     def __init__(
         self,
@@ -303,10 +305,6 @@ class EventDataChallenge:
     @property
     def is_open(self) -> bool:
         return self.status != EDC_COMPLETE
-
-    def check_version(self, expected: int | None) -> None:
-        if expected is not None and expected != self.version:
-            raise StaleVersion(expected, self.version)
 
     def process(self) -> bool:
         """Opening a New EDC marks it InProgress; True when the status changed."""

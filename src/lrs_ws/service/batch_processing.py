@@ -12,7 +12,6 @@ achievements and audit events are inserted in bulk.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -24,7 +23,7 @@ from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
-from lrs_ws.service import record_rules, records
+from lrs_ws.service import audit, record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
@@ -46,14 +45,6 @@ class ChunkResult:
     processed: int
     finished: bool
     status: str | None = None
-
-
-# The same encoding as service.audit.record, so batch and single-record history read alike.
-_AUDIT_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
-
-
-def _audit_json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else _AUDIT_ENCODER.encode(value)
 
 
 class ChunkView:
@@ -308,8 +299,8 @@ def process_chunk(
                     "operation": f"{AUDIT_PREFIX}{change.operation}",
                     "achievement_id": change.achievement.id,
                     "edc_id": None,
-                    "before": _audit_json(change.before),
-                    "after": _audit_json(change.after),
+                    "before": audit.encode(change.before),
+                    "after": audit.encode(change.after),
                     "request_id": caller.request_id,
                 }
                 for _, change, _ in applied
