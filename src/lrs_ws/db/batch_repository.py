@@ -202,9 +202,6 @@ class BatchRepository:
             .where(J.c.status == b.IN_PROGRESS, J.c.lease_expires_at >= now)
         ) or 0
 
-    def count_jobs(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(J)) or 0
-
     # -- queue limit and retention ---------------------------------------------------------------------
 
     def queued_records(self, organisation_id: int) -> int:

@@ -1,4 +1,5 @@
-"""Learner-achievement use cases (seed guide section 4.2 to 4.5, and the single-record actions)."""
+"""Learner-achievement use cases: the portal's corrective actions and the single-record actions
+(docs/operations-reference.md)."""
 
 from __future__ import annotations
 

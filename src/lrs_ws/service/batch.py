@@ -1,8 +1,8 @@
 """Achievement batch jobs: submit (SOAP or file), read one, list them; the error file.
 
-A submission is refused as a whole (no job is created) for the request-level reasons of SPEC §2.1; otherwise
-the job and its records are stored in one transaction and the caller gets the job id at once. Workers do the
-rest (service/batch_processing.py).
+A submission is refused as a whole (no job is created) for the request-level reasons of docs/batch.md;
+otherwise the job and its records are stored in one transaction and the caller gets the job id at once.
+Workers do the rest (service/batch_processing.py).
 """
 
 from __future__ import annotations
@@ -68,16 +68,6 @@ def row_values(row: Mapping[str, str | None]) -> list[str | None]:
 def encode_values(values: Sequence[Any]) -> str:
     """One record as JSON text (an object of its present fields): how the error file reads it back."""
     return _JSON.encode({name: v for name, v in zip(FIELD_NAMES, values, strict=True) if v is not None})
-
-
-def encode_record(record: AchievementRecord) -> str:
-    """A record received over SOAP, as JSON text (dates in ISO 8601)."""
-    return encode_values(record_values(record))
-
-
-def encode_row(row: Mapping[str, str | None]) -> str:
-    """A file's row, as JSON text: the cells as written (empty cells left out), parsed by the worker."""
-    return encode_values(row_values(row))
 
 
 def payload_chunks(records: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[PayloadChunk]:

@@ -1,4 +1,4 @@
-"""LRS Business Support's side of the EDC lifecycle (seed guide section 2): raising and closing.
+"""LRS Business Support's side of the EDC lifecycle (docs/edc.md): raising and closing.
 
 Raising queues one e-mail per active EDC user of the owning organisation in the same transaction, so an EDC
 is never raised without its notifications, nor a notification sent for an EDC that was rolled back.

@@ -96,7 +96,8 @@ class LrsSoap11(Soap11):
 
 
 class LrsApplication(Application):
-    """Maps DomainError types to faults in one place; anything unexpected becomes a generic Server fault."""
+    """Answers a DomainError with its fault (its code from domain/error_codes.py); anything unexpected
+    becomes a generic Server fault."""
 
     deps: Deps
 

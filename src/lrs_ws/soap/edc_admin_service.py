@@ -1,4 +1,4 @@
-"""LRS Business Support's EDC operations: raising a challenge and closing it (seed guide section 2)."""
+"""LRS Business Support's EDC operations: raising a challenge and closing it (docs/edc.md)."""
 
 from __future__ import annotations
 

@@ -39,7 +39,7 @@ def _uow(ctx: Any):  # type: ignore[no-untyped-def]
 
 
 class AchievementService(ServiceBase):
-    """Learner achievements of the caller's organisation (seed guide sections 4.2 to 4.5)."""
+    """Learner achievements of the caller's organisation (docs/operations-reference.md)."""
 
     @rpc(User, _Uln, _Short, Boolean, Integer, Integer,
          _returns=t.LearnerAchievements, _out_variable_name="GetLearnerAchievementsResult")
@@ -180,7 +180,7 @@ class AchievementService(ServiceBase):
 
 
 class EventDataChallengeService(ServiceBase):
-    """Event Data Challenges assigned to the caller's organisation (seed guide sections 2 and 4.1)."""
+    """Event Data Challenges assigned to the caller's organisation (docs/edc.md)."""
 
     @rpc(User, _Short, Integer, Integer,
          _returns=t.EventDataChallengeList, _out_variable_name="ListEventDataChallengesResult")
