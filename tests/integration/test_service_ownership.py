@@ -1,24 +1,21 @@
 """Ownership is checked in the service layer: another AO's record answers exactly like a missing one.
 
-The use cases run against a real unit of work over a throwaway SQLite file holding the demo data.
+The use cases run against a real unit of work over a migrated database holding the demo data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from lrs_ws.app import Wiring, wire
-from lrs_ws.config import Settings
-from lrs_ws.db.schema import metadata
+from lrs_ws.app import Wiring
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
-from lrs_ws.service import demo, edcs
+from lrs_ws.service import edcs
 from lrs_ws.service.auth import Caller
 
 PAGE = Page(1, 50)
@@ -26,12 +23,9 @@ MISSING_ID = 987_654
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[Wiring]:
-    w = wire(Settings(database_url=f"sqlite:///{tmp_path / 'own.sqlite3'}"))
-    metadata.create_all(w.engine)
-    demo.load(w.uow_factory())
-    yield w
-    w.engine.dispose()
+def world(demo_wiring: Wiring) -> Wiring:
+    """The demo data in a migrated database of the test's own."""
+    return demo_wiring
 
 
 def caller_for(w: Wiring, username: str) -> Caller:
