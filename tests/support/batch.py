@@ -158,11 +158,11 @@ def start_worker(url: str, log_path: Path, *args: str, **settings: str) -> Any:
     import sys
 
     lrs_ws = Path(sys.executable).with_name("lrs-ws")
-    log = open(log_path, "ab")  # noqa: SIM115 - the child writes to it for its lifetime
-    return subprocess.Popen(
-        [str(lrs_ws), "worker", *args], env=worker_env(url, **settings), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(log_path, "ab") as log:  # the child writes to its own copy of the descriptor
+        return subprocess.Popen(
+            [str(lrs_ws), "worker", *args], env=worker_env(url, **settings), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
 def reference_schema(directory: Path) -> Any:
