@@ -17,7 +17,7 @@ PYTHON ?=
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv run test unit lint lock bench bench-scale wsdl clean distclean
+.PHONY: help venv run test unit lint fmt lock bench bench-scale wsdl clean distclean
 
 help:
 	@echo "make venv       create $(VENV) and install the project with its test tools (from $(TEST_LOCK))"
@@ -25,6 +25,7 @@ help:
 	@echo "make test       run pytest (extra arguments: PYTEST_ARGS='-k name -x')"
 	@echo "make unit       run the unit tests only (tests/unit)"
 	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
+	@echo "make fmt        ruff format, then ruff check --fix (rewrites files in src and tests)"
 	@echo "make lock       re-resolve $(RUNTIME_LOCK) and $(TEST_LOCK) from pyproject.toml (newest allowed versions)"
 	@echo "make bench      run the benchmarks (batch throughput, the read path, the change feed)"
 	@echo "make bench-scale  read latency on a 10M-achievement PostgreSQL database vs a 10k one (SCALE=0.01 for a small run)"
@@ -84,6 +85,10 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+
+fmt: $(TEST_STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
 
 bench: venv
 	@if [ -f benchmarks/run.py ]; then \

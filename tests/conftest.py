@@ -44,6 +44,17 @@ def new_database(backend: str, directory: Path) -> str:
     return url
 
 
+def demo_database(backend: str, directory: Path) -> str:
+    """A fresh, migrated database URL on `backend` holding the demo data."""
+    from lrs_ws.service import demo
+
+    url = new_database(backend, directory)
+    w = wire(settings_for(url))
+    demo.load(w.uow_factory())
+    w.engine.dispose()
+    return url
+
+
 def dispose_database(backend: str, url: str) -> None:
     if backend == "postgresql":
         admin = postgres_url()
@@ -92,12 +103,7 @@ def demo_wiring(wiring: Wiring) -> Wiring:
 @pytest.fixture(scope="session")
 def demo_db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database with demo data per backend, shared by the live-server tests of a session."""
-    from lrs_ws.service import demo
-
-    url = new_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
-    w = wire(settings_for(url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
+    url = demo_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
     yield url
     dispose_database(backend, url)
 

@@ -36,10 +36,22 @@ def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable[
     return register
 
 
-def _wiring(settings: Settings):  # type: ignore[no-untyped-def]
+# The engines a command opened: main() disposes them when the command ends, so that a command run inside
+# another process (the tests run most of them so) leaves no database connection open behind it.
+_OPEN_ENGINES: list[Any] = []
+
+
+def open_wiring(settings: Settings) -> Any:
+    """The database wiring (lrs_ws.app.Wiring) of a command."""
     from lrs_ws.app import wire
 
-    return wire(settings)
+    wiring = wire(settings)
+    _OPEN_ENGINES.append(wiring.engine)
+    return wiring
+
+
+def _wiring(settings: Settings) -> Any:
+    return open_wiring(settings)
 
 
 # -- input files -------------------------------------------------------------------------------------------
@@ -666,13 +678,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:
         print(f"lrs-ws: {exc}", file=sys.stderr)
         return 2
+    from lrs_ws.logs import configure_logging
+
+    configure_logging(settings)
+    try:
+        return _run(args, settings)
+    finally:
+        while _OPEN_ENGINES:
+            _OPEN_ENGINES.pop().dispose()
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from lrs_ws.db.migrate import safe_url
     from lrs_ws.db.uow import database_cause
-    from lrs_ws.logs import configure_logging
 
-    configure_logging(settings)
     try:
         if getattr(args, "needs_migrated_database", True):
             problem = _not_ready(settings)

@@ -12,7 +12,7 @@ Besides the limits this file does three things the application cannot do for its
   workers, named in ``PROMETHEUS_MULTIPROC_DIR`` before any worker imports prometheus_client. It is set
   here, when the master loads this file: the operator's directory (``LRS_WS_METRICS_DIR``, or
   ``PROMETHEUS_MULTIPROC_DIR`` itself; emptied at start), or else a fresh temporary one removed at exit.
-  Dead workers are marked so their live gauges disappear.
+  Workers keep counters and histograms only (no live gauges), so a dead worker's files need no clean-up.
 * **JSON logs from gunicorn itself** (worker timeouts, boot errors), in the same one-object-a-line format
   as the application's, with tracebacks reduced to the exception type.
 * **Graceful shutdown.** On SIGTERM each worker finishes the requests in hand within `graceful_timeout`;
@@ -98,16 +98,6 @@ def on_starting(server: Any) -> None:
     for name in os.listdir(path):
         if name.endswith(".db"):
             os.remove(os.path.join(path, name))
-
-
-def child_exit(server: Any, worker: Any) -> None:
-    """Master, for each worker that exits: drop its live gauges (its counters stay counted)."""
-    try:
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(worker.pid)
-    except Exception as exc:
-        server.log.warning("metrics: could not mark worker %s dead (%s)", worker.pid, type(exc).__name__)
 
 
 def on_exit(server: Any) -> None:

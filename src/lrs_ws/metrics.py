@@ -62,7 +62,7 @@ class PreallocatedMmapedDict(MmapedDict):
                     if size == 0:
                         os.unlink(filename)  # a scrape cannot read an empty file
                     raise
-        super().__init__(filename, read_mode)
+        super().__init__(filename, read_mode)  # type: ignore[no-untyped-call]  # untyped in prometheus-client
 
     def _init_value(self, key: str) -> None:
         capacity = self._capacity
@@ -70,11 +70,11 @@ class PreallocatedMmapedDict(MmapedDict):
             capacity *= 2
         if capacity > self._capacity:
             os.posix_fallocate(self._f.fileno(), 0, capacity)
-        super()._init_value(key)
+        super()._init_value(key)  # type: ignore[no-untyped-call]
 
 
 # The multiprocess value class opens its files through this module attribute, at the time it first needs one.
-prometheus_values.MmapedDict = PreallocatedMmapedDict  # type: ignore[misc]
+prometheus_values.MmapedDict = PreallocatedMmapedDict  # type: ignore[attr-defined]
 
 # Label values come from closed sets only (operation names of the service, ErrorCodes, guard reasons),
 # never from raw request data, so a hostile client cannot blow up the number of series.
@@ -143,7 +143,7 @@ def build_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
     if path is not None:
         from prometheus_client import multiprocess
 
-        multiprocess.MultiProcessCollector(registry, path=path)
+        multiprocess.MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
     else:
         for own in (REQUESTS, FAULTS, GUARD_REFUSALS, LOGIN_FAILURE_ALERTS, LATENCY):
             registry.register(own)

@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrs_ws import metrics
+from lrs_ws.domain.error_codes import INTERNAL_ERROR
 
 log = logging.getLogger("lrs_ws.request")
 
 OBSERVATION_KEY = "lrs_ws.observation"
-INTERNAL_ERROR_CODE = "WSEC0199"
 _QUIET_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 _PATH_LOG_LIMIT = 200
 # After a request this large, hand freed heap memory back to the operating system (see _release_memory).
@@ -87,11 +87,11 @@ class RequestObserver:
     def _internal_error(
         self, environ: dict[str, Any], obs: Observation, start_response: StartResponse, exc: Exception
     ) -> list[bytes]:
-        obs.code = INTERNAL_ERROR_CODE
+        obs.code = INTERNAL_ERROR.code
         log.error("unhandled error", exc_info=exc, extra={"request_id": obs.request_id})
         if self._is_soap(environ):
             message = f"The service could not complete the request. Quote request id {obs.request_id}."
-            payload = self.fault_body(INTERNAL_ERROR_CODE, message)
+            payload = self.fault_body(INTERNAL_ERROR.code, message)
             content_type = "text/xml; charset=utf-8"
         else:
             payload = f"500 Internal Server Error (request id {obs.request_id})\n".encode()
@@ -163,7 +163,7 @@ def _load_malloc_trim() -> Callable[[int], int] | None:
     try:
         import ctypes
 
-        return ctypes.CDLL("libc.so.6").malloc_trim  # type: ignore[no-any-return]
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):
         return None  # not glibc: nothing to do
 

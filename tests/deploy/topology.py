@@ -210,12 +210,12 @@ class Topology:
     def start_pgbouncer(self) -> None:
         """PgBouncer from this deployment's pgbouncer.ini, on its port (again, after `stop_pgbouncer`)."""
         assert self.pgbouncer_dir is not None
-        self.pgbouncer = subprocess.Popen(
-            [*_as_postgres(), "/usr/sbin/pgbouncer", str(self.pgbouncer_dir / "pgbouncer.ini")],
-            cwd=self.pgbouncer_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=open(self.root / "pgbouncer.stderr", "ab"),  # noqa: SIM115 - the child keeps it
-            start_new_session=True,
-        )
+        with open(self.root / "pgbouncer.stderr", "ab") as stderr:  # the child keeps its own copy
+            self.pgbouncer = subprocess.Popen(
+                [*_as_postgres(), "/usr/sbin/pgbouncer", str(self.pgbouncer_dir / "pgbouncer.ini")],
+                cwd=self.pgbouncer_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                start_new_session=True,
+            )
         _wait_port(self.pgbouncer_port, self.pgbouncer, "pgbouncer", self.root / "pgbouncer.stderr")
         if self.engine is not None:
             self.engine.dispose()  # its pooled connections were cut with the old PgBouncer

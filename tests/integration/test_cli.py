@@ -1,4 +1,5 @@
-"""The `lrs-ws` administration commands, run as the real executable against SQLite and PostgreSQL."""
+"""The `lrs-ws` administration commands against SQLite and PostgreSQL: most through the command's entry point
+in this process, and `db upgrade`, `wsdl` and `serve` as the installed executable."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
+from support.cli import run_cli as run
 from support.dbstate import every_table
 from support.pg import create_database, drop_database, postgres_url
 from support.server import free_port
@@ -30,11 +32,12 @@ CORE_TABLES = ("organisations", "users", "learners", "learning_aims", "achieveme
                "audit_events")
 
 
-def run(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def run_executable(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed `lrs-ws` as a process of its own, with `url` the only LRS_WS_ setting."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
     env["LRS_WS_DATABASE_URL"] = url
     return subprocess.run(
-        [str(LRS_WS), *args], input=stdin, env=env, capture_output=True, text=True, timeout=120, cwd=REPO
+        [str(LRS_WS), *args], env=env, capture_output=True, text=True, timeout=120, cwd=REPO
     )
 
 
@@ -89,7 +92,8 @@ def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 def test_db_upgrade_creates_every_table_says_from_where_to_where_and_can_run_again(blank_url: str) -> None:
-    first = ok(blank_url, "db", "upgrade")
+    first = run_executable(blank_url, "db", "upgrade")
+    assert first.returncode == 0, first.stderr[-2000:]
     head = head_revision()
     assert first.stdout == f"database upgraded from none (empty database) to {head} (the latest revision)\n"
     engine = create_engine(blank_url)
@@ -399,7 +403,7 @@ def test_a_learner_link_that_cannot_be_made_is_refused_in_one_line_and_changes_n
 
 
 def test_wsdl_needs_no_database() -> None:
-    done = run("postgresql+psycopg://nobody@127.0.0.1:1/none", "wsdl")
+    done = run_executable("postgresql+psycopg://nobody@127.0.0.1:1/none", "wsdl")
     assert done.returncode == 0
     assert done.stdout.startswith("<?xml") and "GetLearnerAchievements" in done.stdout
 

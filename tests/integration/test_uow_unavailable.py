@@ -10,8 +10,8 @@ import pytest
 
 from lrs_ws.app import wire
 from lrs_ws.config import Settings
+from lrs_ws.domain.error_codes import error_code
 from lrs_ws.domain.errors import ServiceUnavailable
-from lrs_ws.soap.faults import error_code
 
 
 def _closed_port() -> int:

@@ -23,6 +23,7 @@ from lrs_ws.app import Wiring
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.error_codes import error_code
 from lrs_ws.jobs.worker import BatchWorker, run_worker
 from lrs_ws.service import batch, records
 from lrs_ws.service import batch_processing as bp
@@ -260,7 +261,7 @@ def test_request_level_refusals_create_no_job_and_change_nothing(demo_wiring):
                 achievements=[AchievementRecord(**r) for r in case.get("rows", one)],
                 max_achievements=case.get("maximum", 5000), max_queued_records=100_000,
             )
-        assert refused.value.code == code
+        assert error_code(refused.value) == code
     with pytest.raises(e.AccessDenied):
         submit(demo_wiring, one, username="lrs.support")
     assert db_state(demo_wiring.engine, BATCH_TABLES) == state
@@ -427,7 +428,7 @@ def test_a_batch_file_needs_the_fifteen_fields_and_at_least_one_row(demo_wiring)
             rows=batch.csv_rows(io.StringIO(",".join(records.FIELD_NAMES) + "\n")),
             max_queued_records=100_000,
         )
-    assert empty.value.code == "WSEC0047"
+    assert error_code(empty.value) == "WSEC0047"
     assert db_state(demo_wiring.engine, BATCH_TABLES) == state
 
 

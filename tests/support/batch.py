@@ -117,31 +117,11 @@ def unit_reference(i: int) -> str:
 
 
 def fresh_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:
-    """A new migrated database holding the demo data, and how to drop it."""
-    import uuid
+    """A new migrated database holding the demo data (conftest.demo_database), and how to drop it."""
+    from conftest import demo_database, dispose_database
 
-    import pytest
-
-    from lrs_ws.app import wire
-    from lrs_ws.config import Settings
-    from lrs_ws.db.migrate import upgrade
-    from lrs_ws.service import demo
-    from support.pg import create_database, drop_database, postgres_url
-
-    if backend == "sqlite":
-        url = f"sqlite:///{directory / f'batch_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        dispose: Callable[[], None] = lambda: None  # noqa: E731
-    else:
-        admin = postgres_url()
-        if admin is None:
-            pytest.skip("no PostgreSQL server available")
-        url = create_database(admin, "lrs_batch")
-        dispose = lambda: drop_database(admin, url)  # noqa: E731
-    upgrade(url)
-    w = wire(Settings(database_url=url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
-    return url, dispose
+    url = demo_database(backend, directory)
+    return url, lambda: dispose_database(backend, url)
 
 
 def worker_env(url: str, **settings: str) -> dict[str, str]:
@@ -158,11 +138,11 @@ def start_worker(url: str, log_path: Path, *args: str, **settings: str) -> Any:
     import sys
 
     lrs_ws = Path(sys.executable).with_name("lrs-ws")
-    log = open(log_path, "ab")  # noqa: SIM115 - the child writes to it for its lifetime
-    return subprocess.Popen(
-        [str(lrs_ws), "worker", *args], env=worker_env(url, **settings), stdout=log, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    with open(log_path, "ab") as log:  # the child writes to its own copy of the descriptor
+        return subprocess.Popen(
+            [str(lrs_ws), "worker", *args], env=worker_env(url, **settings), stdout=log,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
 def reference_schema(directory: Path) -> Any:

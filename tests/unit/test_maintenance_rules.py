@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from lrs_ws.domain.error_codes import error_code
 from lrs_ws.domain.errors import UnderMaintenance
 from lrs_ws.domain.maintenance import MaintenanceWindow
 from lrs_ws.service.maintenance import MaintenanceStatus
-from lrs_ws.soap.faults import error_code
 
 WINDOW = MaintenanceWindow(datetime(2026, 12, 1, 16, 0), datetime(2026, 12, 1, 17, 30), "Upgrade.", "ops")
 

@@ -61,7 +61,7 @@ def test_refusals_without_a_literal_example_are_named_too(changes, rule_id):
 def test_record_level_refusals_of_the_register_and_the_organisations_achievements_have_their_rules():
     named = {
         "LEARNER_NOT_FOUND": e.LearnerNotFound("1000000004"),
-        "LEARNER_NAME_MISMATCH": records.LearnerMismatch(),
+        "LEARNER_NAME_MISMATCH": e.LearnerMismatch(),
         "DUPLICATE_ACHIEVEMENT": e.DuplicateAchievement(),
         "TARGET_AMBIGUOUS": e.AmbiguousTarget(2),
         "TARGET_NOT_FOUND": e.NotFound("achievement matching ULN and reference", "x"),

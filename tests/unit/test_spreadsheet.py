@@ -24,6 +24,11 @@ ROWS = st.lists(st.lists(TEXT, min_size=1, max_size=6), min_size=1, max_size=6)
 _SKIPPED_BY_SPREADSHEETS = {"Zs", "Zl", "Zp", "Cc", "Cf"}
 
 
+def stored_row(row: dict[str, str | None]) -> str:
+    """A file's row as the batch stores it."""
+    return batch.encode_values(batch.row_values(row))
+
+
 def read_back(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text, newline="")))
 
@@ -71,7 +76,7 @@ def test_a_cell_keeps_harmless_text_and_carries_no_control_character(value: str)
 
 def failed(mis: str, message: str = "The ULN is not valid.") -> b.FailedRecord:
     return b.FailedRecord(
-        4, batch.encode_row({"MisIdentifier": mis, "Uln": "1", "UnitOrQualificationReferenceNumber": "X"}),
+        4, stored_row({"MisIdentifier": mis, "Uln": "1", "UnitOrQualificationReferenceNumber": "X"}),
         "WSEC0136", message,
     )
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     ARRAY,
     CursorResult,
     Date,
+    Select,
     String,
     and_,
     any_,
@@ -69,8 +70,6 @@ _COUNT_COLUMNS = {
     "successful_final": "successful_final",
     "successful_provisional": "successful_provisional",
 }
-
-_JOB_COLUMNS = [J, organisations.c.ref.label("organisation_ref")]
 
 ACHIEVEMENT_COLUMNS = (
     "id", "organisation_id", "uln", "reference", "title", "aim_type", "level", "grade", "award_date",
@@ -130,8 +129,10 @@ class BatchRepository:
     def __init__(self, session: Session) -> None:
         self.session = session
 
-    def _select_jobs(self):  # type: ignore[no-untyped-def]
-        return select(*_JOB_COLUMNS).join(organisations, organisations.c.id == J.c.organisation_id)
+    def _select_jobs(self) -> Select[Any]:
+        return select(J, organisations.c.ref.label("organisation_ref")).join(
+            organisations, organisations.c.id == J.c.organisation_id
+        )
 
     # -- submission and reading ------------------------------------------------------------------------
 
@@ -219,9 +220,6 @@ class BatchRepository:
             .select_from(J)
             .where(J.c.status == b.IN_PROGRESS, J.c.lease_expires_at >= now)
         ) or 0
-
-    def count_jobs(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(J)) or 0
 
     # -- queue limit and retention ---------------------------------------------------------------------
 

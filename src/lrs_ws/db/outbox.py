@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import CursorResult, delete, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
 from lrs_ws.db.tables_mail import outbox_attachments as att
@@ -92,7 +92,7 @@ class OutboxRepository:
             .values(claim_token=None, claimed_until=None, **values)
             .execution_options(synchronize_session=False)
         )
-        return result.rowcount == 1  # type: ignore[attr-defined]
+        return cast(CursorResult[Any], result).rowcount == 1
 
     def mark_sent(self, message_id: int, token: str, now: datetime) -> bool:
         """True when this claim still held the message and it is now marked sent."""

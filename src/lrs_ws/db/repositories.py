@@ -1,8 +1,7 @@
 """Repositories: every lookup of AO-owned data takes the organisation."""
 
-# The domain classes are mapped imperatively: on the class, `A.uln` is a SQL column expression, which mypy
-# (reading the plain classes) takes for an instance-only int or str.
-# mypy: disable-error-code="misc,arg-type,union-attr"
+# The domain classes are mapped imperatively onto the tables: queries name the tables' columns (`ach.c.uln`),
+# which are typed, rather than the classes' mapped attributes, which mypy takes for plain instance values.
 
 from __future__ import annotations
 
@@ -10,12 +9,28 @@ import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from sqlalchemy import Integer, and_, bindparam, cast, exists, func, literal, or_, select, tuple_, union_all
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    and_,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import feed
 from lrs_ws.db.tables import achievements, audit_events, learners, learning_aims, organisations, users
+from lrs_ws.db.tables import achievements as ach
+from lrs_ws.db.tables import event_data_challenges as edc
+from lrs_ws.db.tables import users as user_rows
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service.uow import ActionCheck, Aim, Login
@@ -102,7 +117,7 @@ class OrganisationRepository:
         return self.session.get(model.Organisation, organisation_id)
 
     def all(self) -> Sequence[model.Organisation]:
-        return self.session.scalars(select(model.Organisation).order_by(model.Organisation.ref)).all()
+        return self.session.scalars(select(model.Organisation).order_by(organisations.c.ref)).all()
 
     def refs(self, organisation_ids: Collection[int]) -> dict[int, str]:
         if not organisation_ids:
@@ -136,14 +151,16 @@ class UserRepository:
         )
 
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
-        stmt = select(model.User).order_by(model.User.username)
+        stmt = select(model.User).order_by(user_rows.c.username)
         if organisation_id is not None:
             stmt = stmt.filter_by(organisation_id=organisation_id)
         return self.session.scalars(stmt).all()
 
     def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]:
         users = self.session.scalars(
-            select(model.User).filter_by(organisation_id=organisation_id, active=True).order_by(model.User.id)
+            select(model.User)
+            .filter_by(organisation_id=organisation_id, active=True)
+            .order_by(user_rows.c.id)
         ).all()
         return [u for u in users if u.has_role(role)]
 
@@ -224,30 +241,26 @@ class AchievementRepository:
     def get(self, achievement_id: int, organisation_id: int | None) -> model.Achievement | None:
         if not _storable_id(achievement_id):
             return None
-        stmt = select(A).where(A.id == achievement_id, A.deleted.is_(False))  # type: ignore[attr-defined]
+        stmt = select(A).where(ach.c.id == achievement_id, ach.c.deleted.is_(False))
         if organisation_id is not None:
-            stmt = stmt.where(A.organisation_id == organisation_id)  # type: ignore[arg-type]
+            stmt = stmt.where(ach.c.organisation_id == organisation_id)
         return self.session.scalars(stmt).first()
 
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
         if not _storable_id(achievement_id):
             return None
         return self.session.scalars(
-            select(A).where(A.id == achievement_id, A.organisation_id == organisation_id)  # type: ignore[arg-type]
+            select(A).where(ach.c.id == achievement_id, ach.c.organisation_id == organisation_id)
         ).first()
 
     def get_any_many(self, keys: Collection[tuple[int, int]]) -> dict[int, model.Achievement]:
         if not keys:
             return {}
-        found = self.session.scalars(select(A).where(tuple_(A.id, A.organisation_id).in_(list(keys))))
-        return {a.id: a for a in found}
+        found = self.session.scalars(select(A).where(tuple_(ach.c.id, ach.c.organisation_id).in_(list(keys))))
+        return {a.id: a for a in found if a.id is not None}
 
-    def _live_for(self, organisation_id: int, uln: str):  # type: ignore[no-untyped-def]
-        return and_(
-            A.organisation_id == organisation_id,  # type: ignore[arg-type]
-            A.uln == uln,  # type: ignore[arg-type]
-            A.deleted.is_(False),  # type: ignore[attr-defined]
-        )
+    def _live_for(self, organisation_id: int, uln: str) -> ColumnElement[bool]:
+        return and_(ach.c.organisation_id == organisation_id, ach.c.uln == uln, ach.c.deleted.is_(False))
 
     def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
         if not _storable_id(achievement_id):
@@ -275,10 +288,10 @@ class AchievementRepository:
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
     ) -> Sequence[model.Achievement]:
-        stmt = select(A).where(self._live_for(organisation_id, uln), A.reference == reference)  # type: ignore[arg-type]
+        stmt = select(A).where(self._live_for(organisation_id, uln), ach.c.reference == reference)
         if mis_identifier:
-            stmt = stmt.where(A.mis_identifier == mis_identifier)  # type: ignore[arg-type]
-        return self.session.scalars(stmt.order_by(A.id)).all()  # type: ignore[arg-type]
+            stmt = stmt.where(ach.c.mis_identifier == mis_identifier)
+        return self.session.scalars(stmt.order_by(ach.c.id)).all()
 
 
 class EdcRepository:
@@ -291,41 +304,38 @@ class EdcRepository:
     def get(self, edc_id: int, organisation_id: int | None) -> model.EventDataChallenge | None:
         if not _storable_id(edc_id):
             return None
-        stmt = select(E).where(E.id == edc_id)  # type: ignore[arg-type]
+        stmt = select(E).where(edc.c.id == edc_id)
         if organisation_id is not None:
-            stmt = stmt.where(E.organisation_id == organisation_id)  # type: ignore[arg-type]
+            stmt = stmt.where(edc.c.organisation_id == organisation_id)
         return self.session.scalars(stmt).first()
 
     def list(
         self, organisation_id: int | None, status: str | None, page: Page
     ) -> tuple[int, Sequence[model.EventDataChallenge]]:
-        conds = []
+        conds: list[ColumnElement[bool]] = []
         if organisation_id is not None:
-            conds.append(E.organisation_id == organisation_id)  # type: ignore[arg-type]
+            conds.append(edc.c.organisation_id == organisation_id)
         if status is not None:
-            conds.append(E.status == status)  # type: ignore[arg-type]
+            conds.append(edc.c.status == status)
         total = self.session.scalar(select(func.count()).select_from(E).where(*conds)) or 0
-        newest_first = (E.raised_at.desc(), E.id.desc())  # type: ignore[attr-defined]
+        newest_first = (edc.c.raised_at.desc(), edc.c.id.desc())
         # The page's ids first: a deep page then skips index entries, not whole rows.
-        ids = (
-            select(E.id)  # type: ignore[call-overload]
-            .where(*conds).order_by(*newest_first).offset(page.offset).limit(page.size)
-        )
+        ids = select(edc.c.id).where(*conds).order_by(*newest_first).offset(page.offset).limit(page.size)
         rows = self.session.scalars(
-            select(E).where(E.id.in_(ids.scalar_subquery())).order_by(*newest_first)  # type: ignore[attr-defined]
+            select(E).where(edc.c.id.in_(ids.scalar_subquery())).order_by(*newest_first)
         ).all()
         return total, rows
 
     def open_for_achievement(self, achievement_id: int) -> Sequence[model.EventDataChallenge]:
         return self.session.scalars(
-            select(E).where(E.achievement_id == achievement_id, E.status != model.EDC_COMPLETE)  # type: ignore[arg-type]
+            select(E).where(edc.c.achievement_id == achievement_id, edc.c.status != model.EDC_COMPLETE)
         ).all()
 
     def outstanding(self, organisation_id: int | None) -> Sequence[model.EventDataChallenge]:
-        stmt = select(E).where(E.status != model.EDC_COMPLETE)  # type: ignore[arg-type]
+        stmt = select(E).where(edc.c.status != model.EDC_COMPLETE)
         if organisation_id is not None:
-            stmt = stmt.where(E.organisation_id == organisation_id)  # type: ignore[arg-type]
-        return self.session.scalars(stmt.order_by(E.organisation_id, E.due_date, E.id)).all()  # type: ignore[arg-type]
+            stmt = stmt.where(edc.c.organisation_id == organisation_id)
+        return self.session.scalars(stmt.order_by(edc.c.organisation_id, edc.c.due_date, edc.c.id)).all()
 
 
 class AuditRepository:
@@ -342,33 +352,32 @@ class AuditRepository:
     def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]:
         return self.session.scalars(
             select(model.AuditEvent)
-            .where(model.AuditEvent.achievement_id == achievement_id)  # type: ignore[arg-type]
-            .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
+            .where(audit_events.c.achievement_id == achievement_id)
+            .order_by(audit_events.c.id)
         ).all()
 
     def page_for_achievement(
         self, achievement_id: int, page: Page
     ) -> tuple[int, Sequence[model.AuditEvent]]:
-        Ev = model.AuditEvent  # noqa: N806
-        where = Ev.achievement_id == achievement_id
-        total = self.session.scalar(select(func.count()).select_from(Ev).where(where)) or 0
+        where = audit_events.c.achievement_id == achievement_id
+        total = self.session.scalar(select(func.count()).select_from(audit_events).where(where)) or 0
         rows = self.session.scalars(
-            select(Ev).where(where).order_by(Ev.id).offset(page.offset).limit(page.size)
+            select(model.AuditEvent).where(where).order_by(audit_events.c.id).offset(page.offset).limit(page.size)
         ).all()
         return total, rows
 
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]:
         return self.session.scalars(
             select(model.AuditEvent)
-            .where(model.AuditEvent.edc_id == edc_id)  # type: ignore[arg-type]
-            .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
+            .where(audit_events.c.edc_id == edc_id)
+            .order_by(audit_events.c.id)
         ).all()
 
     def for_user(self, user_id: int) -> Sequence[model.AuditEvent]:
         return self.session.scalars(
             select(model.AuditEvent)
-            .where(model.AuditEvent.subject_user_id == user_id)  # type: ignore[arg-type]
-            .order_by(model.AuditEvent.id)  # type: ignore[arg-type]
+            .where(audit_events.c.subject_user_id == user_id)
+            .order_by(audit_events.c.id)
         ).all()
 
     def latest(self, edc_ids: Collection[int], operation: str) -> dict[int, int]:

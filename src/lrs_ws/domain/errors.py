@@ -1,4 +1,4 @@
-"""Domain errors. Each carries structured attributes; the SOAP layer maps the type to an ErrorCode."""
+"""Domain errors. Each carries structured attributes; domain/error_codes.py gives each type its ErrorCode."""
 
 from __future__ import annotations
 
@@ -160,12 +160,49 @@ class UnknownJob(DomainError):
         self.job_id = job_id
 
 
-class BatchRefused(DomainError):
-    """A whole batch request is refused before any job is created; `code` is the LRS response code."""
+class LearnerMismatch(DomainError):
+    def __init__(self) -> None:
+        super().__init__("The learner's names do not match the register for this ULN.")
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+
+class BatchRefused(DomainError):
+    """A whole batch request is refused before any job is created (each kind has an LRS response code)."""
+
+
+class BatchNotEnabled(BatchRefused):
+    def __init__(self) -> None:
+        super().__init__("Your organisation is not configured to submit achievement batches.")
+
+
+class BatchEmailInvalid(BatchRefused):
+    """The job's e-mail address is not exactly one plain address."""
+
+
+class SubmissionTypeInvalid(BatchRefused):
+    def __init__(self) -> None:
+        super().__init__("The submission type must be Final or Provisional.")
+
+
+class TooManyAchievements(BatchRefused):
+    def __init__(self, count: int, maximum: int) -> None:
+        super().__init__(f"A request may hold at most {maximum} achievements; it held {count}.")
+        self.count = count
+        self.maximum = maximum
+
+
+class NoAchievements(BatchRefused):
+    """A request or file without a single achievement."""
+
+
+class TooManyLearners(BatchRefused):
+    def __init__(self, count: int, maximum: int) -> None:
+        super().__init__(f"A verification batch may hold at most {maximum} learners; it held {count}.")
+        self.count = count
+        self.maximum = maximum
+
+
+class NoLearners(BatchRefused):
+    """A verification batch (request or file) without a single learner."""
 
 
 class QueueFull(DomainError):

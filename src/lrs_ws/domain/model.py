@@ -7,14 +7,15 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from lrs_ws.domain.errors import (
+    ActionNotVerified,
     InvalidTransition,
     InvalidValue,
     LastAdministrator,
+    LearnerNotFound,
     LinkRefused,
     SameUlnTransfer,
     StaleVersion,
 )
-from lrs_ws.domain.values import check_grade
 from lrs_ws.domain.verification import RegisterEntry
 
 ROLE_AO_USER = "AO_USER"
@@ -187,14 +188,22 @@ class Learner(LearnerData):
     """A learner on the register (mapped onto the learners table)."""
 
 
-class AchievementData:
+class Versioned:
+    """An entity under optimistic locking: the mapping keeps `version`, a caller may send the one it read."""
+
+    version: int
+
+    def check_version(self, expected: int | None) -> None:
+        if expected is not None and expected != self.version:
+            raise StaleVersion(expected, self.version)
+
+
+class AchievementData(Versioned):
     """One learning event on a learner's PLR, owned by the AO that uploaded it: its data and rules.
 
     `Achievement` is the same mapped onto its table. The batch worker decides a chunk's new achievements as
     plain AchievementData and inserts them in bulk (building mapped instances costs more than the rules).
     """
-
-    version: int
 
     def __init__(
         self,
@@ -235,17 +244,14 @@ class AchievementData:
 
     # -- rules ---------------------------------------------------------------------------------
 
-    def check_version(self, expected: int | None) -> None:
-        if expected is not None and expected != self.version:
-            raise StaleVersion(expected, self.version)
-
     def _require_live(self, attempted: str) -> None:
         if self.deleted:
             raise InvalidTransition("achievement", "deleted", attempted)
 
-    def edit_grade(self, new_grade: str | None, now: datetime) -> None:
+    def edit_grade(self, grade: str, now: datetime) -> None:
+        """`grade` as values.check_grade returns it (checked before the achievement is looked up)."""
         self._require_live("edited")
-        self.grade = check_grade(new_grade)
+        self.grade = grade
         self.updated_at = now
 
     def update_details(
@@ -276,10 +282,17 @@ class AchievementData:
         self.withdrawn_reason = ""
         self.updated_at = now
 
-    def transfer_to(self, new_uln: str, now: datetime) -> None:
-        self._require_live("transferred")
+    def check_transfer(self, new_uln: str, learner: LearnerData | None) -> None:
+        """A transfer goes to another ULN than the achievement's own, of a learner on the register
+        (`learner`: the register's entry for `new_uln`, None when it has none)."""
         if new_uln == self.uln:
             raise SameUlnTransfer(new_uln)
+        if learner is None:
+            raise LearnerNotFound(new_uln)
+
+    def transfer_to(self, new_uln: str, learner: LearnerData | None, now: datetime) -> None:
+        self._require_live("transferred")
+        self.check_transfer(new_uln, learner)
         self.uln = new_uln
         self.updated_at = now
 
@@ -316,10 +329,8 @@ class Achievement(AchievementData):
     """One learning event on a learner's PLR (mapped onto the achievements table)."""
 
 
-class EventDataChallenge:
+class EventDataChallenge(Versioned):
     """A challenge raised by LRS Business Support against one achievement."""
-
-    version: int
 
     def __init__(
         self,
@@ -364,10 +375,6 @@ class EventDataChallenge:
     def is_open(self) -> bool:
         return self.status != EDC_COMPLETE
 
-    def check_version(self, expected: int | None) -> None:
-        if expected is not None and expected != self.version:
-            raise StaleVersion(expected, self.version)
-
     def process(self) -> bool:
         """Opening a New EDC marks it InProgress; True when the status changed."""
         if self.status == EDC_NEW:
@@ -387,16 +394,21 @@ class EventDataChallenge:
         self.decision_reason = reason
         self.decided_at = now
 
-    def close(self, now: datetime) -> None:
-        from lrs_ws.domain.errors import ActionNotVerified
-
+    def check_closable(self) -> None:
+        """An EDC is closed once, after its AO has decided it."""
         if self.status == EDC_COMPLETE:
-            raise InvalidTransition("EDC", "Complete", "closed")
+            raise InvalidTransition("EDC", "already Complete", "closed again")
         if self.decision is None:
-            raise InvalidTransition("EDC", f"{self.status} with no decision", "closed")
+            raise InvalidTransition("EDC", f"{self.status} with no decision recorded by its AO", "closed")
+
+    def close(self, now: datetime, *, missing: str = "") -> None:
+        """A Rejected EDC closes at once, an Accepted one once its corrective action is verified;
+        `missing` says what the verification found lacking (for the refusal)."""
+        self.check_closable()
         if self.decision == ACCEPTED and not self.action_verified:
             raise ActionNotVerified(
-                f"the recommended action {self.recommended_action}"
+                missing
+                or f"the recommended action {self.recommended_action}"
                 + (f" ({self.supplied_value})" if self.supplied_value else "")
                 + " has not been carried out on the achievement since the EDC was accepted."
             )

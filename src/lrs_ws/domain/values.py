@@ -51,7 +51,7 @@ def uln_is_valid(value: str | None) -> bool:
     otherwise the 10th digit is 10 - (sum mod 11)."""
     if value is None or not _ULN_RE.match(value):
         return False
-    total = sum(map(operator.mul, map(int, value[:9]), _ULN_WEIGHTS))
+    total: int = sum(map(operator.mul, map(int, value[:9]), _ULN_WEIGHTS))
     remainder = total % 11
     if remainder == 0:
         return False

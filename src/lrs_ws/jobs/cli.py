@@ -19,9 +19,9 @@ from lrs_ws.spreadsheet import csv_writer
 
 
 def _wiring(settings: Settings) -> Any:
-    from lrs_ws.app import wire
+    from lrs_ws.cli import open_wiring
 
-    return wire(settings)
+    return open_wiring(settings)
 
 
 # -- worker ----------------------------------------------------------------------------------------------

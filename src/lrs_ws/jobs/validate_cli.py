@@ -39,13 +39,12 @@ def _write_error_file(path: Path, validation: Any, fmt: str) -> None:
 
 
 def cmd_batch_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.app import wire
-    from lrs_ws.cli import open_text
+    from lrs_ws.cli import open_text, open_wiring
     from lrs_ws.service import batch, batch_validation
 
     with open_text(args.file, args.encoding) as fh:
         validation = batch_validation.validate_file(
-            wire(settings).uow_factory(), organisation_ref=args.org, username=args.user,
+            open_wiring(settings).uow_factory(), organisation_ref=args.org, username=args.user,
             submission_type=args.type, rows=batch.csv_rows(fh),
             max_queued_records=settings.max_queued_records_per_org, chunk_size=settings.worker_chunk_size,
         )

@@ -28,7 +28,7 @@ def verify_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
-        raise e.BatchRefused("WSEC0122", "The file is empty: at least one learner is required.")
+        raise e.NoLearners("The file is empty: at least one learner is required.")
     canonical = {name.lower(): name for name in REQUIRED + OPTIONAL}
     names = [canonical.get(h.strip().lower(), "") for h in header]
     unknown = [h for h, n in zip(header, names, strict=True) if not n]

@@ -16,9 +16,9 @@ from lrs_ws.config import Settings
 
 
 def _wiring(settings: Settings):  # type: ignore[no-untyped-def]
-    from lrs_ws.app import wire
+    from lrs_ws.cli import open_wiring
 
-    return wire(settings)
+    return open_wiring(settings)
 
 
 def cmd_edc_raise(args: argparse.Namespace, settings: Settings) -> int:

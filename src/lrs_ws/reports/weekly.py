@@ -1,4 +1,4 @@
-"""The weekly report of outstanding EDCs, one per awarding organisation (seed guide section 2).
+"""The weekly report of outstanding EDCs, one per awarding organisation (docs/edc.md).
 
 "Outstanding" means not Complete: New, and InProgress whether undecided, Accepted (the corrective action may
 still be due) or Rejected (waiting for LRS Business Support to close it). Each report holds only its own

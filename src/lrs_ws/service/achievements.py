@@ -1,9 +1,11 @@
-"""Learner-achievement use cases (seed guide section 4.2 to 4.5, and the single-record actions)."""
+"""Learner-achievement use cases: the portal's corrective actions and the single-record actions
+(docs/operations-reference.md)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
@@ -83,10 +85,10 @@ def _change(
     achievement_id: int | None,
     expected_version: int | None,
     operation: str,
-    mutate,  # type: ignore[no-untyped-def]
+    mutate: Callable[[AbstractUnitOfWork, model.Achievement, datetime], None],
 ) -> model.Achievement:
-    """Load the caller's achievement, check its version, mutate it, audit and commit."""
-    caller.require(model.ROLE_AO_USER, OP_MANAGE)
+    """Load the caller's achievement, check its version, mutate it, audit and commit (the caller has been
+    checked for the AO_USER role)."""
     now = utcnow()
     with uow:
         achievement = _owned(uow, caller, achievement_id)
@@ -110,6 +112,7 @@ def edit_grade(
     new_grade: str | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    """Replace or add the grade (empty removes it)."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     grade = values.check_grade(new_grade)
     return _change(
@@ -122,6 +125,8 @@ def delete(
     uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    """Hide the achievement from every operation; it and its audit trail stay in the database."""
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
     return _change(uow, caller, achievement_id, expected_version, "Delete", lambda _u, a, now: a.delete(now))
 
 
@@ -133,6 +138,7 @@ def withdraw(
     reason: str | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    """Mark the achievement withdrawn, with the reason."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     text = values.check_text("reason", reason, 200)
     return _change(
@@ -144,6 +150,8 @@ def reinstate(
     uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    """Reinstate a withdrawn achievement."""
+    caller.require(model.ROLE_AO_USER, OP_MANAGE)
     return _change(
         uow, caller, achievement_id, expected_version, "Reinstate", lambda _u, a, now: a.reinstate(now)
     )
@@ -157,15 +165,12 @@ def transfer(
     new_uln: str | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
+    """Move the achievement to another learner on the register."""
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     target_uln = values.check_uln(new_uln)
 
-    def move(u: AbstractUnitOfWork, a: model.Achievement, now) -> None:  # type: ignore[no-untyped-def]
-        if target_uln == a.uln:
-            raise e.SameUlnTransfer(target_uln)
-        if u.learners.by_uln(target_uln) is None:
-            raise e.LearnerNotFound(target_uln)
-        a.transfer_to(target_uln, now)
+    def move(u: AbstractUnitOfWork, a: model.Achievement, now: datetime) -> None:
+        a.transfer_to(target_uln, u.learners.by_uln(target_uln), now)
 
     return _change(uow, caller, achievement_id, expected_version, "Transfer", move)
 

@@ -13,7 +13,7 @@ from lrs_ws.domain import model, values
 from lrs_ws.domain.passwords import new_password_hash
 from lrs_ws.service import audit
 from lrs_ws.service.clock import utcnow
-from lrs_ws.service.uow import AbstractUnitOfWork, Aim
+from lrs_ws.service.uow import AbstractUnitOfWork
 
 
 def add_organisation(
@@ -43,6 +43,7 @@ def add_user(
     email: str,
     roles: Iterable[str],
 ) -> model.User:
+    """A new user of an existing organisation; only a salted scrypt hash of the password is stored."""
     clean_roles = model.check_roles(roles)
     name = values.check_text("username", username, 100, required=True)
     password_hash = new_password_hash(password, name)
@@ -211,13 +212,3 @@ def import_learners(uow: AbstractUnitOfWork, *, stream: TextIO, operator: str) -
         errors.sort(key=lambda text: int(text.split(":", 1)[0].removeprefix("line ")))
         uow.commit()
     return ImportResult(added, updated, errors, linked)
-
-
-def add_aim(uow: AbstractUnitOfWork, *, reference: str, title: str, level: str) -> None:
-    ref = values.check_reference(reference)
-    clean_title = values.check_text("title", title, 255, required=True)
-    clean_level = values.check_text("level", level, 20)
-    with uow:
-        if uow.aims.get(ref) is None:
-            uow.aims.add(Aim(ref, clean_title, values.aim_type_of(ref) or "", clean_level))
-            uow.commit()

@@ -11,9 +11,14 @@ from lrs_ws.domain import model
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.uow import AbstractUnitOfWork
 
+# One encoding for every stored before/after (single-record changes, batch chunks, operator commands), so a
+# history reads alike whichever path wrote it.
+_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
 
-def _dump(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else json.dumps(value, sort_keys=True, default=str)
+
+def encode(value: dict[str, Any] | None) -> str | None:
+    """An audit event's before or after as stored: JSON with sorted keys, other values as their str()."""
+    return None if value is None else _ENCODER.encode(value)
 
 
 def record(
@@ -37,8 +42,8 @@ def record(
             operation=operation,
             achievement_id=achievement_id,
             edc_id=edc_id,
-            before=_dump(before),
-            after=_dump(after),
+            before=encode(before),
+            after=encode(after),
             request_id=caller.request_id,
             client_certificate=caller.certificate,
             subject_user_id=subject_user_id,
@@ -65,8 +70,8 @@ def record_operator(
             username=operator[:100],
             organisation_id=organisation_id,
             operation=operation,
-            before=_dump(before),
-            after=_dump(after),
+            before=encode(before),
+            after=encode(after),
             request_id=f"cli-{uuid.uuid4().hex[:12]}",
             subject_user_id=subject_user_id,
         )

@@ -1,8 +1,8 @@
 """Achievement batch jobs: submit (SOAP or file), read one, list them; the error file.
 
-A submission is refused as a whole (no job is created) for the request-level reasons of SPEC §2.1; otherwise
-the job and its records are stored in one transaction and the caller gets the job id at once. Workers do the
-rest (service/batch_processing.py).
+A submission is refused as a whole (no job is created) for the request-level reasons of docs/batch.md;
+otherwise the job and its records are stored in one transaction and the caller gets the job id at once.
+Workers do the rest (service/batch_processing.py).
 """
 
 from __future__ import annotations
@@ -68,16 +68,6 @@ def row_values(row: Mapping[str, str | None]) -> list[str | None]:
 def encode_values(values: Sequence[Any]) -> str:
     """One record as JSON text (an object of its present fields): how the error file reads it back."""
     return _JSON.encode({name: v for name, v in zip(FIELD_NAMES, values, strict=True) if v is not None})
-
-
-def encode_record(record: AchievementRecord) -> str:
-    """A record received over SOAP, as JSON text (dates in ISO 8601)."""
-    return encode_values(record_values(record))
-
-
-def encode_row(row: Mapping[str, str | None]) -> str:
-    """A file's row, as JSON text: the cells as written (empty cells left out), parsed by the worker."""
-    return encode_values(row_values(row))
 
 
 def payload_chunks(records: Iterable[tuple[int, Sequence[Any]]]) -> Iterator[PayloadChunk]:
@@ -170,24 +160,22 @@ def check_request(
     With `email_optional` (dry-run validation) an absent e-mail address is not checked."""
     organisation = uow.organisations.get(organisation_id)
     if organisation is None or not organisation.batch_enabled:
-        raise e.BatchRefused("WSRC0043", "Your organisation is not configured to submit achievement batches.")
+        raise e.BatchNotEnabled()
     clean_email = None
     if not (email_optional and email is None):
         try:
             clean_email = values.check_email(email)
         except e.InvalidValue as exc:
-            raise e.BatchRefused("WSEC0044", exc.message) from None
+            raise e.BatchEmailInvalid(exc.message) from None
     return clean_email, records.check_submission_type(submission_type)
 
 
 def check_size(count: int, max_achievements: int) -> None:
     """The number of achievements a request may hold (after the checks of check_request)."""
     if count > max_achievements:
-        raise e.BatchRefused(
-            "WSEC0046", f"A request may hold at most {max_achievements} achievements; it held {count}."
-        )
+        raise e.TooManyAchievements(count, max_achievements)
     if not count:
-        raise e.BatchRefused("WSEC0047", "At least one achievement is required.")
+        raise e.NoAchievements("At least one achievement is required.")
 
 
 def check_queue(uow: AbstractUnitOfWork, organisation_id: int, submitted: int, limit: int) -> None:
@@ -240,7 +228,7 @@ def csv_rows(stream: IO[str]) -> Iterator[tuple[int, dict[str, str]]]:
     reader = csv.reader(stream)
     header = next(reader, None)
     if header is None:
-        raise e.BatchRefused("WSEC0047", "The file is empty: at least one achievement is required.")
+        raise e.NoAchievements("The file is empty: at least one achievement is required.")
     canonical = {name.lower(): name for name in FIELD_NAMES}
     names = [canonical.get(h.strip().lower(), "") for h in header]
     unknown = [h for h, n in zip(header, names, strict=True) if not n]
@@ -317,7 +305,7 @@ def submit_file(
             job_id, payload_chunks((line, row_values(row)) for line, row in rows)
         )
         if count == 0:
-            raise e.BatchRefused("WSEC0047", "The file holds no achievements.")
+            raise e.NoAchievements("The file holds no achievements.")
         # Counted after the rows are read (a file's size is known only then); the refusal rolls them back.
         check_queue(uow, organisation.id, count, max_queued_records)
         uow.batches.set_record_count(job_id, count)

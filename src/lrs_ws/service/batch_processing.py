@@ -13,7 +13,6 @@ in bulk.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -24,7 +23,8 @@ from typing import Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
-from lrs_ws.service import record_rules, records
+from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
+from lrs_ws.service import audit, record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
@@ -35,8 +35,6 @@ from lrs_ws.service.uow import AbstractUnitOfWork, Aim
 log = logging.getLogger("lrs_ws.batch")
 
 AUDIT_PREFIX = "Batch"
-INTERNAL_CODE = "WSEC0199"
-INTERNAL_MESSAGE = "The record could not be processed because of an internal error; submit it again."
 
 
 class LeaseLost(Exception):
@@ -48,14 +46,6 @@ class ChunkResult:
     processed: int
     finished: bool
     status: str | None = None
-
-
-# The same encoding as service.audit.record, so batch and single-record history read alike.
-_AUDIT_ENCODER = json.JSONEncoder(sort_keys=True, default=str)
-
-
-def _audit_json(value: dict[str, Any] | None) -> str | None:
-    return None if value is None else _AUDIT_ENCODER.encode(value)
 
 
 class ChunkView:
@@ -165,7 +155,7 @@ def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
 
 def _refusal(item: list[Any], error: e.DomainError) -> b.RecordOutcome:
     """A failed record's outcome; it keeps the record for the error file. `item` is [line, values...]."""
-    code, category = records.classify(error)
+    code, category = record_error(type(error))
     rule = record_rules.rule_of(error)
     return b.RecordOutcome(
         item[0], b.REFUSED, error_code=code, error_category=category, error_message=error.message,
@@ -335,8 +325,8 @@ def process_chunk(
                     "operation": f"{AUDIT_PREFIX}{change.operation}",
                     "achievement_id": change.achievement.id,
                     "edc_id": None,
-                    "before": _audit_json(change.before),
-                    "after": _audit_json(change.after),
+                    "before": audit.encode(change.before),
+                    "after": audit.encode(change.after),
                     "request_id": caller.request_id,
                 }
                 for _, change, _ in applied
@@ -375,14 +365,15 @@ def refuse_next_record(
         rows = chunk_records(batches.payloads(job.id, start, start + 1), start, start + 1)
         if not rows:
             return False
+        code, category = record_error(None)
         batches.insert_outcomes(
             job.id,
-            [b.RecordOutcome(rows[0][0], b.REFUSED, error_code=INTERNAL_CODE, error_category=b.BUSINESS_ERROR,
-                             error_message=INTERNAL_MESSAGE, payload=encode_values(rows[0][1:]),
+            [b.RecordOutcome(rows[0][0], b.REFUSED, error_code=code, error_category=category,
+                             error_message=INTERNAL_RECORD_MESSAGE, payload=encode_values(rows[0][1:]),
                              rule_id=record_rules.rule_of(None).rule_id)],
         )
         delta = b.BatchCounts()
-        delta.count_refused(b.BUSINESS_ERROR)
+        delta.count_refused(category)
         batches.add_counts(job.id, delta)
         uow.commit()
         log.error("batch record given up", extra={"job_id": job.id, "detail": f"line {rows[0][0]}"})

@@ -205,6 +205,6 @@ def validate_file(
         _, status = check_request(uow, organisation.id, None, submission_type, email_optional=True)
         result = _run(uow, caller, status, ((line, row_values(row)) for line, row in rows), chunk_size)
         if result.counts.records == 0:
-            raise e.BatchRefused("WSEC0047", "The file holds no achievements.")
+            raise e.NoAchievements("The file holds no achievements.")
         check_queue(uow, organisation.id, result.counts.records, max_queued_records)
         return result

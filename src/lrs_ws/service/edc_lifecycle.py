@@ -1,4 +1,4 @@
-"""LRS Business Support's side of the EDC lifecycle (seed guide section 2): raising and closing.
+"""LRS Business Support's side of the EDC lifecycle (docs/edc.md): raising and closing.
 
 Raising queues one e-mail per active EDC user of the owning organisation in the same transaction, so an EDC
 is never raised without its notifications, nor a notification sent for an EDC that was rolled back.
@@ -69,10 +69,7 @@ def check_supplied_value(
         return text
     if action == "TransferToLearner":
         uln = values.check_uln(raw)
-        if uln == achievement.uln:
-            raise e.SameUlnTransfer(uln)
-        if uow.learners.by_uln(uln) is None:
-            raise e.LearnerNotFound(uln)
+        achievement.check_transfer(uln, uow.learners.by_uln(uln))
         return uln
     if raw.strip():
         raise e.InvalidValue("suppliedValue", f"{action} takes no supplied value.")
@@ -172,16 +169,12 @@ def close_edc(
     with uow:
         edc = owned_edc(uow, caller, reference)
         edc.check_version(expected_version)
-        if edc.status == model.EDC_COMPLETE:
-            raise e.InvalidTransition("EDC", "already Complete", "closed again")
-        if edc.decision is None:
-            raise e.InvalidTransition("EDC", f"{edc.status} with no decision recorded by its AO", "closed")
+        edc.check_closable()  # before the verification, which may store and audit a change
         before = edc_snapshot(edc)
+        missing = ""
         if edc.decision == model.ACCEPTED:
-            verification = edc_verification.refresh(uow, edc, caller, now)
-            if not verification.verified:
-                raise e.ActionNotVerified(verification.missing)
-        edc.close(now)
+            missing = edc_verification.refresh(uow, edc, caller, now).missing
+        edc.close(now, missing=missing)
         achievement = uow.achievements.get_any(edc.achievement_id, edc.organisation_id)
         uow.flush()
         if achievement is not None:

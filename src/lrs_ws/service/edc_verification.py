@@ -98,13 +98,13 @@ def check_many(
                 f"{edc.decided_at:%Y-%m-%d %H:%M} UTC.",
             )
         elif achievement is None or rule.current(achievement) != target:
-            results[edc.id] = Verification(  # type: ignore[index]
+            results[edc.id] = Verification(
                 False,
                 f"the recommended action ({wanted}) was performed after acceptance but achievement "
                 f"{edc.achievement_id} no longer shows it.",
             )
         else:
-            results[edc.id] = Verification(True)  # type: ignore[index]
+            results[edc.id] = Verification(True)
     return results
 
 

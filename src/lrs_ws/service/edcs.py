@@ -1,4 +1,4 @@
-"""Event Data Challenge use cases for the owning AO's EDC users (seed guide sections 2 and 4.1)."""
+"""Event Data Challenge use cases for the owning AO's EDC users (docs/edc.md)."""
 
 from __future__ import annotations
 
@@ -72,7 +72,7 @@ def list_edcs(
 
 
 def process(uow: AbstractUnitOfWork, *, caller: Caller, reference: str | None) -> EdcDetails:
-    """Full details of one EDC; opening a New one marks it InProgress (seed 4.1 note)."""
+    """Full details of one EDC; opening a New one marks it InProgress (docs/edc.md)."""
     caller.require(model.ROLE_EDC_USER, OP_EDC)
     now = utcnow()
     with uow:
@@ -101,6 +101,7 @@ def record_decision(
     reason: str | None,
     expected_version: int | None = None,
 ) -> EdcDetails:
+    """The AO's decision on its EDC (Accepted or Rejected, with a reason); a New EDC moves to InProgress."""
     caller.require(model.ROLE_EDC_USER, OP_EDC)
     if decision not in model.DECISIONS:
         raise e.InvalidValue("decision", "decision must be Accepted or Rejected.")

@@ -8,16 +8,14 @@ workers finish their chunk and wait.
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import datetime
 
 from lrs_ws.domain import errors as e
-from lrs_ws.domain import model
 from lrs_ws.domain.maintenance import MAX_MESSAGE, MaintenanceWindow
+from lrs_ws.service import audit
 from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
 
@@ -34,13 +32,9 @@ def maintenance_status(uow: AbstractUnitOfWork) -> MaintenanceWindow | None:
 
 def _audit(uow: AbstractUnitOfWork, operator: str, operation: str, now: datetime,
            before: MaintenanceWindow | None, after: MaintenanceWindow | None) -> None:
-    uow.audit.add(
-        model.AuditEvent(
-            at=now, user_id=None, username=operator, organisation_id=None, operation=operation,
-            before=None if before is None else json.dumps(before.as_json(), sort_keys=True),
-            after=None if after is None else json.dumps(after.as_json(), sort_keys=True),
-            request_id=f"cli-{uuid.uuid4().hex[:12]}",
-        )
+    audit.record_operator(
+        uow, operator, operation, now, organisation_id=None,
+        before=None if before is None else before.as_json(), after=None if after is None else after.as_json(),
     )
 
 

@@ -2,7 +2,7 @@
 
 A refused record (batch job, dry-run validation, single-record operation) is named by the first row below its
 DomainError matches: the error's type, and for a field error the field and the kind of problem, for a state
-change the state the achievement was in. The error code and category come from records.RECORD_ERROR_CODES.
+change the state the achievement was in. The error code and category come from domain/error_codes.py.
 `docs/rules.md` is generated from this table (`lrs-ws rules --markdown`), and a test keeps the two equal.
 """
 
@@ -13,10 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrs_ws.domain import errors as e
-from lrs_ws.domain.batch import BUSINESS_ERROR
-from lrs_ws.service.records import RECORD_ERROR_CODES, LearnerMismatch
-
-INTERNAL_CODE = "WSEC0199"
+from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
 
 
 @dataclass(frozen=True)
@@ -43,18 +40,11 @@ class Rule:
 
     @property
     def code(self) -> str:
-        return _code_and_category(self.kind)[0]
+        return record_error(self.kind)[0]
 
     @property
     def category(self) -> str:
-        return _code_and_category(self.kind)[1]
-
-
-def _code_and_category(kind: type[e.DomainError] | None) -> tuple[str, str]:
-    for error_type, code, category in RECORD_ERROR_CODES:
-        if kind is not None and issubclass(kind, error_type):
-            return code, category
-    return INTERNAL_CODE, BUSINESS_ERROR
+        return record_error(self.kind)[1]
 
 
 _F, _REQ, _LONG, _CTRL, _FUT = (
@@ -280,7 +270,7 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "LEARNER_NAME_MISMATCH",
-        LearnerMismatch,
+        e.LearnerMismatch,
         "GivenName,FamilyName",
         "The given and family names do not match the register's for this ULN (case and spaces ignored).",
         "Amirah Khan",
@@ -336,13 +326,7 @@ RULES: tuple[Rule, ...] = (
     ),
     # -- the catch-alls: a rule without a row of its own still gets an identifier ----------------------
     Rule("FIELD_INVALID", _IV, "", "A field's value breaks a format rule without a row of its own.", ""),
-    Rule(
-        "RECORD_INTERNAL_ERROR",
-        None,
-        "",
-        "The record could not be processed because of an internal error; submit it again.",
-        "",
-    ),
+    Rule("RECORD_INTERNAL_ERROR", None, "", INTERNAL_RECORD_MESSAGE, ""),
 )
 
 _INTERNAL = RULES[-1]

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
-from lrs_ws.domain.batch import BUSINESS_ERROR, FIELD_ERROR, LEARNER_ERROR
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.uow import AbstractUnitOfWork, Aim
@@ -29,38 +28,10 @@ ACTIONS = {
 SUBMISSION_TYPES = {"final": model.FINAL, "provisional": model.PROVISIONAL}
 
 
-class LearnerMismatch(e.DomainError):
-    def __init__(self) -> None:
-        super().__init__("The learner's names do not match the register for this ULN.")
-
-
-# Stable record-level error codes for the batch error file and single-record faults.
-RECORD_ERROR_CODES: list[tuple[type[e.DomainError], str, str]] = [
-    (e.InvalidUln, "WSEC0136", FIELD_ERROR),
-    (e.FutureDate, "WSEC0102", BUSINESS_ERROR),
-    (e.GradeTooLong, "WSEC0101", FIELD_ERROR),
-    (e.InvalidValue, "WSEC0103", FIELD_ERROR),
-    (e.LearnerNotFound, "WSEC0104", LEARNER_ERROR),
-    (LearnerMismatch, "WSEC0111", LEARNER_ERROR),
-    (e.DuplicateAchievement, "WSEC0108", BUSINESS_ERROR),
-    (e.AmbiguousTarget, "WSEC0109", BUSINESS_ERROR),
-    (e.NotFound, "WSEC0105", BUSINESS_ERROR),
-    (e.InvalidTransition, "WSEC0106", BUSINESS_ERROR),
-]
-
-
-def classify(error: e.DomainError) -> tuple[str, str]:
-    """(error code, category) of a record-level failure."""
-    for kind, code, category in RECORD_ERROR_CODES:
-        if isinstance(error, kind):
-            return code, category
-    return "WSEC0199", BUSINESS_ERROR
-
-
 def check_submission_type(value: str | None) -> str:
     status = SUBMISSION_TYPES.get((value or "").strip().lower())
     if status is None:
-        raise e.BatchRefused("WSEC0045", "The submission type must be Final or Provisional.")
+        raise e.SubmissionTypeInvalid()
     return status
 
 
@@ -203,7 +174,7 @@ def _check_learner(view: RecordView, rec: CleanRecord) -> None:
     if learner is None:
         raise e.LearnerNotFound(rec.uln)
     if not learner.names_match(rec.given_name, rec.family_name):
-        raise LearnerMismatch()
+        raise e.LearnerMismatch()
 
 
 def _single_target(view: RecordView, caller: Caller, rec: CleanRecord) -> model.AchievementData:

@@ -18,8 +18,9 @@ from typing import Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.error_codes import INTERNAL_ERROR, error_code
 from lrs_ws.domain.values import Page
-from lrs_ws.service import audit, batch, records
+from lrs_ws.service import audit, batch
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_ports import NewJob
 from lrs_ws.service.batch_processing import ChunkResult, LeaseLost
@@ -35,7 +36,6 @@ RESULTS_HEADER = (
     "Line", "Uln", "GivenName", "FamilyName", "ResponseCode", "FailureFlags", "MasterUln", "ErrorCode",
     "ErrorMessage",
 )
-INTERNAL_CODE = "WSEC0199"
 INTERNAL_MESSAGE = "The learner could not be verified; quote the job id to LRS support."
 
 
@@ -62,11 +62,9 @@ class VerifyJobReport:
 
 def _check_count(count: int) -> None:
     if count > MAX_LEARNERS:
-        raise e.BatchRefused(
-            "WSEC0121", f"A verification batch may hold at most {MAX_LEARNERS} learners; it held {count}."
-        )
+        raise e.TooManyLearners(count, MAX_LEARNERS)
     if not count:
-        raise e.BatchRefused("WSEC0122", "At least one learner is required.")
+        raise e.NoLearners("At least one learner is required.")
 
 
 def _store(
@@ -208,7 +206,7 @@ def verify_item(
             gender=_parse_gender(gender), today=today,
         )
     except e.DomainError as exc:
-        code = records.classify(exc)[0]
+        code = error_code(exc)
         return b.VerifyResult(line, str(uln or ""), error_code=code, error_message=exc.message)
     found = verify_against_register(lookup, clean_uln, claim)
     answer = found.verification
@@ -281,7 +279,7 @@ def refuse_next_record(
         if not rows:
             return False
         uow.batches.insert_verify_results(
-            job.id, [b.VerifyResult(rows[0][0], str(rows[0][1] or ""), error_code=INTERNAL_CODE,
+            job.id, [b.VerifyResult(rows[0][0], str(rows[0][1] or ""), error_code=INTERNAL_ERROR.code,
                                     error_message=INTERNAL_MESSAGE)],
         )
         uow.batches.add_counts(job.id, b.BatchCounts(done=1, business_errors=1))

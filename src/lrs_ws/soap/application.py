@@ -13,17 +13,12 @@ from spyne.protocol import ProtocolBase
 from spyne.protocol.soap import Soap11
 from spyne.protocol.xml import SchemaValidationError
 
-from lrs_ws.domain.errors import DomainError
+from lrs_ws.domain.error_codes import INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, code_for, error_code
+from lrs_ws.domain.errors import DomainError, SchemaInvalid
 from lrs_ws.soap import fast_records, fast_results
 from lrs_ws.soap.context import Deps, read_username_token, release_request_uow, request_context
 from lrs_ws.soap.envelope import PARSED_ENVELOPE
-from lrs_ws.soap.faults import (
-    INTERNAL_ERROR_CODE,
-    INTERNAL_ERROR_MESSAGE,
-    domain_fault_element,
-    error_code,
-    schema_fault_message,
-)
+from lrs_ws.soap.faults import domain_fault_element, schema_fault_message
 from lrs_ws.soap.guard import silence_spyne_request_logging
 from lrs_ws.soap.namespaces import SERVICES_NS
 from lrs_ws.soap.validation_schema import build_validation_schema
@@ -46,13 +41,13 @@ def silence_spyne_logging() -> None:
 
 def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
     detail = domain_fault_element(code, message)
-    fault = Fault(faultcode=faultcode, faultstring=f"{code}: {message}", detail=detail)
-    fault.lrs_error_code = code
-    return fault
+    return Fault(faultcode=faultcode, faultstring=f"{code}: {message}", detail=detail)
 
 
 class LrsSoap11(Soap11):
     """Soap11 whose schema-validation faults carry a DomainFault (WSEC0001) and never echo input values."""
+
+    validation_schema: Any  # lxml's XMLSchema, built by set_app
 
     def set_app(self, value):  # type: ignore[no-untyped-def]
         # XmlDocument.set_app, with the validation schema built in memory instead of in TMPDIR files.
@@ -90,13 +85,13 @@ class LrsSoap11(Soap11):
                 raise
             # Spyne would answer HTTP 200 with the half-built, empty Envelope: answer a Server fault instead.
             rc = request_context(ctx)
-            rc.set_outcome(INTERNAL_ERROR_CODE)
+            rc.set_outcome(INTERNAL_ERROR.code)
             log.error(
                 "response could not be serialised",
                 extra={"request_id": rc.request_id, "operation": rc.operation, "error": type(exc).__name__},
             )
             ctx.out_error = domain_fault(
-                INTERNAL_ERROR_CODE, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})", "Server"
+                INTERNAL_ERROR.code, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})", "Server"
             )
             ctx.out_document = None
             ctx.transport.resp_code = HTTP_500
@@ -106,13 +101,15 @@ class LrsSoap11(Soap11):
         message = "The request does not match the service's schema. " + str(
             getattr(inst, "faultstring", "") or ""
         )
-        fault = domain_fault("WSEC0001", message.strip())
-        request_context(ctx).set_outcome("WSEC0001")
+        code = code_for(SchemaInvalid)
+        fault = domain_fault(code, message.strip())
+        request_context(ctx).set_outcome(code)
         return self.fault_to_parent(ctx, Fault, fault, parent, ns)
 
 
 class LrsApplication(Application):
-    """Maps DomainError types to faults in one place; anything unexpected becomes a generic Server fault."""
+    """Answers a DomainError with its fault (its code from domain/error_codes.py); anything unexpected
+    becomes a generic Server fault."""
 
     deps: Deps
 
@@ -127,13 +124,13 @@ class LrsApplication(Application):
             raise
         except Exception:
             rc = request_context(ctx)
-            rc.set_outcome(INTERNAL_ERROR_CODE)
+            rc.set_outcome(INTERNAL_ERROR.code)
             log.error(
                 "unexpected error",
                 exc_info=True,
                 extra={"request_id": rc.request_id, "operation": rc.operation},
             )
-            raise domain_fault(INTERNAL_ERROR_CODE, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})",
+            raise domain_fault(INTERNAL_ERROR.code, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})",
                                "Server") from None
 
 

@@ -3,9 +3,12 @@ ListAchievementBatchJobs. Thin: authenticate, call one use case, convert the res
 
 from __future__ import annotations
 
+from typing import Any
+
 from spyne import Array, Integer, Integer32, ServiceBase, Unicode, rpc
 
 from lrs_ws.domain import batch as b
+from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
 from lrs_ws.service import batch, batch_validation
 from lrs_ws.soap import convert
@@ -22,13 +25,11 @@ from lrs_ws.soap.lrs_types import (
     User,
 )
 
-OK = "WSRC0000"
-
 
 def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementBatchJobResponse:
     c = job.counts
     return AchievementBatchJobResponse(
-        ResponseCode=OK,
+        ResponseCode=SUCCESS,
         AchievementBatchErrorFile=error_file,
         AchievementsCreated=c.created,
         AchievementsPromotedToFinal=c.promoted,
@@ -58,7 +59,7 @@ def job_response(job: b.BatchJob, error_file: str | None = None) -> AchievementB
 def validation_response(v: batch_validation.Validation) -> AchievementBatchValidationResponse:
     c = v.counts
     return AchievementBatchValidationResponse(
-        ResponseCode=OK,
+        ResponseCode=SUCCESS,
         AchievementBatchErrorFile=v.error_file,
         AchievementsCreated=c.created,
         AchievementsPromotedToFinal=c.promoted,
@@ -89,7 +90,10 @@ class AchievementBatchService(ServiceBase):
 
     @rpc(User, Unicode(max_len=254), Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"),
          _returns=SubmitAchievementBatchJobResponse, _out_variable_name="SubmitAchievementBatchJobResult")
-    def SubmitAchievementBatchJob(ctx, invokingUser, emailAddress, submissionType, achievements):  # noqa: N802,N803
+    def SubmitAchievementBatchJob(  # noqa: N802
+        ctx: Any, invokingUser: User | None, emailAddress: str | None,  # noqa: N803
+        submissionType: str | None, achievements: list[Achievement] | None,  # noqa: N803
+    ) -> SubmitAchievementBatchJobResponse:
         """Submit achievements (Action 1 Create, 2 Update, 3 Withdraw, 4 Reinstate) as one batch job, Final or
         Provisional. The job is stored and processed later; poll GetAchievementBatchJob with the JobId."""
         caller = caller_of(ctx, invokingUser)
@@ -100,11 +104,14 @@ class AchievementBatchService(ServiceBase):
             max_achievements=deps.settings.max_batch_achievements,
             max_queued_records=deps.settings.max_queued_records_per_org,
         )
-        return SubmitAchievementBatchJobResponse(ResponseCode=OK, JobId=job_id)
+        return SubmitAchievementBatchJobResponse(ResponseCode=SUCCESS, JobId=job_id)
 
     @rpc(User, Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"), Unicode(max_len=254),
          _returns=AchievementBatchValidationResponse, _out_variable_name="ValidateAchievementBatchResult")
-    def ValidateAchievementBatch(ctx, invokingUser, submissionType, achievements, emailAddress):  # noqa: N802,N803
+    def ValidateAchievementBatch(  # noqa: N802
+        ctx: Any, invokingUser: User | None, submissionType: str | None,  # noqa: N803
+        achievements: list[Achievement] | None, emailAddress: str | None,  # noqa: N803
+    ) -> AchievementBatchValidationResponse:
         """Dry run of SubmitAchievementBatchJob: the same request checks and record rules, run in order
         against the current data, answered at once with the counts the job would have had and each failing
         record (with its RuleId and Field; see docs/rules.md). Nothing is stored. emailAddress is optional:
@@ -123,7 +130,9 @@ class AchievementBatchService(ServiceBase):
 
     @rpc(User, Integer32,
          _returns=AchievementBatchJobResponse, _out_variable_name="GetAchievementBatchJobResult")
-    def GetAchievementBatchJob(ctx, invokingUser, jobId):  # noqa: N802,N803
+    def GetAchievementBatchJob(  # noqa: N802
+        ctx: Any, invokingUser: User | None, jobId: int | None,  # noqa: N803
+    ) -> AchievementBatchJobResponse:
         """Status, counts, dates and error file (CSV: Line, MisIdentifier, Uln,
         UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage, then RuleId, Field, Value) of one of your
         organisation's jobs."""
@@ -133,7 +142,9 @@ class AchievementBatchService(ServiceBase):
 
     @rpc(User, Integer, Integer,
          _returns=AchievementBatchJobList, _out_variable_name="ListAchievementBatchJobsResult")
-    def ListAchievementBatchJobs(ctx, invokingUser, pageNumber, pageSize):  # noqa: N802,N803
+    def ListAchievementBatchJobs(  # noqa: N802
+        ctx: Any, invokingUser: User | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+    ) -> AchievementBatchJobList:
         """Your organisation's batch jobs, newest first, paged (pageNumber from 1; pageSize default 50)."""
         caller = caller_of(ctx, invokingUser)
         s = deps_of(ctx).settings

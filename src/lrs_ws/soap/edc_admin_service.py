@@ -1,4 +1,4 @@
-"""LRS Business Support's EDC operations: raising a challenge and closing it (seed guide section 2)."""
+"""LRS Business Support's EDC operations: raising a challenge and closing it (docs/edc.md)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,9 @@ class EventDataChallengeAdminService(ServiceBase):
     @rpc(User, Integer, Unicode(max_len=30), Unicode(max_len=1000), Unicode(max_len=30), Unicode(max_len=50),
          _returns=t.EventDataChallenge, _out_variable_name="RaiseEventDataChallengeResult")
     def RaiseEventDataChallenge(  # noqa: N802
-        ctx, invokingUser, achievementId, problemType, description, recommendedAction, suppliedValue  # noqa: N803
-    ):
+        ctx: Any, invokingUser: User | None, achievementId: int | None, problemType: str | None,  # noqa: N803
+        description: str | None, recommendedAction: str | None, suppliedValue: str | None,  # noqa: N803
+    ) -> t.EventDataChallenge:
         """Raise an EDC against an achievement of any organisation. problemType: GradeIncorrect,
         AwardDateIncorrect, NotLearnersAchievement, Duplicate or NotCompleted. recommendedAction:
         EditGrade (suppliedValue: the correct grade, at most 20 characters), UpdateAwardDate
@@ -41,7 +42,9 @@ class EventDataChallengeAdminService(ServiceBase):
 
     @rpc(User, Unicode(max_len=20),
          _returns=t.EventDataChallenge, _out_variable_name="CloseEventDataChallengeResult")
-    def CloseEventDataChallenge(ctx, invokingUser, reference):  # noqa: N802,N803
+    def CloseEventDataChallenge(  # noqa: N802
+        ctx: Any, invokingUser: User | None, reference: str | None,  # noqa: N803
+    ) -> t.EventDataChallenge:
         """Close an EDC (status Complete, DateResolved set). A Rejected EDC closes at once; an Accepted
         one only when its recommended action is verified in the audit trail, otherwise the fault says
         what is still missing."""

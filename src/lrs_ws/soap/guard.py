@@ -17,7 +17,8 @@ from http import HTTPStatus
 from typing import Any
 
 from lrs_ws.config import Settings
-from lrs_ws.domain.errors import ServiceUnavailable, UnderMaintenance
+from lrs_ws.domain.error_codes import code_for, error_code
+from lrs_ws.domain.errors import SchemaInvalid, ServiceUnavailable, UnderMaintenance
 from lrs_ws.observe import observation_of
 from lrs_ws.service.maintenance import MaintenanceStatus
 from lrs_ws.soap.envelope import (
@@ -27,11 +28,11 @@ from lrs_ws.soap.envelope import (
     EnvelopeInspector,
     RequestRefused,
 )
-from lrs_ws.soap.faults import error_code, fault_envelope
+from lrs_ws.soap.faults import fault_envelope
 
 log = logging.getLogger("lrs_ws.guard")
 
-SCHEMA_INVALID = "WSEC0001"
+SCHEMA_INVALID = code_for(SchemaInvalid)
 SOAP_CONTENT_TYPE = "text/xml; charset=utf-8"
 
 StartResponse = Callable[..., Any]

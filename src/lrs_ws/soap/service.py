@@ -8,6 +8,7 @@ from typing import Any
 
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
 
+from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.errors import SchemaInvalid
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
@@ -39,11 +40,14 @@ def _uow(ctx: Any):  # type: ignore[no-untyped-def]
 
 
 class AchievementService(ServiceBase):
-    """Learner achievements of the caller's organisation (seed guide sections 4.2 to 4.5)."""
+    """Learner achievements of the caller's organisation (docs/operations-reference.md)."""
 
     @rpc(User, _Uln, _Short, Boolean, Integer, Integer,
          _returns=t.LearnerAchievements, _out_variable_name="GetLearnerAchievementsResult")
-    def GetLearnerAchievements(ctx, invokingUser, uln, sortBy, sortDescending, pageNumber, pageSize):  # noqa: N802,N803
+    def GetLearnerAchievements(  # noqa: N802
+        ctx: Any, invokingUser: User | None, uln: str | None, sortBy: str | None,  # noqa: N803
+        sortDescending: bool | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+    ) -> Any:
         """The learner's name and the caller organisation's achievements for a ULN, sorted by ReferenceNumber,
         Type, Level, Grade or AwardDate (ascending unless sortDescending; with no sortBy, newest award first),
         paged, with the total count. A master ULN's achievements include those recorded under the ULNs merged
@@ -59,7 +63,9 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _returns=t.AchievementSummary, _out_variable_name="GetAchievementResult")
-    def GetAchievement(ctx, invokingUser, achievementId):  # noqa: N802,N803
+    def GetAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+    ) -> Any:
         """One achievement's summary (aim title, type, reference, grade, level, award date, ...)."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -68,7 +74,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, Unicode(max_len=200, **_REQ), _Version,
          _returns=t.AchievementSummary, _out_variable_name="EditAchievementGradeResult")
-    def EditAchievementGrade(ctx, invokingUser, achievementId, newGrade, expectedVersion):  # noqa: N802,N803
+    def EditAchievementGrade(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None, newGrade: str | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> Any:
         """Replace or add the grade: free text of at most 20 characters."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -77,16 +86,21 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _Version, _returns=t.OperationResult, _out_variable_name="DeleteAchievementResult")
-    def DeleteAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
+    def DeleteAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> t.OperationResult:
         """Remove the achievement from the learner's PLR; it stays in the audit trail."""
         caller = caller_of(ctx, invokingUser)
         gone = ach.delete(
             _uow(ctx), caller=caller, achievement_id=achievementId, expected_version=expectedVersion
         )
-        return t.OperationResult(ResponseCode="WSRC0000", AchievementId=gone.id, Version=gone.version)
+        return t.OperationResult(ResponseCode=SUCCESS, AchievementId=gone.id, Version=gone.version)
 
     @rpc(User, _Uln, _returns=t.LearnerName, _out_variable_name="FindLearnerByUlnResult")
-    def FindLearnerByUln(ctx, invokingUser, uln):  # noqa: N802,N803
+    def FindLearnerByUln(  # noqa: N802
+        ctx: Any, invokingUser: User | None, uln: str | None,  # noqa: N803
+    ) -> t.LearnerName:
         """The register's given and family name for a ULN, to confirm a transfer target."""
         caller = caller_of(ctx, invokingUser)
         learner = ach.find_learner(_uow(ctx), caller=caller, uln=uln)
@@ -94,7 +108,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, _Uln, _Version,
          _returns=t.AchievementSummary, _out_variable_name="TransferAchievementResult")
-    def TransferAchievement(ctx, invokingUser, achievementId, newUln, expectedVersion):  # noqa: N802,N803
+    def TransferAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None, newUln: str | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> Any:
         """Move the achievement to another learner's ULN."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -104,7 +121,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Choice, Achievement.customize(**_REQ),
          _returns=t.AchievementSummary, _out_variable_name="CreateAchievementResult")
-    def CreateAchievement(ctx, invokingUser, submissionType, achievement):  # noqa: N802,N803
+    def CreateAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, submissionType: str | None,  # noqa: N803
+        achievement: Achievement | None,  # noqa: N803
+    ) -> Any:
         """Create one achievement (the LRS Achievement type; Action 1 or empty), Final or Provisional."""
         caller = caller_of(ctx, invokingUser)
         if achievement is None:
@@ -118,7 +138,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, Unicode(max_len=200), _Version,
          _returns=t.AchievementSummary, _out_variable_name="WithdrawAchievementResult")
-    def WithdrawAchievement(ctx, invokingUser, achievementId, reason, expectedVersion):  # noqa: N802,N803
+    def WithdrawAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None, reason: str | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> Any:
         """Withdraw an achievement from the learner's PLR (it can be reinstated)."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -127,7 +150,10 @@ class AchievementService(ServiceBase):
         )
 
     @rpc(User, _Id, _Version, _returns=t.AchievementSummary, _out_variable_name="ReinstateAchievementResult")
-    def ReinstateAchievement(ctx, invokingUser, achievementId, expectedVersion):  # noqa: N802,N803
+    def ReinstateAchievement(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        expectedVersion: int | None,  # noqa: N803
+    ) -> Any:
         """Reinstate a withdrawn achievement."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
@@ -138,7 +164,10 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Id, Integer, Integer,
          _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
-    def GetAchievementHistory(ctx, invokingUser, achievementId, pageNumber, pageSize):  # noqa: N802,N803
+    def GetAchievementHistory(  # noqa: N802
+        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        pageNumber: int | None, pageSize: int | None,  # noqa: N803
+    ) -> t.AchievementHistory:
         """The audit trail of one achievement, oldest first (deleted achievements included), paged, with the
         total count."""
         caller = caller_of(ctx, invokingUser)
@@ -159,7 +188,9 @@ class AchievementService(ServiceBase):
 
     @rpc(User, Unicode(max_len=200), Integer,
          _returns=t.AchievementChangeList, _out_variable_name="ListAchievementChangesResult")
-    def ListAchievementChanges(ctx, invokingUser, cursor, pageSize):  # noqa: N802,N803
+    def ListAchievementChanges(  # noqa: N802
+        ctx: Any, invokingUser: User | None, cursor: str | None, pageSize: int | None,  # noqa: N803
+    ) -> t.AchievementChangeList:
         """The caller organisation's achievement and EDC changes in the order they became visible, each with
         the achievement as the change left it. Start with no cursor; pass each answer's NextCursor to the
         next call: while HasMore is true more are waiting now, and a later call with the last NextCursor
@@ -176,11 +207,14 @@ class AchievementService(ServiceBase):
 
 
 class EventDataChallengeService(ServiceBase):
-    """Event Data Challenges assigned to the caller's organisation (seed guide sections 2 and 4.1)."""
+    """Event Data Challenges assigned to the caller's organisation (docs/edc.md)."""
 
     @rpc(User, _Short, Integer, Integer,
          _returns=t.EventDataChallengeList, _out_variable_name="ListEventDataChallengesResult")
-    def ListEventDataChallenges(ctx, invokingUser, status, pageNumber, pageSize):  # noqa: N802,N803
+    def ListEventDataChallenges(  # noqa: N802
+        ctx: Any, invokingUser: User | None, status: str | None, pageNumber: int | None,  # noqa: N803
+        pageSize: int | None,  # noqa: N803
+    ) -> t.EventDataChallengeList:
         """EDCs of the caller's organisation, optionally only New, InProgress or Complete, newest first,
         paged."""
         caller = caller_of(ctx, invokingUser)
@@ -191,7 +225,9 @@ class EventDataChallengeService(ServiceBase):
         )
 
     @rpc(User, _Ref, _returns=t.EventDataChallenge, _out_variable_name="ProcessEventDataChallengeResult")
-    def ProcessEventDataChallenge(ctx, invokingUser, reference):  # noqa: N802,N803
+    def ProcessEventDataChallenge(  # noqa: N802
+        ctx: Any, invokingUser: User | None, reference: str | None,  # noqa: N803
+    ) -> t.EventDataChallenge:
         """Full details of one EDC with its achievement summary; a New EDC becomes InProgress."""
         caller = caller_of(ctx, invokingUser)
         d = edcs.process(_uow(ctx), caller=caller, reference=reference)
@@ -199,7 +235,10 @@ class EventDataChallengeService(ServiceBase):
 
     @rpc(User, _Ref, _Choice, _Text, _Version,
          _returns=t.EventDataChallenge, _out_variable_name="RecordEventDataChallengeDecisionResult")
-    def RecordEventDataChallengeDecision(ctx, invokingUser, reference, decision, reason, expectedVersion):  # noqa: N802,N803
+    def RecordEventDataChallengeDecision(  # noqa: N802
+        ctx: Any, invokingUser: User | None, reference: str | None, decision: str | None,  # noqa: N803
+        reason: str | None, expectedVersion: int | None,  # noqa: N803
+    ) -> t.EventDataChallenge:
         """Accept or Reject the EDC (and its recommended action), with a reason."""
         caller = caller_of(ctx, invokingUser)
         d = edcs.record_decision(

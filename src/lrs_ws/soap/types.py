@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from spyne import Array, Boolean, ComplexModel, Date, DateTime, Integer, Unicode
 
 from lrs_ws.soap.namespaces import MODEL_NS
@@ -9,7 +11,7 @@ from lrs_ws.soap.namespaces import MODEL_NS
 _REQ = {"min_occurs": 1, "nillable": False}
 
 
-def _text(n: int, required: bool = False) -> type[Unicode]:
+def _text(n: int, required: bool = False) -> Any:
     return Unicode(max_len=n, **_REQ) if required else Unicode(max_len=n)
 
 

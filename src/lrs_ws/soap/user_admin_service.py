@@ -39,7 +39,9 @@ class UserAdministrationService(ServiceBase):
     """The caller organisation's users; AO_ADMIN only (SetPassword: the one-time token's holder)."""
 
     @rpc(User, Integer, Integer, _returns=t.UserList, _out_variable_name="ListUsersResult")
-    def ListUsers(ctx, invokingUser, pageNumber, pageSize):  # noqa: N802,N803
+    def ListUsers(  # noqa: N802
+        ctx: Any, invokingUser: User | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+    ) -> t.UserList:
         """The organisation's users by name, paged: user name, e-mail address, roles, active, and whether
         failed logins lock the user out now."""
         caller = caller_of(ctx, invokingUser)
@@ -52,7 +54,10 @@ class UserAdministrationService(ServiceBase):
 
     @rpc(User, _UserName, Unicode(max_len=254, **_REQ), _Roles,
          _returns=t.UserSummary, _out_variable_name="AddUserResult")
-    def AddUser(ctx, invokingUser, userName, emailAddress, roles):  # noqa: N802,N803
+    def AddUser(  # noqa: N802
+        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+        emailAddress: str | None, roles: str | None,  # noqa: N803
+    ) -> t.UserSummary:
         """Add a user to the organisation with roles (comma-separated) from AO_USER, EDC_USER and AO_ADMIN.
         The user cannot log in until it has set its password with SetPassword and the one-time token
         e-mailed to it (valid 24 hours)."""
@@ -63,7 +68,9 @@ class UserAdministrationService(ServiceBase):
         ))
 
     @rpc(User, _UserName, _Roles, _returns=t.UserSummary, _out_variable_name="SetUserRolesResult")
-    def SetUserRoles(ctx, invokingUser, userName, roles):  # noqa: N802,N803
+    def SetUserRoles(  # noqa: N802
+        ctx: Any, invokingUser: User | None, userName: str | None, roles: str | None,  # noqa: N803
+    ) -> t.UserSummary:
         """Replace a user's roles (AO_USER, EDC_USER, AO_ADMIN): nominate or un-nominate EDC users. The
         last active AO_ADMIN cannot remove its own AO_ADMIN role."""
         caller = caller_of(ctx, invokingUser)
@@ -72,7 +79,9 @@ class UserAdministrationService(ServiceBase):
         ))
 
     @rpc(User, _UserName, _returns=t.UserSummary, _out_variable_name="DeactivateUserResult")
-    def DeactivateUser(ctx, invokingUser, userName):  # noqa: N802,N803
+    def DeactivateUser(  # noqa: N802
+        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+    ) -> t.UserSummary:
         """Deactivate a user: it cannot log in (answered like a wrong password) nor receive EDC e-mails.
         The last active AO_ADMIN cannot deactivate itself."""
         caller = caller_of(ctx, invokingUser)
@@ -81,7 +90,9 @@ class UserAdministrationService(ServiceBase):
         ))
 
     @rpc(User, _UserName, _returns=t.UserSummary, _out_variable_name="ReactivateUserResult")
-    def ReactivateUser(ctx, invokingUser, userName):  # noqa: N802,N803
+    def ReactivateUser(  # noqa: N802
+        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+    ) -> t.UserSummary:
         """Reactivate a deactivated user."""
         caller = caller_of(ctx, invokingUser)
         return _summary(users.set_user_active(
@@ -89,13 +100,17 @@ class UserAdministrationService(ServiceBase):
         ))
 
     @rpc(User, _UserName, _returns=t.UserSummary, _out_variable_name="UnlockUserResult")
-    def UnlockUser(ctx, invokingUser, userName):  # noqa: N802,N803
+    def UnlockUser(  # noqa: N802
+        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+    ) -> t.UserSummary:
         """End a login lock-out now: forget the failed logins counted against the user."""
         caller = caller_of(ctx, invokingUser)
         return _summary(users.unlock_user(_uow(ctx), caller=caller, username=userName, policy=_policy(ctx)))
 
     @rpc(User, _UserName, _returns=t.UserHistory, _out_variable_name="GetUserHistoryResult")
-    def GetUserHistory(ctx, invokingUser, userName):  # noqa: N802,N803
+    def GetUserHistory(  # noqa: N802
+        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+    ) -> t.UserHistory:
         """Every audited change made to a user of the organisation, oldest first (When, UserName of who made
         it, Operation, Before, After)."""
         caller = caller_of(ctx, invokingUser)
@@ -113,7 +128,9 @@ class UserAdministrationService(ServiceBase):
 
     @rpc(Unicode(max_len=100, **_REQ), Unicode(max_len=200, **_REQ),
          _returns=t.PasswordSet, _out_variable_name="SetPasswordResult")
-    def SetPassword(ctx, token, newPassword):  # noqa: N802,N803
+    def SetPassword(  # noqa: N802
+        ctx: Any, token: str | None, newPassword: str | None,  # noqa: N803
+    ) -> t.PasswordSet:
         """Set a user's first password with the one-time token e-mailed to it (no invokingUser: the token
         is the credential). The password: at least 12 characters, not the user name, not a common
         password. An unknown, used or expired token is refused, all alike; failed tries are throttled

@@ -3,6 +3,7 @@ authenticate, call one use case, convert the result."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from spyne import Array, ComplexModel, Date, DateTime, Integer, ServiceBase, Unicode, rpc
@@ -129,7 +130,10 @@ class LearnerVerificationService(ServiceBase):
 
     @rpc(User, Unicode(max_len=20, **_REQ), Unicode(max_len=100, **_REQ), Unicode(max_len=100, **_REQ), Date,
          Integer, _returns=LearnerVerification, _out_variable_name="VerifyLearnerResult")
-    def VerifyLearner(ctx, invokingUser, uln, givenName, familyName, dateOfBirth, gender):  # noqa: N802,N803
+    def VerifyLearner(  # noqa: N802
+        ctx: Any, invokingUser: User | None, uln: str | None, givenName: str | None,  # noqa: N803
+        familyName: str | None, dateOfBirth: date | None, gender: int | None,  # noqa: N803
+    ) -> LearnerVerification:
         """Verify one learner against the register. ResponseCode: WSVRC001 exact match, WSVRC002 linked
         match (the ULN was merged into MasterUln), WSVRC003 similar match, WSVRC004 linked similar match,
         WSVRC005 the learner does not match, WSVRC006 ULN not found. FailureFlags: VRF1 given name vs given
@@ -147,7 +151,9 @@ class LearnerVerificationService(ServiceBase):
 
     @rpc(User, Array(LearnerToVerify, type_name="ArrayOfLearnerToVerify"),
          _returns=SubmitVerifyBatchJobResponse, _out_variable_name="SubmitVerifyBatchJobResult")
-    def SubmitVerifyBatchJob(ctx, invokingUser, learners):  # noqa: N802,N803
+    def SubmitVerifyBatchJob(  # noqa: N802
+        ctx: Any, invokingUser: User | None, learners: list[Any] | None,  # noqa: N803
+    ) -> SubmitVerifyBatchJobResponse:
         """Submit up to 5,000 learners to be verified as one batch job (the portal's "Submit Batch Job").
         The job is stored and processed by the workers; poll GetVerifyBatchJob with the JobId."""
         caller = caller_of(ctx, invokingUser)
@@ -162,7 +168,9 @@ class LearnerVerificationService(ServiceBase):
         return SubmitVerifyBatchJobResponse(ResponseCode="WSRC0000", JobId=job_id)
 
     @rpc(User, Integer, _returns=VerifyBatchJob, _out_variable_name="GetVerifyBatchJobResult")
-    def GetVerifyBatchJob(ctx, invokingUser, jobId):  # noqa: N802,N803
+    def GetVerifyBatchJob(  # noqa: N802
+        ctx: Any, invokingUser: User | None, jobId: int | None,  # noqa: N803
+    ) -> VerifyBatchJob:
         """Status, counts and per-learner results (in line order; so far, while it runs) of one of your
         organisation's verification jobs. Each result holds ResponseCode and FailureFlags as VerifyLearner
         answers them, or ErrorCode and ErrorMessage for a learner whose details were invalid."""
@@ -171,7 +179,9 @@ class LearnerVerificationService(ServiceBase):
         return verify_batch_job(report.job, list(report.results))
 
     @rpc(User, Integer, Integer, _returns=VerifyBatchJobList, _out_variable_name="ListVerifyBatchJobsResult")
-    def ListVerifyBatchJobs(ctx, invokingUser, pageNumber, pageSize):  # noqa: N802,N803
+    def ListVerifyBatchJobs(  # noqa: N802
+        ctx: Any, invokingUser: User | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+    ) -> VerifyBatchJobList:
         """Your organisation's verification jobs, newest first, paged, without their results (the portal's
         "View Batch Jobs")."""
         caller = caller_of(ctx, invokingUser)

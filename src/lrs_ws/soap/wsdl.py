@@ -30,4 +30,5 @@ def canonical_wsdl(raw: bytes) -> bytes:
         for child in children:
             schema.remove(child)
         schema.extend(sorted(children, key=_key))
-    return etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    document: bytes = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    return document

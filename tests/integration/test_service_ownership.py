@@ -1,24 +1,22 @@
 """Ownership is checked in the service layer: another AO's record answers exactly like a missing one.
 
-The use cases run against a real unit of work over a throwaway SQLite file holding the demo data.
+The use cases run against a real unit of work over a migrated database holding the demo data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import pytest
+from support.dbstate import db_state
 
-from lrs_ws.app import Wiring, wire
-from lrs_ws.config import Settings
-from lrs_ws.db.schema import metadata
+from lrs_ws.app import Wiring
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
-from lrs_ws.service import demo, edcs
+from lrs_ws.service import edcs
 from lrs_ws.service.auth import Caller
 
 PAGE = Page(1, 50)
@@ -26,12 +24,9 @@ MISSING_ID = 987_654
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[Wiring]:
-    w = wire(Settings(database_url=f"sqlite:///{tmp_path / 'own.sqlite3'}"))
-    metadata.create_all(w.engine)
-    demo.load(w.uow_factory())
-    yield w
-    w.engine.dispose()
+def world(demo_wiring: Wiring) -> Wiring:
+    """The demo data in a migrated database of the test's own."""
+    return demo_wiring
 
 
 def caller_for(w: Wiring, username: str) -> Caller:
@@ -58,21 +53,6 @@ def demo1_edc_reference(w: Wiring, status: str) -> str:
         assert org is not None
         _, rows = uow.edcs.list(org.id, status, PAGE)
         return rows[0].reference
-
-
-def database_state(w: Wiring) -> tuple[Any, ...]:
-    """Everything a refused call must leave as it was."""
-    with w.uow_factory() as uow:
-        org_ids = [o.id for o in uow.organisations.all()]
-        achievements = []
-        for org_id in org_ids:
-            assert org_id is not None
-            _, rows = uow.achievements.for_learner(org_id, ["3415521949"], "AwardDate", False, PAGE)
-            achievements += [(a.id, a.version, tuple(sorted(a.snapshot().items()))) for a in rows]
-        _, all_edcs = uow.edcs.list(None, None, PAGE)
-        challenges = [(c.id, c.version, c.status, c.decision) for c in all_edcs]
-        audit_count = sum(len(uow.audit.for_achievement(a[0])) for a in achievements)
-        return tuple(achievements), tuple(challenges), audit_count
 
 
 Use = Callable[[Wiring, Caller, Any], Any]
@@ -110,12 +90,12 @@ def test_another_aos_achievement_is_refused_exactly_like_a_missing_one(world: Wi
     use = ACHIEVEMENT_USES[name]
     demo2 = caller_for(world, "demo2.edc")
     theirs = demo1_achievement_id(world)
-    before = database_state(world)
+    before = db_state(world.engine)
     other = refusal(use, world, demo2, theirs)
     missing = refusal(use, world, demo2, MISSING_ID)
     assert type(other) is type(missing) is e.NotFound
     assert other.message.replace(str(theirs), "<id>") == missing.message.replace(str(MISSING_ID), "<id>")
-    assert database_state(world) == before
+    assert db_state(world.engine) == before
 
 
 @pytest.mark.parametrize("name", EDC_USES)
@@ -124,12 +104,12 @@ def test_another_aos_edc_is_refused_exactly_like_a_missing_one(world: Wiring, na
     demo2 = caller_for(world, "demo2.edc")
     theirs = demo1_edc_reference(world, model.EDC_NEW)
     missing_ref = model.format_edc_reference(MISSING_ID)
-    before = database_state(world)
+    before = db_state(world.engine)
     other = refusal(use, world, demo2, theirs)
     missing = refusal(use, world, demo2, missing_ref)
     assert type(other) is type(missing) is e.NotFound
     assert other.message.replace(theirs, "<ref>") == missing.message.replace(missing_ref, "<ref>")
-    assert database_state(world) == before
+    assert db_state(world.engine) == before
 
 
 def test_the_owner_can_use_every_achievement_operation(world: Wiring) -> None:
@@ -172,10 +152,10 @@ def test_lrs_business_support_reads_any_achievement_but_never_edits_one(world: W
     support = caller_for(world, "lrs.support")
     target = demo1_achievement_id(world)
     assert ach.get_achievement(world.uow_factory(), caller=support, achievement_id=target).id == target
-    before = database_state(world)
+    before = db_state(world.engine)
     for name in ("edit_grade", "delete", "withdraw", "reinstate", "transfer"):
         assert isinstance(refusal(ACHIEVEMENT_USES[name], world, support, target), e.AccessDenied)
-    assert database_state(world) == before
+    assert db_state(world.engine) == before
 
 
 def test_lrs_business_support_sees_every_organisations_edcs(world: Wiring) -> None:

@@ -4,30 +4,23 @@ same transaction as the change: when the audit write fails, the change is not ke
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lrs_ws.app import Wiring, wire
-from lrs_ws.config import Settings
-from lrs_ws.db.schema import metadata
+from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import model
 from lrs_ws.service import achievements as ach
-from lrs_ws.service import demo, edcs
+from lrs_ws.service import edcs
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.uow import AuditRepository
 
 
 @pytest.fixture
-def world(tmp_path: Path) -> Iterator[Wiring]:
-    w = wire(Settings(database_url=f"sqlite:///{tmp_path / 'audit.sqlite3'}"))
-    metadata.create_all(w.engine)
-    demo.load(w.uow_factory())
-    yield w
-    w.engine.dispose()
+def world(demo_wiring: Wiring) -> Wiring:
+    """The demo data in a migrated database of the test's own."""
+    return demo_wiring
 
 
 def demo1(w: Wiring, request_id: str = "req-1") -> Caller:
