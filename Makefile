@@ -24,8 +24,8 @@ help:
 	@echo "make run        migrate, load demo data, then serve on $(HOST):$(PORT) (HOST=0.0.0.0 PORT=8001 to change)"
 	@echo "make test       run pytest (extra arguments: PYTEST_ARGS='-k name -x')"
 	@echo "make unit       run the unit tests only (tests/unit)"
-	@echo "make lint       ruff, mypy and the import contracts (lint-imports)"
-	@echo "make fmt        ruff format, then ruff check --fix (rewrites files in src and tests)"
+	@echo "make lint       ruff (rules and formatting), mypy --strict and the import contracts (lint-imports)"
+	@echo "make fmt        ruff format, then ruff check --fix (rewrites files in src, tests and benchmarks)"
 	@echo "make lock       re-resolve $(RUNTIME_LOCK) and $(TEST_LOCK) from pyproject.toml (newest allowed versions)"
 	@echo "make bench      run the benchmarks (batch throughput, the read path, the change feed)"
 	@echo "make bench-scale  read latency on a 10M-achievement PostgreSQL database vs a 10k one (SCALE=0.01 for a small run)"
@@ -82,13 +82,14 @@ unit: $(TEST_STAMP)
 	$(BIN)/python -m pytest tests/unit $(PYTEST_ARGS)
 
 lint: $(TEST_STAMP)
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 fmt: $(TEST_STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests benchmarks
+	$(BIN)/ruff check --fix src tests benchmarks
 
 bench: venv
 	@if [ -f benchmarks/run.py ]; then \

@@ -54,20 +54,50 @@ def make_changes(url: str, n: int) -> int:
     learners = ulns(max(20, n // 5))
     load_world(url, learners)
     records = (
-        (i + 2, dict(zip(FIELDS, ["2023-07-01", "1", "2024-01-05", "", "", given_family(r.uln)[1], "",
-                                  given_family(r.uln)[0], "Pass", "English", "", r.mis, "10000001", r.uln,
-                                  r.reference], strict=True)))
+        (
+            i + 2,
+            dict(
+                zip(
+                    FIELDS,
+                    [
+                        "2023-07-01",
+                        "1",
+                        "2024-01-05",
+                        "",
+                        "",
+                        given_family(r.uln)[1],
+                        "",
+                        given_family(r.uln)[0],
+                        "Pass",
+                        "English",
+                        "",
+                        r.mis,
+                        "10000001",
+                        r.uln,
+                        r.reference,
+                    ],
+                    strict=True,
+                )
+            ),
+        )
         for i, r in enumerate(rows(learners, n, 0))
     )
     batch.submit_file(
-        w.uow_factory(), organisation_ref="DEMO01", username="demo1.edc", email="mi@demo1.example",
-        submission_type="Final", filename="feed-bench.csv", rows=records, max_queued_records=n,
+        w.uow_factory(),
+        organisation_ref="DEMO01",
+        username="demo1.edc",
+        email="mi@demo1.example",
+        submission_type="Final",
+        filename="feed-bench.csv",
+        rows=records,
+        max_queued_records=n,
     )
     job = bp.claim_next(w.uow_factory(), worker_id="feed-bench", lease_seconds=600)
     assert job is not None
     for _ in range(n // 1000 + 10):
-        if bp.process_chunk(w.uow_factory(), job=job, worker_id="feed-bench", chunk_size=5000,
-                            lease_seconds=600).finished:
+        if bp.process_chunk(
+            w.uow_factory(), job=job, worker_id="feed-bench", chunk_size=5000, lease_seconds=600
+        ).finished:
             break
     with w.uow_factory() as uow:
         org = uow.organisations.by_ref("DEMO01")
@@ -125,7 +155,9 @@ def page_baseline(url: str, organisation_id: int) -> tuple[int, float]:
     while True:
         with engine.connect() as conn:
             batch = conn.execute(
-                select(C).where(C.c.organisation_id == organisation_id, C.c.seq > after).order_by(C.c.seq)
+                select(C)
+                .where(C.c.organisation_id == organisation_id, C.c.seq > after)
+                .order_by(C.c.seq)
                 .limit(PAGE)
             ).all()
         seen += len(batch)
@@ -183,8 +215,12 @@ def run_backend(backend: str, n: int) -> dict[str, Any]:
             proc.stop()
         drop()
     return {
-        "backend": backend, "changes": service_n, "base": (base_n, base_s), "service": (service_n, service_s),
-        "soap": (soap_n, soap_s), "plan": plan,
+        "backend": backend,
+        "changes": service_n,
+        "base": (base_n, base_s),
+        "service": (service_n, service_s),
+        "soap": (soap_n, soap_s),
+        "plan": plan,
     }
 
 
@@ -193,11 +229,16 @@ def report(results: list[dict[str, Any]]) -> None:
     print(f"{'backend':<11}{'run':<30}{'changes':>9}{'seconds':>9}{'rec/s':>10}{'ratio to baseline':>19}")
     for r in results:
         base_rps = r["base"][0] / r["base"][1]
-        for name, label in (("base", "baseline: indexed SELECT"), ("service", "service: changes_of"),
-                            ("soap", "SOAP ListAchievementChanges")):
+        for name, label in (
+            ("base", "baseline: indexed SELECT"),
+            ("service", "service: changes_of"),
+            ("soap", "SOAP ListAchievementChanges"),
+        ):
             count, seconds = r[name]
-            print(f"{r['backend'] if name == 'base' else '':<11}{label:<30}{count:>9}{seconds:>9.2f}"
-                  f"{count / seconds:>10.0f}{count / seconds / base_rps:>19.2f}")
+            print(
+                f"{r['backend'] if name == 'base' else '':<11}{label:<30}{count:>9}{seconds:>9.2f}"
+                f"{count / seconds:>10.0f}{count / seconds / base_rps:>19.2f}"
+            )
     for r in results:
         print(f"\n{r['backend']}: a poll with nothing new\n{r['plan']}")
 

@@ -53,15 +53,25 @@ SERVICES = "http://api.lrs.qcf.gov.uk/services"
 MODEL = "http://api.lrs.qcf.gov.uk/model"
 ULNS = ["3415521949", "8659377485", "1234567899", "1604938268", "1975308637"]
 NAMES = {
-    "3415521949": ("Test", "Learner"), "8659377485": ("James", "Pickles"), "1234567899": ("Amira", "Khan"),
-    "1604938268": ("Owen", "Jones"), "1975308637": ("Grace", "Okafor"),
+    "3415521949": ("Test", "Learner"),
+    "8659377485": ("James", "Pickles"),
+    "1234567899": ("Amira", "Khan"),
+    "1604938268": ("Owen", "Jones"),
+    "1975308637": ("Grace", "Okafor"),
 }
 EXPECTED_FAULTS = {"EditContended": {"WSRC0013"}}
 WEIGHTS = {
-    "GetLearnerAchievements": 22, "GetAchievement": 18, "FindLearnerByUln": 8, "ListEventDataChallenges": 8,
-    "GetAchievementHistory": 5, "ListAchievementBatchJobs": 3,
-    "EditAchievementGrade": 12, "TransferAchievement": 6, "CreateAchievement": 6,
-    "SubmitAchievementBatchJob": 2, "EditContended": 10,
+    "GetLearnerAchievements": 22,
+    "GetAchievement": 18,
+    "FindLearnerByUln": 8,
+    "ListEventDataChallenges": 8,
+    "GetAchievementHistory": 5,
+    "ListAchievementBatchJobs": 3,
+    "EditAchievementGrade": 12,
+    "TransferAchievement": 6,
+    "CreateAchievement": 6,
+    "SubmitAchievementBatchJob": 2,
+    "EditContended": 10,
 }
 ERROR_CODE = re.compile(rb"<(?:\w+:)?ErrorCode>([^<]*)</")
 VERSION = re.compile(rb"<(?:\w+:)?Version>(\d+)</")
@@ -70,26 +80,32 @@ ULN = re.compile(rb"<(?:\w+:)?Uln>(\d+)</")
 
 
 def user(name: str = "demo1.edc", org: str = "DEMO01") -> str:
-    return (f"<s:invokingUser><m:OrgPassword>{PASSWORD}</m:OrgPassword><m:OrganisationRef>{org}"
-            f"</m:OrganisationRef><m:UserName>{name}</m:UserName></s:invokingUser>")
+    return (
+        f"<s:invokingUser><m:OrgPassword>{PASSWORD}</m:OrgPassword><m:OrganisationRef>{org}"
+        f"</m:OrganisationRef><m:UserName>{name}</m:UserName></s:invokingUser>"
+    )
 
 
 def envelope(operation: str, params: str, who: str | None = None) -> bytes:
-    return (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
-            f'xmlns:m="{MODEL}"><soap:Body><s:{operation}>{who or user()}{params}</s:{operation}></soap:Body>'
-            "</soap:Envelope>").encode()
+    return (
+        f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
+        f'xmlns:m="{MODEL}"><soap:Body><s:{operation}>{who or user()}{params}</s:{operation}></soap:Body>'
+        "</soap:Envelope>"
+    ).encode()
 
 
 def achievement_xml(uln: str, tag: str = "achievement") -> str:
     given, family = NAMES[uln]
-    return (f"<s:{tag}><s:AchievementAwardDate>2016-05-01T00:00:00</s:AchievementAwardDate>"
-            "<s:Action>1</s:Action>"
-            f"<s:ActionDate>2016-05-02T00:00:00</s:ActionDate><s:FamilyName>{family}</s:FamilyName>"
-            f"<s:GivenName>{given}</s:GivenName><s:Grade>Pass</s:Grade>"
-            f"<s:MisIdentifier>{uuid.uuid4().hex[:16]}</s:MisIdentifier>"
-            "<s:ProviderUkprn>10000001</s:ProviderUkprn>"
-            f"<s:Uln>{uln}</s:Uln><s:UnitOrQualificationReferenceNumber>K/501/5773"
-            f"</s:UnitOrQualificationReferenceNumber></s:{tag}>")
+    return (
+        f"<s:{tag}><s:AchievementAwardDate>2016-05-01T00:00:00</s:AchievementAwardDate>"
+        "<s:Action>1</s:Action>"
+        f"<s:ActionDate>2016-05-02T00:00:00</s:ActionDate><s:FamilyName>{family}</s:FamilyName>"
+        f"<s:GivenName>{given}</s:GivenName><s:Grade>Pass</s:Grade>"
+        f"<s:MisIdentifier>{uuid.uuid4().hex[:16]}</s:MisIdentifier>"
+        "<s:ProviderUkprn>10000001</s:ProviderUkprn>"
+        f"<s:Uln>{uln}</s:Uln><s:UnitOrQualificationReferenceNumber>K/501/5773"
+        f"</s:UnitOrQualificationReferenceNumber></s:{tag}>"
+    )
 
 
 @dataclass
@@ -113,13 +129,15 @@ class Client:
         self.ops, self.weights = zip(*WEIGHTS.items(), strict=True)
 
     def post(self, body: bytes) -> requests.Response:
-        return self.session.post(self.server.soap_url, data=body, timeout=30,
-                                 headers={"Content-Type": "text/xml; charset=utf-8"})
+        return self.session.post(
+            self.server.soap_url, data=body, timeout=30, headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
 
     def create(self) -> int:
         uln = self.rng.choice(ULNS)
-        answer = self.post(envelope("CreateAchievement", "<s:submissionType>Final</s:submissionType>"
-                                    + achievement_xml(uln)))
+        answer = self.post(
+            envelope("CreateAchievement", "<s:submissionType>Final</s:submissionType>" + achievement_xml(uln))
+        )
         found = ACHIEVEMENT_ID.search(answer.content) if answer.status_code == 200 else None
         if found is None:
             raise RuntimeError(f"CreateAchievement failed: {answer.status_code} {answer.content[:300]!r}")
@@ -130,8 +148,11 @@ class Client:
         rng = self.rng
         if op == "GetLearnerAchievements":
             sort = rng.choice(["AwardDate", "Grade", "ReferenceNumber"])
-            return envelope(op, f"<s:uln>{rng.choice(ULNS)}</s:uln><s:sortBy>{sort}</s:sortBy>"
-                                "<s:pageNumber>1</s:pageNumber><s:pageSize>20</s:pageSize>")
+            return envelope(
+                op,
+                f"<s:uln>{rng.choice(ULNS)}</s:uln><s:sortBy>{sort}</s:sortBy>"
+                "<s:pageNumber>1</s:pageNumber><s:pageSize>20</s:pageSize>",
+            )
         if op == "GetAchievement":
             return envelope(op, f"<s:achievementId>{rng.choice(list(self.own))}</s:achievementId>")
         if op == "FindLearnerByUln":
@@ -143,8 +164,11 @@ class Client:
         if op == "ListAchievementBatchJobs":
             return envelope(op, "<s:pageNumber>1</s:pageNumber><s:pageSize>20</s:pageSize>")
         if op == "EditAchievementGrade":
-            return envelope(op, f"<s:achievementId>{rng.choice(list(self.own))}</s:achievementId>"
-                                f"<s:newGrade>{rng.choice(['Pass', 'Merit', 'Distinction'])}</s:newGrade>")
+            return envelope(
+                op,
+                f"<s:achievementId>{rng.choice(list(self.own))}</s:achievementId>"
+                f"<s:newGrade>{rng.choice(['Pass', 'Merit', 'Distinction'])}</s:newGrade>",
+            )
         if op == "TransferAchievement":
             achievement_id = rng.choice(list(self.own))
             target = rng.choice([u for u in ULNS if u != self.own[achievement_id]])
@@ -157,18 +181,24 @@ class Client:
             return envelope(op, "<s:submissionType>Final</s:submissionType>" + record)
         if op == "SubmitAchievementBatchJob":
             records = "".join(achievement_xml(rng.choice(ULNS), "Achievement") for _ in range(5))
-            return envelope(op, "<s:emailAddress>mi@demo1.example</s:emailAddress>"
-                                "<s:submissionType>Final</s:submissionType>"
-                                f"<s:achievements>{records}</s:achievements>")
+            return envelope(
+                op,
+                "<s:emailAddress>mi@demo1.example</s:emailAddress>"
+                "<s:submissionType>Final</s:submissionType>"
+                f"<s:achievements>{records}</s:achievements>",
+            )
         if op == "EditContended":
             # Read the shared achievement's version, then change it on that version: the race is the point.
             read = envelope("GetAchievement", f"<s:achievementId>{self.shared_id}</s:achievementId>")
             answer = self.post(read)
             version = VERSION.search(answer.content)
             expected = version.group(1).decode() if version else "0"
-            return envelope("EditAchievementGrade", f"<s:achievementId>{self.shared_id}</s:achievementId>"
-                                                    f"<s:newGrade>R{rng.randint(0, 999)}</s:newGrade>"
-                                                    f"<s:expectedVersion>{expected}</s:expectedVersion>")
+            return envelope(
+                "EditAchievementGrade",
+                f"<s:achievementId>{self.shared_id}</s:achievementId>"
+                f"<s:newGrade>R{rng.randint(0, 999)}</s:newGrade>"
+                f"<s:expectedVersion>{expected}</s:expectedVersion>",
+            )
         raise ValueError(op)
 
     def run(self, until: float) -> None:
@@ -230,28 +260,44 @@ def report(stats: Stats, seconds: float, server_cpu: float, rss: dict[str, Any])
     rows = []
     for op in sorted(stats.latencies, key=lambda o: -len(stats.latencies[o])):
         lat = stats.latencies[op]
-        rows.append({
-            "operation": op, "requests": len(lat), "per_second": round(len(lat) / seconds, 1),
-            "p50_ms": ms(lat, 0.50), "p95_ms": ms(lat, 0.95), "p99_ms": ms(lat, 0.99), "ok": stats.ok[op],
-            "expected_faults": sum(n for (o, _), n in stats.expected.items() if o == op),
-            "errors": sum(n for (o, _), n in stats.errors.items() if o == op),
-        })
+        rows.append(
+            {
+                "operation": op,
+                "requests": len(lat),
+                "per_second": round(len(lat) / seconds, 1),
+                "p50_ms": ms(lat, 0.50),
+                "p95_ms": ms(lat, 0.95),
+                "p99_ms": ms(lat, 0.99),
+                "ok": stats.ok[op],
+                "expected_faults": sum(n for (o, _), n in stats.expected.items() if o == op),
+                "errors": sum(n for (o, _), n in stats.errors.items() if o == op),
+            }
+        )
     total = sum(r["requests"] for r in rows)
     everything = [x for lat in stats.latencies.values() for x in lat]
     summary = {
-        "seconds": round(seconds, 1), "requests": total, "per_second": round(total / seconds, 1),
-        "p50_ms": ms(everything, 0.5), "p95_ms": ms(everything, 0.95), "p99_ms": ms(everything, 0.99),
+        "seconds": round(seconds, 1),
+        "requests": total,
+        "per_second": round(total / seconds, 1),
+        "p50_ms": ms(everything, 0.5),
+        "p95_ms": ms(everything, 0.95),
+        "p99_ms": ms(everything, 0.99),
         "expected_faults": {f"{o} {c}": n for (o, c), n in stats.expected.items()},
         "errors": {f"{o} {c}": n for (o, c), n in stats.errors.items()},
-        "server_worker_cpu_seconds": round(server_cpu, 1), "worker_rss_mib": rss,
+        "server_worker_cpu_seconds": round(server_cpu, 1),
+        "worker_rss_mib": rss,
     }
     header = f"{'operation':<28}{'requests':>9}{'req/s':>8}{'p50 ms':>9}{'p95 ms':>9}{'p99 ms':>9}{'ok':>8}"
     print(header + f"{'expected':>10}{'errors':>8}")
     for r in rows:
-        print(f"{r['operation']:<28}{r['requests']:>9}{r['per_second']:>8}{r['p50_ms']:>9}{r['p95_ms']:>9}"
-              f"{r['p99_ms']:>9}{r['ok']:>8}{r['expected_faults']:>10}{r['errors']:>8}")
-    print(f"{'all':<28}{total:>9}{summary['per_second']:>8}{summary['p50_ms']:>9}{summary['p95_ms']:>9}"
-          f"{summary['p99_ms']:>9}")
+        print(
+            f"{r['operation']:<28}{r['requests']:>9}{r['per_second']:>8}{r['p50_ms']:>9}{r['p95_ms']:>9}"
+            f"{r['p99_ms']:>9}{r['ok']:>8}{r['expected_faults']:>10}{r['errors']:>8}"
+        )
+    print(
+        f"{'all':<28}{total:>9}{summary['per_second']:>8}{summary['p50_ms']:>9}{summary['p95_ms']:>9}"
+        f"{summary['p99_ms']:>9}"
+    )
     print(f"expected faults: {summary['expected_faults'] or 'none'}")
     print(f"errors: {summary['errors'] or 'none'}")
     print(f"server workers: {summary['server_worker_cpu_seconds']} s CPU, RSS MiB {rss}")
@@ -293,8 +339,11 @@ def main(argv: list[str] | None = None) -> int:
         pids = worker_pids(server)
         cpu_before = sum(cpu_seconds(p) for p in pids)
         rss_before = {p: round(rss_kib(p) / 1024, 1) for p in pids}
-        print(f"load: {clients} clients for {duration:.0f} s against {args.workers} gunicorn workers on "
-              f"PostgreSQL (pids {pids})", flush=True)
+        print(
+            f"load: {clients} clients for {duration:.0f} s against {args.workers} gunicorn workers on "
+            f"PostgreSQL (pids {pids})",
+            flush=True,
+        )
         started = time.monotonic()
         until = started + duration
         threads = [threading.Thread(target=c.run, args=(until,)) for c in pool]

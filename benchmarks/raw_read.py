@@ -38,16 +38,28 @@ _SUMMARY = (
 _SQL = {
     "failures": "SELECT count(*) FROM login_failures WHERE username = ? AND source = ? AND failed_at >= ?",
     "user": "SELECT u.password_hash, u.roles, u.active, o.id, o.ref, o.active FROM users u "
-            "JOIN organisations o ON o.id = u.organisation_id WHERE u.username = ?",
+    "JOIN organisations o ON o.id = u.organisation_id WHERE u.username = ?",
     "learner": "SELECT uln, given_name, family_name FROM learners WHERE uln = ?",
     "page": f"SELECT {_SUMMARY}, count(*) OVER () FROM achievements "
-            "WHERE organisation_id = ? AND uln = ? AND deleted = ? "
-            "ORDER BY award_date DESC, id DESC LIMIT ? OFFSET 0",
+    "WHERE organisation_id = ? AND uln = ? AND deleted = ? "
+    "ORDER BY award_date DESC, id DESC LIMIT ? OFFSET 0",
     "one": f"SELECT {_SUMMARY} FROM achievements WHERE id = ? AND organisation_id = ? AND deleted = ?",
 }
 _FIELDS = (
-    "AchievementId", "Uln", "Subject", "ReferenceNumber", "Type", "Level", "Grade", "AwardDate",
-    "LanguageForAssessment", "ProviderUkprn", "MisIdentifier", "Status", "Withdrawn", "UnderDataChallenge",
+    "AchievementId",
+    "Uln",
+    "Subject",
+    "ReferenceNumber",
+    "Type",
+    "Level",
+    "Grade",
+    "AwardDate",
+    "LanguageForAssessment",
+    "ProviderUkprn",
+    "MisIdentifier",
+    "Status",
+    "Withdrawn",
+    "UnderDataChallenge",
     "Version",
 )
 
@@ -103,14 +115,22 @@ class Raw:
         finally:
             conn.close()
         out = etree.tostring(response, xml_declaration=True, encoding="UTF-8")
-        start_response("200 OK", [("Content-Type", "text/xml; charset=utf-8"),
-                                  ("Content-Length", str(len(out)))])
+        start_response(
+            "200 OK", [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(out)))]
+        )
         return [out]
 
 
 def summary(parent: etree._Element, row: tuple[Any, ...]) -> None:
-    texts = [str(row[0]), *row[1:7], str(row[7]), *row[8:12], "true" if row[12] else "false",
-             "Y" if row[13] else "N", str(row[14])]
+    texts = [
+        str(row[0]),
+        *row[1:7],
+        str(row[7]),
+        *row[8:12],
+        "true" if row[12] else "false",
+        "Y" if row[13] else "N",
+        str(row[14]),
+    ]
     for field, value in zip(_FIELDS, texts, strict=True):
         etree.SubElement(parent, f"{_M}{field}").text = value
 

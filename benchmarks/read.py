@@ -53,9 +53,11 @@ ENVELOPE = (
 )
 CALLS = {
     "GetLearnerAchievements": ENVELOPE.format(
-        op="GetLearnerAchievements", params="<s:uln>3415521949</s:uln>").encode(),
+        op="GetLearnerAchievements", params="<s:uln>3415521949</s:uln>"
+    ).encode(),
     "GetAchievement": ENVELOPE.format(
-        op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(),
+        op="GetAchievement", params="<s:achievementId>1</s:achievementId>"
+    ).encode(),
 }
 HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
 
@@ -90,11 +92,28 @@ class Server:
     def start(self) -> Server:
         log = open(self.logs / f"{self.name}.log", "ab")  # noqa: SIM115 - kept open while it runs
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
-             "--worker-class", "sync", "--threads", "1", "--no-control-socket",
-             "--config", "python:lrs_ws.gunicorn_conf", self.app],
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--worker-class",
+                "sync",
+                "--threads",
+                "1",
+                "--no-control-socket",
+                "--config",
+                "python:lrs_ws.gunicorn_conf",
+                self.app,
+            ],
             env=env_for(self.url, LRS_WS_PUBLIC_URL=self.soap_url, LRS_WS_LOG_JSON="true"),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -116,9 +135,13 @@ class Server:
         if self.admin is None:
             return workers
         with self.admin.connect() as conn:
-            backends = conn.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"), {"n": self.name}
-            ).scalars().all()
+            backends = (
+                conn.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE application_name = :n"), {"n": self.name}
+                )
+                .scalars()
+                .all()
+            )
         return workers + list(backends)
 
     def cpu(self) -> float:
@@ -160,9 +183,14 @@ def interleaved(raw: Server, service: Server, body: bytes, rounds: int, n: int) 
         ratios.append(got["raw"] / got["service"] if got["service"] else float("nan"))
     raw_us = statistics.median(per["raw"]) * 1e6
     service_us = statistics.median(per["service"]) * 1e6
-    return {"raw_us": raw_us, "service_us": service_us, "ratio": raw_us / service_us,
-            "round_ratios": [round(r, 3) for r in ratios],
-            "ratio_min": min(ratios), "ratio_max": max(ratios)}
+    return {
+        "raw_us": raw_us,
+        "service_us": service_us,
+        "ratio": raw_us / service_us,
+        "round_ratios": [round(r, 3) for r in ratios],
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+    }
 
 
 def cpu_ns(pids: list[int]) -> int:
@@ -179,8 +207,12 @@ def cpu_ns(pids: list[int]) -> int:
 def tail_of(values: list[float]) -> dict[str, Any]:
     median = statistics.median(values)
     ordered = sorted(values)
-    return {"median_ms": median * 1000, "p99_ms": ordered[int(len(values) * 0.99) - 1] * 1000,
-            "max_ms": ordered[-1] * 1000, "over_5x_median": sum(v > 5 * median for v in values)}
+    return {
+        "median_ms": median * 1000,
+        "p99_ms": ordered[int(len(values) * 0.99) - 1] * 1000,
+        "max_ms": ordered[-1] * 1000,
+        "over_5x_median": sum(v > 5 * median for v in values),
+    }
 
 
 def latency_tail(server: Server, body: bytes, n: int) -> dict[str, Any]:
@@ -211,11 +243,13 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     admin = None if backend == "sqlite" else create_engine(url)
     servers: list[Server] = []
     try:
-        raw = Server("raw", "benchmarks.raw_read:application", with_application_name(url, "raw"), workdir,
-                     admin=admin).start()
+        raw = Server(
+            "raw", "benchmarks.raw_read:application", with_application_name(url, "raw"), workdir, admin=admin
+        ).start()
         servers.append(raw)
-        service = Server("service", "lrs_ws.wsgi:application", with_application_name(url, "service"),
-                         workdir, admin=admin).start()
+        service = Server(
+            "service", "lrs_ws.wsgi:application", with_application_name(url, "service"), workdir, admin=admin
+        ).start()
         servers.append(service)
         result: dict[str, Any] = {"backend": backend}
         for op, body in CALLS.items():
@@ -240,21 +274,27 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
 
 def report(results: list[dict[str, Any]], out: Callable[[str], None] = print) -> None:
     out("")
-    out(f"{'backend':<11}{'operation':<24}{'service µs':>11}{'raw µs':>8}{'raw/service':>12}"
-        f"{'  (rounds: min-max)':<20}")
+    out(
+        f"{'backend':<11}{'operation':<24}{'service µs':>11}{'raw µs':>8}{'raw/service':>12}"
+        f"{'  (rounds: min-max)':<20}"
+    )
     for r in results:
         for op in CALLS:
             m = r[op]
-            out(f"{r['backend']:<11}{op:<24}{m['service_us']:>11.0f}{m['raw_us']:>8.0f}{m['ratio']:>12.2f}"
-                f"  ({m['ratio_min']:.2f}-{m['ratio_max']:.2f})")
+            out(
+                f"{r['backend']:<11}{op:<24}{m['service_us']:>11.0f}{m['raw_us']:>8.0f}{m['ratio']:>12.2f}"
+                f"  ({m['ratio_min']:.2f}-{m['ratio_max']:.2f})"
+            )
     for r in results:
         for key, who in (("tail", "service"), ("tail_raw", "raw")):
             t = r[key]
             out(f"{r['backend']:<11}{who:<8} {t['calls']} sequential GetLearnerAchievements:")
             for what, label in (("wall", "wall clock"), ("cpu", "server CPU")):
                 m = t[what]
-                out(f"{'':<20}{label:<11} median {m['median_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, max "
-                    f"{m['max_ms']:.1f} ms, {m['over_5x_median']} over 5x the median")
+                out(
+                    f"{'':<20}{label:<11} median {m['median_ms']:.2f} ms, p99 {m['p99_ms']:.2f} ms, max "
+                    f"{m['max_ms']:.1f} ms, {m['over_5x_median']} over 5x the median"
+                )
     load = os.getloadavg()
     out(f"load average at the end: {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} ({os.cpu_count()} CPUs)")
     folder = REPO / "bench-results"

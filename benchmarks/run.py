@@ -71,8 +71,20 @@ SOAP_RECORD = (
     "</ns0:UnitOrQualificationReferenceNumber></ns0:Achievement>"
 )
 FIELDS = (
-    "AchievementAwardDate", "Action", "ActionDate", "ActionReason", "DateofBirth", "FamilyName", "Gender",
-    "GivenName", "Grade", "LanguageForAssessment", "LearnerPostcode", "MisIdentifier", "ProviderUkprn", "Uln",
+    "AchievementAwardDate",
+    "Action",
+    "ActionDate",
+    "ActionReason",
+    "DateofBirth",
+    "FamilyName",
+    "Gender",
+    "GivenName",
+    "Grade",
+    "LanguageForAssessment",
+    "LearnerPostcode",
+    "MisIdentifier",
+    "ProviderUkprn",
+    "Uln",
     "UnitOrQualificationReferenceNumber",
 )
 
@@ -163,8 +175,10 @@ def load_world(url: str, learners: list[str]) -> None:
     with w.engine.begin() as conn:
         conn.execute(
             insert(learners_table),
-            [{"uln": u, "given_name": given_family(u)[0], "family_name": given_family(u)[1], "gender": 0}
-             for u in learners],
+            [
+                {"uln": u, "given_name": given_family(u)[0], "family_name": given_family(u)[1], "gender": 0}
+                for u in learners
+            ],
         )
     w.engine.dispose()
 
@@ -248,11 +262,23 @@ class Processes:
     def start(self, chunk_size: int) -> Processes:
         log = open(self.logs / "server.log", "ab")  # noqa: SIM115
         self.server = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2",
-             "--config", "python:lrs_ws.gunicorn_conf", "lrs_ws.wsgi:application"],
-            env=env_for(self.url, LRS_WS_PUBLIC_URL=self.soap_url,
-                        LRS_WS_GUNICORN_TIMEOUT="120"),
-            stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "--bind",
+                f"127.0.0.1:{self.port}",
+                "--workers",
+                "2",
+                "--config",
+                "python:lrs_ws.gunicorn_conf",
+                "lrs_ws.wsgi:application",
+            ],
+            env=env_for(self.url, LRS_WS_PUBLIC_URL=self.soap_url, LRS_WS_GUNICORN_TIMEOUT="120"),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
         )
         wlog = open(self.logs / "worker.log", "ab")  # noqa: SIM115
         self.worker = subprocess.Popen(
@@ -260,7 +286,10 @@ class Processes:
             env=env_for(
                 self.url, LRS_WS_WORKER_POLL_SECONDS="0.05", LRS_WS_WORKER_CHUNK_SIZE=str(chunk_size)
             ),
-            stdout=wlog, stderr=subprocess.STDOUT, start_new_session=True, cwd=REPO,
+            stdout=wlog,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            cwd=REPO,
         )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -306,11 +335,15 @@ def check_job(engine: Any, job_id: int, n: int) -> None:
     """Every record applied, with its audit event and outcome."""
     with engine.connect() as conn:
         created = conn.execute(text("SELECT created FROM batch_jobs WHERE id = :j"), {"j": job_id}).scalar()
-        audit = conn.execute(text("SELECT count(*) FROM audit_events WHERE request_id = :r"),
-                             {"r": f"batch-job-{job_id}"}).scalar()
+        audit = conn.execute(
+            text("SELECT count(*) FROM audit_events WHERE request_id = :r"), {"r": f"batch-job-{job_id}"}
+        ).scalar()
         applied = conn.execute(
-            text("SELECT count(*) FROM batch_records WHERE job_id = :j AND state = 'applied' "
-                 "AND achievement_id IS NOT NULL"), {"j": job_id}
+            text(
+                "SELECT count(*) FROM batch_records WHERE job_id = :j AND state = 'applied' "
+                "AND achievement_id IS NOT NULL"
+            ),
+            {"j": job_id},
         ).scalar()
     assert created == audit == applied == n, (created, audit, applied, n)
 
@@ -325,11 +358,18 @@ SUBMIT_HEADERS = {
 
 
 def submit_body(records: Iterator[Row]) -> bytes:
-    return SOAP_ENVELOPE.format(records="".join(
-        SOAP_RECORD.format(uln=r.uln, ref=r.reference, mis=r.mis, given=given_family(r.uln)[0],
-                           family=given_family(r.uln)[1])
-        for r in records
-    )).encode()
+    return SOAP_ENVELOPE.format(
+        records="".join(
+            SOAP_RECORD.format(
+                uln=r.uln,
+                ref=r.reference,
+                mis=r.mis,
+                given=given_family(r.uln)[0],
+                family=given_family(r.uln)[1],
+            )
+            for r in records
+        )
+    ).encode()
 
 
 def submit_and_wait(proc: Processes, engine: Any, body: bytes, n: int) -> tuple[float, float]:
@@ -374,18 +414,29 @@ def bench_same_target(proc: Processes, engine: Any, learner: str, jobs: int, n: 
 def bench_validate(proc: Processes, engine: Any, learners: list[str], n: int, offset: int) -> float:
     """One ValidateAchievementBatch of `n` new Create records, from the POST until its answer; checks the
     answer's counts and that nothing was stored."""
-    body = SOAP_ENVELOPE.replace("SubmitAchievementBatchJob", "ValidateAchievementBatch").replace(
-        "<ns0:emailAddress>mi@demo1.example</ns0:emailAddress>", ""
-    ).format(records="".join(
-        SOAP_RECORD.format(uln=r.uln, ref=r.reference, mis=r.mis, given=given_family(r.uln)[0],
-                           family=given_family(r.uln)[1])
-        for r in rows(learners, n, offset=offset)
-    )).encode()
+    body = (
+        SOAP_ENVELOPE.replace("SubmitAchievementBatchJob", "ValidateAchievementBatch")
+        .replace("<ns0:emailAddress>mi@demo1.example</ns0:emailAddress>", "")
+        .format(
+            records="".join(
+                SOAP_RECORD.format(
+                    uln=r.uln,
+                    ref=r.reference,
+                    mis=r.mis,
+                    given=given_family(r.uln)[0],
+                    family=given_family(r.uln)[1],
+                )
+                for r in rows(learners, n, offset=offset)
+            )
+        )
+        .encode()
+    )
     with engine.connect() as conn:
         before = conn.execute(text("SELECT count(*) FROM achievements")).scalar()
     started = time.perf_counter()
-    answer = requests.post(proc.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"},
-                           timeout=600)
+    answer = requests.post(
+        proc.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=600
+    )
     elapsed = time.perf_counter() - started
     answer.raise_for_status()
     assert f"AchievementsCreated>{n}<" in answer.text, answer.text[:500]
@@ -400,8 +451,25 @@ def write_file(path: Path, learners: list[str], n: int, offset: int) -> None:
         writer.writerow(FIELDS)
         for r in rows(learners, n, offset):
             given, family = given_family(r.uln)
-            writer.writerow(["2023-07-01", "1", "2024-01-05", "", "", family, "", given, "Pass", "English",
-                             "", r.mis, "10000001", r.uln, r.reference])
+            writer.writerow(
+                [
+                    "2023-07-01",
+                    "1",
+                    "2024-01-05",
+                    "",
+                    "",
+                    family,
+                    "",
+                    given,
+                    "Pass",
+                    "English",
+                    "",
+                    r.mis,
+                    "10000001",
+                    r.uln,
+                    r.reference,
+                ]
+            )
 
 
 def bench_file(proc: Processes, engine: Any, path: Path, n: int, logs: Path) -> tuple[float, float, float]:
@@ -424,9 +492,22 @@ def bench_file(proc: Processes, engine: Any, path: Path, n: int, logs: Path) -> 
     watcher.start()
     with open(logs / "batch-submit.log", "wb") as log:
         cli = subprocess.Popen(
-            [str(LRS_WS), "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-             "--poll", "0.05"],
-            env=env_for(proc.url), stdout=log, stderr=subprocess.STDOUT, cwd=REPO,
+            [
+                str(LRS_WS),
+                "batch",
+                "submit",
+                str(path),
+                "--org",
+                "DEMO01",
+                "--user",
+                "demo1.edc",
+                "--poll",
+                "0.05",
+            ],
+            env=env_for(proc.url),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
         )
         with PeakWatcher(lambda: [cli.pid]) as watch:
             code = cli.wait()
@@ -449,15 +530,34 @@ def bench_baseline(backend: str, workdir: Path, learners: list[str], n: int, nam
         engine = create_engine(url)
         with engine.begin() as conn:
             org_id = conn.execute(
-                text("INSERT INTO organisations (ref, name, ukprn, batch_enabled, active) "
-                     "VALUES ('BENCH1', 'Bench', '10000009', :t, :t) RETURNING id"), {"t": True}
+                text(
+                    "INSERT INTO organisations (ref, name, ukprn, batch_enabled, active) "
+                    "VALUES ('BENCH1', 'Bench', '10000009', :t, :t) RETURNING id"
+                ),
+                {"t": True},
             ).scalar()
         params = [
-            {"organisation_id": org_id, "uln": r.uln, "reference": r.reference, "title": r.reference,
-             "aim_type": "Unit", "level": "", "grade": "Pass", "award_date": AWARD, "language": "English",
-             "provider_ukprn": "10000001", "mis_identifier": r.mis, "status": "Final", "withdrawn": False,
-             "withdrawn_reason": "", "deleted": False, "under_challenge": False, "created_at": NOW,
-             "updated_at": NOW, "version": 1}
+            {
+                "organisation_id": org_id,
+                "uln": r.uln,
+                "reference": r.reference,
+                "title": r.reference,
+                "aim_type": "Unit",
+                "level": "",
+                "grade": "Pass",
+                "award_date": AWARD,
+                "language": "English",
+                "provider_ukprn": "10000001",
+                "mis_identifier": r.mis,
+                "status": "Final",
+                "withdrawn": False,
+                "withdrawn_reason": "",
+                "deleted": False,
+                "under_challenge": False,
+                "created_at": NOW,
+                "updated_at": NOW,
+                "version": 1,
+            }
             for r in rows(learners, n, offset=0)
         ]
         started = time.perf_counter()
@@ -489,8 +589,11 @@ def run_backend(backend: str, args: argparse.Namespace, learners: list[str]) -> 
             offset = args.records_soap * args.soap_repeats
             print(f"  SOAP: one ValidateAchievementBatch of {args.records_soap} records", file=sys.stderr)
             validate_s = bench_validate(proc, engine, learners, args.records_soap, offset=offset)
-            print(f"  SOAP: {args.same_target_jobs} jobs of {args.records_soap} Creates for one ULN and "
-                  "reference", file=sys.stderr)
+            print(
+                f"  SOAP: {args.same_target_jobs} jobs of {args.records_soap} Creates for one ULN and "
+                "reference",
+                file=sys.stderr,
+            )
             same_target = bench_same_target(
                 proc, engine, learners[-1], args.same_target_jobs, args.records_soap
             )
@@ -504,15 +607,23 @@ def run_backend(backend: str, args: argparse.Namespace, learners: list[str]) -> 
         base_soap = bench_baseline(backend, workdir, learners, args.records_soap, "base_soap")
         base_file = bench_baseline(backend, workdir, learners, args.records_file, "base_file")
         result.update(
-            soap_records=args.records_soap, soap_seconds=soap_s, soap_accept_seconds=answers,
+            soap_records=args.records_soap,
+            soap_seconds=soap_s,
+            soap_accept_seconds=answers,
             same_target_seconds=same_target,
             validate_seconds=validate_s,
-            soap_rps=args.records_soap / soap_s, soap_base_rps=args.records_soap / base_soap,
-            file_records=args.records_file, file_seconds=file_s, file_rps=args.records_file / file_s,
+            soap_rps=args.records_soap / soap_s,
+            soap_base_rps=args.records_soap / base_soap,
+            file_records=args.records_file,
+            file_seconds=file_s,
+            file_rps=args.records_file / file_s,
             file_stored_seconds=stored_s,
             file_base_rps=args.records_file / base_file,
-            server_peak_mb=server_watch.mb(), worker_peak_mb=worker_watch.mb(), submit_peak_mb=submit_mb,
-            soap_server_peak_mb=soap_server_mb, soap_worker_peak_mb=soap_worker_mb,
+            server_peak_mb=server_watch.mb(),
+            worker_peak_mb=worker_watch.mb(),
+            submit_peak_mb=submit_mb,
+            soap_server_peak_mb=soap_server_mb,
+            soap_worker_peak_mb=soap_worker_mb,
         )
         result["soap_ratio"] = result["soap_rps"] / result["soap_base_rps"]
         result["file_ratio"] = result["file_rps"] / result["file_base_rps"]
@@ -525,27 +636,42 @@ def run_backend(backend: str, args: argparse.Namespace, learners: list[str]) -> 
 
 def report(results: list[dict[str, Any]]) -> None:
     print()
-    print(f"{'backend':<11}{'run':<22}{'records':>9}{'seconds':>9}{'rec/s':>10}{'baseline rec/s':>16}"
-          f"{'ratio':>7}")
+    print(
+        f"{'backend':<11}{'run':<22}{'records':>9}{'seconds':>9}{'rec/s':>10}{'baseline rec/s':>16}"
+        f"{'ratio':>7}"
+    )
     for r in results:
-        print(f"{r['backend']:<11}{'SOAP submit->done':<22}{r['soap_records']:>9}{r['soap_seconds']:>9.2f}"
-              f"{r['soap_rps']:>10.0f}{r['soap_base_rps']:>16.0f}{r['soap_ratio']:>7.2f}")
-        print(f"{'':<11}{'SOAP validate->answer':<22}{r['soap_records']:>9}{r['validate_seconds']:>9.2f}"
-              f"{r['soap_records'] / r['validate_seconds']:>10.0f}")
-        print(f"{'':<11}{'file submit->done':<22}{r['file_records']:>9}{r['file_seconds']:>9.2f}"
-              f"{r['file_rps']:>10.0f}{r['file_base_rps']:>16.0f}{r['file_ratio']:>7.2f}")
-        print(f"{'':<11}peak RSS MB: server {r['server_peak_mb']:.0f} (after the SOAP run "
-              f"{r['soap_server_peak_mb']:.0f}), worker {r['worker_peak_mb']:.0f} "
-              f"(after the SOAP run {r['soap_worker_peak_mb']:.0f}), batch submit {r['submit_peak_mb']:.0f}; "
-              f"file stored (job visible) after {r['file_stored_seconds']:.2f} s")
+        print(
+            f"{r['backend']:<11}{'SOAP submit->done':<22}{r['soap_records']:>9}{r['soap_seconds']:>9.2f}"
+            f"{r['soap_rps']:>10.0f}{r['soap_base_rps']:>16.0f}{r['soap_ratio']:>7.2f}"
+        )
+        print(
+            f"{'':<11}{'SOAP validate->answer':<22}{r['soap_records']:>9}{r['validate_seconds']:>9.2f}"
+            f"{r['soap_records'] / r['validate_seconds']:>10.0f}"
+        )
+        print(
+            f"{'':<11}{'file submit->done':<22}{r['file_records']:>9}{r['file_seconds']:>9.2f}"
+            f"{r['file_rps']:>10.0f}{r['file_base_rps']:>16.0f}{r['file_ratio']:>7.2f}"
+        )
+        print(
+            f"{'':<11}peak RSS MB: server {r['server_peak_mb']:.0f} (after the SOAP run "
+            f"{r['soap_server_peak_mb']:.0f}), worker {r['worker_peak_mb']:.0f} "
+            f"(after the SOAP run {r['soap_worker_peak_mb']:.0f}), batch submit {r['submit_peak_mb']:.0f}; "
+            f"file stored (job visible) after {r['file_stored_seconds']:.2f} s"
+        )
         answers = sorted(r["soap_accept_seconds"])
-        print(f"{'':<11}SubmitAchievementBatchJob of {r['soap_records']} answered after (s): "
-              + ", ".join(f"{a:.3f}" for a in r["soap_accept_seconds"])
-              + f"; median {answers[len(answers) // 2]:.3f}")
+        print(
+            f"{'':<11}SubmitAchievementBatchJob of {r['soap_records']} answered after (s): "
+            + ", ".join(f"{a:.3f}" for a in r["soap_accept_seconds"])
+            + f"; median {answers[len(answers) // 2]:.3f}"
+        )
         same = r["same_target_seconds"]
         if same:
-            print(f"{'':<11}jobs of {r['soap_records']} Creates for one ULN and reference, seconds each: "
-                  + ", ".join(f"{t:.2f}" for t in same) + f"; last/first {same[-1] / same[0]:.2f}")
+            print(
+                f"{'':<11}jobs of {r['soap_records']} Creates for one ULN and reference, seconds each: "
+                + ", ".join(f"{t:.2f}" for t in same)
+                + f"; last/first {same[-1] / same[0]:.2f}"
+            )
     out = REPO / "bench-results"
     out.mkdir(exist_ok=True)
     (out / f"batch-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
@@ -558,8 +684,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--chunk-size", type=int, default=1000, help="records a worker transaction")
     parser.add_argument("--soap-repeats", type=int, default=3, help="SOAP submissions timed to their answer")
-    parser.add_argument("--same-target-jobs", type=int, default=6,
-                        help="jobs of Creates for one ULN and reference, one after the other")
+    parser.add_argument(
+        "--same-target-jobs",
+        type=int,
+        default=6,
+        help="jobs of Creates for one ULN and reference, one after the other",
+    )
     args = parser.parse_args(argv)
     learners = ulns(LEARNERS)
     results = []

@@ -90,7 +90,9 @@ GENERATE = [
     # Learners: 9-digit prefixes from 100000000 up, the ~1 in 11 without a valid check digit skipped.
     """CREATE TEMP TABLE gen_learners AS
        SELECT row_number() OVER (ORDER BY p) - 1 AS n, p::text || (10 - r)::text AS uln
-       FROM (SELECT p, (""" + ULN_REMAINDER + """) %% 11 AS r
+       FROM (SELECT p, ("""
+    + ULN_REMAINDER
+    + """) %% 11 AS r
              FROM generate_series(100000000::bigint, 100000000 + %(learners)s * 12 / 10) p) s
        WHERE r <> 0 ORDER BY p LIMIT %(learners)s""",
     "CREATE UNIQUE INDEX ON gen_learners (n)",
@@ -202,11 +204,15 @@ def generate(url: str, sizes: Sizes) -> float:
 
 def envelope(operation: str, params: str, who: tuple[str, str] = AO) -> bytes:
     name, org = who
-    user = (f"<s:invokingUser><m:OrgPassword>{PASSWORD}</m:OrgPassword><m:OrganisationRef>{org}"
-            f"</m:OrganisationRef><m:UserName>{name}</m:UserName></s:invokingUser>")
-    return (f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
-            f'xmlns:m="{MODEL}"><soap:Body><s:{operation}>{user}{params}</s:{operation}></soap:Body>'
-            "</soap:Envelope>").encode()
+    user = (
+        f"<s:invokingUser><m:OrgPassword>{PASSWORD}</m:OrgPassword><m:OrganisationRef>{org}"
+        f"</m:OrganisationRef><m:UserName>{name}</m:UserName></s:invokingUser>"
+    )
+    return (
+        f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
+        f'xmlns:m="{MODEL}"><soap:Body><s:{operation}>{user}{params}</s:{operation}></soap:Body>'
+        "</soap:Envelope>"
+    ).encode()
 
 
 class Target:
@@ -220,8 +226,9 @@ class Target:
 
     def call(self, body: bytes) -> tuple[float, bytes]:
         started = time.perf_counter()
-        answer = self.session.post(self.server.soap_url, data=body, timeout=600,
-                                   headers={"Content-Type": "text/xml; charset=utf-8"})
+        answer = self.session.post(
+            self.server.soap_url, data=body, timeout=600, headers={"Content-Type": "text/xml; charset=utf-8"}
+        )
         elapsed = time.perf_counter() - started
         if answer.status_code != 200:
             code = FAULT.search(answer.content)
@@ -385,21 +392,31 @@ def build(admin: str, label: str, sizes: Sizes) -> tuple[str, float]:
     url = create_database(admin, f"lrs_scale_{label}")
     prepare(url)
     seconds = generate(url, sizes)
-    print(f"{label}: {sizes.achievements:,} achievements, {sizes.learners:,} learners, "
-          f"{sizes.organisations} organisations, {sizes.edcs:,} EDCs generated in {seconds:.1f} s",
-          flush=True)
+    print(
+        f"{label}: {sizes.achievements:,} achievements, {sizes.learners:,} learners, "
+        f"{sizes.organisations} organisations, {sizes.edcs:,} EDCs generated in {seconds:.1f} s",
+        flush=True,
+    )
     return url, seconds
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.scale", description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0,
-                        help="fraction of the 10M-achievement database (default 1; 0.01 for a quick run)")
-    parser.add_argument("--repeat", type=int, default=REPEAT,
-                        help=f"timed calls per operation (default {REPEAT})")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fraction of the 10M-achievement database (default 1; 0.01 for a quick run)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=REPEAT, help=f"timed calls per operation (default {REPEAT})"
+    )
     parser.add_argument("--pg-url", default=None, help="administrative PostgreSQL URL (default: see above)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the databases (with --pg-url; a throwaway cluster goes at exit)")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the databases (with --pg-url; a throwaway cluster goes at exit)",
+    )
     args = parser.parse_args(argv)
     if not 0 < args.scale <= 1 or not 1 <= args.repeat <= 1000:
         parser.error("--scale must be in (0, 1] and --repeat in 1..1000")
@@ -417,8 +434,10 @@ def main(argv: list[str] | None = None) -> int:
         urls.append(big_url)
         small, big = Target("small", small_url, workdir), Target("big", big_url, workdir)
         targets += [small, big]
-        print(f"live gunicorn, 1 worker each; median of {args.repeat} calls, alternating small and big",
-              flush=True)
+        print(
+            f"live gunicorn, 1 worker each; median of {args.repeat} calls, alternating small and big",
+            flush=True,
+        )
         print(f"{'call':<36}{'small ms':>10}{'big ms':>10}{'big/small':>11}")
         for name, s, b in compare(small, big, args.repeat):
             print(f"{name:<36}{s:>10.1f}{b:>10.1f}{b / s:>10.2f}x", flush=True)

@@ -38,8 +38,12 @@ WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 def soap_services() -> list[type]:
     return [
-        AchievementService, EventDataChallengeService, EventDataChallengeAdminService,
-        AchievementBatchService, UserAdministrationService, LearnerVerificationService,
+        AchievementService,
+        EventDataChallengeService,
+        EventDataChallengeAdminService,
+        AchievementBatchService,
+        UserAdministrationService,
+        LearnerVerificationService,
     ]
 
 

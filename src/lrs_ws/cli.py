@@ -27,6 +27,8 @@ _BLOCK = 1 << 20
 
 class CommandError(Exception):
     """A refusal of the command line itself (a file it cannot read): one line, exit 2."""
+
+
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
 
 
@@ -118,9 +120,13 @@ def _public_url(host: str, port: int) -> str:
         name = socket.gethostname()
         published = f"http://{name}:{port}/ExternalService.svc"
         wildcard = f"[{host}]" if ":" in host else host or "0.0.0.0"
-        print(f"lrs-ws: warning: LRS_WS_PUBLIC_URL is not set and {wildcard} is not an address a client can "
-              f"call: the WSDL would publish http://{wildcard}:{port}/ExternalService.svc; it publishes "
-              f"{published} instead (set LRS_WS_PUBLIC_URL to choose)", file=sys.stderr, flush=True)
+        print(
+            f"lrs-ws: warning: LRS_WS_PUBLIC_URL is not set and {wildcard} is not an address a client can "
+            f"call: the WSDL would publish http://{wildcard}:{port}/ExternalService.svc; it publishes "
+            f"{published} instead (set LRS_WS_PUBLIC_URL to choose)",
+            file=sys.stderr,
+            flush=True,
+        )
         return published
     return f"http://{f'[{host}]' if ':' in host else host}:{port}/ExternalService.svc"
 
@@ -152,10 +158,14 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     if not env.get("LRS_WS_PUBLIC_URL"):
         env["LRS_WS_PUBLIC_URL"] = _public_url(args.host, args.port)
     server = [
-        sys.executable, "-m", "gunicorn",
-        "--bind", f"{args.host}:{args.port}",
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{args.host}:{args.port}",
         *(["--workers", str(args.workers)] if "workers" in args else []),
-        "--config", "python:lrs_ws.gunicorn_conf",
+        "--config",
+        "python:lrs_ws.gunicorn_conf",
         "lrs_ws.wsgi:application",
     ]
     run_worker = settings.run_worker_in_server and not args.no_worker
@@ -172,8 +182,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         if released:
             print(f"lrs-ws: batch job {released} given back", file=sys.stderr, flush=True)
 
-    print(f"lrs-ws: serving {env['LRS_WS_PUBLIC_URL']}?wsdl"
-          + ("" if run_worker else " (no batch worker)"), file=sys.stderr, flush=True)
+    print(
+        f"lrs-ws: serving {env['LRS_WS_PUBLIC_URL']}?wsdl" + ("" if run_worker else " (no batch worker)"),
+        file=sys.stderr,
+        flush=True,
+    )
     return Supervisor(server, worker if run_worker else None, env, give_back).run()
 
 
@@ -273,7 +286,10 @@ def cmd_org_add(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import admin
 
     org = admin.add_organisation(
-        _wiring(settings).uow_factory(), ref=args.ref, name=args.name, ukprn=args.ukprn,
+        _wiring(settings).uow_factory(),
+        ref=args.ref,
+        name=args.name,
+        ukprn=args.ukprn,
         batch_enabled=args.batch_enabled,
     )
     print(f"organisation {org.ref} added")
@@ -312,7 +328,9 @@ def cmd_org_cert_remove(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import client_certs
 
     fingerprint = client_certs.remove_certificate(
-        _wiring(settings).uow_factory(), organisation_ref=args.ref, fingerprint=args.fingerprint,
+        _wiring(settings).uow_factory(),
+        organisation_ref=args.ref,
+        fingerprint=args.fingerprint,
         actor=_actor(),
     )
     print(f"certificate {fingerprint} removed from {args.ref.strip().upper()}")
@@ -333,8 +351,12 @@ def cmd_user_add(args: argparse.Namespace, settings: Settings) -> int:
 
     password = _read_password(args)
     user = admin.add_user(
-        _wiring(settings).uow_factory(), organisation_ref=args.org, username=args.username, password=password,
-        email=args.email, roles=args.roles.split(","),
+        _wiring(settings).uow_factory(),
+        organisation_ref=args.org,
+        username=args.username,
+        password=password,
+        email=args.email,
+        roles=args.roles.split(","),
     )
     print(f"user {user.username} added with roles {user.roles}")
     return 0
@@ -399,8 +421,11 @@ def cmd_user_set_active(args: argparse.Namespace, settings: Settings) -> int:
         _wiring(settings).uow_factory(), operator=_operator(), username=args.username, active=args.active
     )
     state = "active" if args.active else "inactive"
-    print(f"user {done.subject} is now {state}" if done.changed
-          else f"user {done.subject} is already {state}; nothing changed")
+    print(
+        f"user {done.subject} is now {state}"
+        if done.changed
+        else f"user {done.subject} is already {state}; nothing changed"
+    )
     return 0
 
 
@@ -408,11 +433,16 @@ def cmd_user_roles(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import accounts
 
     done = accounts.set_user_roles(
-        _wiring(settings).uow_factory(), operator=_operator(), username=args.username,
+        _wiring(settings).uow_factory(),
+        operator=_operator(),
+        username=args.username,
         roles=args.set.split(","),
     )
-    print(f"user {done.subject} roles set" if done.changed
-          else f"user {done.subject} already has these roles; nothing changed")
+    print(
+        f"user {done.subject} roles set"
+        if done.changed
+        else f"user {done.subject} already has these roles; nothing changed"
+    )
     return 0
 
 
@@ -421,8 +451,10 @@ def cmd_org_list(args: argparse.Namespace, settings: Settings) -> int:
 
     _table(
         ("ORGANISATION", "NAME", "UKPRN", "BATCH", "ACTIVE", "USERS"),
-        [(o.ref, o.name, o.ukprn, _yes_no(o.batch_enabled), _yes_no(o.active), o.users)
-         for o in accounts.list_organisations(_wiring(settings).uow_factory())],
+        [
+            (o.ref, o.name, o.ukprn, _yes_no(o.batch_enabled), _yes_no(o.active), o.users)
+            for o in accounts.list_organisations(_wiring(settings).uow_factory())
+        ],
     )
     return 0
 
@@ -434,8 +466,11 @@ def cmd_org_set_active(args: argparse.Namespace, settings: Settings) -> int:
         _wiring(settings).uow_factory(), operator=_operator(), ref=args.ref, active=args.active
     )
     state = "active" if args.active else "inactive"
-    print(f"organisation {done.subject} is now {state}" if done.changed
-          else f"organisation {done.subject} is already {state}; nothing changed")
+    print(
+        f"organisation {done.subject} is now {state}"
+        if done.changed
+        else f"organisation {done.subject} is already {state}; nothing changed"
+    )
     return 0
 
 
@@ -444,8 +479,10 @@ def cmd_learner_import(args: argparse.Namespace, settings: Settings) -> int:
 
     with open_text(args.file, args.encoding) as fh:
         result = admin.import_learners(_wiring(settings).uow_factory(), stream=fh, operator=_operator())
-    print(f"{result.added} learners added, {result.updated} updated, {len(result.errors)} rows refused"
-          + (f", {result.linked} linked" if result.linked else ""))
+    print(
+        f"{result.added} learners added, {result.updated} updated, {len(result.errors)} rows refused"
+        + (f", {result.linked} linked" if result.linked else "")
+    )
     for err in result.errors:
         print(err, file=sys.stderr)
     return 0 if not result.errors else 1
@@ -457,23 +494,34 @@ def cmd_learner_link(args: argparse.Namespace, settings: Settings) -> int:
     changed = admin.link_learner(
         _wiring(settings).uow_factory(), operator=_operator(), uln=args.uln, master_uln=args.into
     )
-    print(f"ULN {args.uln.strip()} is now linked into {args.into.strip()}" if changed
-          else f"ULN {args.uln.strip()} is already linked into {args.into.strip()}; nothing changed")
+    print(
+        f"ULN {args.uln.strip()} is now linked into {args.into.strip()}"
+        if changed
+        else f"ULN {args.uln.strip()} is already linked into {args.into.strip()}; nothing changed"
+    )
     return 0
 
 
 @command
 def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "serve", help="migrate the database, serve SOAP with gunicorn and run a batch worker process too",
+        "serve",
+        help="migrate the database, serve SOAP with gunicorn and run a batch worker process too",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: every interface)")
     p.add_argument("--port", type=int, default=8000, help="port to listen on")
-    p.add_argument("--workers", type=int, default=argparse.SUPPRESS,
-                   help="gunicorn worker processes (default: LRS_WS_GUNICORN_WORKERS, itself 2 when unset)")
-    p.add_argument("--no-worker", action="store_true",
-                   help="do not run the batch worker process (run `lrs-ws worker` elsewhere)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=argparse.SUPPRESS,
+        help="gunicorn worker processes (default: LRS_WS_GUNICORN_WORKERS, itself 2 when unset)",
+    )
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        help="do not run the batch worker process (run `lrs-ws worker` elsewhere)",
+    )
     p.set_defaults(handler=cmd_serve, needs_migrated_database=False)
 
     db = sub.add_parser("db", help="database administration").add_subparsers(dest="db_command", required=True)
@@ -498,8 +546,10 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     org.add_parser("list", help="every organisation, active or not, with its number of users").set_defaults(
         handler=cmd_org_list
     )
-    for verb, active, what in (("deactivate", False, "none of its users can log in"),
-                               ("activate", True, "its active users can log in again")):
+    for verb, active, what in (
+        ("deactivate", False, "none of its users can log in"),
+        ("activate", True, "its active users can log in again"),
+    ):
         p = org.add_parser(verb, help=f"{verb} an organisation: {what} (audited)")
         p.add_argument("ref", help="OrganisationRef, e.g. DEMO01")
         p.set_defaults(handler=cmd_org_set_active, active=active)
@@ -538,23 +588,30 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.add_argument("username")
     p.add_argument("--password-stdin", action="store_true")
     p.set_defaults(handler=cmd_user_reset_password)
-    for verb, active, what in (("deactivate", False, "refused at login from now on"),
-                               ("activate", True, "may log in again")):
+    for verb, active, what in (
+        ("deactivate", False, "refused at login from now on"),
+        ("activate", True, "may log in again"),
+    ):
         p = user.add_parser(verb, help=f"{verb} a user: {what} (audited)")
         p.add_argument("username")
         p.set_defaults(handler=cmd_user_set_active, active=active)
     p = user.add_parser("roles", help="replace a user's roles (audited)")
     p.add_argument("username")
-    p.add_argument("--set", required=True, metavar="ROLES",
-                   help="comma-separated: AO_USER, EDC_USER, LRS_SUPPORT")
+    p.add_argument(
+        "--set", required=True, metavar="ROLES", help="comma-separated: AO_USER, EDC_USER, LRS_SUPPORT"
+    )
     p.set_defaults(handler=cmd_user_roles)
 
     maint = sub.add_parser(
         "maintenance", help="planned maintenance: every operation answers WSEC0004, workers wait"
     ).add_subparsers(dest="maintenance_command", required=True)
     p = maint.add_parser("on", help="start planned maintenance (seen by every server within a second or two)")
-    p.add_argument("--until", type=_utc_time, default=None,
-                   help="expected end, ISO 8601 (UTC unless an offset is given); shown to clients")
+    p.add_argument(
+        "--until",
+        type=_utc_time,
+        default=None,
+        help="expected end, ISO 8601 (UTC unless an offset is given); shown to clients",
+    )
     p.add_argument("--message", default="", help="shown to clients after the end time")
     p.set_defaults(handler=cmd_maintenance_on)
     maint.add_parser("off", help="end planned maintenance").set_defaults(handler=cmd_maintenance_off)
@@ -566,12 +623,16 @@ def _core_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     )
     p = learner.add_parser("import", help="add or update learners from CSV")
     p.add_argument("file")
-    p.add_argument("--encoding", default=DEFAULT_ENCODING,
-                   help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
+    p.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)",
+    )
     p.set_defaults(handler=cmd_learner_import)
     p = learner.add_parser(
-        "link", help="record that a ULN was merged into a master ULN (its achievements are found under the "
-        "master; verification answers WSVRC002/004; audited)"
+        "link",
+        help="record that a ULN was merged into a master ULN (its achievements are found under the "
+        "master; verification answers WSVRC002/004; audited)",
     )
     p.add_argument("uln", help="the ULN merged away (OLD)")
     p.add_argument("--into", required=True, metavar="MASTER", help="the master ULN it was merged into")
@@ -585,15 +646,31 @@ def _change_json(c: Any) -> str:
     a = c.achievement
     return json.dumps(
         {
-            "Sequence": c.seq, "ChangedAt": c.at.isoformat(), "Kind": c.kind, "Deleted": c.deleted,
-            "FromUln": c.from_uln, "EdcReference": c.edc_reference, "EdcStatus": c.edc_status,
-            "EdcDecision": c.edc_decision, "EdcActionVerified": c.edc_action_verified,
+            "Sequence": c.seq,
+            "ChangedAt": c.at.isoformat(),
+            "Kind": c.kind,
+            "Deleted": c.deleted,
+            "FromUln": c.from_uln,
+            "EdcReference": c.edc_reference,
+            "EdcStatus": c.edc_status,
+            "EdcDecision": c.edc_decision,
+            "EdcActionVerified": c.edc_action_verified,
             "Achievement": {
-                "AchievementId": a.id, "Uln": a.uln, "Subject": a.title, "ReferenceNumber": a.reference,
-                "Type": a.aim_type, "Level": a.level, "Grade": a.grade, "AwardDate": a.award_date.isoformat(),
-                "LanguageForAssessment": a.language, "ProviderUkprn": a.provider_ukprn,
-                "MisIdentifier": a.mis_identifier, "Status": a.status, "Withdrawn": a.withdrawn,
-                "UnderDataChallenge": "Y" if a.under_challenge else "N", "Version": a.version,
+                "AchievementId": a.id,
+                "Uln": a.uln,
+                "Subject": a.title,
+                "ReferenceNumber": a.reference,
+                "Type": a.aim_type,
+                "Level": a.level,
+                "Grade": a.grade,
+                "AwardDate": a.award_date.isoformat(),
+                "LanguageForAssessment": a.language,
+                "ProviderUkprn": a.provider_ukprn,
+                "MisIdentifier": a.mis_identifier,
+                "Status": a.status,
+                "Withdrawn": a.withdrawn,
+                "UnderDataChallenge": "Y" if a.under_challenge else "N",
+                "Version": a.version,
             },
         }
     )

@@ -205,9 +205,7 @@ class Settings:
                 env, "LRS_WS_TOKEN_MAX_FUTURE_SECONDS", base.token_max_future_seconds, 0
             ),
             login_failure_limit=_int(env, "LRS_WS_LOGIN_FAILURE_LIMIT", base.login_failure_limit),
-            password_cache_seconds=_int(
-                env, "LRS_WS_PASSWORD_CACHE_SECONDS", base.password_cache_seconds, 0
-            ),
+            password_cache_seconds=_int(env, "LRS_WS_PASSWORD_CACHE_SECONDS", base.password_cache_seconds, 0),
             login_failure_window_seconds=_int(
                 env, "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS", base.login_failure_window_seconds
             ),

@@ -14,9 +14,24 @@ from sqlalchemy.exc import DBAPIError
 from lrs_ws.config import Settings
 
 _EXTRA_FIELDS = (
-    "request_id", "method", "path", "operation", "organisation", "user", "outcome", "code", "reason",
-    "status", "duration_ms", "job_id", "detail", "error", "certificate",
+    "request_id",
+    "method",
+    "path",
+    "operation",
+    "organisation",
+    "user",
+    "outcome",
+    "code",
+    "reason",
+    "status",
+    "duration_ms",
+    "job_id",
+    "detail",
+    "error",
+    "certificate",
 )
+
+
 class Throttle:
     """One log line per `seconds` for a condition that recurs on every request (a database or disk that is
     down), with how many were left out since the last, instead of one line per request."""

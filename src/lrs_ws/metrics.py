@@ -127,8 +127,10 @@ def observe_request(
         LATENCY.labels(operation).observe(duration)
     except OSError as exc:
         if _not_counted.due() is not None:
-            log.warning("request not counted: the metrics directory cannot be written",
-                        extra={"error": f"{type(exc).__name__}: {exc.strerror}"})
+            log.warning(
+                "request not counted: the metrics directory cannot be written",
+                extra={"error": f"{type(exc).__name__}: {exc.strerror}"},
+            )
 
 
 def multiprocess_dir() -> str | None:
@@ -161,8 +163,14 @@ class MetricsEndpoint:
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
         if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
             body = b"405 Method Not Allowed\n"
-            start_response("405 Method Not Allowed", [("Content-Type", "text/plain; charset=utf-8"),
-                                                      ("Content-Length", str(len(body))), ("Allow", "GET")])
+            start_response(
+                "405 Method Not Allowed",
+                [
+                    ("Content-Type", "text/plain; charset=utf-8"),
+                    ("Content-Length", str(len(body))),
+                    ("Allow", "GET"),
+                ],
+            )
             return [body]
         payload = generate_latest(build_registry(self.extra_collectors()))
         headers = [("Content-Type", CONTENT_TYPE_LATEST), ("Content-Length", str(len(payload)))]

@@ -77,9 +77,7 @@ class RequestObserver:
             body = self.app(environ, observed_start_response)
         except Exception as exc:
             body = self._internal_error(environ, obs, observed_start_response, exc)
-        return _ObservedBody(
-            body, lambda: self._finish(environ, obs, started), lambda: self._release(obs)
-        )
+        return _ObservedBody(body, lambda: self._finish(environ, obs, started), lambda: self._release(obs))
 
     def _is_soap(self, environ: dict[str, Any]) -> bool:
         return (environ.get("PATH_INFO") or "/").rstrip("/").lower() == self.soap_path.lower()

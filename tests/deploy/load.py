@@ -31,9 +31,15 @@ OK, FAULT, TRANSPORT = "told OK", "told fault", "told transport error"
 
 def record(mis: str, uln: str = OWEN) -> dict[str, Any]:
     return {
-        "AchievementAwardDate": datetime(2015, 1, 1), "Action": 1, "ActionDate": datetime(2015, 1, 2),
-        "GivenName": "Owen", "FamilyName": "Jones", "MisIdentifier": mis, "ProviderUkprn": "10000001",
-        "Uln": uln, "UnitOrQualificationReferenceNumber": "K/501/5773",
+        "AchievementAwardDate": datetime(2015, 1, 1),
+        "Action": 1,
+        "ActionDate": datetime(2015, 1, 2),
+        "GivenName": "Owen",
+        "FamilyName": "Jones",
+        "MisIdentifier": mis,
+        "ProviderUkprn": "10000001",
+        "Uln": uln,
+        "UnitOrQualificationReferenceNumber": "K/501/5773",
     }
 
 
@@ -140,15 +146,20 @@ class HalfSentRequest:
     def __init__(self, t: Topology, index: int, achievement: dict[str, Any]) -> None:
         client = zeep.Client(f"{t.soap_url}?wsdl", transport=zeep.Transport(session=t.session("DEMO01")))
         message = client.create_message(
-            client.service, "CreateAchievement", invokingUser=DEMO1, submissionType="Final",
+            client.service,
+            "CreateAchievement",
+            invokingUser=DEMO1,
+            submissionType="Final",
             achievement=achievement,
         )
         body = etree.tostring(message)
-        self.rest = body[len(body) // 2:]
+        self.rest = body[len(body) // 2 :]
         self.conn = http.client.HTTPConnection("127.0.0.1", t.apps[index].port, timeout=60)
         self.conn.putrequest("POST", "/ExternalService.svc")
         for name, value in {
-            "Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""', "Content-Length": str(len(body)),
+            "Content-Type": "text/xml; charset=utf-8",
+            "SOAPAction": '""',
+            "Content-Length": str(len(body)),
             CERT_HEADER: quote(t.pki["DEMO01"].pem, safe=""),
         }.items():
             self.conn.putheader(name, value)
@@ -171,7 +182,9 @@ def submit_job(t: Topology, prefix: str, records: int) -> int:
     ulns = [OWEN, GRACE, "1234567899", "8659377485"]
     rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"{prefix}-{i}") for i in range(records)]
     answer = t.soap("DEMO01", timeout=120).SubmitAchievementBatchJob(
-        invokingUser=DEMO1, emailAddress="mi@demo1.example", submissionType="Final",
+        invokingUser=DEMO1,
+        emailAddress="mi@demo1.example",
+        submissionType="Final",
         achievements={"Achievement": rows},
     )
     assert answer.ResponseCode == "WSRC0000"
@@ -182,8 +195,10 @@ def job_row(t: Topology, job_id: int) -> Any:
     assert t.engine is not None
     with t.engine.connect() as conn:
         return conn.execute(
-            text("SELECT status, records_done, record_count, created, attempts, worker_id FROM batch_jobs"
-                 " WHERE id = :id"),
+            text(
+                "SELECT status, records_done, record_count, created, attempts, worker_id FROM batch_jobs"
+                " WHERE id = :id"
+            ),
             {"id": job_id},
         ).one()
 
@@ -195,7 +210,9 @@ def told_by_service(t: Topology, job_id: int) -> Any:
 def wait_finished(t: Topology, job_id: int, timeout: float = 240) -> Any:
     return wait_for(
         lambda: job_row(t, job_id) if job_row(t, job_id).status not in ("Queued", "InProgress") else None,
-        timeout, f"job {job_id} to finish", interval=0.5,
+        timeout,
+        f"job {job_id} to finish",
+        interval=0.5,
     )
 
 

@@ -70,7 +70,9 @@ def _direct(t: Topology, source: str, headers: dict[str, str]) -> tuple[int, byt
     conn = http.client.HTTPConnection("127.0.0.1", t.apps[0].port, timeout=30, source_address=(source, 0))
     try:
         conn.request(
-            "POST", "/ExternalService.svc", body=_soap_envelope(t, DEMO1),
+            "POST",
+            "/ExternalService.svc",
+            body=_soap_envelope(t, DEMO1),
             headers={"Content-Type": "text/xml; charset=utf-8", "SOAPAction": '""', **headers},
         )
         answer = conn.getresponse()
@@ -92,28 +94,44 @@ def test_a_certificate_header_from_an_address_that_is_not_a_trusted_proxy_is_ign
 
 
 def test_a_removed_certificate_is_refused_on_the_next_call_and_the_audit_names_the_certificate_used(
-    certificates_registered: Topology, tmp_path: Path,
+    certificates_registered: Topology,
+    tmp_path: Path,
 ) -> None:
     t = certificates_registered
     soap = t.soap("DEMO01")
     made = soap.CreateAchievement(
-        invokingUser=DEMO1, submissionType="Final",
+        invokingUser=DEMO1,
+        submissionType="Final",
         achievement={
-            "AchievementAwardDate": "2015-01-01T00:00:00", "Action": 1, "ActionDate": "2015-01-02T00:00:00",
-            "GivenName": "Grace", "FamilyName": "Okafor", "MisIdentifier": "CERT-AUDIT",
-            "ProviderUkprn": "10000001", "Uln": GRACE, "UnitOrQualificationReferenceNumber": "K/501/5773",
+            "AchievementAwardDate": "2015-01-01T00:00:00",
+            "Action": 1,
+            "ActionDate": "2015-01-02T00:00:00",
+            "GivenName": "Grace",
+            "FamilyName": "Okafor",
+            "MisIdentifier": "CERT-AUDIT",
+            "ProviderUkprn": "10000001",
+            "Uln": GRACE,
+            "UnitOrQualificationReferenceNumber": "K/501/5773",
         },
     )
     fingerprint = t.pki["DEMO01"].sha256
     assert t.engine is not None
     with t.engine.connect() as conn:
-        stored = conn.execute(
-            text("SELECT client_certificate FROM audit_events WHERE achievement_id = :id"),
-            {"id": made.AchievementId},
-        ).scalars().all()
+        stored = (
+            conn.execute(
+                text("SELECT client_certificate FROM audit_events WHERE achievement_id = :id"),
+                {"id": made.AchievementId},
+            )
+            .scalars()
+            .all()
+        )
     assert stored and set(stored) == {fingerprint}
-    logged = [json.loads(line) for app in t.apps for line in app.log_text().splitlines()
-              if line.startswith("{") and '"CreateAchievement"' in line]
+    logged = [
+        json.loads(line)
+        for app in t.apps
+        for line in app.log_text().splitlines()
+        if line.startswith("{") and '"CreateAchievement"' in line
+    ]
     assert any(entry.get("certificate") == fingerprint for entry in logged)
     assert not any("BEGIN CERTIFICATE" in app.log_text() for app in t.apps)
 
@@ -126,11 +144,17 @@ def test_a_removed_certificate_is_refused_on_the_next_call_and_the_audit_names_t
         _refused(lambda: _learner(soap, DEMO1))
         assert fingerprint not in t.cli("org", "cert", "list", "DEMO01").stdout
         with t.engine.connect() as conn:
-            operations = conn.execute(
-                text("SELECT operation FROM audit_events WHERE client_certificate = :fp"
-                     " AND operation LIKE '%ClientCertificate' ORDER BY id"),
-                {"fp": fingerprint},
-            ).scalars().all()
+            operations = (
+                conn.execute(
+                    text(
+                        "SELECT operation FROM audit_events WHERE client_certificate = :fp"
+                        " AND operation LIKE '%ClientCertificate' ORDER BY id"
+                    ),
+                    {"fp": fingerprint},
+                )
+                .scalars()
+                .all()
+            )
         assert operations == ["AddClientCertificate", "RemoveClientCertificate"]
     finally:
         again = t.cli("org", "cert", "add", "DEMO01", "--pem", str(t.pki["DEMO01"].cert_path))

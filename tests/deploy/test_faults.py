@@ -94,10 +94,15 @@ def test_a_worker_killed_mid_job_is_replaced_by_the_other_and_every_record_is_ap
     t.restart_worker(holder)
     found = applied(t, "F3")
     counts = {
-        "records": JOB_RECORDS, "done when killed": done_at_kill, "status": row.status,
-        "told created": told.AchievementsCreated, "job counter created": row.created,
-        "applied": len(found), "applied twice or more": sum(1 for n, _ in found.values() if n > 1),
-        "audit events": sum(ev for _, ev in found.values()), "takeovers": row.attempts,
+        "records": JOB_RECORDS,
+        "done when killed": done_at_kill,
+        "status": row.status,
+        "told created": told.AchievementsCreated,
+        "job counter created": row.created,
+        "applied": len(found),
+        "applied twice or more": sum(1 for n, _ in found.values() if n > 1),
+        "audit events": sum(ev for _, ev in found.values()),
+        "takeovers": row.attempts,
     }
     report(record_property, "SIGKILL worker", counts)
     assert row.status == "Successful" and told.Status == "Successful"
@@ -129,8 +134,11 @@ def test_a_rolling_restart_by_sigterm_finishes_requests_in_flight_and_hands_the_
         in_flight_status, in_flight_body = in_flight.finish()
         exit_code = stopping.wait(timeout=60)
         other_pid = t.workers[other].pid
-        wait_for(lambda: f":{other_pid}:" in str(job_row(t, job_id).worker_id or ""), 30,
-                 "the other worker to take the job")
+        wait_for(
+            lambda: f":{other_pid}:" in str(job_row(t, job_id).worker_id or ""),
+            30,
+            "the other worker to take the job",
+        )
         answered = writers.count(OK)
         wait_for(lambda: writers.count(OK) >= answered + 60, 120, "60 writes after the SIGTERM")
     finally:
@@ -145,11 +153,17 @@ def test_a_rolling_restart_by_sigterm_finishes_requests_in_flight_and_hands_the_
     told["F6-in-flight"] = OK if in_flight_status == 200 else TRANSPORT
     counts = tally(told, applied(t, "F6"))
     found = applied(t, "F6B")
-    counts.update({
-        "app server exit code": app_exit, "worker exit code": exit_code,
-        "job done at SIGTERM": done_at_term, "records the stopped worker applied": stopped_after,
-        "job status": row.status, "job applied": len(found), "job takeovers": row.attempts,
-    })
+    counts.update(
+        {
+            "app server exit code": app_exit,
+            "worker exit code": exit_code,
+            "job done at SIGTERM": done_at_term,
+            "records the stopped worker applied": stopped_after,
+            "job status": row.status,
+            "job applied": len(found),
+            "job takeovers": row.attempts,
+        }
+    )
     report(record_property, "SIGTERM app server and worker", counts)
     assert exit_code == 0 and app_exit == 0
     assert in_flight_status == 200 and b"AchievementId" in in_flight_body
@@ -179,11 +193,16 @@ def test_slow_clients_through_nginx_do_not_slow_normal_calls_or_the_batch_worker
     p50, calls, failures = disturbed.finish()
     rows = [wait_finished(t, job) for job in (first, second)]
     counts = {
-        "undisturbed p50 ms": round(base_p50 * 1000, 1), "undisturbed calls": base_calls,
-        "with slow clients p50 ms": round(p50 * 1000, 1), "with slow clients calls": calls,
-        "ratio": round(p50 / base_p50, 2), "failed normal calls": len(base_failures) + len(failures),
-        "slow connections opened": slow.opened, "slow connections reopened": slow.reopened,
-        "jobs": [r.status for r in rows], "job records applied": [r.created for r in rows],
+        "undisturbed p50 ms": round(base_p50 * 1000, 1),
+        "undisturbed calls": base_calls,
+        "with slow clients p50 ms": round(p50 * 1000, 1),
+        "with slow clients calls": calls,
+        "ratio": round(p50 / base_p50, 2),
+        "failed normal calls": len(base_failures) + len(failures),
+        "slow connections opened": slow.opened,
+        "slow connections reopened": slow.reopened,
+        "jobs": [r.status for r in rows],
+        "job records applied": [r.created for r in rows],
     }
     report(record_property, "slow clients", counts)
     assert slow.opened >= SLOW_CLIENTS
@@ -226,8 +245,12 @@ def _outage(
             back_at = time.monotonic()
             if done_at_return is None:
                 done_at_return = _records_done(direct, job_id)
-            wait_for(lambda: _records_done(direct, job_id) > done_at_return, 60, "the job's next chunk",
-                     interval=0.05)
+            wait_for(
+                lambda: _records_done(direct, job_id) > done_at_return,
+                60,
+                "the job's next chunk",
+                interval=0.05,
+            )
             progress_after = time.monotonic() - back_at
             answered = writers.count(OK)
             wait_for(lambda: writers.count(OK) >= answered + 30, 60, "30 writes after the return")
@@ -247,20 +270,32 @@ def _outage(
     found = applied(t, f"{prefix}B")
     counts = tally(told, applied(t, prefix))
     codes = list(writers.fault_codes.values())
-    counts.update({
-        "told WSEC0004": codes.count("WSEC0004"), "told another fault": len(codes) - codes.count("WSEC0004"),
-        "other fault codes": sorted({c for c in codes if c != "WSEC0004"}),
-        "app server errors": sorted({
-            line.split('"error": ')[-1][:160] for app in t.apps for line in app.log_text().splitlines()
-            if '"level": "ERROR"' in line and '"error": ' in line
-        }),
-        "told during the outage": sum(1 for at in writers.answered.values() if stopped_at < at < back_at),
-        "calls after service resumed": len(after), "of them not OK": sum(1 for o in after if o != OK),
-        "job done at return": done_at_return, "job next progress s after return": round(progress_after, 1),
-        "job status": row.status, "job applied": len(found), "job applied twice or more":
-        sum(1 for n, _ in found.values() if n > 1), "job audit events": sum(ev for _, ev in found.values()),
-        "job takeovers": row.attempts, "worker kept its job": "batch worker keeps its job" in worker_log,
-    })
+    counts.update(
+        {
+            "told WSEC0004": codes.count("WSEC0004"),
+            "told another fault": len(codes) - codes.count("WSEC0004"),
+            "other fault codes": sorted({c for c in codes if c != "WSEC0004"}),
+            "app server errors": sorted(
+                {
+                    line.split('"error": ')[-1][:160]
+                    for app in t.apps
+                    for line in app.log_text().splitlines()
+                    if '"level": "ERROR"' in line and '"error": ' in line
+                }
+            ),
+            "told during the outage": sum(1 for at in writers.answered.values() if stopped_at < at < back_at),
+            "calls after service resumed": len(after),
+            "of them not OK": sum(1 for o in after if o != OK),
+            "job done at return": done_at_return,
+            "job next progress s after return": round(progress_after, 1),
+            "job status": row.status,
+            "job applied": len(found),
+            "job applied twice or more": sum(1 for n, _ in found.values() if n > 1),
+            "job audit events": sum(ev for _, ev in found.values()),
+            "job takeovers": row.attempts,
+            "worker kept its job": "batch worker keeps its job" in worker_log,
+        }
+    )
     return counts
 
 

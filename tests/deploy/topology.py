@@ -193,11 +193,17 @@ class Topology:
             render(
                 DEPLOY / "pgbouncer" / "pgbouncer.ini",
                 {
-                    "DB_ALIAS": self.database, "PG_HOST": str(admin.host), "PG_PORT": str(admin.port),
-                    "PG_DBNAME": self.database, "LISTEN_ADDR": "127.0.0.1",
-                    "LISTEN_PORT": str(self.pgbouncer_port), "RUN_DIR": str(run),
-                    "LOG_FILE": str(run / "pgbouncer.log"), "AUTH_TYPE": "trust",
-                    "AUTH_FILE": str(auth_file), "ADMIN_USER": "postgres",
+                    "DB_ALIAS": self.database,
+                    "PG_HOST": str(admin.host),
+                    "PG_PORT": str(admin.port),
+                    "PG_DBNAME": self.database,
+                    "LISTEN_ADDR": "127.0.0.1",
+                    "LISTEN_PORT": str(self.pgbouncer_port),
+                    "RUN_DIR": str(run),
+                    "LOG_FILE": str(run / "pgbouncer.log"),
+                    "AUTH_TYPE": "trust",
+                    "AUTH_FILE": str(auth_file),
+                    "ADMIN_USER": "postgres",
                 },
             )
         )
@@ -213,7 +219,10 @@ class Topology:
         with open(self.root / "pgbouncer.stderr", "ab") as stderr:  # the child keeps its own copy
             self.pgbouncer = subprocess.Popen(
                 [*_as_postgres(), "/usr/sbin/pgbouncer", str(self.pgbouncer_dir / "pgbouncer.ini")],
-                cwd=self.pgbouncer_dir, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=stderr,
+                cwd=self.pgbouncer_dir,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
                 start_new_session=True,
             )
         _wait_port(self.pgbouncer_port, self.pgbouncer, "pgbouncer", self.root / "pgbouncer.stderr")
@@ -233,9 +242,7 @@ class Topology:
     def _schema(self) -> None:
         env = {**os.environ, "LRS_WS_DATABASE_URL": self.url, "LRS_WS_DATABASE_PREPARED_STATEMENTS": "false"}
         for argv in (["db", "upgrade"], ["demo-data"]):
-            done = subprocess.run(
-                [str(LRS_WS), *argv], env=env, capture_output=True, text=True, timeout=120
-            )
+            done = subprocess.run([str(LRS_WS), *argv], env=env, capture_output=True, text=True, timeout=120)
             assert done.returncode == 0, done.stderr[-2000:]
         self.engine = create_engine(self.url, connect_args={"prepare_threshold": None})
 
@@ -291,7 +298,8 @@ class Topology:
                 DEPLOY / "nginx" / "lrs-ws.conf",
                 {
                     **servers,
-                    "LISTEN": f"127.0.0.1:{self.nginx_port}", "SERVER_NAME": "127.0.0.1",
+                    "LISTEN": f"127.0.0.1:{self.nginx_port}",
+                    "SERVER_NAME": "127.0.0.1",
                     "TLS_CERT": str(self.pki["server"].cert_path),
                     "TLS_KEY": str(self.pki["server"].key_path),
                     "CLIENT_CA": str(self.pki["client_ca"].cert_path),
@@ -333,23 +341,29 @@ class Topology:
         main.write_text(
             f"""daemon off;
 worker_processes 1;
-pid {run / 'nginx.pid'};
-error_log {run / 'error.log'} warn;
+pid {run / "nginx.pid"};
+error_log {run / "error.log"} warn;
 events {{ worker_connections 2048; }}
 http {{
-    access_log {run / 'access.log'};
+    access_log {run / "access.log"};
 {temp}
     include {site};
 }}
 """
         )
         nginx = "/usr/sbin/nginx"
-        check = subprocess.run([nginx, "-t", "-p", str(run), "-e", str(run / "error.log"), "-c", str(main)],
-                               capture_output=True, text=True, timeout=30)
+        check = subprocess.run(
+            [nginx, "-t", "-p", str(run), "-e", str(run / "error.log"), "-c", str(main)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         assert check.returncode == 0, check.stderr
         self.nginx = subprocess.Popen(
             [nginx, "-p", str(run), "-e", str(run / "error.log"), "-c", str(main)],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
             start_new_session=True,
         )
         _wait_port(self.nginx_port, self.nginx, "nginx", run / "error.log")

@@ -593,8 +593,11 @@ def long_history(soap: Any, live_wiring: Any) -> int:
                 " WHERE achievement_id = :a AND operation = 'Create'"
             ),
             [
-                {"a": achievement_id, "before": json.dumps({"Grade": str(n - 1)}),
-                 "after": json.dumps({"Grade": str(n)})}
+                {
+                    "a": achievement_id,
+                    "before": json.dumps({"Grade": str(n - 1)}),
+                    "after": json.dumps({"Grade": str(n)}),
+                }
                 for n in range(1, 601)
             ],
         )
@@ -648,7 +651,11 @@ def test_history_paging_outside_the_limits_is_refused_like_the_other_lists(
     soap: Any, live_wiring: Any, long_history: int, paging: dict[str, int], named: str
 ) -> None:
     fault = refused(
-        live_wiring, "WSEC0103", soap.GetAchievementHistory, invokingUser=DEMO1, achievementId=long_history,
+        live_wiring,
+        "WSEC0103",
+        soap.GetAchievementHistory,
+        invokingUser=DEMO1,
+        achievementId=long_history,
         **paging,
     )
     listed = expect_fault(

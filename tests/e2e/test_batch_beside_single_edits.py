@@ -41,31 +41,57 @@ def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp
             target = uow.achievements.matching(user.organisation_id, TEST_LEARNER, "J/602/3521", None)[0].id
         now = datetime(2024, 1, 5)
         with w.engine.begin() as conn:
-            conn.execute(insert(achievements), [
-                {"organisation_id": caller.organisation_id, "uln": JAMES, "reference": REFERENCE,
-                 "title": REFERENCE, "aim_type": "Unit", "level": "", "grade": "Pass",
-                 "award_date": date(2023, 7, 1), "language": "English", "provider_ukprn": "10000001",
-                 "mis_identifier": f"H{i}", "status": "Final", "withdrawn": False, "withdrawn_reason": "",
-                 "deleted": False, "under_challenge": False, "created_at": now, "updated_at": now,
-                 "version": 1}
-                for i in range(HELD)
-            ])
+            conn.execute(
+                insert(achievements),
+                [
+                    {
+                        "organisation_id": caller.organisation_id,
+                        "uln": JAMES,
+                        "reference": REFERENCE,
+                        "title": REFERENCE,
+                        "aim_type": "Unit",
+                        "level": "",
+                        "grade": "Pass",
+                        "award_date": date(2023, 7, 1),
+                        "language": "English",
+                        "provider_ukprn": "10000001",
+                        "mis_identifier": f"H{i}",
+                        "status": "Final",
+                        "withdrawn": False,
+                        "withdrawn_reason": "",
+                        "deleted": False,
+                        "under_challenge": False,
+                        "created_at": now,
+                        "updated_at": now,
+                        "version": 1,
+                    }
+                    for i in range(HELD)
+                ],
+            )
         server = LiveServer(
-            url, tmp_path / "server.log", batch_worker=True,
+            url,
+            tmp_path / "server.log",
+            batch_worker=True,
             extra_env={"LRS_WS_WORKER_CHUNK_SIZE": "1000", "LRS_WS_WORKER_POLL_SECONDS": "0.1"},
         ).start()
         client = client_for(server.soap_url)
         job_id = batch.submit(
-            w.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
-            achievements=[AchievementRecord(**achievement(JAMES, REFERENCE, mis=f"N{i}"))
-                          for i in range(JOB_RECORDS)],
-            max_achievements=JOB_RECORDS, max_queued_records=Settings().max_queued_records_per_org,
+            w.uow_factory(),
+            caller=caller,
+            email="mi@demo1.example",
+            submission_type="Final",
+            achievements=[
+                AchievementRecord(**achievement(JAMES, REFERENCE, mis=f"N{i}")) for i in range(JOB_RECORDS)
+            ],
+            max_achievements=JOB_RECORDS,
+            max_queued_records=Settings().max_queued_records_per_org,
         )
 
         def status() -> str:
             with w.engine.connect() as conn:
-                return str(conn.execute(text("SELECT status FROM batch_jobs WHERE id = :j"), {"j": job_id})
-                           .scalar())
+                return str(
+                    conn.execute(text("SELECT status FROM batch_jobs WHERE id = :j"), {"j": job_id}).scalar()
+                )
 
         outcomes: Counter[str] = Counter()
         while_running = 0

@@ -38,8 +38,9 @@ def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 @pytest.fixture(scope="module")
 def worker(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    process = start_worker(database, tmp_path_factory.mktemp("worker") / "worker.log",
-                           LRS_WS_WORKER_POLL_SECONDS="0.1")
+    process = start_worker(
+        database, tmp_path_factory.mktemp("worker") / "worker.log", LRS_WS_WORKER_POLL_SECONDS="0.1"
+    )
     yield process
     process.send_signal(signal.SIGTERM)
     assert process.wait(30) == 0
@@ -64,15 +65,19 @@ def fields(stdout: str) -> dict[str, str]:
 def test_a_batch_file_is_submitted_followed_to_the_end_and_its_status_lists_the_error_rows(
     database, worker, tmp_path
 ):
-    path = write_batch_file(tmp_path / "july.csv", [
-        achievement(JAMES, "H/500/0001", mis="C1"),
-        achievement(AMIRA, "H/500/0002", mis="C2"),
-        achievement(JAMES, "H/500/0001", UPDATE, mis="C1", grade="Merit"),
-        achievement("1234567890", "H/500/0003", mis="C3"),
-        achievement(AMIRA, "H/500/0004", mis="C4", given="Amirah"),
-    ])
-    done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-                  "--poll", "0.1")
+    path = write_batch_file(
+        tmp_path / "july.csv",
+        [
+            achievement(JAMES, "H/500/0001", mis="C1"),
+            achievement(AMIRA, "H/500/0002", mis="C2"),
+            achievement(JAMES, "H/500/0001", UPDATE, mis="C1", grade="Merit"),
+            achievement("1234567890", "H/500/0003", mis="C3"),
+            achievement(AMIRA, "H/500/0004", mis="C4", given="Amirah"),
+        ],
+    )
+    done = lrs_ws(
+        database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc", "--poll", "0.1"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     assert "reading" in done.stderr and "100%" in done.stderr  # the progress bars
     job = fields(done.stdout)
@@ -83,10 +88,11 @@ def test_a_batch_file_is_submitted_followed_to_the_end_and_its_status_lists_the_
     status = lrs_ws(database, "batch", "status", job["Job"])
     assert status.returncode == 0, status.stderr
     assert fields(status.stdout)["PercentageSuccessfulRecords"] == "60.00"
-    table = status.stdout[status.stdout.index('"Line",'):]
+    table = status.stdout[status.stdout.index('"Line",') :]
     rows = list(csv.DictReader(io.StringIO(table)))
     assert [(r["Line"], r["Uln"], r["ErrorCode"]) for r in rows] == [
-        ("5", "1234567890", "WSEC0136"), ("6", AMIRA, "WSEC0111")
+        ("5", "1234567890", "WSEC0136"),
+        ("6", AMIRA, "WSEC0111"),
     ]
 
 
@@ -95,13 +101,31 @@ def test_a_file_larger_than_the_request_maximum_becomes_one_job(database, worker
     path = write_batch_file(tmp_path / "big.csv", rows)
     env = worker_env(database, LRS_WS_MAX_BATCH_ACHIEVEMENTS="10")
     done = subprocess.run(
-        [str(LRS_WS), "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc", "--type",
-         "provisional", "--poll", "0.1"], env=env, capture_output=True, text=True, timeout=300,
+        [
+            str(LRS_WS),
+            "batch",
+            "submit",
+            str(path),
+            "--org",
+            "DEMO01",
+            "--user",
+            "demo1.edc",
+            "--type",
+            "provisional",
+            "--poll",
+            "0.1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     job = fields(done.stdout)
     assert (job["NumberOfRecords"], job["SuccessfulProvisionalAchievements"], job["Type"]) == (
-        "60", "60", "Provisional"
+        "60",
+        "60",
+        "Provisional",
     )
 
 
@@ -129,20 +153,25 @@ def test_a_file_with_a_wrong_header_or_for_a_stranger_is_refused_and_creates_no_
 def test_a_batch_file_row_holding_a_character_that_cannot_be_stored_is_a_field_error_of_that_row(
     database, worker, tmp_path
 ):
-    path = write_batch_file(tmp_path / "controls.csv", [
-        achievement(JAMES, "V/500/0001", mis="V1"),
-        achievement(JAMES, "V/500/0002", mis="V\x0b2"),
-        achievement(JAMES, "V/500/0003", mis="V3", grade="Pass\uffff"),
-    ])
-    done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-                  "--poll", "0.1")
+    path = write_batch_file(
+        tmp_path / "controls.csv",
+        [
+            achievement(JAMES, "V/500/0001", mis="V1"),
+            achievement(JAMES, "V/500/0002", mis="V\x0b2"),
+            achievement(JAMES, "V/500/0003", mis="V3", grade="Pass\uffff"),
+        ],
+    )
+    done = lrs_ws(
+        database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc", "--poll", "0.1"
+    )
     assert done.returncode == 0, done.stderr[-2000:]
     job = fields(done.stdout)
     assert (job["Status"], job["AchievementsCreated"], job["FieldDataErrors"]) == ("Successful", "1", "2")
     status = lrs_ws(database, "batch", "status", job["Job"])
-    rows = list(csv.DictReader(io.StringIO(status.stdout[status.stdout.index('"Line",'):])))
+    rows = list(csv.DictReader(io.StringIO(status.stdout[status.stdout.index('"Line",') :])))
     assert [(r["Line"], r["MisIdentifier"], r["ErrorCode"]) for r in rows] == [
-        ("3", "V 2", "WSEC0103"), ("4", "V3", "WSEC0103")
+        ("3", "V 2", "WSEC0103"),
+        ("4", "V3", "WSEC0103"),
     ]
     assert "U+000B" in rows[0]["ErrorMessage"] and "U+FFFF" in rows[1]["ErrorMessage"]
     engine = create_engine(database)
@@ -160,13 +189,26 @@ def test_a_batch_file_with_an_email_that_is_not_one_plain_address_is_refused_and
     engine = create_engine(database)
     try:
         before = db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events"))
-        done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-                      "--email", "a;b@demo1.example", "--no-wait")
+        done = lrs_ws(
+            database,
+            "batch",
+            "submit",
+            str(path),
+            "--org",
+            "DEMO01",
+            "--user",
+            "demo1.edc",
+            "--email",
+            "a;b@demo1.example",
+            "--no-wait",
+        )
         assert done.returncode == 2
         assert "exactly one plain address" in done.stderr and "Traceback" not in done.stderr
         assert db_state(engine, ("batch_jobs", "batch_records", "achievements", "audit_events")) == before
     finally:
         engine.dispose()
+
+
 def stderr_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
     """stderr's lines, progress-bar redraws (carriage returns) split off."""
     return [part.strip() for line in done.stderr.splitlines() for part in line.split("\r") if part.strip()]
@@ -177,8 +219,20 @@ def test_with_no_worker_running_batch_submit_says_so_and_exits_3_leaving_the_job
     engine = create_engine(url)
     try:
         path = write_batch_file(tmp_path / "early.csv", [achievement(JAMES, "K/500/0099")])
-        done = lrs_ws(url, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-                      "--worker-wait", "1", "--poll", "0.1")
+        done = lrs_ws(
+            url,
+            "batch",
+            "submit",
+            str(path),
+            "--org",
+            "DEMO01",
+            "--user",
+            "demo1.edc",
+            "--worker-wait",
+            "1",
+            "--poll",
+            "0.1",
+        )
         assert done.returncode == 3, done.stderr[-2000:]
         job_id = count(engine, "SELECT max(id) FROM batch_jobs")
         assert (
@@ -205,7 +259,7 @@ def test_fail_on_errors_exits_1_and_the_end_shows_the_first_errors_and_the_full_
     done = lrs_ws(database, *args)
     assert done.returncode == 0, done.stderr[-2000:]  # Successful: one record was applied
     job_id = fields(done.stdout)["Job"]
-    shown = list(csv.DictReader(io.StringIO(done.stdout[done.stdout.index('"Line",'):])))
+    shown = list(csv.DictReader(io.StringIO(done.stdout[done.stdout.index('"Line",') :])))
     assert [r["MisIdentifier"] for r in shown] == ["E2", "E3", "E4", "E5", "E6"]
     assert (
         "7 record(s) failed; the first 5 are shown. "
@@ -215,8 +269,19 @@ def test_fail_on_errors_exits_1_and_the_end_shows_the_first_errors_and_the_full_
     again = write_batch_file(
         tmp_path / "errors2.csv", [achievement("1234567890", "M/500/0010"), achievement(JAMES, "M/500/0011")]
     )
-    strict = lrs_ws(database, "batch", "submit", str(again), "--org", "DEMO01", "--user", "demo1.edc",
-                    "--poll", "0.1", "--fail-on-errors")
+    strict = lrs_ws(
+        database,
+        "batch",
+        "submit",
+        str(again),
+        "--org",
+        "DEMO01",
+        "--user",
+        "demo1.edc",
+        "--poll",
+        "0.1",
+        "--fail-on-errors",
+    )
     assert strict.returncode == 1, strict.stderr[-2000:]
     assert fields(strict.stdout)["Status"] == "Successful"
 

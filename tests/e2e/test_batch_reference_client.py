@@ -43,12 +43,30 @@ MODEL = "http://api.lrs.qcf.gov.uk/model"
 JAMES, TEST, AMIRA, OWEN, GRACE = "8659377485", "3415521949", "1234567899", "1604938268", "1975308637"
 
 JOB_RESPONSE_ORDER = [
-    "ResponseCode", "AchievementBatchErrorFile", "AchievementsCreated", "AchievementsPromotedToFinal",
-    "AchievementsReinstated", "AchievementsUpdated", "AchievementsWithdrawn", "BusinessRuleErrors",
+    "ResponseCode",
+    "AchievementBatchErrorFile",
+    "AchievementsCreated",
+    "AchievementsPromotedToFinal",
+    "AchievementsReinstated",
+    "AchievementsUpdated",
+    "AchievementsWithdrawn",
+    "BusinessRuleErrors",
     "Duration",
-    "EndDate", "FieldDataErrors", "Filename", "JobID", "LearnerDataErrors", "NumberOfRecords",
-    "PercentageSuccessfulRecords", "RejectionReason", "StartDate", "Status", "SubmittedDate",
-    "SuccessfulFinalAchievements", "SuccessfulProvisionalAchievements", "Type", "User",
+    "EndDate",
+    "FieldDataErrors",
+    "Filename",
+    "JobID",
+    "LearnerDataErrors",
+    "NumberOfRecords",
+    "PercentageSuccessfulRecords",
+    "RejectionReason",
+    "StartDate",
+    "Status",
+    "SubmittedDate",
+    "SuccessfulFinalAchievements",
+    "SuccessfulProvisionalAchievements",
+    "Type",
+    "User",
 ]
 
 
@@ -66,7 +84,8 @@ class Capture:
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"batch-db-{backend}"))
     live = LiveServer(
-        url, tmp_path_factory.mktemp("batch-server") / "gunicorn.log",
+        url,
+        tmp_path_factory.mktemp("batch-server") / "gunicorn.log",
         extra_env={"LRS_WS_WORKER_POLL_SECONDS": "0.1", "LRS_WS_MAX_BATCH_ACHIEVEMENTS": "50"},
         batch_worker=True,
     ).start()
@@ -115,7 +134,9 @@ def assert_valid(schema: Any, element: etree._Element) -> None:
 
 def submit(lrs: Any, rows: list[dict[str, Any]], kind: str = "Final", user: dict[str, str] = DEMO1) -> int:
     result = lrs.SubmitAchievementBatchJob(
-        invokingUser=user, emailAddress="mi@demo1.example", submissionType=kind,
+        invokingUser=user,
+        emailAddress="mi@demo1.example",
+        submissionType=kind,
         achievements={"Achievement": rows},
     )
     assert result.ResponseCode == "WSRC0000"
@@ -131,37 +152,65 @@ def finished(lrs: Any, job_id: int, user: dict[str, str] = DEMO1) -> Any:
 
 
 def counts(job: Any) -> dict[str, int]:
-    names = ["AchievementsCreated", "AchievementsUpdated", "AchievementsWithdrawn", "AchievementsReinstated",
-             "AchievementsPromotedToFinal", "FieldDataErrors", "LearnerDataErrors", "BusinessRuleErrors",
-             "SuccessfulFinalAchievements", "SuccessfulProvisionalAchievements", "NumberOfRecords"]
+    names = [
+        "AchievementsCreated",
+        "AchievementsUpdated",
+        "AchievementsWithdrawn",
+        "AchievementsReinstated",
+        "AchievementsPromotedToFinal",
+        "FieldDataErrors",
+        "LearnerDataErrors",
+        "BusinessRuleErrors",
+        "SuccessfulFinalAchievements",
+        "SuccessfulProvisionalAchievements",
+        "NumberOfRecords",
+    ]
     return {n: getattr(job, n) for n in names}
 
 
-def test_a_reference_client_creates_final_achievements_and_reads_every_count_and_the_error_file(lrs, schema,
-                                                                                                capture):
-    job_id = submit(lrs, [
-        achievement(JAMES, "A/500/0001", mis="R1"),
-        achievement(AMIRA, "A/500/0002", mis="R2"),
-        achievement("3415521948", "A/500/0003", mis="R3"),
-    ])
+def test_a_reference_client_creates_final_achievements_and_reads_every_count_and_the_error_file(
+    lrs, schema, capture
+):
+    job_id = submit(
+        lrs,
+        [
+            achievement(JAMES, "A/500/0001", mis="R1"),
+            achievement(AMIRA, "A/500/0002", mis="R2"),
+            achievement("3415521948", "A/500/0003", mis="R3"),
+        ],
+    )
     job = finished(lrs, job_id)
 
     assert job.Status == "Successful" and job.JobID == job_id and job.ResponseCode == "WSRC0000"
     assert counts(job) == {
-        "AchievementsCreated": 2, "AchievementsUpdated": 0, "AchievementsWithdrawn": 0,
-        "AchievementsReinstated": 0, "AchievementsPromotedToFinal": 0, "FieldDataErrors": 1,
-        "LearnerDataErrors": 0, "BusinessRuleErrors": 0, "SuccessfulFinalAchievements": 2,
-        "SuccessfulProvisionalAchievements": 0, "NumberOfRecords": 3,
+        "AchievementsCreated": 2,
+        "AchievementsUpdated": 0,
+        "AchievementsWithdrawn": 0,
+        "AchievementsReinstated": 0,
+        "AchievementsPromotedToFinal": 0,
+        "FieldDataErrors": 1,
+        "LearnerDataErrors": 0,
+        "BusinessRuleErrors": 0,
+        "SuccessfulFinalAchievements": 2,
+        "SuccessfulProvisionalAchievements": 0,
+        "NumberOfRecords": 3,
     }
     assert job.PercentageSuccessfulRecords == pytest.approx(66.67, abs=0.01)
     assert (job.Type, job.User, job.Filename, job.RejectionReason) == ("Final", "demo1.edc", None, None)
     assert isinstance(job.SubmittedDate, datetime) and job.StartDate <= job.EndDate
     assert re.fullmatch(r"\d\d:\d\d:\d\d", job.Duration)
     (row,) = error_rows(job.AchievementBatchErrorFile)
-    assert row == {"Line": "3", "MisIdentifier": "R3", "Uln": "3415521948",
-                   "UnitOrQualificationReferenceNumber": "A/500/0003", "ErrorCode": "WSEC0136",
-                   "ErrorMessage": "The ULN is not valid: it must be 10 digits with a correct check digit.",
-                   "RuleId": "ULN_CHECK_DIGIT", "Field": "Uln", "Value": "3415521948"}
+    assert row == {
+        "Line": "3",
+        "MisIdentifier": "R3",
+        "Uln": "3415521948",
+        "UnitOrQualificationReferenceNumber": "A/500/0003",
+        "ErrorCode": "WSEC0136",
+        "ErrorMessage": "The ULN is not valid: it must be 10 digits with a correct check digit.",
+        "RuleId": "ULN_CHECK_DIGIT",
+        "Field": "Uln",
+        "Value": "3415521948",
+    }
     got = body_child(capture.exchanges[-1].content)
     assert got.tag == f"{{{SERVICES}}}GetAchievementBatchJobResponse"
     result = got[0]
@@ -175,43 +224,78 @@ def test_a_reference_client_creates_final_achievements_and_reads_every_count_and
 
 
 def test_a_reference_client_updates_withdraws_reinstates_and_promotes_provisional_achievements(lrs, engine):
-    first = finished(lrs, submit(lrs, [
-        achievement(OWEN, "B/500/0001", mis="U1", grade="Pass"),
-        achievement(OWEN, "B/500/0002", mis="U2"),
-        achievement(GRACE, "B/500/0003", mis="U3"),
-    ], kind="Provisional"))
+    first = finished(
+        lrs,
+        submit(
+            lrs,
+            [
+                achievement(OWEN, "B/500/0001", mis="U1", grade="Pass"),
+                achievement(OWEN, "B/500/0002", mis="U2"),
+                achievement(GRACE, "B/500/0003", mis="U3"),
+            ],
+            kind="Provisional",
+        ),
+    )
     assert counts(first)["SuccessfulProvisionalAchievements"] == 3
 
-    second = finished(lrs, submit(lrs, [
-        achievement(OWEN, "B/500/0001", UPDATE, mis="U1", grade="Merit"),          # updated + promoted
-        achievement(OWEN, "B/500/0002", WITHDRAW, mis="U2", ActionReason="Entered in error"),
-        achievement(GRACE, "B/500/0003", CREATE, mis="U3", grade="Pass"),          # promoted to Final
-        achievement(OWEN, "B/500/0009", UPDATE, mis="U9"),                         # no such achievement
-    ], kind="Final"))
+    second = finished(
+        lrs,
+        submit(
+            lrs,
+            [
+                achievement(OWEN, "B/500/0001", UPDATE, mis="U1", grade="Merit"),  # updated + promoted
+                achievement(OWEN, "B/500/0002", WITHDRAW, mis="U2", ActionReason="Entered in error"),
+                achievement(GRACE, "B/500/0003", CREATE, mis="U3", grade="Pass"),  # promoted to Final
+                achievement(OWEN, "B/500/0009", UPDATE, mis="U9"),  # no such achievement
+            ],
+            kind="Final",
+        ),
+    )
     assert counts(second) == {
-        "AchievementsCreated": 0, "AchievementsUpdated": 1, "AchievementsWithdrawn": 1,
-        "AchievementsReinstated": 0, "AchievementsPromotedToFinal": 2, "FieldDataErrors": 0,
-        "LearnerDataErrors": 0, "BusinessRuleErrors": 1, "SuccessfulFinalAchievements": 2,
-        "SuccessfulProvisionalAchievements": 1, "NumberOfRecords": 4,
+        "AchievementsCreated": 0,
+        "AchievementsUpdated": 1,
+        "AchievementsWithdrawn": 1,
+        "AchievementsReinstated": 0,
+        "AchievementsPromotedToFinal": 2,
+        "FieldDataErrors": 0,
+        "LearnerDataErrors": 0,
+        "BusinessRuleErrors": 1,
+        "SuccessfulFinalAchievements": 2,
+        "SuccessfulProvisionalAchievements": 1,
+        "NumberOfRecords": 4,
     }
 
-    third = finished(lrs, submit(lrs, [
-        achievement(OWEN, "B/500/0002", REINSTATE, mis="U2"),
-        achievement(OWEN, "B/500/0001", REINSTATE, mis="U1"),                      # not withdrawn
-        achievement(OWEN, "B/500/0001", UPDATE, mis="U1", given="Owain"),          # names differ
-    ], kind="Final"))
+    third = finished(
+        lrs,
+        submit(
+            lrs,
+            [
+                achievement(OWEN, "B/500/0002", REINSTATE, mis="U2"),
+                achievement(OWEN, "B/500/0001", REINSTATE, mis="U1"),  # not withdrawn
+                achievement(OWEN, "B/500/0001", UPDATE, mis="U1", given="Owain"),  # names differ
+            ],
+            kind="Final",
+        ),
+    )
     assert counts(third)["AchievementsReinstated"] == 1
     assert (third.BusinessRuleErrors, third.LearnerDataErrors) == (1, 1)
     assert [r["ErrorCode"] for r in error_rows(third.AchievementBatchErrorFile)] == ["WSEC0106", "WSEC0111"]
-    statuses = count(engine, "SELECT count(*) FROM achievements WHERE mis_identifier IN ('U1', 'U3') "
-                             "AND status = 'Final' AND withdrawn = :f", f=False)
+    statuses = count(
+        engine,
+        "SELECT count(*) FROM achievements WHERE mis_identifier IN ('U1', 'U3') "
+        "AND status = 'Final' AND withdrawn = :f",
+        f=False,
+    )
     assert statuses == 2
 
 
-def test_the_golden_request_bytes_of_a_reference_client_are_accepted_and_answered_per_the_contract(server,
-                                                                                                  schema):
-    headers = {"Content-Type": "text/xml; charset=utf-8",
-               "SOAPAction": '"http://api.lrs.qcf.gov.uk/services/IExternalService/SubmitAchievementBatchJob"'}
+def test_the_golden_request_bytes_of_a_reference_client_are_accepted_and_answered_per_the_contract(
+    server, schema
+):
+    headers = {
+        "Content-Type": "text/xml; charset=utf-8",
+        "SOAPAction": '"http://api.lrs.qcf.gov.uk/services/IExternalService/SubmitAchievementBatchJob"',
+    }
     sent = (GOLDEN / "SubmitAchievementBatchJob.request.xml").read_bytes()
     answer = requests.post(server.soap_url, data=sent, headers=headers, timeout=30)
     assert answer.status_code == 200, answer.text[:500]
@@ -221,8 +305,10 @@ def test_the_golden_request_bytes_of_a_reference_client_are_accepted_and_answere
     assert [etree.QName(c).text for c in result] == [f"{{{MODEL}}}ResponseCode", f"{{{MODEL}}}JobId"]
     job_id = int(result.findtext(f"{{{MODEL}}}JobId"))
 
-    ask = (GOLDEN / "GetAchievementBatchJob.request.xml").read_bytes().replace(
-        b"<ns0:jobId>42</ns0:jobId>", f"<ns0:jobId>{job_id}</ns0:jobId>".encode()
+    ask = (
+        (GOLDEN / "GetAchievementBatchJob.request.xml")
+        .read_bytes()
+        .replace(b"<ns0:jobId>42</ns0:jobId>", f"<ns0:jobId>{job_id}</ns0:jobId>".encode())
     )
     headers["SOAPAction"] = '"http://api.lrs.qcf.gov.uk/services/IExternalService/GetAchievementBatchJob"'
 
@@ -284,8 +370,11 @@ def test_unknown_jobs_and_other_organisations_jobs_get_the_same_wsrc0018_answer(
 def test_a_wrong_password_is_refused_with_wsec0003_and_creates_no_job(lrs, engine):
     jobs = count(engine, "SELECT count(*) FROM batch_jobs")
     fault = expect_fault(
-        "WSEC0003", lrs.SubmitAchievementBatchJob, invokingUser={**DEMO1, "OrgPassword": "x"},
-        emailAddress="mi@demo1.example", submissionType="Final",
+        "WSEC0003",
+        lrs.SubmitAchievementBatchJob,
+        invokingUser={**DEMO1, "OrgPassword": "x"},
+        emailAddress="mi@demo1.example",
+        submissionType="Final",
         achievements={"Achievement": [achievement(JAMES, "D/500/0001")]},
     )
     assert fault_code(fault) == "WSEC0003"
@@ -304,10 +393,17 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
     from lrs_ws.service import admin
 
     w = wire(Settings(database_url=server.database_url))
-    admin.add_organisation(w.uow_factory(), ref="NOBAT1", name="No batches", ukprn="10000009",
-                           batch_enabled=False)
-    admin.add_user(w.uow_factory(), organisation_ref="NOBAT1", username="nobatch.mi",
-                   password="DemoPassword0001", email="mi@nobat.example", roles=["AO_USER"])
+    admin.add_organisation(
+        w.uow_factory(), ref="NOBAT1", name="No batches", ukprn="10000009", batch_enabled=False
+    )
+    admin.add_user(
+        w.uow_factory(),
+        organisation_ref="NOBAT1",
+        username="nobatch.mi",
+        password="DemoPassword0001",
+        email="mi@nobat.example",
+        roles=["AO_USER"],
+    )
     w.engine.dispose()
     return {"UserName": "nobatch.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT1"}
 
@@ -333,7 +429,9 @@ def test_a_refused_submission_creates_no_job_and_changes_nothing(lrs, engine, no
     from support.dbstate import db_state
 
     request: dict[str, Any] = {
-        "invokingUser": DEMO1, "emailAddress": "mi@demo1.example", "submissionType": "Final",
+        "invokingUser": DEMO1,
+        "emailAddress": "mi@demo1.example",
+        "submissionType": "Final",
         "achievements": {"Achievement": [achievement(GRACE, "E/500/0001")]},
     }
     for key, value in change.items():
@@ -355,10 +453,14 @@ def test_an_ao_user_lists_its_own_batch_jobs_newest_first_and_paged(server):
     ours = client_for(server.soap_url)
 
     def submit_as(user: dict[str, str], kind: str, refs: list[str]) -> int:
-        return int(ours.SubmitAchievementBatchJob(
-            invokingUser=user, emailAddress="mi@demo.example", submissionType=kind,
-            achievements={"Achievement": [achievement(GRACE, ref) for ref in refs]},
-        ).JobId)
+        return int(
+            ours.SubmitAchievementBatchJob(
+                invokingUser=user,
+                emailAddress="mi@demo.example",
+                submissionType=kind,
+                achievements={"Achievement": [achievement(GRACE, ref) for ref in refs]},
+            ).JobId
+        )
 
     def jobs(user: dict[str, str], **paging: int) -> tuple[int, list[Any]]:
         page = ours.ListAchievementBatchJobs(invokingUser=user, **paging)
@@ -382,8 +484,11 @@ def test_an_ao_user_lists_its_own_batch_jobs_newest_first_and_paged(server):
 
 def test_an_email_address_that_is_not_exactly_one_plain_address_is_refused_with_a_clear_message(lrs):
     fault = expect_fault(
-        "WSEC0044", lrs.SubmitAchievementBatchJob, invokingUser=DEMO1,
-        emailAddress="postmaster,mi@demo1.example", submissionType="Final",
+        "WSEC0044",
+        lrs.SubmitAchievementBatchJob,
+        invokingUser=DEMO1,
+        emailAddress="postmaster,mi@demo1.example",
+        submissionType="Final",
         achievements={"Achievement": [achievement(GRACE, "E/500/0002")]},
     )
     assert "exactly one plain address" in fault_message(fault) and "postmaster" not in fault_message(fault)
@@ -392,11 +497,14 @@ def test_an_email_address_that_is_not_exactly_one_plain_address_is_refused_with_
 def test_a_record_holding_a_character_that_cannot_be_stored_is_a_field_error_and_the_job_stays_readable(
     lrs, engine
 ):
-    job_id = submit(lrs, [
-        achievement(JAMES, "U/500/0001", mis="U1"),
-        achievement(JAMES, "U/500/0002", mis="U2\x85"),
-        achievement(JAMES, "U/500/0003", mis="U3", grade="Pass\ufdd0"),
-    ])
+    job_id = submit(
+        lrs,
+        [
+            achievement(JAMES, "U/500/0001", mis="U1"),
+            achievement(JAMES, "U/500/0002", mis="U2\x85"),
+            achievement(JAMES, "U/500/0003", mis="U3", grade="Pass\ufdd0"),
+        ],
+    )
     job = finished(lrs, job_id)
     assert (job.Status, job.AchievementsCreated, job.FieldDataErrors) == ("Successful", 1, 2)
     rows = error_rows(job.AchievementBatchErrorFile)

@@ -41,24 +41,32 @@ def lrs_ws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def fields(stdout: str) -> dict[str, str]:
-    return {name: value.strip() for name, sep, value in (line.partition(":") for line in stdout.splitlines())
-            if sep}
+    return {
+        name: value.strip()
+        for name, sep, value in (line.partition(":") for line in stdout.splitlines())
+        if sep
+    }
 
 
 def test_a_valid_file_exits_0_with_the_counts_its_job_would_have_and_stores_nothing(
     database, engine, tmp_path
 ):
-    path = write_batch_file(tmp_path / "good.csv", [
-        achievement(JAMES, "K/700/0001", mis="G1"),
-        achievement(JAMES, "K/700/0001", UPDATE, mis="G1", grade="Merit"),
-        achievement(AMIRA, "K/700/0002", mis="G2"),
-    ])
+    path = write_batch_file(
+        tmp_path / "good.csv",
+        [
+            achievement(JAMES, "K/700/0001", mis="G1"),
+            achievement(JAMES, "K/700/0001", UPDATE, mis="G1", grade="Merit"),
+            achievement(AMIRA, "K/700/0002", mis="G2"),
+        ],
+    )
     before = every_table(engine)
     done = lrs_ws(database, "batch", "validate", str(path), "--org", "DEMO01", "--user", "demo1.edc")
     assert done.returncode == 0, done.stderr
     counts = fields(done.stdout)
     assert (counts["NumberOfRecords"], counts["AchievementsCreated"], counts["AchievementsUpdated"]) == (
-        "3", "2", "1"
+        "3",
+        "2",
+        "1",
     )
     assert "all 3 records are valid; nothing was stored" in done.stderr
     assert not (tmp_path / "good.errors.csv").exists()
@@ -68,12 +76,15 @@ def test_a_valid_file_exits_0_with_the_counts_its_job_would_have_and_stores_noth
 def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule_columns(
     database, engine, tmp_path
 ):
-    path = write_batch_file(tmp_path / "mixed.csv", [
-        achievement(OWEN, "K/700/0003", mis="B1"),
-        achievement("1234567890", "K/700/0004", mis="B2"),
-        achievement(OWEN, "K/700/0005", WITHDRAW, mis="B3"),
-        achievement(AMIRA, "K/700/0006", mis="=cmd|' /C calc'!A0", grade="Distinction with honours"),
-    ])
+    path = write_batch_file(
+        tmp_path / "mixed.csv",
+        [
+            achievement(OWEN, "K/700/0003", mis="B1"),
+            achievement("1234567890", "K/700/0004", mis="B2"),
+            achievement(OWEN, "K/700/0005", WITHDRAW, mis="B3"),
+            achievement(AMIRA, "K/700/0006", mis="=cmd|' /C calc'!A0", grade="Distinction with honours"),
+        ],
+    )
     before = every_table(engine)
     out = tmp_path / "errors.csv"
     done = lrs_ws(database, "batch", "validate", str(path), "--org", "demo01", "--out", str(out))
@@ -88,12 +99,14 @@ def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule
     assert rows[2]["MisIdentifier"] == "'=cmd|' /C calc'!A0"  # never a formula in a spreadsheet
 
     as_json = tmp_path / "errors.json"
-    done = lrs_ws(database, "batch", "validate", str(path), "--org", "DEMO01", "--format", "json",
-                  "--out", str(as_json))
+    done = lrs_ws(
+        database, "batch", "validate", str(path), "--org", "DEMO01", "--format", "json", "--out", str(as_json)
+    )
     assert done.returncode == 1, done.stderr
     records = json.loads(as_json.read_text(encoding="utf-8"))
     assert [(r["Line"], r["RuleId"], r["Field"]) for r in records] == [
-        (3, "ULN_CHECK_DIGIT", "Uln"), (4, "TARGET_NOT_FOUND", "UnitOrQualificationReferenceNumber"),
+        (3, "ULN_CHECK_DIGIT", "Uln"),
+        (4, "TARGET_NOT_FOUND", "UnitOrQualificationReferenceNumber"),
         (5, "GRADE_TOO_LONG", "Grade"),
     ]
     assert records[2]["MisIdentifier"] == "=cmd|' /C calc'!A0"  # JSON carries the value as submitted

@@ -31,9 +31,18 @@ NOT_REGISTERED = valid_uln("200000000")
 MAX = 50
 CHUNK = 2
 COUNT_FIELDS = (
-    "AchievementsCreated", "AchievementsPromotedToFinal", "AchievementsReinstated", "AchievementsUpdated",
-    "AchievementsWithdrawn", "BusinessRuleErrors", "FieldDataErrors", "LearnerDataErrors", "NumberOfRecords",
-    "PercentageSuccessfulRecords", "SuccessfulFinalAchievements", "SuccessfulProvisionalAchievements",
+    "AchievementsCreated",
+    "AchievementsPromotedToFinal",
+    "AchievementsReinstated",
+    "AchievementsUpdated",
+    "AchievementsWithdrawn",
+    "BusinessRuleErrors",
+    "FieldDataErrors",
+    "LearnerDataErrors",
+    "NumberOfRecords",
+    "PercentageSuccessfulRecords",
+    "SuccessfulFinalAchievements",
+    "SuccessfulProvisionalAchievements",
 )
 OUTBOX_PENDING = "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND given_up_at IS NULL"
 BATCH_TABLES = ("batch_jobs", "batch_records", "achievements", "audit_events", "outbox_messages")
@@ -50,13 +59,16 @@ def smtp() -> Iterator[SmtpServer]:
 def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"validate-db-{backend}"))
     live = LiveServer(
-        url, tmp_path_factory.mktemp("validate-server") / "gunicorn.log",
+        url,
+        tmp_path_factory.mktemp("validate-server") / "gunicorn.log",
         batch_worker=True,
-        extra_env={"LRS_WS_WORKER_POLL_SECONDS": "0.1",
-                   "LRS_WS_MAX_BATCH_ACHIEVEMENTS": str(MAX),
-                   # Small chunks: records that depend on each other fall in different chunks.
-                   "LRS_WS_WORKER_CHUNK_SIZE": str(CHUNK),
-                   "LRS_WS_SMTP_URL": smtp.url},
+        extra_env={
+            "LRS_WS_WORKER_POLL_SECONDS": "0.1",
+            "LRS_WS_MAX_BATCH_ACHIEVEMENTS": str(MAX),
+            # Small chunks: records that depend on each other fall in different chunks.
+            "LRS_WS_WORKER_CHUNK_SIZE": str(CHUNK),
+            "LRS_WS_SMTP_URL": smtp.url,
+        },
     ).start()
     yield live
     live.stop()
@@ -89,7 +101,9 @@ def run_job(
     """Submit the batch and wait for its job to finish and its e-mail to be delivered (the outbox is then
     still, so a dry run's snapshots compare only what the dry run could have changed)."""
     job_id = lrs.SubmitAchievementBatchJob(
-        invokingUser=user, emailAddress="mi@demo.example", submissionType=kind,
+        invokingUser=user,
+        emailAddress="mi@demo.example",
+        submissionType=kind,
         achievements={"Achievement": rows},
     ).JobId
 
@@ -124,8 +138,11 @@ def test_a_valid_batch_is_answered_with_the_counts_its_job_then_has_and_no_table
     assert every_table(engine) == before
     assert answer.Type == "Provisional"
     assert counts(answer) == {
-        **dict.fromkeys(COUNT_FIELDS, 0), "AchievementsCreated": 3, "NumberOfRecords": 3,
-        "PercentageSuccessfulRecords": 100.0, "SuccessfulProvisionalAchievements": 3,
+        **dict.fromkeys(COUNT_FIELDS, 0),
+        "AchievementsCreated": 3,
+        "NumberOfRecords": 3,
+        "PercentageSuccessfulRecords": 100.0,
+        "SuccessfulProvisionalAchievements": 3,
     }
     assert answer.AchievementBatchErrorFile is None and not answer.FailedRecords
 
@@ -145,16 +162,16 @@ def test_failing_records_are_answered_with_their_rule_field_and_value_exactly_as
 ):
     run_job(lrs, engine, [achievement(GRACE, "B/600/0001", mis=m) for m in ("M1", "M2")])
     rows = [
-        achievement(JAMES, "B/600/0002", mis="F1"),                                  # valid
-        achievement("1234567890", "B/600/0003", mis="F2"),                           # check digit
+        achievement(JAMES, "B/600/0002", mis="F1"),  # valid
+        achievement("1234567890", "B/600/0003", mis="F2"),  # check digit
         achievement(JAMES, "B/600/0004", mis="F3", grade="=HYPERLINK(1) Distinction"),  # grade too long
-        achievement(JAMES, "B/600/0005", mis="F4", award=datetime(2099, 7, 1)),      # award date future
-        achievement(AMIRA, "B/600/0006", mis="F5", given="Amirah"),                  # names do not match
-        achievement(NOT_REGISTERED, "B/600/0007", mis="F6"),                         # not on the register
-        achievement(JAMES, "B/600/0008", UPDATE, mis="F7"),                          # no such achievement
-        achievement(GRACE, "B/600/0001", WITHDRAW),                                  # two match, no MIS
-        achievement(GRACE, "B/600/0001", REINSTATE, mis="M1"),                       # not withdrawn
-        achievement(JAMES, "B/600/0009", mis="F8", ProviderUkprn="0999"),            # UKPRN format
+        achievement(JAMES, "B/600/0005", mis="F4", award=datetime(2099, 7, 1)),  # award date future
+        achievement(AMIRA, "B/600/0006", mis="F5", given="Amirah"),  # names do not match
+        achievement(NOT_REGISTERED, "B/600/0007", mis="F6"),  # not on the register
+        achievement(JAMES, "B/600/0008", UPDATE, mis="F7"),  # no such achievement
+        achievement(GRACE, "B/600/0001", WITHDRAW),  # two match, no MIS
+        achievement(GRACE, "B/600/0001", REINSTATE, mis="M1"),  # not withdrawn
+        achievement(JAMES, "B/600/0009", mis="F8", ProviderUkprn="0999"),  # UKPRN format
     ]
     before = every_table(engine)
     answer = validate(lrs, rows)
@@ -179,12 +196,21 @@ def test_failing_records_are_answered_with_their_rule_field_and_value_exactly_as
     assert job.AchievementBatchErrorFile == answer.AchievementBatchErrorFile
     file_rows = error_rows(job.AchievementBatchErrorFile)
     assert list(file_rows[0]) == [
-        "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage",
-        "RuleId", "Field", "Value",
+        "Line",
+        "MisIdentifier",
+        "Uln",
+        "UnitOrQualificationReferenceNumber",
+        "ErrorCode",
+        "ErrorMessage",
+        "RuleId",
+        "Field",
+        "Value",
     ]
     grade = file_rows[1]
     assert (grade["RuleId"], grade["Field"], grade["Value"]) == (
-        "GRADE_TOO_LONG", "Grade", "'=HYPERLINK(1) Distinction"
+        "GRADE_TOO_LONG",
+        "Grade",
+        "'=HYPERLINK(1) Distinction",
     )
 
 
@@ -206,8 +232,12 @@ def test_a_record_that_depends_on_an_earlier_one_of_the_same_batch_is_decided_af
     before = every_table(engine)
     answer = validate(lrs, rows)
     assert every_table(engine) == before
-    assert (answer.AchievementsCreated, answer.AchievementsUpdated, answer.AchievementsWithdrawn,
-            answer.AchievementsReinstated) == (1, 2, 2, 2)
+    assert (
+        answer.AchievementsCreated,
+        answer.AchievementsUpdated,
+        answer.AchievementsWithdrawn,
+        answer.AchievementsReinstated,
+    ) == (1, 2, 2, 2)
     assert failures(answer) == [
         (5, "ALREADY_WITHDRAWN", "Action", "3", "WSEC0106"),
         (9, "DUPLICATE_ACHIEVEMENT", "UnitOrQualificationReferenceNumber", "C/600/0001", "WSEC0108"),
@@ -220,13 +250,18 @@ def test_a_record_that_depends_on_an_earlier_one_of_the_same_batch_is_decided_af
 
 def test_another_organisations_achievement_is_target_not_found_exactly_like_a_missing_one(lrs, engine):
     run_job(lrs, engine, [achievement(TEST, "D/600/0001", mis="O1")], user=DEMO2)
-    answer = validate(lrs, [
-        achievement(TEST, "D/600/0001", UPDATE, mis="O1", grade="Merit"),
-        achievement(TEST, "D/600/0002", UPDATE, mis="O1", grade="Merit"),
-    ])
+    answer = validate(
+        lrs,
+        [
+            achievement(TEST, "D/600/0001", UPDATE, mis="O1", grade="Merit"),
+            achievement(TEST, "D/600/0002", UPDATE, mis="O1", grade="Merit"),
+        ],
+    )
     theirs, missing = answer.FailedRecords.AchievementRecordFailure
-    assert (theirs.RuleId, theirs.ErrorCode) == (missing.RuleId, missing.ErrorCode) == (
-        "TARGET_NOT_FOUND", "WSEC0105"
+    assert (
+        (theirs.RuleId, theirs.ErrorCode)
+        == (missing.RuleId, missing.ErrorCode)
+        == ("TARGET_NOT_FOUND", "WSEC0105")
     )
     assert theirs.ErrorMessage.replace("D/600/0001", "R") == missing.ErrorMessage.replace("D/600/0002", "R")
 
@@ -238,10 +273,17 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
     from lrs_ws.service import admin
 
     w = wire(Settings(database_url=server.database_url))
-    admin.add_organisation(w.uow_factory(), ref="NOBAT2", name="No batches", ukprn="10000019",
-                           batch_enabled=False)
-    admin.add_user(w.uow_factory(), organisation_ref="NOBAT2", username="nobatch2.mi",
-                   password="DemoPassword0001", email="mi@nobat.example", roles=["AO_USER"])
+    admin.add_organisation(
+        w.uow_factory(), ref="NOBAT2", name="No batches", ukprn="10000019", batch_enabled=False
+    )
+    admin.add_user(
+        w.uow_factory(),
+        organisation_ref="NOBAT2",
+        username="nobatch2.mi",
+        password="DemoPassword0001",
+        email="mi@nobat.example",
+        roles=["AO_USER"],
+    )
     w.engine.dispose()
     return {"UserName": "nobatch2.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT2"}
 
@@ -263,7 +305,9 @@ def test_a_request_refused_by_the_submit_is_refused_by_the_dry_run_with_the_same
     lrs, engine, no_batch_user, code, change
 ):
     request: dict[str, Any] = {
-        "invokingUser": DEMO1, "emailAddress": "mi@demo1.example", "submissionType": "Final",
+        "invokingUser": DEMO1,
+        "emailAddress": "mi@demo1.example",
+        "submissionType": "Final",
         "achievements": {"Achievement": [achievement(GRACE, "E/600/0001")]},
     }
     for key, value in change.items():

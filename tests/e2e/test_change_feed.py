@@ -15,7 +15,11 @@ from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
 OWEN = "1604938268"
 GRACE = "1975308637"
 FEED_TABLES = (
-    "achievements", "event_data_challenges", "audit_events", "achievement_changes", "change_counters"
+    "achievements",
+    "event_data_challenges",
+    "audit_events",
+    "achievement_changes",
+    "change_counters",
 )
 
 
@@ -54,8 +58,12 @@ def test_each_kind_of_change_appears_in_the_order_it_was_made(soap: Any) -> None
     soap.ReinstateAchievement(invokingUser=DEMO1, achievementId=aid)
     soap.TransferAchievement(invokingUser=DEMO1, achievementId=aid, newUln=GRACE)
     edc = soap.RaiseEventDataChallenge(
-        invokingUser=LRS, achievementId=aid, problemType="GradeIncorrect", description="Should be Merit",
-        recommendedAction="EditGrade", suppliedValue="Merit",
+        invokingUser=LRS,
+        achievementId=aid,
+        problemType="GradeIncorrect",
+        description="Should be Merit",
+        recommendedAction="EditGrade",
+        suppliedValue="Merit",
     )
     soap.ProcessEventDataChallenge(invokingUser=DEMO1, reference=edc.Reference)
     soap.RecordEventDataChallengeDecision(
@@ -68,9 +76,22 @@ def test_each_kind_of_change_appears_in_the_order_it_was_made(soap: Any) -> None
     changes = [c for c in read_all(soap, DEMO1, start)[0] if c.Achievement.AchievementId == aid]
 
     assert [c.Kind for c in changes] == [
-        "Created", "PromotedToFinal", "GradeEdited", "Withdrawn", "Reinstated", "TransferredOut",
-        "TransferredIn", "UnderDataChallengeChanged", "EdcRaised", "EdcProcessed", "EdcDecided",
-        "GradeEdited", "EdcVerified", "UnderDataChallengeChanged", "EdcClosed", "Deleted",
+        "Created",
+        "PromotedToFinal",
+        "GradeEdited",
+        "Withdrawn",
+        "Reinstated",
+        "TransferredOut",
+        "TransferredIn",
+        "UnderDataChallengeChanged",
+        "EdcRaised",
+        "EdcProcessed",
+        "EdcDecided",
+        "GradeEdited",
+        "EdcVerified",
+        "UnderDataChallengeChanged",
+        "EdcClosed",
+        "Deleted",
     ]
     by_kind = {c.Kind: c for c in changes}
     assert by_kind["Created"].Achievement.Status == "Provisional"
@@ -85,7 +106,8 @@ def test_each_kind_of_change_appears_in_the_order_it_was_made(soap: Any) -> None
     assert by_kind["EdcDecided"].EdcDecision == "Accepted"
     assert by_kind["EdcVerified"].EdcActionVerified is True
     assert (by_kind["EdcClosed"].EdcStatus, by_kind["EdcClosed"].Achievement.UnderDataChallenge) == (
-        "Complete", "N"
+        "Complete",
+        "N",
     )
     assert by_kind["Deleted"].Deleted is True and not any(c.Deleted for c in changes[:-1])
     # Each change shows the version the achievement had once it was made; the last is the current one.

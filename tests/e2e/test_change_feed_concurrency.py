@@ -44,7 +44,9 @@ def feed_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     """A database of its own, gunicorn with 2 workers and a batch worker committing chunks of 40 records."""
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"feed-{backend}"))
     server = LiveServer(
-        url, tmp_path_factory.mktemp("feed-server") / "gunicorn.log", batch_worker=True,
+        url,
+        tmp_path_factory.mktemp("feed-server") / "gunicorn.log",
+        batch_worker=True,
         extra_env={"LRS_WS_WORKER_CHUNK_SIZE": "40", "LRS_WS_WORKER_POLL_SECONDS": "0.05"},
     ).start()
     yield server
@@ -74,7 +76,13 @@ class Poller(threading.Thread):
             self.kinds.add(c.Kind)
             challenged = a.UnderDataChallenge == "Y"
             self.copy[int(a.AchievementId)] = (
-                a.Uln, a.Grade or "", a.Status, bool(a.Withdrawn), bool(c.Deleted), challenged, int(a.Version)
+                a.Uln,
+                a.Grade or "",
+                a.Status,
+                bool(a.Withdrawn),
+                bool(c.Deleted),
+                challenged,
+                int(a.Version),
             )
         self.cursor = page.NextCursor
         return bool(page.HasMore)
@@ -99,9 +107,11 @@ def writer(soap_url: str, tag: str, made: list[dict[str, Any]], errors: list[Bas
         soap = client_for(soap_url, new_connection_per_call=True)
         for i in range(PER_WRITER):
             record = achievement_record(ULNS[i % len(ULNS)], reference="K/501/5773", mis=f"{tag}-{i}")
-            aid = int(soap.CreateAchievement(
-                invokingUser=DEMO1, submissionType="Provisional", achievement=record
-            ).AchievementId)
+            aid = int(
+                soap.CreateAchievement(
+                    invokingUser=DEMO1, submissionType="Provisional", achievement=record
+                ).AchievementId
+            )
             soap.EditAchievementGrade(invokingUser=DEMO1, achievementId=aid, newGrade=f"G{i}")
             soap.WithdrawAchievement(invokingUser=DEMO1, achievementId=aid, reason="Checking")
             if i % 2 == 0:
@@ -121,11 +131,21 @@ def batch_rows(round_no: int, promotions: list[dict[str, Any]]) -> list[dict[str
     if round_no:
         previous = round_no - 1
         for i in range(0, 40):
-            rows.append(achievement(ULNS[i % len(ULNS)], unit_reference(previous * 1000 + i), UPDATE,
-                                    mis=f"b{previous}-{i}", grade="Merit"))
+            rows.append(
+                achievement(
+                    ULNS[i % len(ULNS)],
+                    unit_reference(previous * 1000 + i),
+                    UPDATE,
+                    mis=f"b{previous}-{i}",
+                    grade="Merit",
+                )
+            )
         for i in range(40, 60):
-            rows.append(achievement(ULNS[i % len(ULNS)], unit_reference(previous * 1000 + i), WITHDRAW,
-                                    mis=f"b{previous}-{i}"))
+            rows.append(
+                achievement(
+                    ULNS[i % len(ULNS)], unit_reference(previous * 1000 + i), WITHDRAW, mis=f"b{previous}-{i}"
+                )
+            )
         rows += [{**p, "Action": CREATE} for p in promotions]
     return rows
 
@@ -134,10 +154,13 @@ def database_copy(url: str) -> dict[int, tuple[Any, ...]]:
     engine = create_engine(url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(text(
-                "SELECT a.id, a.uln, a.grade, a.status, a.withdrawn, a.deleted, a.under_challenge, a.version "
-                "FROM achievements a JOIN organisations o ON o.id = a.organisation_id WHERE o.ref = 'DEMO01'"
-            )).all()
+            rows = conn.execute(
+                text(
+                    "SELECT a.id, a.uln, a.grade, a.status, a.withdrawn, a.deleted, a.under_challenge, "
+                    "a.version FROM achievements a JOIN organisations o ON o.id = a.organisation_id "
+                    "WHERE o.ref = 'DEMO01'"
+                )
+            ).all()
     finally:
         engine.dispose()
     return {r[0]: (r[1], r[2], r[3], bool(r[4]), bool(r[5]), bool(r[6]), r[7]) for r in rows}
@@ -154,10 +177,14 @@ def run_round(
     """Submit the round's batch job, run the SOAP writers beside it, wait for all; the records to promote
     next round (the writers' Provisional ones left reinstated: a withdrawn one cannot be promoted)."""
     soap = client_for(soap_url)
-    job_id = int(soap.SubmitAchievementBatchJob(
-        invokingUser=DEMO1, emailAddress="mi@demo1.example", submissionType="Final",
-        achievements={"Achievement": batch_rows(round_no, promotions)},
-    ).JobId)
+    job_id = int(
+        soap.SubmitAchievementBatchJob(
+            invokingUser=DEMO1,
+            emailAddress="mi@demo1.example",
+            submissionType="Final",
+            achievements={"Achievement": batch_rows(round_no, promotions)},
+        ).JobId
+    )
     made: list[dict[str, Any]] = []
     errors: list[BaseException] = []
     tags = [f"w{round_no}{t}{uuid.uuid4().hex[:6]}" for t in range(WRITERS)]
@@ -182,7 +209,10 @@ def test_a_poller_running_beside_soap_writers_and_a_batch_job_replays_exactly_th
         for round_no in range(ROUNDS):
             follower = Poller(feed_server.soap_url)
             follower.cursor, follower.copy, follower.sequences, follower.kinds = (
-                poller.cursor, poller.copy, poller.sequences, poller.kinds
+                poller.cursor,
+                poller.copy,
+                poller.sequences,
+                poller.kinds,
             )
             poller = follower
             poller.start()

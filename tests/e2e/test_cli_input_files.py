@@ -77,8 +77,19 @@ def test_a_windows_1252_batch_file_names_the_line_and_byte_and_is_stored_with_en
         "(give the file's encoding with --encoding, e.g. --encoding cp1252)"
     )
     before = stored(database)["batch_jobs"]
-    done = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-                  "--encoding", "cp1252", "--no-wait")
+    done = lrs_ws(
+        database,
+        "batch",
+        "submit",
+        str(path),
+        "--org",
+        "DEMO01",
+        "--user",
+        "demo1.edc",
+        "--encoding",
+        "cp1252",
+        "--no-wait",
+    )
     assert done.returncode == 0, done.stderr
     assert stored(database)["batch_jobs"] == before + 1
     engine = create_engine(database)
@@ -95,8 +106,9 @@ def test_a_windows_1252_batch_file_names_the_line_and_byte_and_is_stored_with_en
     # The same file saved as UTF-8 with a byte-order mark needs no --encoding.
     bom = tmp_path / "bom.csv"
     bom.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().decode("cp1252").encode("utf-8"))
-    done = lrs_ws(database, "batch", "submit", str(bom), "--org", "DEMO01", "--user", "demo1.edc",
-                  "--no-wait")
+    done = lrs_ws(
+        database, "batch", "submit", str(bom), "--org", "DEMO01", "--user", "demo1.edc", "--no-wait"
+    )
     assert done.returncode == 0, done.stderr
 
 
@@ -148,8 +160,10 @@ def test_learner_import_refuses_a_missing_or_undecodable_file(database: str, tmp
     ("born", "line"),
     [
         ("2099-01-01", "lrs-ws: line 3: DateOfBirth 2099-01-01 is in the future; nothing was imported."),
-        ("14/03/1999",
-         "lrs-ws: line 3: DateOfBirth '14/03/1999' is not a date (yyyy-mm-dd); nothing was imported."),
+        (
+            "14/03/1999",
+            "lrs-ws: line 3: DateOfBirth '14/03/1999' is not a date (yyyy-mm-dd); nothing was imported.",
+        ),
     ],
 )
 def test_learner_import_refuses_a_future_or_unreadable_date_of_birth_and_imports_nothing(

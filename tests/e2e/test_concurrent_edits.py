@@ -61,17 +61,26 @@ def test_concurrent_edits_transfers_and_deletes_lose_nothing_and_the_audit_trail
             try:
                 if roll < 0.55:
                     op = "EditGrade"
-                    result = proxy.EditAchievementGrade(invokingUser=DEMO1, achievementId=achievement_id,
-                                                        newGrade=f"G{seed}-{n}", expectedVersion=version)
+                    result = proxy.EditAchievementGrade(
+                        invokingUser=DEMO1,
+                        achievementId=achievement_id,
+                        newGrade=f"G{seed}-{n}",
+                        expectedVersion=version,
+                    )
                 elif roll < 0.97 or n < ROUNDS // 2:  # deletes only late, so the race lasts
                     op = "Transfer"
                     target = rng.choice([u for u in ULNS if u != current.Uln])
-                    result = proxy.TransferAchievement(invokingUser=DEMO1, achievementId=achievement_id,
-                                                       newUln=target, expectedVersion=version)
+                    result = proxy.TransferAchievement(
+                        invokingUser=DEMO1,
+                        achievementId=achievement_id,
+                        newUln=target,
+                        expectedVersion=version,
+                    )
                 else:
                     op = "Delete"
-                    result = proxy.DeleteAchievement(invokingUser=DEMO1, achievementId=achievement_id,
-                                                     expectedVersion=version)
+                    result = proxy.DeleteAchievement(
+                        invokingUser=DEMO1, achievementId=achievement_id, expectedVersion=version
+                    )
             except Fault as fault:
                 with lock:
                     outcomes[f"{fault_code(fault)}"] += 1

@@ -112,9 +112,14 @@ def test_postgresql_stopped_for_20_s_refuses_calls_with_wsec0004_and_the_batch_j
     probe = create_engine(url, poolclass=NullPool)
     job_id = _submit(w)
     server = LiveServer(
-        url, tmp_path / "server.log", batch_worker=True,
-        extra_env={"LRS_WS_WORKER_CHUNK_SIZE": "20", "LRS_WS_STALE_JOB_SECONDS": str(LEASE),
-                   "LRS_WS_WORKER_POLL_SECONDS": "0.2"},
+        url,
+        tmp_path / "server.log",
+        batch_worker=True,
+        extra_env={
+            "LRS_WS_WORKER_CHUNK_SIZE": "20",
+            "LRS_WS_STALE_JOB_SECONDS": str(LEASE),
+            "LRS_WS_WORKER_POLL_SECONDS": "0.2",
+        },
     ).start()
     stop, restarted = threading.Event(), threading.Event()
     callers = [CreatingClient(_client(server), f"O{i}-") for i in range(CLIENTS)]
@@ -164,8 +169,11 @@ def test_postgresql_stopped_for_20_s_refuses_calls_with_wsec0004_and_the_batch_j
         "WHERE a.mis_identifier LIKE 'O%'",
     )
     figures = {
-        "told_ok": len(told_ok), "applied": len(applied), "told_error": len(refused),
-        "applied_anyway": len(applied & set(refused)), "unanswered": len(unanswered),
+        "told_ok": len(told_ok),
+        "applied": len(applied),
+        "told_error": len(refused),
+        "applied_anyway": len(applied & set(refused)),
+        "unanswered": len(unanswered),
         "job_resumed_seconds": round(resumed_after, 1),
     }
     record_property("outage_counts", figures)
@@ -176,7 +184,7 @@ def test_postgresql_stopped_for_20_s_refuses_calls_with_wsec0004_and_the_batch_j
     assert applied == told_ok and audited == len(told_ok)
     for c in callers:  # served again without restarting anything: once a call succeeds, every later one does
         assert "ok" in c.after_restart
-        assert set(c.after_restart[c.after_restart.index("ok"):]) == {"ok"}, c.after_restart
+        assert set(c.after_restart[c.after_restart.index("ok") :]) == {"ok"}, c.after_restart
     assert job.status == b.SUCCESSFUL and job.attempts == 0, job.rejection_reason
     assert job.counts.done == job.counts.successful == RECORDS
     assert count(probe, "SELECT count(*) FROM achievements WHERE mis_identifier LIKE 'B%'") == RECORDS

@@ -58,7 +58,7 @@ HOSTILE_VALUES = [
     "O'Brien\" or 'x'='x",
     "Sup3r'Secret\"Pass",
     "Ünïcödé ‘curly’ — 密码",
-    "b\"<string>:1:0:ERROR",
+    'b"<string>:1:0:ERROR',
 ]
 
 EDIT_GRADE = """<?xml version="1.0" encoding="utf-8"?>

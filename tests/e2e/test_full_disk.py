@@ -35,8 +35,11 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         pytest.skip("mounting a tmpfs needs root (CI runs the tests as root)")
     mount = tmp_path / "disk"
     mount.mkdir()
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(mount)],
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE}", "tmpfs", str(mount)],
+        capture_output=True,
+        text=True,
+    )
     if done.returncode != 0:
         pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
     try:
@@ -84,8 +87,9 @@ def read(lrs: Any) -> None:
 
 
 def create(lrs: Any, reference: str) -> int:
-    made = lrs.CreateAchievement(invokingUser=DEMO1, submissionType="Final",
-                                 achievement=achievement(JAMES, reference, mis=reference))
+    made = lrs.CreateAchievement(
+        invokingUser=DEMO1, submissionType="Final", achievement=achievement(JAMES, reference, mis=reference)
+    )
     return int(made.AchievementId)
 
 
@@ -98,9 +102,14 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_workers_alive_and_recovers_w
     w = wire(Settings(database_url=url))
     demo.load(w.uow_factory())
     w.engine.dispose()
-    server = LiveServer(url, tmp_path / "server.log", extra_env={
-        "TMPDIR": str(small_disk / "tmp"), "LRS_WS_METRICS_DIR": str(small_disk / "metrics"),
-    }).start()
+    server = LiveServer(
+        url,
+        tmp_path / "server.log",
+        extra_env={
+            "TMPDIR": str(small_disk / "tmp"),
+            "LRS_WS_METRICS_DIR": str(small_disk / "metrics"),
+        },
+    ).start()
     try:
         assert server.process is not None
         master = server.process.pid

@@ -51,19 +51,26 @@ FAILURES = {
     ).encode(),
     "token with a wrong password": token("demo1.edc", WRONG),
     "token with a password digest": token("demo1.edc", WRONG, "PasswordDigest"),
-    "token with a stale Created": token("demo1.edc", DEMO_PASSWORD,
-                                        extra="<wsse:Nonce>bm9uY2U=</wsse:Nonce><wsu:Created>2001-01-01T00:00:00Z"
-                                              "</wsu:Created>"),
-    "token with SQL as Created": token("demo1.edc", DEMO_PASSWORD,
-                                       extra=f"<wsse:Nonce>n</wsse:Nonce><wsu:Created>{SQLISH}</wsu:Created>"),
+    "token with a stale Created": token(
+        "demo1.edc",
+        DEMO_PASSWORD,
+        extra="<wsse:Nonce>bm9uY2U=</wsse:Nonce><wsu:Created>2001-01-01T00:00:00Z</wsu:Created>",
+    ),
+    "token with SQL as Created": token(
+        "demo1.edc", DEMO_PASSWORD, extra=f"<wsse:Nonce>n</wsse:Nonce><wsu:Created>{SQLISH}</wsu:Created>"
+    ),
 }
 
 
 @pytest.mark.parametrize("case", list(FAILURES))
 def test_an_authentication_failure_answers_wsec0003_with_one_message_and_leaks_nothing(live_server, case):
     log = LogCursor(live_server)
-    answer = requests.post(live_server.soap_url, data=FAILURES[case],
-                           headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+    answer = requests.post(
+        live_server.soap_url,
+        data=FAILURES[case],
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=30,
+    )
     assert answer.status_code == 500
     _, code, message = parse_fault(answer.content)
     assert code == "WSEC0003"

@@ -32,8 +32,9 @@ from lrs_ws.soap.namespaces import SERVICES_NS
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 INTERNAL_ERROR = "WSEC0199"
 ANSWERS: Counter[str] = Counter()  # what the examples got, printed at the end (pytest -s)
-FUZZ = settings(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                     HealthCheck.data_too_large])
+FUZZ = settings(
+    deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
+)
 
 OPERATIONS = {
     name: descriptor.in_message
@@ -42,15 +43,50 @@ OPERATIONS = {
 }
 
 SQLISH = [
-    "' OR '1'='1", "1; DROP TABLE achievements; --", "\" OR \"\"=\"", "%' --",
-    "1 UNION SELECT password FROM users", "'; UPDATE achievements SET grade='A' --", "$(reboot)", "{{7*7}}",
-    "../../etc/passwd", "NULL", "\\x00",
+    "' OR '1'='1",
+    "1; DROP TABLE achievements; --",
+    '" OR ""="',
+    "%' --",
+    "1 UNION SELECT password FROM users",
+    "'; UPDATE achievements SET grade='A' --",
+    "$(reboot)",
+    "{{7*7}}",
+    "../../etc/passwd",
+    "NULL",
+    "\\x00",
 ]
 PLAUSIBLE = [
-    "3415521949", "8659377485", "1234567899", "0000000000", "DEMO01", "LRS001", "EDC0000001", "EDC9999999999",
-    "Final", "Provisional", "final", "New", "InProgress", "Complete", "Accepted", "Rejected", "Accept",
-    "Reject", "AwardDate", "Grade", "ReferenceNumber", "J/602/3521", "600/1166/X", "Merit", "GradeIncorrect",
-    "EditGrade", "TransferToLearner", "Delete", "Withdraw", "demo1.edc@example.com", "not-an-email",
+    "3415521949",
+    "8659377485",
+    "1234567899",
+    "0000000000",
+    "DEMO01",
+    "LRS001",
+    "EDC0000001",
+    "EDC9999999999",
+    "Final",
+    "Provisional",
+    "final",
+    "New",
+    "InProgress",
+    "Complete",
+    "Accepted",
+    "Rejected",
+    "Accept",
+    "Reject",
+    "AwardDate",
+    "Grade",
+    "ReferenceNumber",
+    "J/602/3521",
+    "600/1166/X",
+    "Merit",
+    "GradeIncorrect",
+    "EditGrade",
+    "TransferToLearner",
+    "Delete",
+    "Withdraw",
+    "demo1.edc@example.com",
+    "not-an-email",
 ]
 plausible_text = st.sampled_from(PLAUSIBLE)
 hostile_text = st.one_of(
@@ -58,7 +94,7 @@ hostile_text = st.one_of(
     plausible_text,
     st.text(max_size=40),
     st.text(st.characters(min_codepoint=0, max_codepoint=0x2FF), max_size=20),
-    st.sampled_from(SQLISH + PLAUSIBLE + ["", " ", "\u202e\u0000", "]]>", "&amp;", "\U0001F600" * 30]),
+    st.sampled_from(SQLISH + PLAUSIBLE + ["", " ", "\u202e\u0000", "]]>", "&amp;", "\U0001f600" * 30]),
     st.integers(0, 30_000).map(lambda n: "X" * n),
 )
 hostile_int = st.one_of(
@@ -69,18 +105,34 @@ hostile_int = st.one_of(
     st.sampled_from(["1.5", "1e9", "0x10", " 7 ", "+3", "\u0663", "", "seven", "-0", "00042"]),
     st.text(max_size=12),
 )
-hostile_bool = st.one_of(st.sampled_from(["true", "false", "1", "0"]),
-                         st.sampled_from(["TRUE", "yes", "", "-1"]), st.text(max_size=6))
+hostile_bool = st.one_of(
+    st.sampled_from(["true", "false", "1", "0"]),
+    st.sampled_from(["TRUE", "yes", "", "-1"]),
+    st.text(max_size=6),
+)
 hostile_datetime = st.one_of(
     st.datetimes().map(lambda d: d.isoformat(timespec="seconds")),
-    st.sampled_from(["2015-06-01T00:00:00", "2099-01-01T00:00:00", "0001-01-01T00:00:00",
-                     "9999-12-31T23:59:59", "2015-02-30T00:00:00", "2015-06-01", "yesterday", "",
-                     "2015-06-01T25:61:61Z"]),
+    st.sampled_from(
+        [
+            "2015-06-01T00:00:00",
+            "2099-01-01T00:00:00",
+            "0001-01-01T00:00:00",
+            "9999-12-31T23:59:59",
+            "2015-02-30T00:00:00",
+            "2015-06-01",
+            "yesterday",
+            "",
+            "2015-06-01T25:61:61Z",
+        ]
+    ),
     st.text(max_size=25),
 )
 valid_credentials = st.sampled_from(
-    [("demo1.edc", DEMO_PASSWORD, "DEMO01"), ("demo2.edc", DEMO_PASSWORD, "DEMO02"),
-     ("lrs.support", DEMO_PASSWORD, "LRS001")]
+    [
+        ("demo1.edc", DEMO_PASSWORD, "DEMO01"),
+        ("demo2.edc", DEMO_PASSWORD, "DEMO02"),
+        ("lrs.support", DEMO_PASSWORD, "LRS001"),
+    ]
 )
 credentials = st.one_of(valid_credentials, st.tuples(hostile_text, hostile_text, hostile_text))
 
@@ -131,9 +183,11 @@ def envelopes(draw: st.DrawFn) -> tuple[str, bytes]:
         hostile = all_hostile or name == target
         if name == "invokingUser":
             username, password, org = draw(credentials if all_hostile else valid_credentials)
-            content = (element(typ.get_namespace(), "OrgPassword", escape(password))
-                       + element(typ.get_namespace(), "OrganisationRef", escape(org))
-                       + element(typ.get_namespace(), "UserName", escape(username)))
+            content = (
+                element(typ.get_namespace(), "OrgPassword", escape(password))
+                + element(typ.get_namespace(), "OrganisationRef", escape(org))
+                + element(typ.get_namespace(), "UserName", escape(username))
+            )
         elif hostile and draw(st.integers(0, 9)) == 0:
             continue
         elif hostile and draw(st.integers(0, 19)) == 0:
@@ -156,10 +210,27 @@ def broken_envelopes(draw: st.DrawFn) -> bytes:
     if damage == "truncate":
         return data[:cut]
     if damage == "delete":
-        return data[:cut] + data[cut + draw(st.integers(1, 200)):]
+        return data[:cut] + data[cut + draw(st.integers(1, 200)) :]
     if damage == "insert":
-        junk = draw(st.sampled_from([b"<", b">", b"</x>", b"<soap:Body>", b"&", b"&#0;", b"\x00", b"\xff\xfe",
-                                     b"<?pi?>", b"<![CDATA[", b"]]>", b"<!-- ", b"\"'"]))
+        junk = draw(
+            st.sampled_from(
+                [
+                    b"<",
+                    b">",
+                    b"</x>",
+                    b"<soap:Body>",
+                    b"&",
+                    b"&#0;",
+                    b"\x00",
+                    b"\xff\xfe",
+                    b"<?pi?>",
+                    b"<![CDATA[",
+                    b"]]>",
+                    b"<!-- ",
+                    b"\"'",
+                ]
+            )
+        )
         return data[:cut] + junk + data[cut:]
     if damage == "duplicate":
         return data[:cut] + data[cut // 2 : cut] + data[cut:]
@@ -198,8 +269,9 @@ def fuzz_server(backend, tmp_path_factory):
 
 def check(server: LiveServer, body: bytes) -> str:
     """Post `body`; assert the answer is a well-formed response or SOAP Fault; return the ErrorCode or ''."""
-    answer = requests.post(server.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"},
-                           timeout=60)
+    answer = requests.post(
+        server.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=60
+    )
     assert answer.status_code in (200, 500), (answer.status_code, answer.content[:300])
     assert answer.headers["Content-Type"].startswith("text/xml"), answer.headers["Content-Type"]
     doc = etree.fromstring(answer.content)

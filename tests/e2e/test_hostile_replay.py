@@ -36,10 +36,16 @@ def created(offset_seconds: float = 0) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
-def token_envelope(username: str = "demo1.edc", password: str = DEMO_PASSWORD, nonce: str | None = None,
-                   when: str | None = None) -> bytes:
-    parts = [f"<wsse:Username>{username}</wsse:Username>",
-             f'<wsse:Password Type="{PROFILE}#PasswordText">{password}</wsse:Password>']
+def token_envelope(
+    username: str = "demo1.edc",
+    password: str = DEMO_PASSWORD,
+    nonce: str | None = None,
+    when: str | None = None,
+) -> bytes:
+    parts = [
+        f"<wsse:Username>{username}</wsse:Username>",
+        f'<wsse:Password Type="{PROFILE}#PasswordText">{password}</wsse:Password>',
+    ]
     if nonce is not None:
         parts.append(f"<wsse:Nonce>{nonce}</wsse:Nonce>")
     if when is not None:
@@ -63,8 +69,9 @@ def body_user_envelope(username: str, password: str, org: str) -> bytes:
 
 
 def post(server: LiveServer, body: bytes) -> requests.Response:
-    return requests.post(server.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"},
-                         timeout=30)
+    return requests.post(
+        server.soap_url, data=body, headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30
+    )
 
 
 def accepted(answer: requests.Response) -> bool:
@@ -101,9 +108,12 @@ def demo_db(backend, tmp_path):
 
 def start_server(db, tmp_path, name: str = "server") -> LiveServer:
     return LiveServer(
-        db.settings.database_url, tmp_path / f"{name}.log",
-        extra_env={"LRS_WS_LOGIN_FAILURE_LIMIT": "5",
-                   "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS": str(WINDOW_SECONDS)},
+        db.settings.database_url,
+        tmp_path / f"{name}.log",
+        extra_env={
+            "LRS_WS_LOGIN_FAILURE_LIMIT": "5",
+            "LRS_WS_LOGIN_FAILURE_WINDOW_SECONDS": str(WINDOW_SECONDS),
+        },
         # Sync workers, so that a Blocker holding one process steers the next request to the other.
         # (gunicorn turns sync into gthread when threads > 1, so one thread is asked for too.)
         gunicorn_args=("--worker-class", "sync", "--threads", "1"),
@@ -192,9 +202,7 @@ def test_a_nonce_without_created_is_refused(server, demo_db):
     assert count(demo_db, security_nonces) == 0
 
 
-def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_without_saying_why(
-    server, demo_db
-):
+def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_without_saying_why(server, demo_db):
     log = LogCursor(server)
     wrong = [refusal(post(server, body_user_envelope("demo2.edc", WRONG, "DEMO02"))) for _ in range(5)]
     failures = count(demo_db, login_failures)

@@ -37,14 +37,18 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024
 CPU_CEILING_SECONDS = 5.0  # spyne alone spends ~28 s on an attribute flood; the guard's answer costs ms
 RSS_GROWTH_CEILING_KIB = 96 * 1024
 
-USER = (f"<s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>DEMO01"
-        "</m:OrganisationRef><m:UserName>demo1.edc</m:UserName></s:invokingUser>")
+USER = (
+    f"<s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>DEMO01"
+    "</m:OrganisationRef><m:UserName>demo1.edc</m:UserName></s:invokingUser>"
+)
 
 
 def envelope(body: str, header: str = "", ns: str = SOAP11, prolog: str = "") -> bytes:
     head = f"<soap:Header>{header}</soap:Header>" if header else ""
-    return (f'{prolog}<soap:Envelope xmlns:soap="{ns}" xmlns:s="{SERVICES}" xmlns:m="{MODEL}">{head}'
-            f"<soap:Body>{body}</soap:Body></soap:Envelope>").encode()
+    return (
+        f'{prolog}<soap:Envelope xmlns:soap="{ns}" xmlns:s="{SERVICES}" xmlns:m="{MODEL}">{head}'
+        f"<soap:Body>{body}</soap:Body></soap:Envelope>"
+    ).encode()
 
 
 GOOD = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>")
@@ -121,8 +125,9 @@ def test_an_internal_entity_xxe_is_refused_before_any_entity_is_declared(hostile
     secret = f"internal-{uuid.uuid4().hex}"
     hostile.secrets += (secret,)
     prolog = f'<?xml version="1.0"?><!DOCTYPE soap:Envelope [<!ENTITY leak "{secret}">]>'
-    body = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>&leak;</s:uln></s:GetLearnerAchievements>",
-                    prolog=prolog)
+    body = envelope(
+        f"<s:GetLearnerAchievements>{USER}<s:uln>&leak;</s:uln></s:GetLearnerAchievements>", prolog=prolog
+    )
     answer = hostile.send(lambda: post(hostile.server, body))
     assert "DOCTYPE" in fault_of(answer)
 
@@ -136,8 +141,9 @@ def test_an_external_entity_xxe_never_reads_the_file_it_names(hostile, tmp_path:
     os.utime(target, (1, target.stat().st_mtime))
     atime_before = target.stat().st_atime
     prolog = f'<?xml version="1.0"?><!DOCTYPE soap:Envelope [<!ENTITY leak SYSTEM "file://{target}">]>'
-    body = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>&leak;</s:uln></s:GetLearnerAchievements>",
-                    prolog=prolog)
+    body = envelope(
+        f"<s:GetLearnerAchievements>{USER}<s:uln>&leak;</s:uln></s:GetLearnerAchievements>", prolog=prolog
+    )
     answer = hostile.send(lambda: post(hostile.server, body))
     assert "DOCTYPE" in fault_of(answer)
     assert target.stat().st_atime == atime_before, "the file was read"
@@ -149,8 +155,10 @@ def test_an_external_entity_over_the_network_opens_no_connection(hostile):
         listener.listen(1)
         listener.setblocking(False)
         url = f"http://127.0.0.1:{listener.getsockname()[1]}/evil.dtd"
-        prolog = (f'<?xml version="1.0"?><!DOCTYPE soap:Envelope [<!ENTITY % remote SYSTEM "{url}"> %remote;'
-                  f'<!ENTITY general SYSTEM "{url}">]>')
+        prolog = (
+            f'<?xml version="1.0"?><!DOCTYPE soap:Envelope [<!ENTITY % remote SYSTEM "{url}"> %remote;'
+            f'<!ENTITY general SYSTEM "{url}">]>'
+        )
         body = envelope("<s:Ping>&general;</s:Ping>", prolog=prolog)
         answer = hostile.send(lambda: post(hostile.server, body))
         assert "DOCTYPE" in fault_of(answer)
@@ -169,8 +177,10 @@ def test_billion_laughs_is_refused_without_expanding_anything(hostile):
 
 def test_a_quadratic_blowup_is_refused_without_expanding_anything(hostile):
     big = "A" * 100_000
-    body = envelope("<s:Ping>" + "&big;" * 50_000 + "</s:Ping>",
-                    prolog=f'<!DOCTYPE soap:Envelope [<!ENTITY big "{big}">]>')
+    body = envelope(
+        "<s:Ping>" + "&big;" * 50_000 + "</s:Ping>",
+        prolog=f'<!DOCTYPE soap:Envelope [<!ENTITY big "{big}">]>',
+    )
     answer = hostile.send(lambda: post(hostile.server, body))
     assert "DOCTYPE" in fault_of(answer)
 
@@ -193,8 +203,11 @@ def test_an_attribute_flood_is_refused_before_the_parser_builds_the_attributes(h
 
 
 def test_a_flood_of_small_elements_within_the_size_limit_is_refused_at_the_element_limit(hostile):
-    body = envelope(f"<s:GetAchievement>{USER}<s:achievementId>1</s:achievementId>" + "<s:x/>" * 1_400_000
-                    + "</s:GetAchievement>")
+    body = envelope(
+        f"<s:GetAchievement>{USER}<s:achievementId>1</s:achievementId>"
+        + "<s:x/>" * 1_400_000
+        + "</s:GetAchievement>"
+    )
     assert len(body) < MAX_REQUEST_BYTES
     answer = hostile.send(lambda: post(hostile.server, body))
     assert "elements" in fault_of(answer)
@@ -209,8 +222,10 @@ def test_a_very_long_element_name_is_refused(hostile):
 
 def test_a_very_long_text_value_is_a_schema_fault_and_its_memory_is_given_back(hostile):
     text = "G" * (9 * 1024 * 1024)
-    body = envelope(f"<s:EditAchievementGrade>{USER}<s:achievementId>1</s:achievementId>"
-                    f"<s:newGrade>{text}</s:newGrade></s:EditAchievementGrade>")
+    body = envelope(
+        f"<s:EditAchievementGrade>{USER}<s:achievementId>1</s:achievementId>"
+        f"<s:newGrade>{text}</s:newGrade></s:EditAchievementGrade>"
+    )
     assert len(body) < MAX_REQUEST_BYTES
     answer = hostile.send(lambda: post(hostile.server, body))
     message = fault_of(answer)
@@ -218,8 +233,10 @@ def test_a_very_long_text_value_is_a_schema_fault_and_its_memory_is_given_back(h
 
 
 def test_a_cyclic_soap_encoding_href_is_refused(hostile):
-    body = envelope(f'<s:GetLearnerAchievements>{USER}<s:uln href="#a"/><x id="a"><y href="#a"/></x>'
-                    "</s:GetLearnerAchievements>")
+    body = envelope(
+        f'<s:GetLearnerAchievements>{USER}<s:uln href="#a"/><x id="a"><y href="#a"/></x>'
+        "</s:GetLearnerAchievements>"
+    )
     answer = hostile.send(lambda: post(hostile.server, body))
     assert "href" in fault_of(answer)
 
@@ -266,15 +283,17 @@ def test_a_header_with_must_understand_that_the_service_does_not_understand_is_a
     hostile,
 ):
     header = '<x:Transaction xmlns:x="urn:example:tx" soap:mustUnderstand="1">5</x:Transaction>'
-    body = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>",
-                    header=header)
+    body = envelope(
+        f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>", header=header
+    )
     answer = hostile.send(lambda: post(hostile.server, body))
     fault_of(answer, faultcode="MustUnderstand")
 
 
 def test_a_soap_12_envelope_is_a_version_mismatch_fault(hostile):
-    body = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>",
-                    ns=SOAP12)
+    body = envelope(
+        f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>", ns=SOAP12
+    )
     answer = hostile.send(lambda: post(hostile.server, body))
     fault_of(answer, faultcode="VersionMismatch")
     as_soap12 = post(hostile.server, body, content_type="application/soap+xml; charset=utf-8")

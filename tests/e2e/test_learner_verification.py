@@ -19,15 +19,23 @@ from lrs_ws.domain import model
 BORN = date(1999, 4, 20)
 
 
-def register(wiring: Any, given: str, family: str, *, previous: str | None = None,
-             merged_into: str | None = None) -> str:
+def register(
+    wiring: Any, given: str, family: str, *, previous: str | None = None, merged_into: str | None = None
+) -> str:
     """A learner of the test's own on the register (born 1999-04-20, female); returns the ULN."""
     uln = unregistered_uln(wiring)
     with wiring.uow_factory() as uow:
-        uow.learners.add(model.Learner(
-            uln=uln, given_name=given, family_name=family, date_of_birth=BORN, gender=2,
-            previous_family_name=previous, merged_into=merged_into,
-        ))
+        uow.learners.add(
+            model.Learner(
+                uln=uln,
+                given_name=given,
+                family_name=family,
+                date_of_birth=BORN,
+                gender=2,
+                previous_family_name=previous,
+                merged_into=merged_into,
+            )
+        )
         uow.commit()
     return uln
 
@@ -54,14 +62,20 @@ def test_the_registered_names_date_of_birth_and_gender_are_an_exact_match(
 ) -> None:
     answer = verify(soap, learners["master"], "Niamh", "Ó Súilleabháin", dateOfBirth=BORN, gender=2)
     assert (answer.ResponseCode, answer.Uln, answer.MasterUln, flags(answer)) == (
-        "WSVRC001", learners["master"], None, []
+        "WSVRC001",
+        learners["master"],
+        None,
+        [],
     )
 
 
 @pytest.mark.parametrize(
     ("given", "family", "expected_flags"),
-    [("niamh", "O Suilleabhain", ["VRF5"]), ("Niamh", "Kelly Burke", ["VRF5", "VRF6"]),
-     ("Ó Súilleabháin", "Niamh", ["VRF1", "VRF5", "VRF6"])],
+    [
+        ("niamh", "O Suilleabhain", ["VRF5"]),
+        ("Niamh", "Kelly Burke", ["VRF5", "VRF6"]),
+        ("Ó Súilleabháin", "Niamh", ["VRF1", "VRF5", "VRF6"]),
+    ],
     ids=["without diacritics", "previous family name without hyphen", "swapped"],
 )
 def test_similar_names_are_a_similar_match_with_the_flags_of_what_differs(
@@ -76,24 +90,32 @@ def test_a_merged_uln_is_answered_for_its_master_with_the_linked_codes(
 ) -> None:
     exact = verify(soap, learners["merged"], "Niamh", "Ó Súilleabháin", dateOfBirth=BORN)
     assert (exact.ResponseCode, exact.Uln, exact.MasterUln, flags(exact)) == (
-        "WSVRC002", learners["merged"], learners["master"], []
+        "WSVRC002",
+        learners["merged"],
+        learners["master"],
+        [],
     )
     similar = verify(soap, learners["merged"], "Niamh", "Kelly-Burke")
     assert (similar.ResponseCode, similar.MasterUln, flags(similar)) == (
-        "WSVRC004", learners["master"], ["VRF5"]
+        "WSVRC004",
+        learners["master"],
+        ["VRF5"],
     )
 
 
 def test_a_learner_that_does_not_match_is_told_only_which_comparisons_failed(
     soap: Any, learners: dict[str, str]
 ) -> None:
-    answer = verify(soap, learners["merged"], "Nora", "Kelly-Burke", dateOfBirth=BORN + timedelta(days=1),
-                    gender=1)
+    answer = verify(
+        soap, learners["merged"], "Nora", "Kelly-Burke", dateOfBirth=BORN + timedelta(days=1), gender=1
+    )
     failed = ["VRF1", "VRF2", "VRF3", "VRF5", "VRF7", "VRF8"]
     assert (answer.ResponseCode, flags(answer)) == ("WSVRC005", failed)
     # Not a match: even a merged ULN's master is not revealed, and no register value is in the answer.
     assert serialize_object(answer) == {
-        "ResponseCode": "WSVRC005", "Uln": learners["merged"], "MasterUln": None,
+        "ResponseCode": "WSVRC005",
+        "Uln": learners["merged"],
+        "MasterUln": None,
         "FailureFlags": {"FailureFlag": failed},
     }
 
@@ -109,10 +131,12 @@ def test_any_organisations_ao_user_may_verify_and_each_verification_is_audited(
     answer = verify(soap, learners["master"], "Niamh", "Ó Súilleabháin", caller=DEMO2)
     assert answer.ResponseCode == "WSVRC001"
     with live_wiring.engine.connect() as conn:
-        row = conn.execute(text(
-            "SELECT username, operation, after FROM audit_events WHERE operation = 'VerifyLearner'"
-            " ORDER BY id DESC"
-        )).first()
+        row = conn.execute(
+            text(
+                "SELECT username, operation, after FROM audit_events WHERE operation = 'VerifyLearner'"
+                " ORDER BY id DESC"
+            )
+        ).first()
     assert (row.username, row.operation) == ("demo2.edc", "VerifyLearner")
     assert json.loads(row.after) == {"Uln": learners["master"], "ResponseCode": "WSVRC001"}
 
@@ -131,15 +155,30 @@ REFUSALS = [
 
 
 @pytest.mark.parametrize(
-    ("code", "change", "says"), REFUSALS,
-    ids=["check digit", "too short", "blank given name", "empty family name", "family name too long",
-         "control character", "future date of birth", "unknown gender", "LRS support"],
+    ("code", "change", "says"),
+    REFUSALS,
+    ids=[
+        "check digit",
+        "too short",
+        "blank given name",
+        "empty family name",
+        "family name too long",
+        "control character",
+        "future date of birth",
+        "unknown gender",
+        "LRS support",
+    ],
 )
 def test_a_bad_verification_request_is_refused_with_a_clear_fault_and_changes_nothing(
     soap: Any, live_wiring: Any, learners: dict[str, str], code: str, change: dict[str, Any], says: str
 ) -> None:
-    request = {"invokingUser": DEMO1, "uln": learners["master"], "givenName": "Niamh",
-               "familyName": "Ó Súilleabháin", **change}
+    request = {
+        "invokingUser": DEMO1,
+        "uln": learners["master"],
+        "givenName": "Niamh",
+        "familyName": "Ó Súilleabháin",
+        **change,
+    }
     before = every_table(live_wiring.engine)
     fault = expect_fault(code, soap.VerifyLearner, **request)
     assert says in fault_message(fault)
@@ -150,8 +189,14 @@ def test_a_wrong_password_is_refused_before_anything_is_looked_up(
     soap: Any, live_wiring: Any, learners: dict[str, str]
 ) -> None:
     before = every_table(live_wiring.engine)
-    expect_fault("WSEC0003", soap.VerifyLearner, invokingUser={**DEMO1, "OrgPassword": "not the password"},
-                 uln=learners["master"], givenName="Niamh", familyName="Ó Súilleabháin")
+    expect_fault(
+        "WSEC0003",
+        soap.VerifyLearner,
+        invokingUser={**DEMO1, "OrgPassword": "not the password"},
+        uln=learners["master"],
+        givenName="Niamh",
+        familyName="Ó Súilleabháin",
+    )
     after = every_table(live_wiring.engine)
     # Only the failed login is counted (login throttling); no audit event, no learner read recorded.
     assert {t: rows for t, rows in after.items() if t != "login_failures"} == {

@@ -28,7 +28,9 @@ ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"throttle-db-{backend}"))
     live = LiveServer(
-        url, tmp_path_factory.mktemp("throttle-server") / "gunicorn.log", workers=4,
+        url,
+        tmp_path_factory.mktemp("throttle-server") / "gunicorn.log",
+        workers=4,
         extra_env={"LRS_WS_LOGIN_FAILURE_LIMIT": str(LIMIT), "LRS_WS_TRUSTED_PROXIES": "127.0.0.1"},
     ).start()
     yield live
@@ -39,8 +41,10 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
 def call(server: LiveServer, password: str, source: str) -> str:
     """The ErrorCode answered (an answer without a fault is "ok")."""
     got = requests.post(
-        server.soap_url, data=ENVELOPE.format(password=password).encode(),
-        headers={"Content-Type": "text/xml; charset=utf-8", "X-Forwarded-For": source}, timeout=120,
+        server.soap_url,
+        data=ENVELOPE.format(password=password).encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8", "X-Forwarded-For": source},
+        timeout=120,
     )
     return parse_fault(got.content)[1] if got.status_code == 500 else "ok"
 
@@ -49,10 +53,12 @@ def recorded(server: LiveServer, source: str) -> int:
     engine = create_engine(server.database_url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(
-                text("SELECT count(*) FROM login_failures WHERE username = 'demo1.edc' AND source = :s"),
-                {"s": source},
-            ).scalar_one())
+            return int(
+                conn.execute(
+                    text("SELECT count(*) FROM login_failures WHERE username = 'demo1.edc' AND source = :s"),
+                    {"s": source},
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 

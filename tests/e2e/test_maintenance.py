@@ -43,9 +43,14 @@ def site(backend: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Wiring]]:
     url, dispose = fresh_database(backend, tmp_path)
     w = wire(Settings(database_url=url))
     server = LiveServer(
-        url, tmp_path / "server.log", batch_worker=True,
-        extra_env={"LRS_WS_WORKER_CHUNK_SIZE": "5", "LRS_WS_WORKER_POLL_SECONDS": "0.1",
-                   "LRS_WS_STALE_JOB_SECONDS": "300"},
+        url,
+        tmp_path / "server.log",
+        batch_worker=True,
+        extra_env={
+            "LRS_WS_WORKER_CHUNK_SIZE": "5",
+            "LRS_WS_WORKER_POLL_SECONDS": "0.1",
+            "LRS_WS_STALE_JOB_SECONDS": "300",
+        },
     ).start()
     try:
         yield server, w
@@ -60,7 +65,10 @@ def lrs_ws(server: LiveServer, *args: str) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
     env["LRS_WS_DATABASE_URL"] = server.database_url
     done = subprocess.run(
-        [str(Path(sys.executable).with_name("lrs-ws")), *args], env=env, capture_output=True, text=True,
+        [str(Path(sys.executable).with_name("lrs-ws")), *args],
+        env=env,
+        capture_output=True,
+        text=True,
         timeout=60,
     )
     assert done.returncode == 0, done.stderr
@@ -68,8 +76,9 @@ def lrs_ws(server: LiveServer, *args: str) -> str:
 
 
 def _find(soap: Any) -> Any:
-    return soap.GetLearnerAchievements(invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate",
-                                       sortDescending=True)
+    return soap.GetLearnerAchievements(
+        invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate", sortDescending=True
+    )
 
 
 def _refusal(soap: Any) -> Fault | None:
@@ -99,12 +108,19 @@ def test_during_maintenance_every_operation_is_refused_with_its_end_time_and_not
 
     for call in (
         lambda: _find(soap),
-        lambda: soap.CreateAchievement(invokingUser=DEMO1, submissionType="Final",
-                                       achievement=achievement_record("1234567899", mis="MAINT1")),
+        lambda: soap.CreateAchievement(
+            invokingUser=DEMO1,
+            submissionType="Final",
+            achievement=achievement_record("1234567899", mis="MAINT1"),
+        ),
         lambda: soap.FindLearnerByUln(invokingUser=DEMO1, uln="8659377485"),
         # Wrong credentials get the same answer: nothing is checked while the service is closed.
-        lambda: soap.GetLearnerAchievements(invokingUser={**DEMO1, "OrgPassword": "wrong"}, uln="3415521949",
-                                            sortBy="AwardDate", sortDescending=True),
+        lambda: soap.GetLearnerAchievements(
+            invokingUser={**DEMO1, "OrgPassword": "wrong"},
+            uln="3415521949",
+            sortBy="AwardDate",
+            sortDescending=True,
+        ),
     ):
         with pytest.raises(Fault) as refused:
             call()
@@ -126,20 +142,26 @@ def test_during_maintenance_every_operation_is_refused_with_its_end_time_and_not
 
     assert "maintenance off" in lrs_ws(server, "maintenance", "off")
     wait_until(lambda: _answered(soap), timeout=15)
-    made = soap.CreateAchievement(invokingUser=DEMO1, submissionType="Final",
-                                  achievement=achievement_record("1234567899", mis="MAINT2"))
+    made = soap.CreateAchievement(
+        invokingUser=DEMO1, submissionType="Final", achievement=achievement_record("1234567899", mis="MAINT2")
+    )
     assert made.AchievementId
     assert lrs_ws(server, "maintenance", "status").strip() == "maintenance off"
     assert requests.get(f"{server.base_url}/readyz", timeout=10).json()["maintenance"] is None
 
     with w.engine.connect() as conn:
         events = conn.execute(
-            text("SELECT operation, username, after FROM audit_events WHERE operation LIKE 'Maintenance%' "
-                "ORDER BY id")
+            text(
+                "SELECT operation, username, after FROM audit_events WHERE operation LIKE 'Maintenance%' "
+                "ORDER BY id"
+            )
         ).all()
     assert [e.operation for e in events] == ["MaintenanceOn", "MaintenanceOff"]
-    assert json.loads(events[0].after) == {"since": json.loads(events[0].after)["since"], "until": UNTIL,
-                                           "message": MESSAGE}
+    assert json.loads(events[0].after) == {
+        "since": json.loads(events[0].after)["since"],
+        "until": UNTIL,
+        "message": MESSAGE,
+    }
     assert all(e.username for e in events)
 
 
@@ -149,7 +171,10 @@ def test_maintenance_refuses_a_past_end_time_and_changes_nothing(site: tuple[Liv
     env["LRS_WS_DATABASE_URL"] = server.database_url
     done = subprocess.run(
         [str(Path(sys.executable).with_name("lrs-ws")), "maintenance", "on", "--until", "2001-01-01T00:00Z"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 2
     assert "must be in the future" in done.stderr

@@ -48,8 +48,9 @@ def test_metrics_count_every_request_and_fault_whichever_worker_served_or_answer
     for _ in range(6):
         expect_fault("WSEC0105", soap.GetAchievement, invokingUser=DEMO1, achievementId=987654321)
         soap.FindLearnerByUln(invokingUser=DEMO1, uln="8659377485")
-    refused = requests.post(live_server.soap_url, data=b"<!DOCTYPE x><x/>",
-                            headers={"Content-Type": "text/xml"}, timeout=10)
+    refused = requests.post(
+        live_server.soap_url, data=b"<!DOCTYPE x><x/>", headers={"Content-Type": "text/xml"}, timeout=10
+    )
     assert refused.status_code == 500
     # Several scrapes, answered by either worker, all see the sum over both workers.
     for _ in range(4):
@@ -113,8 +114,10 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(b
             "</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef><m:UserName>demo1.edc</m:UserName>"
             "</s:invokingUser><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
         ).encode()
-        head = (f"POST /ExternalService.svc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
-                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+        head = (
+            f"POST /ExternalService.svc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
         with socket.create_connection(("127.0.0.1", server.port), timeout=30) as sock:
             sock.sendall(head + body[:100])
             wait_until_accepted(server, sock)  # a worker is now reading this request

@@ -26,7 +26,8 @@ FAILURE_LIMIT = 3
 def throttled(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A server over the shared demo database that locks a user name out after FAILURE_LIMIT failures."""
     server = LiveServer(
-        demo_db_url, tmp_path_factory.mktemp("operator") / "server.log",
+        demo_db_url,
+        tmp_path_factory.mktemp("operator") / "server.log",
         extra_env={"LRS_WS_LOGIN_FAILURE_LIMIT": str(FAILURE_LIMIT)},
     ).start()
     yield client_for(server.soap_url)
@@ -44,8 +45,12 @@ def new_user(wiring: Any, organisation_ref: str = "DEMO01") -> dict[str, str]:
     name = f"op.{uuid.uuid4().hex[:10]}"
     password = f"Pw-{uuid.uuid4().hex}"
     admin.add_user(
-        wiring.uow_factory(), organisation_ref=organisation_ref, username=name, password=password,
-        email=f"{name}@example.org", roles=["AO_USER"],
+        wiring.uow_factory(),
+        organisation_ref=organisation_ref,
+        username=name,
+        password=password,
+        email=f"{name}@example.org",
+        roles=["AO_USER"],
     )
     return {"UserName": name, "OrgPassword": password, "OrganisationRef": organisation_ref}
 
@@ -56,8 +61,12 @@ def test_a_locked_out_user_logs_in_again_right_after_user_unlock(
     soap = throttled
     user = new_user(live_wiring)
     for _ in range(FAILURE_LIMIT):
-        expect_fault("WSEC0003", soap.GetLearnerAchievements,
-                     invokingUser={**user, "OrgPassword": "wrong"}, uln=TEST_LEARNER)
+        expect_fault(
+            "WSEC0003",
+            soap.GetLearnerAchievements,
+            invokingUser={**user, "OrgPassword": "wrong"},
+            uln=TEST_LEARNER,
+        )
     # Locked out: even the right password is refused.
     expect_fault("WSEC0003", soap.GetLearnerAchievements, invokingUser=user, uln=TEST_LEARNER)
     listed = lrs_ws(demo_db_url, "user", "list", "--org", "DEMO01")
@@ -86,16 +95,21 @@ def test_a_deactivated_organisations_users_are_refused_over_soap_with_the_usual_
     soap: Any, live_wiring: Any, demo_db_url: str
 ) -> None:
     ref = f"OP{uuid.uuid4().hex[:4].upper()}"
-    admin.add_organisation(live_wiring.uow_factory(), ref=ref, name="Operator test", ukprn="10000099",
-                           batch_enabled=False)
+    admin.add_organisation(
+        live_wiring.uow_factory(), ref=ref, name="Operator test", ukprn="10000099", batch_enabled=False
+    )
     user = new_user(live_wiring, ref)
     assert soap.GetLearnerAchievements(invokingUser=user, uln=TEST_LEARNER) is not None
 
     done = lrs_ws(demo_db_url, "org", "deactivate", ref)
     assert done.returncode == 0 and done.stdout.strip() == f"organisation {ref} is now inactive"
     refused = expect_fault("WSEC0003", soap.GetLearnerAchievements, invokingUser=user, uln=TEST_LEARNER)
-    wrong = expect_fault("WSEC0003", soap.GetLearnerAchievements,
-                         invokingUser={**user, "OrgPassword": "wrong"}, uln=TEST_LEARNER)
+    wrong = expect_fault(
+        "WSEC0003",
+        soap.GetLearnerAchievements,
+        invokingUser={**user, "OrgPassword": "wrong"},
+        uln=TEST_LEARNER,
+    )
     assert refused.message == wrong.message
 
     assert lrs_ws(demo_db_url, "org", "activate", ref).returncode == 0

@@ -214,8 +214,12 @@ def demo2_admin(live_wiring: Any) -> dict[str, str]:
         exists = uow.users.by_username(DEMO2_ADMIN["UserName"]) is not None
     if not exists:
         admin.add_user(
-            live_wiring.uow_factory(), organisation_ref="DEMO02", username=DEMO2_ADMIN["UserName"],
-            password=DEMO_PASSWORD, email="admin@demo2.example", roles=["AO_ADMIN"],
+            live_wiring.uow_factory(),
+            organisation_ref="DEMO02",
+            username=DEMO2_ADMIN["UserName"],
+            password=DEMO_PASSWORD,
+            email="admin@demo2.example",
+            roles=["AO_ADMIN"],
         )
     return DEMO2_ADMIN
 

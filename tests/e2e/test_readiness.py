@@ -54,15 +54,19 @@ def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_
     try:
         assert _get(server, "/healthz") == (200, {"status": "ok"})
         assert _get(server, "/readyz") == (
-            503, {"status": "unavailable", "reason": "schema missing: run lrs-ws db upgrade"}
+            503,
+            {"status": "unavailable", "reason": "schema missing: run lrs-ws db upgrade"},
         )
 
         behind = _previous_of_head()
         upgrade(blank_url, behind)
-        assert _get(server, "/readyz") == (503, {
-            "status": "unavailable",
-            "reason": f"schema at {behind}, head is {head_revision()}: run lrs-ws db upgrade",
-        })
+        assert _get(server, "/readyz") == (
+            503,
+            {
+                "status": "unavailable",
+                "reason": f"schema at {behind}, head is {head_revision()}: run lrs-ws db upgrade",
+            },
+        )
 
         upgrade(blank_url)
         assert _get(server, "/readyz") == (200, {"status": "ok", "maintenance": None})

@@ -35,7 +35,9 @@ from lrs_ws.service import batch
 
 RECORDS = 2000
 JOB_ENV = {
-    "LRS_WS_WORKER_CHUNK_SIZE": "10", "LRS_WS_STALE_JOB_SECONDS": "300", "LRS_WS_WORKER_POLL_SECONDS": "0.1"
+    "LRS_WS_WORKER_CHUNK_SIZE": "10",
+    "LRS_WS_STALE_JOB_SECONDS": "300",
+    "LRS_WS_WORKER_POLL_SECONDS": "0.1",
 }
 JOB_WAIT = 120.0
 
@@ -48,8 +50,9 @@ def _client(serve: ServeProcess, answer_within: float = 10) -> Any:
 
 
 def _achievements_of_test_learner(service: Any) -> int:
-    found = service.GetLearnerAchievements(invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate",
-                                           sortDescending=True)
+    found = service.GetLearnerAchievements(
+        invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate", sortDescending=True
+    )
     return int(found.TotalCount)
 
 

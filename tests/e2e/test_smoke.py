@@ -4,8 +4,9 @@ from support.soap import DEMO1, expect_fault
 
 
 def test_an_ao_user_sees_the_three_demo_achievements_of_test_learner(soap):
-    result = soap.GetLearnerAchievements(invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate",
-                                         sortDescending=True)
+    result = soap.GetLearnerAchievements(
+        invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate", sortDescending=True
+    )
     assert result.GivenName == "Test" and result.FamilyName == "Learner"
     assert result.TotalCount == 3
     dates = [a.AwardDate.isoformat() for a in result.Achievements.AchievementSummary]
@@ -13,5 +14,9 @@ def test_an_ao_user_sees_the_three_demo_achievements_of_test_learner(soap):
 
 
 def test_a_wrong_password_is_refused_with_wsec0003(soap):
-    expect_fault("WSEC0003", soap.GetLearnerAchievements,
-                 invokingUser={**DEMO1, "OrgPassword": "wrong"}, uln="3415521949")
+    expect_fault(
+        "WSEC0003",
+        soap.GetLearnerAchievements,
+        invokingUser={**DEMO1, "OrgPassword": "wrong"},
+        uln="3415521949",
+    )

@@ -69,34 +69,54 @@ def test_a_batch_that_would_put_too_many_records_in_the_queue_is_refused_and_sto
     try:
         lrs = client_for(server.soap_url)
         first = lrs.SubmitAchievementBatchJob(
-            invokingUser=DEMO1, emailAddress="mi@demo1.example", submissionType="Final",
-            achievements={"Achievement": [achievement(JAMES, "Q/500/0001"),
-                                          achievement(AMIRA, "Q/500/0002")]},
+            invokingUser=DEMO1,
+            emailAddress="mi@demo1.example",
+            submissionType="Final",
+            achievements={
+                "Achievement": [achievement(JAMES, "Q/500/0001"), achievement(AMIRA, "Q/500/0002")]
+            },
         )
         assert first.ResponseCode == "WSRC0000"
         before = state(database)
 
         fault = expect_fault(
-            "WSEC0112", lrs.SubmitAchievementBatchJob, invokingUser=DEMO1, emailAddress="mi@demo1.example",
+            "WSEC0112",
+            lrs.SubmitAchievementBatchJob,
+            invokingUser=DEMO1,
+            emailAddress="mi@demo1.example",
             submissionType="Final",
             achievements={"Achievement": [achievement(OWEN, "Q/500/0003"), achievement(OWEN, "Q/500/0004")]},
         )
         assert "Too many records waiting" in fault.message and "at most 3" in fault.message
         path = write_batch_file(tmp_path / "more.csv", [achievement(OWEN, "Q/500/0005")] * 2)
-        refused = lrs_ws(database, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc",
-                         "--no-wait", LRS_WS_MAX_QUEUED_RECORDS_PER_ORG="3")
+        refused = lrs_ws(
+            database,
+            "batch",
+            "submit",
+            str(path),
+            "--org",
+            "DEMO01",
+            "--user",
+            "demo1.edc",
+            "--no-wait",
+            LRS_WS_MAX_QUEUED_RECORDS_PER_ORG="3",
+        )
         assert refused.returncode == 2
         assert refused.stderr.strip().splitlines()[-1].startswith("lrs-ws: Too many records waiting")
         assert state(database) == before
 
         # One more record still fits; another organisation's queue is its own.
         one = lrs.SubmitAchievementBatchJob(
-            invokingUser=DEMO1, emailAddress="mi@demo1.example", submissionType="Final",
+            invokingUser=DEMO1,
+            emailAddress="mi@demo1.example",
+            submissionType="Final",
             achievements={"Achievement": [achievement(OWEN, "Q/500/0006")]},
         )
         assert one.ResponseCode == "WSRC0000"
         other = lrs.SubmitAchievementBatchJob(
-            invokingUser=DEMO2, emailAddress="mi@demo2.example", submissionType="Final",
+            invokingUser=DEMO2,
+            emailAddress="mi@demo2.example",
+            submissionType="Final",
             achievements={"Achievement": [achievement(JAMES, "Q/500/0007")] * 3},
         )
         assert other.ResponseCode == "WSRC0000"
@@ -115,11 +135,19 @@ def _finished_job_with_failures(url: str) -> int:
             user = uow.users.by_username("demo1.edc")
             org = uow.organisations.by_ref("DEMO01")
             assert user is not None and org is not None
-        rows = [achievement(JAMES, "R/500/0001"), achievement("1234567890", "R/500/0002"),
-                achievement(AMIRA, "R/500/0003"), achievement(OWEN, "R/500/0004", given="Nobody")]
+        rows = [
+            achievement(JAMES, "R/500/0001"),
+            achievement("1234567890", "R/500/0002"),
+            achievement(AMIRA, "R/500/0003"),
+            achievement(OWEN, "R/500/0004", given="Nobody"),
+        ]
         job_id = batch.submit(
-            w.uow_factory(), caller=Caller.of(user, org, "test"), email="mi@demo1.example",
-            submission_type="Final", achievements=[AchievementRecord(**r) for r in rows], max_achievements=10,
+            w.uow_factory(),
+            caller=Caller.of(user, org, "test"),
+            email="mi@demo1.example",
+            submission_type="Final",
+            achievements=[AchievementRecord(**r) for r in rows],
+            max_achievements=10,
             max_queued_records=100,
         )
         BatchWorker(w, threading.Event()).run(once=True)

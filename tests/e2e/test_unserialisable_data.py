@@ -43,7 +43,10 @@ def assert_counted_server_fault(live_server: Any, operation: str, call: Any, **k
     assert found is not None, fault_message(fault)
     line = cursor.request_line(found.group(1))
     assert (line["outcome"], line["code"], line["status"], line["operation"]) == (
-        "fault", "WSEC0199", 500, operation
+        "fault",
+        "WSEC0199",
+        500,
+        operation,
     )
     assert "response could not be serialised" in cursor.seen
     after = sample(scrape(live_server), "lrs_ws_faults_total", operation=operation, code="WSEC0199")
@@ -57,8 +60,11 @@ def test_an_achievement_holding_a_character_xml_cannot_carry_is_a_server_fault_n
     achievement_id = create_id(soap, uln=uln, names=("Una", "Serialisable"))
     with stored(live_wiring, "achievements", "grade", achievement_id, UNSERIALISABLE):
         assert_counted_server_fault(
-            live_server, "GetAchievement", soap.GetAchievement,
-            invokingUser=DEMO1, achievementId=achievement_id,
+            live_server,
+            "GetAchievement",
+            soap.GetAchievement,
+            invokingUser=DEMO1,
+            achievementId=achievement_id,
         )
         assert_counted_server_fault(
             live_server, "GetLearnerAchievements", soap.GetLearnerAchievements, invokingUser=DEMO1, uln=uln
@@ -71,14 +77,19 @@ def test_a_batch_job_holding_a_character_xml_cannot_carry_is_a_server_fault_not_
 ) -> None:
     job_id = int(
         soap.SubmitAchievementBatchJob(
-            invokingUser=DEMO1, emailAddress="mi@demo1.example", submissionType="Final",
+            invokingUser=DEMO1,
+            emailAddress="mi@demo1.example",
+            submissionType="Final",
             achievements={"Achievement": [achievement("1234567890", "J/602/3521")]},
         ).JobId
     )
     with stored(live_wiring, "batch_jobs", "filename", job_id, "july\uffff.csv"):
         assert_counted_server_fault(
-            live_server, "GetAchievementBatchJob", soap.GetAchievementBatchJob,
-            invokingUser=DEMO1, jobId=job_id,
+            live_server,
+            "GetAchievementBatchJob",
+            soap.GetAchievementBatchJob,
+            invokingUser=DEMO1,
+            jobId=job_id,
         )
     assert int(soap.GetAchievementBatchJob(invokingUser=DEMO1, jobId=job_id).JobID) == job_id
 
@@ -91,12 +102,18 @@ def test_a_single_record_holding_a_character_that_cannot_be_stored_is_refused_an
     achievement_id = create_id(soap, uln=uln, names=("Una", "Storable"))
     before = db_rows(live_wiring)
     fault = expect_fault(
-        "WSEC0103", soap.EditAchievementGrade, invokingUser=DEMO1, achievementId=achievement_id,
+        "WSEC0103",
+        soap.EditAchievementGrade,
+        invokingUser=DEMO1,
+        achievementId=achievement_id,
         newGrade=f"Merit{bad}",
     )
     assert f"U+{ord(bad):04X}" in fault_message(fault)
     fault = expect_fault(
-        "WSEC0103", soap.CreateAchievement, invokingUser=DEMO1, submissionType="Final",
+        "WSEC0103",
+        soap.CreateAchievement,
+        invokingUser=DEMO1,
+        submissionType="Final",
         achievement=achievement_record(
             uln=uln, names=("Una", "Storable"), reference="J/602/3521", mis=f"M{bad}"
         ),
@@ -118,8 +135,12 @@ def test_a_character_reference_xml_forbids_is_refused_by_the_parser_and_nothing_
       <m:UserName>demo1.edc</m:UserName></s:invokingUser>
     <s:achievementId>1</s:achievementId><s:newGrade>Pass{reference}</s:newGrade>
   </s:EditAchievementGrade></soap:Body></soap:Envelope>"""
-    got = requests.post(live_server.soap_url, data=body.encode(),
-                        headers={"Content-Type": "text/xml; charset=utf-8"}, timeout=30)
+    got = requests.post(
+        live_server.soap_url,
+        data=body.encode(),
+        headers={"Content-Type": "text/xml; charset=utf-8"},
+        timeout=30,
+    )
     assert got.status_code == 500
     faultcode, code, _ = parse_fault(got.content)
     assert faultcode.endswith("Client") and code == "WSEC0001"

@@ -53,8 +53,12 @@ def new_org(wiring: Any, *, roles: tuple[str, ...] = ("AO_ADMIN",)) -> Org:
     )
     name = f"admin.{ref.lower()}"
     admin.add_user(
-        wiring.uow_factory(), organisation_ref=ref, username=name, password=PASSWORD,
-        email=f"{name}@{ref.lower()}.example", roles=roles,
+        wiring.uow_factory(),
+        organisation_ref=ref,
+        username=name,
+        password=PASSWORD,
+        email=f"{name}@{ref.lower()}.example",
+        roles=roles,
     )
     return Org(ref, {"UserName": name, "OrgPassword": PASSWORD, "OrganisationRef": ref})
 
@@ -63,8 +67,12 @@ def with_password(org: Org, wiring: Any, stem: str, roles: str) -> dict[str, str
     """A user of the organisation with a known password (added by an operator)."""
     name = org.user(stem)
     admin.add_user(
-        wiring.uow_factory(), organisation_ref=org.ref, username=name, password=PASSWORD,
-        email=f"{name}@{org.ref.lower()}.example", roles=roles.split(","),
+        wiring.uow_factory(),
+        organisation_ref=org.ref,
+        username=name,
+        password=PASSWORD,
+        email=f"{name}@{org.ref.lower()}.example",
+        roles=roles.split(","),
     )
     return {"UserName": name, "OrgPassword": PASSWORD, "OrganisationRef": org.ref}
 
@@ -95,8 +103,9 @@ def refused_as_a_failed_login(wiring: Any, code: str, call: Any, **kwargs: Any) 
 
 def add(soap: Any, org: Org, stem: str, roles: str = "AO_USER") -> str:
     name = org.user(stem)
-    soap.AddUser(invokingUser=org.admin, userName=name, emailAddress=f"{name}@{org.ref.lower()}.example",
-                 roles=roles)
+    soap.AddUser(
+        invokingUser=org.admin, userName=name, emailAddress=f"{name}@{org.ref.lower()}.example", roles=roles
+    )
     return name
 
 
@@ -112,9 +121,12 @@ def history(soap: Any, org: Org, name: str) -> list[tuple[str, str, Any, Any]]:
 
 def outbox_to(wiring: Any, address: str) -> list[Any]:
     with wiring.engine.connect() as conn:
-        return list(conn.execute(
-            text("SELECT subject, body FROM outbox_messages WHERE recipient = :r ORDER BY id"), {"r": address}
-        ))
+        return list(
+            conn.execute(
+                text("SELECT subject, body FROM outbox_messages WHERE recipient = :r ORDER BY id"),
+                {"r": address},
+            )
+        )
 
 
 def deliver_mail(database_url: str, smtp: SmtpServer) -> None:
@@ -136,7 +148,10 @@ def test_the_demo_admin_lists_its_organisations_users_and_no_others(soap: Any) -
     assert "demo2.edc" not in users and "lrs.support" not in users
     edc = users["demo1.edc"]
     assert (edc.EmailAddress, edc.Roles, edc.Active, edc.LockedOut) == (
-        "demo1.edc@demo1.example", "AO_USER,EDC_USER", True, False
+        "demo1.edc@demo1.example",
+        "AO_USER,EDC_USER",
+        True,
+        False,
     )
     in_order = [u.UserName for u in found.Users.UserSummary]
     paged = [soap.ListUsers(invokingUser=DEMO1_ADMIN, pageNumber=n, pageSize=1) for n in (1, 2)]
@@ -148,8 +163,10 @@ def test_the_demo_admin_lists_its_organisations_users_and_no_others(soap: Any) -
 def test_every_user_operation_needs_the_ao_admin_role(soap: Any, live_wiring: Any, caller: Any) -> None:
     for call, kwargs in [
         (soap.ListUsers, {}),
-        (soap.AddUser,
-         {"userName": f"x.{uuid.uuid4().hex[:8]}", "emailAddress": "x@x.example", "roles": "AO_USER"}),
+        (
+            soap.AddUser,
+            {"userName": f"x.{uuid.uuid4().hex[:8]}", "emailAddress": "x@x.example", "roles": "AO_USER"},
+        ),
         (soap.SetUserRoles, {"userName": "demo1.edc", "roles": "AO_USER"}),
         (soap.DeactivateUser, {"userName": "demo1.edc"}),
         (soap.ReactivateUser, {"userName": "demo1.edc"}),
@@ -177,7 +194,11 @@ def test_an_added_user_gets_its_token_by_e_mail_sets_its_password_and_logs_in_wi
         invokingUser=org.admin, userName=name, emailAddress=address, roles="edc_user,AO_USER"
     )
     assert (added.UserName, added.EmailAddress, added.Roles, added.Active, added.LockedOut) == (
-        name, address, "AO_USER,EDC_USER", True, False
+        name,
+        address,
+        "AO_USER,EDC_USER",
+        True,
+        False,
     )
     me = {"UserName": name, "OrgPassword": NEW_PASSWORD, "OrganisationRef": org.ref}
     refused_as_a_failed_login(live_wiring, "WSEC0003", soap.ListEventDataChallenges, invokingUser=me)
@@ -194,8 +215,13 @@ def test_an_added_user_gets_its_token_by_e_mail_sets_its_password_and_logs_in_wi
     token = tokens[0]
     assert token not in str(mails[0]["Subject"])
     with live_wiring.engine.connect() as conn:
-        stored = conn.execute(text("SELECT token_digest, used_at FROM password_tokens t JOIN users u "
-                                   "ON u.id = t.user_id WHERE u.username = :n"), {"n": name}).one()
+        stored = conn.execute(
+            text(
+                "SELECT token_digest, used_at FROM password_tokens t JOIN users u "
+                "ON u.id = t.user_id WHERE u.username = :n"
+            ),
+            {"n": name},
+        ).one()
     assert tuple(stored) == (token_digest(token), None)
 
     done = soap.SetPassword(token=token, newPassword=NEW_PASSWORD)
@@ -216,8 +242,13 @@ def test_adding_a_user_stores_only_the_tokens_digest_and_audits_without_a_secret
     name = add(soap, org, "audited", "AO_USER")
     [(subject, body)] = outbox_to(live_wiring, f"{name}@{org.ref.lower()}.example")
     [token] = TOKEN_LINE.findall(body)
-    dump = json.dumps({t: [repr(r) for r in rows] for t, rows in every_table(live_wiring.engine).items()
-                       if t != "outbox_messages"})
+    dump = json.dumps(
+        {
+            t: [repr(r) for r in rows]
+            for t, rows in every_table(live_wiring.engine).items()
+            if t != "outbox_messages"
+        }
+    )
     assert token not in dump and token_digest(token) in dump and token not in subject
     [(who, operation, before, after)] = history(soap, org, name)
     assert (who, operation, before) == (org.admin["UserName"], "AddUser", None)
@@ -273,17 +304,21 @@ def test_an_unknown_expired_or_deactivated_users_token_is_refused_alike(
     expired, deactivated = add(soap, org, "expired"), add(soap, org, "deactivated")
     with live_wiring.engine.begin() as conn:
         conn.execute(
-            text("UPDATE password_tokens SET expires_at = :t WHERE user_id = "
-                 "(SELECT id FROM users WHERE username = :n)"),
+            text(
+                "UPDATE password_tokens SET expires_at = :t WHERE user_id = "
+                "(SELECT id FROM users WHERE username = :n)"
+            ),
             {"t": utcnow() - timedelta(seconds=1), "n": expired},
         )
     soap.DeactivateUser(invokingUser=org.admin, userName=deactivated)
     answers = set()
     tokens = ("not-a-token", token_of(live_wiring, org, expired), token_of(live_wiring, org, deactivated))
     for token in tokens:
-        answers.add(refused_as_a_failed_login(
-            live_wiring, "WSEC0141", soap.SetPassword, token=token, newPassword=NEW_PASSWORD
-        ))
+        answers.add(
+            refused_as_a_failed_login(
+                live_wiring, "WSEC0141", soap.SetPassword, token=token, newPassword=NEW_PASSWORD
+            )
+        )
     assert len(answers) == 1 and "unknown, already used or expired" in answers.pop()
 
 
@@ -305,7 +340,8 @@ def test_an_admin_nominates_and_un_nominates_an_edc_user_and_each_change_is_audi
     assert soap.SetUserRoles(invokingUser=org.admin, userName=name, roles="AO_USER").Roles == "AO_USER"
     changes = [(op, b["Roles"], a["Roles"]) for _w, op, b, a in history(soap, org, name) if b]
     assert changes == [
-        ("SetUserRoles", "AO_USER", "AO_USER,EDC_USER"), ("SetUserRoles", "AO_USER,EDC_USER", "AO_USER")
+        ("SetUserRoles", "AO_USER", "AO_USER,EDC_USER"),
+        ("SetUserRoles", "AO_USER,EDC_USER", "AO_USER"),
     ]
 
 
@@ -321,8 +357,9 @@ def test_the_last_admin_cannot_remove_its_own_admin_role_until_there_is_another(
     soap: Any, live_wiring: Any, org: Org
 ) -> None:
     me = org.admin["UserName"]
-    message = refused(live_wiring, "WSEC0140", soap.SetUserRoles, invokingUser=org.admin, userName=me,
-                      roles="AO_USER")
+    message = refused(
+        live_wiring, "WSEC0140", soap.SetUserRoles, invokingUser=org.admin, userName=me, roles="AO_USER"
+    )
     assert "last active AO_ADMIN" in message
     second = add(soap, org, "second", "AO_ADMIN")
     # An inactive AO_ADMIN does not count.
@@ -353,7 +390,9 @@ def test_a_deactivated_user_is_refused_like_a_wrong_password_until_reactivated(
         live_wiring, "WSEC0003", soap.ListEventDataChallenges, invokingUser=worker
     )
     wrong = refused_as_a_failed_login(
-        live_wiring, "WSEC0003", soap.ListEventDataChallenges,
+        live_wiring,
+        "WSEC0003",
+        soap.ListEventDataChallenges,
         invokingUser={**worker, "OrgPassword": "Not-The-Password-1"},
     )
     assert inactive == wrong
@@ -389,8 +428,9 @@ def test_another_organisations_user_answers_exactly_like_a_missing_one(
     extra = {"roles": "AO_USER"} if operation == "SetUserRoles" else {}
     call = getattr(soap, operation)
     answers = {
-        refused(live_wiring, "WSEC0105", call, invokingUser=org.admin, userName=name, **extra)
-        .replace(name, "<u>")
+        refused(live_wiring, "WSEC0105", call, invokingUser=org.admin, userName=name, **extra).replace(
+            name, "<u>"
+        )
         for name in ("demo2.edc", f"nobody.{uuid.uuid4().hex[:8]}")
     }
     assert answers == {"No user <u> was found for your organisation."}
@@ -403,7 +443,8 @@ def test_another_organisations_user_answers_exactly_like_a_missing_one(
 @pytest.fixture(scope="module")
 def strict(demo_db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = LiveServer(
-        demo_db_url, tmp_path_factory.mktemp("users-strict") / "server.log",
+        demo_db_url,
+        tmp_path_factory.mktemp("users-strict") / "server.log",
         extra_env={"LRS_WS_LOGIN_FAILURE_LIMIT": str(FAILURE_LIMIT), "LRS_WS_PASSWORD_CACHE_SECONDS": "0"},
     ).start()
     yield client_for(server.soap_url)
@@ -424,7 +465,11 @@ def test_an_admin_unlocks_a_locked_out_user_who_then_logs_in_at_once(
     assert strict.ListEventDataChallenges(invokingUser=worker).TotalCount == 0
     [(who, op, before, after)] = history(strict, org, worker["UserName"])
     assert (who, op, before["FailedLogins"], before["LockedOut"], after["LockedOut"]) == (
-        org.admin["UserName"], "UnlockUser", FAILURE_LIMIT, True, False
+        org.admin["UserName"],
+        "UnlockUser",
+        FAILURE_LIMIT,
+        True,
+        False,
     )
 
 
@@ -461,23 +506,32 @@ def test_an_edc_is_mailed_to_the_active_edc_users_of_the_moment_it_is_raised(
     soap: Any, live_wiring: Any, org: Org
 ) -> None:
     ao = with_password(org, live_wiring, "ao", "AO_USER")
-    nominated, dropped, deactivated = (add(soap, org, s, r) for s, r in (
-        ("nominated", "AO_USER"), ("dropped", "AO_USER,EDC_USER"), ("gone", "EDC_USER")))
+    nominated, dropped, deactivated = (
+        add(soap, org, s, r)
+        for s, r in (("nominated", "AO_USER"), ("dropped", "AO_USER,EDC_USER"), ("gone", "EDC_USER"))
+    )
     soap.SetUserRoles(invokingUser=org.admin, userName=nominated, roles="AO_USER,EDC_USER")
     soap.SetUserRoles(invokingUser=org.admin, userName=dropped, roles="AO_USER")
     soap.DeactivateUser(invokingUser=org.admin, userName=deactivated)
     achievement_id = create_id(soap, ao)
     raised = soap.RaiseEventDataChallenge(
-        invokingUser=LRS, achievementId=achievement_id, problemType="GradeIncorrect",
-        description="The grade should be Merit", recommendedAction="EditGrade", suppliedValue="Merit",
+        invokingUser=LRS,
+        achievementId=achievement_id,
+        problemType="GradeIncorrect",
+        description="The grade should be Merit",
+        recommendedAction="EditGrade",
+        suppliedValue="Merit",
     )
     # Nominations after the EDC is raised do not change who it was sent to.
     soap.SetUserRoles(invokingUser=org.admin, userName=dropped, roles="AO_USER,EDC_USER")
     with live_wiring.engine.connect() as conn:
-        recipients = [r for (r,) in conn.execute(
-            text("SELECT recipient FROM outbox_messages WHERE subject LIKE :s"),
-            {"s": f"%{raised.Reference}%"},
-        )]
+        recipients = [
+            r
+            for (r,) in conn.execute(
+                text("SELECT recipient FROM outbox_messages WHERE subject LIKE :s"),
+                {"s": f"%{raised.Reference}%"},
+            )
+        ]
     assert recipients == [f"{nominated}@{org.ref.lower()}.example"]
 
 

@@ -39,10 +39,15 @@ def smtp() -> Iterator[SmtpServer]:
 def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"verify-db-{backend}"))
     live = LiveServer(
-        url, tmp_path_factory.mktemp("verify-server") / "gunicorn.log", batch_worker=True,
+        url,
+        tmp_path_factory.mktemp("verify-server") / "gunicorn.log",
+        batch_worker=True,
         # Chunks of two: a batch is verified over several transactions.
-        extra_env={"LRS_WS_WORKER_POLL_SECONDS": "0.1", "LRS_WS_WORKER_CHUNK_SIZE": "2",
-                   "LRS_WS_SMTP_URL": smtp.url},
+        extra_env={
+            "LRS_WS_WORKER_POLL_SECONDS": "0.1",
+            "LRS_WS_WORKER_CHUNK_SIZE": "2",
+            "LRS_WS_SMTP_URL": smtp.url,
+        },
     ).start()
     yield live
     live.stop()
@@ -77,8 +82,14 @@ def finished(lrs: Any, job_id: int, user: dict[str, str] = DEMO1) -> Any:
 
 def answers(job: Any) -> list[tuple[Any, ...]]:
     return [
-        (r.Line, r.Uln, r.ResponseCode, list(r.FailureFlags.FailureFlag) if r.FailureFlags else [],
-         r.MasterUln, r.ErrorCode)
+        (
+            r.Line,
+            r.Uln,
+            r.ResponseCode,
+            list(r.FailureFlags.FailureFlag) if r.FailureFlags else [],
+            r.MasterUln,
+            r.ErrorCode,
+        )
         for r in job.Results.VerifyBatchResult
     ]
 
@@ -119,8 +130,12 @@ def test_a_verification_batch_answers_each_learner_as_verify_learner_would_and_c
     assert "in the future" in job.Results.VerifyBatchResult[7].ErrorMessage
     for line, single in enumerate(BATCH[:6], 1):
         one = lrs.VerifyLearner(
-            invokingUser=DEMO1, uln=single["Uln"], givenName=single["GivenName"],
-            familyName=single["FamilyName"], dateOfBirth=single["DateOfBirth"], gender=single["Gender"],
+            invokingUser=DEMO1,
+            uln=single["Uln"],
+            givenName=single["GivenName"],
+            familyName=single["FamilyName"],
+            dateOfBirth=single["DateOfBirth"],
+            gender=single["Gender"],
         )
         assert one.ResponseCode == EXPECTED[line - 1][2]
     assert db_state(engine, UNCHANGED) == before
@@ -132,7 +147,9 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     verify_id = lrs.SubmitVerifyBatchJob(invokingUser=DEMO1, learners={"LearnerToVerify": BATCH[:2]}).JobId
     finished(lrs, verify_id)
     achievement_id = lrs.SubmitAchievementBatchJob(
-        invokingUser=DEMO1, emailAddress="mi@demo.example", submissionType="Final",
+        invokingUser=DEMO1,
+        emailAddress="mi@demo.example",
+        submissionType="Final",
         achievements={"Achievement": [achievement(TEST, "J/602/3521", mis="VB1")]},
     ).JobId
     # The achievement job runs and mails its outcome; wait until both are done, so the tables stand still.
@@ -160,8 +177,7 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     ("code", "user", "learners", "says"),
     [
         ("WSEC0122", DEMO1, [], "At least one learner is required."),
-        ("WSEC0121", DEMO1, [learner(TEST, "Test", "Learner")] * 5001,
-         "at most 5000 learners; it held 5001"),
+        ("WSEC0121", DEMO1, [learner(TEST, "Test", "Learner")] * 5001, "at most 5000 learners; it held 5001"),
         ("WSEC0006", LRS, [learner(TEST, "Test", "Learner")], "Insufficient access"),
     ],
     ids=["no learners", "more than 5000", "LRS support"],
@@ -185,7 +201,10 @@ def run_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
     env["LRS_WS_DATABASE_URL"] = server.database_url
     return subprocess.run(
         [str(Path(sys.executable).with_name("lrs-ws")), "verify", "submit", *args, "--poll", "0.1"],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -194,7 +213,7 @@ FILE = (
     f"{MASTER},Sophie,Turner,2000-06-15,2\n"
     f"{MERGED},Sophie,Baker,,\n"
     "\n"
-    f"{TEST},=HYPERLINK(\"x\"),Learner,,\n"
+    f'{TEST},=HYPERLINK("x"),Learner,,\n'
     f"{TEST},Test,Learner,15/06/2000,\n"
 )
 
@@ -222,15 +241,18 @@ def test_verify_submit_follows_the_job_with_a_progress_bar_and_writes_a_spreadsh
         ("5", "WSVRC005", "VRF1 VRF2", "", ""),
         ("6", "", "", "", "WSEC0103"),
     ]
-    assert rows[2]["GivenName"] == "'=HYPERLINK(\"x\")"
+    assert rows[2]["GivenName"] == '\'=HYPERLINK("x")'
     assert "DateOfBirth must be a date" in rows[3]["ErrorMessage"]
 
 
 @pytest.mark.parametrize(
     ("content", "args", "says"),
     [
-        ("ULN,Name\n3415521949,Test Learner\n", (),
-         "lrs-ws: The header row must name Uln, GivenName, FamilyName"),
+        (
+            "ULN,Name\n3415521949,Test Learner\n",
+            (),
+            "lrs-ws: The header row must name Uln, GivenName, FamilyName",
+        ),
         ("Uln,GivenName,FamilyName\n", (), "lrs-ws: At least one learner is required."),
         (FILE, ("--org", "DEMO99"), "lrs-ws: No organisation DEMO99."),
         (FILE, ("--user", "demo2.edc"), "lrs-ws: No user demo2.edc in organisation DEMO01."),

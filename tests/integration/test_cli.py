@@ -28,8 +28,15 @@ from lrs_ws.service.auth import authenticate
 
 REPO = Path(__file__).resolve().parents[2]
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
-CORE_TABLES = ("organisations", "users", "learners", "learning_aims", "achievements", "event_data_challenges",
-               "audit_events")
+CORE_TABLES = (
+    "organisations",
+    "users",
+    "learners",
+    "learning_aims",
+    "achievements",
+    "event_data_challenges",
+    "audit_events",
+)
 
 
 def run_executable(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -123,13 +130,23 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str)
     engine = create_engine(blank_url)
     try:
         with engine.connect() as conn:
-            orgs = {r.ref: (r.ukprn, bool(r.batch_enabled), r.name) for r in conn.execute(
-                text("SELECT ref, ukprn, batch_enabled, name FROM organisations"))}
-            users = {r.username: (r.ref, r.roles, bool(r.active)) for r in conn.execute(text(
-                "SELECT u.username, o.ref, u.roles, u.active FROM users u JOIN organisations o"
-                " ON o.id = u.organisation_id"))}
-            names = {r.uln: (r.given_name, r.family_name) for r in conn.execute(
-                text("SELECT uln, given_name, family_name FROM learners"))}
+            orgs = {
+                r.ref: (r.ukprn, bool(r.batch_enabled), r.name)
+                for r in conn.execute(text("SELECT ref, ukprn, batch_enabled, name FROM organisations"))
+            }
+            users = {
+                r.username: (r.ref, r.roles, bool(r.active))
+                for r in conn.execute(
+                    text(
+                        "SELECT u.username, o.ref, u.roles, u.active FROM users u JOIN organisations o"
+                        " ON o.id = u.organisation_id"
+                    )
+                )
+            }
+            names = {
+                r.uln: (r.given_name, r.family_name)
+                for r in conn.execute(text("SELECT uln, given_name, family_name FROM learners"))
+            }
     finally:
         engine.dispose()
     assert orgs["DEMO01"][:2] == ("10000001", True) and orgs["DEMO02"][:2] == ("10000002", True)
@@ -158,8 +175,9 @@ def test_demo_data_run_twice_changes_nothing_the_second_time(blank_url: str) -> 
 
 
 def test_org_add_creates_an_organisation(demo_url: str) -> None:
-    done = ok(demo_url, "org", "add", "miap09", "--name", "MIAP Org", "--ukprn", "10012345",
-              "--batch-enabled")
+    done = ok(
+        demo_url, "org", "add", "miap09", "--name", "MIAP Org", "--ukprn", "10012345", "--batch-enabled"
+    )
     assert "MIAP09" in done.stdout
     assert scalar(demo_url, "SELECT name FROM organisations WHERE ref = 'MIAP09'") == "MIAP Org"
     assert scalar(demo_url, "SELECT batch_enabled FROM organisations WHERE ref = 'MIAP09'") in (True, 1)
@@ -190,8 +208,18 @@ NEW_PASSWORD = "Correct-Horse-Battery-9"
 
 def test_user_add_reads_the_password_from_stdin_and_stores_only_a_scrypt_hash(demo_url: str) -> None:
     done = ok(
-        demo_url, "user", "add", "alice.ao", "--org", "DEMO01", "--email", "alice@demo1.example",
-        "--roles", "AO_USER,EDC_USER", "--password-stdin", stdin=NEW_PASSWORD + "\n",
+        demo_url,
+        "user",
+        "add",
+        "alice.ao",
+        "--org",
+        "DEMO01",
+        "--email",
+        "alice@demo1.example",
+        "--roles",
+        "AO_USER,EDC_USER",
+        "--password-stdin",
+        stdin=NEW_PASSWORD + "\n",
     )
     assert NEW_PASSWORD not in done.stdout + done.stderr
     stored = str(scalar(demo_url, "SELECT password_hash FROM users WHERE username = 'alice.ao'"))
@@ -209,18 +237,47 @@ def test_user_add_reads_the_password_from_stdin_and_stores_only_a_scrypt_hash(de
 
 
 def test_user_add_reads_a_piped_password_without_the_flag(demo_url: str) -> None:
-    ok(demo_url, "user", "add", "bob.ao", "--org", "DEMO02", "--email", "bob@demo2.example",
-       "--roles", "AO_USER", stdin=NEW_PASSWORD + "\n")
-    assert verify_password(NEW_PASSWORD, str(scalar(demo_url, "SELECT password_hash FROM users "
-                                                               "WHERE username = 'bob.ao'")))
+    ok(
+        demo_url,
+        "user",
+        "add",
+        "bob.ao",
+        "--org",
+        "DEMO02",
+        "--email",
+        "bob@demo2.example",
+        "--roles",
+        "AO_USER",
+        stdin=NEW_PASSWORD + "\n",
+    )
+    assert verify_password(
+        NEW_PASSWORD, str(scalar(demo_url, "SELECT password_hash FROM users WHERE username = 'bob.ao'"))
+    )
 
 
 def test_two_users_with_the_same_password_get_different_hashes(demo_url: str) -> None:
     for name in ("carol.ao", "dave.ao"):
-        ok(demo_url, "user", "add", name, "--org", "DEMO01", "--email", f"{name}@demo1.example",
-           "--roles", "AO_USER", "--password-stdin", stdin=NEW_PASSWORD)
-    assert scalar(demo_url, "SELECT count(DISTINCT password_hash) FROM users "
-                            "WHERE username IN ('carol.ao', 'dave.ao')") == 2
+        ok(
+            demo_url,
+            "user",
+            "add",
+            name,
+            "--org",
+            "DEMO01",
+            "--email",
+            f"{name}@demo1.example",
+            "--roles",
+            "AO_USER",
+            "--password-stdin",
+            stdin=NEW_PASSWORD,
+        )
+    assert (
+        scalar(
+            demo_url,
+            "SELECT count(DISTINCT password_hash) FROM users WHERE username IN ('carol.ao', 'dave.ao')",
+        )
+        == 2
+    )
 
 
 @pytest.mark.parametrize(
@@ -237,16 +294,29 @@ def test_user_add_refuses_bad_input_and_changes_nothing(
     demo_url: str, args: tuple[str, ...], password: str
 ) -> None:
     before = row_counts(demo_url)
-    done = run(demo_url, "user", "add", *args, "--email", "x@demo1.example", "--password-stdin",
-               stdin=password)
+    done = run(
+        demo_url, "user", "add", *args, "--email", "x@demo1.example", "--password-stdin", stdin=password
+    )
     assert done.returncode == 2, done.stderr
     assert done.stderr.startswith("lrs-ws: ") and password not in done.stdout + done.stderr
     assert row_counts(demo_url) == before
 
 
 def test_a_short_password_is_refused_with_its_minimum_length(demo_url: str) -> None:
-    done = run(demo_url, "user", "add", "short.pw", "--org", "DEMO01", "--email", "s@demo1.example",
-               "--roles", "AO_USER", "--password-stdin", stdin="elevenchars")
+    done = run(
+        demo_url,
+        "user",
+        "add",
+        "short.pw",
+        "--org",
+        "DEMO01",
+        "--email",
+        "s@demo1.example",
+        "--roles",
+        "AO_USER",
+        "--password-stdin",
+        stdin="elevenchars",
+    )
     assert "at least 12 characters" in done.stderr
 
 
@@ -334,8 +404,14 @@ def test_learner_import_reads_previous_family_names_and_links_merged_ulns_once_e
     ]
     assert scalar(demo_url, "SELECT merged_into FROM learners WHERE uln = '5239384990'") == "2619730693"
     assert scalar(demo_url, "SELECT previous_family_name FROM learners WHERE uln = '2619730693'") == "Fischer"
-    assert scalar(demo_url, "SELECT count(*) FROM learners WHERE merged_into IS NOT NULL"
-                            " AND uln IN ('7989355727', '1777778688', '6753989225')") == 0
+    assert (
+        scalar(
+            demo_url,
+            "SELECT count(*) FROM learners WHERE merged_into IS NOT NULL"
+            " AND uln IN ('7989355727', '1777778688', '6753989225')",
+        )
+        == 0
+    )
     assert scalar(demo_url, "SELECT count(*) FROM learners WHERE uln = '2010713647'") == 0
     assert scalar(demo_url, "SELECT after FROM audit_events WHERE operation = 'learner link'") == (
         '{"MergedInto": "2619730693", "Uln": "5239384990"}'
@@ -361,8 +437,9 @@ def test_learner_link_records_the_merge_audited_and_says_so_when_run_again(
     assert done.stdout == f"ULN 9818365533 is now linked into {master}\n"
     assert scalar(demo_url, "SELECT merged_into FROM learners WHERE uln = '9818365533'") == master
     assert scalar(
-        demo_url, "SELECT username FROM audit_events WHERE operation = 'learner link' AND after LIKE :a",
-        a='%9818365533%',
+        demo_url,
+        "SELECT username FROM audit_events WHERE operation = 'learner link' AND after LIKE :a",
+        a="%9818365533%",
     ).startswith("operator:")
     before = whole_database(demo_url)
     again = ok(demo_url, "learner", "link", "9818365533", "--into", master)
@@ -372,23 +449,37 @@ def test_learner_link_records_the_merge_audited_and_says_so_when_run_again(
 
 LINK_REFUSALS = [
     (("3415521949", "--into", "3415521949"), "lrs-ws: ULN 3415521949 cannot be linked into itself."),
-    (("3415521949", "--into", "1777778689"), "lrs-ws: The ULN is not valid: it must be 10 digits with a "
-                                             "correct check digit."),
+    (
+        ("3415521949", "--into", "1777778689"),
+        "lrs-ws: The ULN is not valid: it must be 10 digits with a correct check digit.",
+    ),
     (("3415521949", "--into", "2010713647"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
     (("2010713647", "--into", "3415521949"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
-    (("1234567899", "--into", "5719032648"),
-     "lrs-ws: ULN 5719032648 is itself linked into 2406813575: link 1234567899 into 2406813575 instead."),
-    (("2406813575", "--into", "1234567899"),
-     "lrs-ws: ULN 2406813575 is the master of 5719032648: it cannot be linked into another ULN (links are "
-     "one level deep)."),
+    (
+        ("1234567899", "--into", "5719032648"),
+        "lrs-ws: ULN 5719032648 is itself linked into 2406813575: link 1234567899 into 2406813575 instead.",
+    ),
+    (
+        ("2406813575", "--into", "1234567899"),
+        "lrs-ws: ULN 2406813575 is the master of 5719032648: it cannot be linked into another ULN (links are "
+        "one level deep).",
+    ),
     (("5719032648", "--into", "1234567899"), "lrs-ws: ULN 5719032648 is already linked into 2406813575."),
 ]
 
 
 @pytest.mark.parametrize(
-    ("args", "says"), LINK_REFUSALS,
-    ids=["itself", "invalid ULN", "unknown master", "unknown ULN", "chain through the master",
-         "chain through the ULN", "already linked elsewhere"],
+    ("args", "says"),
+    LINK_REFUSALS,
+    ids=[
+        "itself",
+        "invalid ULN",
+        "unknown master",
+        "unknown ULN",
+        "chain through the master",
+        "chain through the ULN",
+        "already linked elsewhere",
+    ],
 )
 def test_a_learner_link_that_cannot_be_made_is_refused_in_one_line_and_changes_nothing(
     demo_url: str, args: tuple[str, ...], says: str
@@ -418,7 +509,11 @@ def test_serve_migrates_the_database_and_publishes_the_bound_address(blank_url: 
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(
             [str(LRS_WS), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
-            env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         base = f"http://127.0.0.1:{port}"

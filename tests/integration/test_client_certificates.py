@@ -24,15 +24,22 @@ def pki(tmp_path_factory: pytest.TempPathFactory):
 
 
 def login(wiring, certificate, policy=REQUIRED):
-    return authenticate(wiring.uow_factory(), username="demo1.edc", password=PASSWORD,
-                        organisation_ref="DEMO01", policy=policy, certificate=certificate)
+    return authenticate(
+        wiring.uow_factory(),
+        username="demo1.edc",
+        password=PASSWORD,
+        organisation_ref="DEMO01",
+        policy=policy,
+        certificate=certificate,
+    )
 
 
 @pytest.fixture
 def registered(demo_wiring, pki):
     for org, issued in pki.items():
-        client_certs.add_certificate(demo_wiring.uow_factory(), organisation_ref=org, pem=issued.pem,
-                                     actor="cli:test")
+        client_certs.add_certificate(
+            demo_wiring.uow_factory(), organisation_ref=org, pem=issued.pem, actor="cli:test"
+        )
     return demo_wiring
 
 
@@ -56,20 +63,26 @@ def test_without_the_requirement_no_certificate_is_needed(demo_wiring):
 def test_a_removed_certificate_is_refused_at_once_although_the_password_check_is_cached(registered, pki):
     fingerprint = pki["DEMO01"].sha256
     login(registered, fingerprint)
-    client_certs.remove_certificate(registered.uow_factory(), organisation_ref="DEMO01",
-                                    fingerprint=fingerprint, actor="cli:test")
+    client_certs.remove_certificate(
+        registered.uow_factory(), organisation_ref="DEMO01", fingerprint=fingerprint, actor="cli:test"
+    )
     with pytest.raises(AuthenticationFailed):
         login(registered, fingerprint)
 
 
 def test_adding_and_removing_are_audited_with_the_fingerprint_never_the_pem(registered, pki):
     fingerprint = pki["DEMO01"].sha256
-    client_certs.remove_certificate(registered.uow_factory(), organisation_ref="demo01",
-                                    fingerprint=fingerprint, actor="cli:test")
+    client_certs.remove_certificate(
+        registered.uow_factory(), organisation_ref="demo01", fingerprint=fingerprint, actor="cli:test"
+    )
     with registered.engine.connect() as conn:
-        events = conn.execute(text(
-            "SELECT operation, username, before, after FROM audit_events"
-            " WHERE client_certificate = :fp ORDER BY id"), {"fp": fingerprint}).all()
+        events = conn.execute(
+            text(
+                "SELECT operation, username, before, after FROM audit_events"
+                " WHERE client_certificate = :fp ORDER BY id"
+            ),
+            {"fp": fingerprint},
+        ).all()
     assert [e.operation for e in events] == ["AddClientCertificate", "RemoveClientCertificate"]
     assert {e.username for e in events} == {"cli:test"}
     assert json.loads(events[1].before) == {"fingerprint": fingerprint}
@@ -78,13 +91,19 @@ def test_adding_and_removing_are_audited_with_the_fingerprint_never_the_pem(regi
 
 def test_a_certificate_is_registered_once_and_only_to_an_existing_organisation(registered, pki, tmp_path):
     with pytest.raises(DomainError, match="already registered"):
-        client_certs.add_certificate(registered.uow_factory(), organisation_ref="DEMO02",
-                                     pem=pki["DEMO01"].pem, actor="cli:test")
+        client_certs.add_certificate(
+            registered.uow_factory(), organisation_ref="DEMO02", pem=pki["DEMO01"].pem, actor="cli:test"
+        )
     with pytest.raises(NotFound):
-        client_certs.remove_certificate(registered.uow_factory(), organisation_ref="DEMO02",
-                                        fingerprint=pki["DEMO01"].sha256, actor="cli:test")
+        client_certs.remove_certificate(
+            registered.uow_factory(),
+            organisation_ref="DEMO02",
+            fingerprint=pki["DEMO01"].sha256,
+            actor="cli:test",
+        )
     with pytest.raises(DomainError, match="PEM"):
-        client_certs.add_certificate(registered.uow_factory(), organisation_ref="DEMO01",
-                                     pem="hello", actor="cli:test")
+        client_certs.add_certificate(
+            registered.uow_factory(), organisation_ref="DEMO01", pem="hello", actor="cli:test"
+        )
     listed = client_certs.list_certificates(registered.uow_factory(), organisation_ref="DEMO01")
     assert [c.fingerprint for c in listed] == [pki["DEMO01"].sha256]

@@ -466,13 +466,23 @@ def test_an_award_date_corrected_by_a_batch_update_is_verified(demo_wiring: Wiri
     assert "award date updated to 2015-07-01" in refused.value.message
 
     update = AchievementRecord(
-        AchievementAwardDate=date(2015, 7, 1), Action=2, GivenName="Test", FamilyName="Learner", Grade="Pass",
-        MisIdentifier=achievement(demo_wiring, a_id).mis_identifier, ProviderUkprn="10000001",
-        Uln=TEST_LEARNER, UnitOrQualificationReferenceNumber="K/501/5773",
+        AchievementAwardDate=date(2015, 7, 1),
+        Action=2,
+        GivenName="Test",
+        FamilyName="Learner",
+        Grade="Pass",
+        MisIdentifier=achievement(demo_wiring, a_id).mis_identifier,
+        ProviderUkprn="10000001",
+        Uln=TEST_LEARNER,
+        UnitOrQualificationReferenceNumber="K/501/5773",
     )
     batch.submit(
-        demo_wiring.uow_factory(), caller=who(demo_wiring, "demo1.edc"), email="mi@demo1.example",
-        submission_type="Final", achievements=[update], max_achievements=10,
+        demo_wiring.uow_factory(),
+        caller=who(demo_wiring, "demo1.edc"),
+        email="mi@demo1.example",
+        submission_type="Final",
+        achievements=[update],
+        max_achievements=10,
         max_queued_records=100_000,
     )
     BatchWorker(demo_wiring, threading.Event()).run(once=True)

@@ -40,16 +40,26 @@ def organisation_with_edcs(w: Wiring, ref: str, count: int) -> tuple[Caller, lis
         assert org.id is not None
         uow.users.add(
             model.User(
-                organisation_id=org.id, username=username, password_hash="x",
-                email=f"{username}@example.invalid", roles="AO_USER,EDC_USER",
+                organisation_id=org.id,
+                username=username,
+                password_hash="x",
+                email=f"{username}@example.invalid",
+                roles="AO_USER,EDC_USER",
             )
         )
         ids = []
         for _ in range(count):
             a = model.Achievement(
-                organisation_id=org.id, uln=TEST_LEARNER, reference="K/501/5773", title="Unit",
-                aim_type="Unit", level="Level 2", grade="Pass", award_date=date(2015, 6, 1),
-                mis_identifier=uuid.uuid4().hex[:12], created_at=utcnow(),
+                organisation_id=org.id,
+                uln=TEST_LEARNER,
+                reference="K/501/5773",
+                title="Unit",
+                aim_type="Unit",
+                level="Level 2",
+                grade="Pass",
+                award_date=date(2015, 6, 1),
+                mis_identifier=uuid.uuid4().hex[:12],
+                created_at=utcnow(),
             )
             uow.achievements.add(a)
             uow.flush()
@@ -59,8 +69,13 @@ def organisation_with_edcs(w: Wiring, ref: str, count: int) -> tuple[Caller, lis
     support = who(w, "lrs.support")
     for n, achievement_id in enumerate(ids):
         edc = edc_lifecycle.raise_edc(
-            w.uow_factory(), caller=support, achievement_id=achievement_id, problem_type="GradeIncorrect",
-            description="The grade should be Merit.", recommended_action="EditGrade", supplied_value="Merit",
+            w.uow_factory(),
+            caller=support,
+            achievement_id=achievement_id,
+            problem_type="GradeIncorrect",
+            description="The grade should be Merit.",
+            recommended_action="EditGrade",
+            supplied_value="Merit",
         ).edc
         edcs.process(w.uow_factory(), caller=caller, reference=edc.reference)
         edcs.record_decision(
@@ -102,4 +117,3 @@ def test_a_page_of_twenty_edcs_costs_the_same_statements_as_a_page_of_one(demo_w
     assert len(page_of_one) == 1 and len(page_of_twenty) == 20
     assert sum(e.action_verified for e in page_of_twenty) == 10 and page_of_one[0].action_verified
     assert len(for_twenty) == len(for_one), "\n".join(for_twenty)
-

@@ -23,10 +23,15 @@ def caller(wiring: Any, username: str = "demo1.edc") -> Caller:
 
 def feed_rows(wiring: Any) -> list[tuple[Any, ...]]:
     with wiring.engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT organisation_id, seq, kind, achievement_id, version FROM achievement_changes "
-            "ORDER BY organisation_id, seq"
-        ))]
+        return [
+            tuple(r)
+            for r in conn.execute(
+                text(
+                    "SELECT organisation_id, seq, kind, achievement_id, version FROM achievement_changes "
+                    "ORDER BY organisation_id, seq"
+                )
+            )
+        ]
 
 
 def counters(wiring: Any) -> list[tuple[Any, ...]]:

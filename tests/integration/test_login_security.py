@@ -14,8 +14,9 @@ from lrs_ws.service.auth import LoginPolicy, authenticate
 from lrs_ws.service.clock import utcnow
 
 PASSWORD = "DemoPassword0001"
-POLICY = LoginPolicy(token_max_age_seconds=300, token_max_future_seconds=60, failure_limit=3,
-                     failure_window_seconds=300)
+POLICY = LoginPolicy(
+    token_max_age_seconds=300, token_max_future_seconds=60, failure_limit=3, failure_window_seconds=300
+)
 ONE_MESSAGE = AuthenticationFailed().message
 
 
@@ -28,8 +29,15 @@ ELSEWHERE = "198.51.100.7"
 
 
 def login(wiring, username="demo1.edc", password=PASSWORD, source=HOME, policy=POLICY, **token):
-    return authenticate(wiring.uow_factory(), username=username, password=password, organisation_ref=None,
-                        policy=policy, source=source, **token)
+    return authenticate(
+        wiring.uow_factory(),
+        username=username,
+        password=password,
+        organisation_ref=None,
+        policy=policy,
+        source=source,
+        **token,
+    )
 
 
 def refused(wiring, **kwargs) -> str:
@@ -213,8 +221,13 @@ def test_a_zero_cache_time_hashes_every_time(demo_wiring, counted_hashing):
 
     policy = replace(POLICY, verified_cache_seconds=0)
     for _ in range(3):
-        authenticate(demo_wiring.uow_factory(), username="demo1.edc", password=PASSWORD,
-                     organisation_ref=None, policy=policy)
+        authenticate(
+            demo_wiring.uow_factory(),
+            username="demo1.edc",
+            password=PASSWORD,
+            organisation_ref=None,
+            policy=policy,
+        )
     assert len(counted_hashing) == 3
 
 

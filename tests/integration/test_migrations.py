@@ -41,7 +41,11 @@ def _alembic_upgrade_head(url: str) -> None:
     env = {**os.environ, "LRS_WS_DATABASE_URL": url}
     done = subprocess.run(
         [sys.executable, "-m", "alembic", "upgrade", "head"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=120,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr[-3000:]
 

@@ -30,8 +30,10 @@ def cli_env(demo_wiring: Wiring, monkeypatch: pytest.MonkeyPatch) -> Wiring:
 def audit_events(wiring: Wiring) -> list[dict[str, object]]:
     with wiring.engine.connect() as conn:
         rows = conn.execute(
-            text("SELECT username, operation, organisation_id, before, after FROM audit_events "
-                 "WHERE username LIKE 'operator:%' ORDER BY id")
+            text(
+                "SELECT username, operation, organisation_id, before, after FROM audit_events "
+                "WHERE username LIKE 'operator:%' ORDER BY id"
+            )
         ).mappings()
         return [dict(r) for r in rows]
 
@@ -78,13 +80,18 @@ def test_user_unlock_forgets_every_failure_of_the_user_and_is_audited(
     fail_logins(cli_env, "demo1.edc", limit)
     fail_logins(cli_env, "demo2.edc", 1)
     with pytest.raises(Exception, match="Authentication failed"):
-        authenticate(cli_env.uow_factory(), username="demo1.edc", password="DemoPassword0001",
-                     organisation_ref="DEMO01")
+        authenticate(
+            cli_env.uow_factory(),
+            username="demo1.edc",
+            password="DemoPassword0001",
+            organisation_ref="DEMO01",
+        )
 
     assert main(["user", "unlock", "demo1.edc"]) == 0
     assert capsys.readouterr().out.strip() == "user demo1.edc unlocked"
-    caller = authenticate(cli_env.uow_factory(), username="demo1.edc", password="DemoPassword0001",
-                          organisation_ref="DEMO01")
+    caller = authenticate(
+        cli_env.uow_factory(), username="demo1.edc", password="DemoPassword0001", organisation_ref="DEMO01"
+    )
     assert caller.username == "demo1.edc"
     with cli_env.engine.connect() as conn:
         left = conn.execute(text("SELECT username FROM login_failures")).scalars().all()
@@ -143,13 +150,19 @@ def test_org_list_deactivate_and_activate(cli_env: Wiring, capsys: pytest.Captur
     rows = {line.split()[0]: line for line in out.splitlines()[2:]}
     assert rows["DEMO02"].split()[-3:] == ["yes", "no", "1"]  # batch-enabled, inactive, one user
     with pytest.raises(Exception, match="Authentication failed"):
-        authenticate(cli_env.uow_factory(), username="demo2.edc", password="DemoPassword0001",
-                     organisation_ref="DEMO02")
+        authenticate(
+            cli_env.uow_factory(),
+            username="demo2.edc",
+            password="DemoPassword0001",
+            organisation_ref="DEMO02",
+        )
     assert main(["org", "activate", "DEMO02"]) == 0
-    authenticate(cli_env.uow_factory(), username="demo2.edc", password="DemoPassword0001",
-                 organisation_ref="DEMO02")
+    authenticate(
+        cli_env.uow_factory(), username="demo2.edc", password="DemoPassword0001", organisation_ref="DEMO02"
+    )
     assert [e["operation"] for e in audit_events(cli_env)] == [
-        "organisation deactivate", "organisation activate"
+        "organisation deactivate",
+        "organisation activate",
     ]
 
 
@@ -160,18 +173,25 @@ def test_org_list_deactivate_and_activate(cli_env: Wiring, capsys: pytest.Captur
         (["user", "deactivate", "nobody.here"], "lrs-ws: No user nobody.here."),
         (["user", "activate", "nobody.here"], "lrs-ws: No user nobody.here."),
         (["user", "roles", "nobody.here", "--set", "AO_USER"], "lrs-ws: No user nobody.here."),
-        (["user", "roles", "demo1.edc", "--set", "AO_USER,ROOT"],
-         "lrs-ws: roles must be chosen from AO_USER, EDC_USER, LRS_SUPPORT, AO_ADMIN."),
+        (
+            ["user", "roles", "demo1.edc", "--set", "AO_USER,ROOT"],
+            "lrs-ws: roles must be chosen from AO_USER, EDC_USER, LRS_SUPPORT, AO_ADMIN.",
+        ),
         (["user", "list", "--org", "DEMO99"], "lrs-ws: No organisation DEMO99."),
         (["org", "deactivate", "DEMO99"], "lrs-ws: No organisation DEMO99."),
         (["org", "activate", "DEMO-1"], "lrs-ws: OrganisationRef must be 6 letters or digits."),
-        (["user", "add", "x.y", "--org", "DEMO99", "--email", "x@y.example", "--roles", "AO_USER"],
-         "lrs-ws: No organisation DEMO99."),
+        (
+            ["user", "add", "x.y", "--org", "DEMO99", "--email", "x@y.example", "--roles", "AO_USER"],
+            "lrs-ws: No organisation DEMO99.",
+        ),
     ],
 )
 def test_an_unknown_name_is_one_plain_line_exit_2_and_changes_nothing(
-    cli_env: Wiring, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
-    argv: list[str], line: str,
+    cli_env: Wiring,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    argv: list[str],
+    line: str,
 ) -> None:
     import io
 

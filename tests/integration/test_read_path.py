@@ -27,10 +27,17 @@ LEARNER_ACHIEVEMENTS = ENVELOPE.format(
 def post(app: Callable[..., Any], body: bytes) -> tuple[str, bytes]:
     """One SOAP POST straight into the WSGI application; (status, body)."""
     environ = {
-        "REQUEST_METHOD": "POST", "PATH_INFO": "/ExternalService.svc", "QUERY_STRING": "",
-        "CONTENT_TYPE": "text/xml; charset=utf-8", "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body), "wsgi.url_scheme": "http", "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1", "REMOTE_ADDR": "127.0.0.1",
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/ExternalService.svc",
+        "QUERY_STRING": "",
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.url_scheme": "http",
+        "SERVER_NAME": "127.0.0.1",
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
     }
     status: list[str] = []
     result = app(environ, lambda s, _headers, _exc=None: status.append(s))
@@ -79,10 +86,14 @@ def _counting(app: Any) -> dict[str, int]:
     return counts
 
 
-@pytest.mark.parametrize("body", [
-    LEARNER_ACHIEVEMENTS,
-    ENVELOPE.format(op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(),
-], ids=["GetLearnerAchievements", "GetAchievement"])
+@pytest.mark.parametrize(
+    "body",
+    [
+        LEARNER_ACHIEVEMENTS,
+        ENVELOPE.format(op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(),
+    ],
+    ids=["GetLearnerAchievements", "GetAchievement"],
+)
 def test_a_read_takes_one_connection_and_one_transaction_for_authentication_and_the_operation(
     demo_app: Any, body: bytes
 ) -> None:
@@ -98,13 +109,16 @@ def test_a_read_takes_one_connection_and_one_transaction_for_authentication_and_
     assert demo_app.wiring.engine.pool.checkedout() == 0
 
 
-
-@pytest.mark.parametrize(("body", "statements"), [
-    # the pair's failed logins, the user with its organisation, the learner, the page with its count
-    (LEARNER_ACHIEVEMENTS, 4),
-    # the pair's failed logins, the user with its organisation, the achievement
-    (ENVELOPE.format(op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(), 3),
-], ids=["GetLearnerAchievements", "GetAchievement"])
+@pytest.mark.parametrize(
+    ("body", "statements"),
+    [
+        # the pair's failed logins, the user with its organisation, the learner, the page with its count
+        (LEARNER_ACHIEVEMENTS, 4),
+        # the pair's failed logins, the user with its organisation, the achievement
+        (ENVELOPE.format(op="GetAchievement", params="<s:achievementId>1</s:achievementId>").encode(), 3),
+    ],
+    ids=["GetLearnerAchievements", "GetAchievement"],
+)
 def test_a_read_with_a_remembered_password_sends_one_statement_for_each_thing_it_reads(
     demo_app: Any, body: bytes, statements: int
 ) -> None:

@@ -32,8 +32,15 @@ def _achievement_ids(w: Wiring, org_id: int) -> list[int]:
 
 def _new_achievement(org_id: int, uln: str = TEST_LEARNER, grade: str = "") -> model.Achievement:
     return model.Achievement(
-        organisation_id=org_id, uln=uln, reference="K/501/5773", title="Principles", aim_type="Unit",
-        level="Level 2", grade=grade, award_date=date(2015, 6, 1), created_at=datetime(2020, 1, 1),
+        organisation_id=org_id,
+        uln=uln,
+        reference="K/501/5773",
+        title="Principles",
+        aim_type="Unit",
+        level="Level 2",
+        grade=grade,
+        award_date=date(2015, 6, 1),
+        created_at=datetime(2020, 1, 1),
     )
 
 

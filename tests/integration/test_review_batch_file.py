@@ -22,8 +22,12 @@ def add_user(w: Wiring, username: str, roles: str, *, active: bool = True) -> No
         assert org is not None and org.id is not None
         uow.users.add(
             model.User(
-                organisation_id=org.id, username=username, password_hash="x",
-                email=f"{username}@demo1.example", roles=roles, active=active,
+                organisation_id=org.id,
+                username=username,
+                password_hash="x",
+                email=f"{username}@demo1.example",
+                roles=roles,
+                active=active,
             )
         )
         uow.commit()
@@ -32,8 +36,14 @@ def add_user(w: Wiring, username: str, roles: str, *, active: bool = True) -> No
 def submit(w: Wiring, username: str) -> int:
     rows = batch.csv_rows(io.StringIO(",".join(records.FIELD_NAMES) + "\n" + ROW + "\n"))
     return batch.submit_file(
-        w.uow_factory(), organisation_ref="DEMO01", username=username, email=None,
-        submission_type="Final", filename="file.csv", rows=rows, max_queued_records=100_000,
+        w.uow_factory(),
+        organisation_ref="DEMO01",
+        username=username,
+        email=None,
+        submission_type="Final",
+        filename="file.csv",
+        rows=rows,
+        max_queued_records=100_000,
     )
 
 

@@ -15,8 +15,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
-    return subprocess.run([str(LRS_WS), "rules", *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=60)
+    return subprocess.run(
+        [str(LRS_WS), "rules", *args], env=env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
 
 
 def test_lrs_ws_rules_markdown_prints_the_committed_catalogue_without_a_database(tmp_path):

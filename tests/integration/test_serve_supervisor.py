@@ -16,7 +16,8 @@ def test_a_worker_that_dies_by_itself_has_its_job_given_back_counted_and_is_star
     supervisor = Supervisor(
         python("import time; time.sleep(6)"),  # the server, running for 6 s
         python("import sys; sys.exit(3)"),  # a worker that dies at once, every time
-        {}, lambda worker_id, counted: given_back.append((worker_id, counted)),
+        {},
+        lambda worker_id, counted: given_back.append((worker_id, counted)),
     )
     assert supervisor.run() == 0
     assert len(given_back) >= 2  # started again after 1 s, then after 2 s more
@@ -30,7 +31,9 @@ def test_a_worker_killed_by_the_supervisor_after_the_stop_timeout_has_its_job_gi
         python("import time; time.sleep(3)"),
         # A worker that ignores SIGTERM (a chunk that will not finish).
         python("import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"),
-        {}, lambda worker_id, counted: given_back.append((worker_id, counted)), stop_timeout=1,
+        {},
+        lambda worker_id, counted: given_back.append((worker_id, counted)),
+        stop_timeout=1,
     )
     assert supervisor.run() == 0
     assert given_back == [(supervisor.worker_id, False)]

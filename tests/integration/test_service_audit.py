@@ -131,5 +131,11 @@ def test_when_the_audit_write_fails_the_change_is_not_kept(world: Wiring, operat
 def test_the_audit_port_offers_no_way_to_change_or_remove_an_event() -> None:
     public = {name for name in dir(AuditRepository) if not name.startswith("_")}
     assert public == {
-        "add", "for_achievement", "page_for_achievement", "for_edc", "latest", "performed", "for_user",
+        "add",
+        "for_achievement",
+        "page_for_achievement",
+        "for_edc",
+        "latest",
+        "performed",
+        "for_user",
     }

@@ -127,7 +127,13 @@ def test_the_owner_can_use_every_achievement_operation(world: Wiring) -> None:
     operations = [h.operation for h in trail.entries]
     # The demo's third achievement carries a (closed) EDC: its raising is part of the achievement's trail.
     assert operations == [
-        "Create", "RaiseEventDataChallenge", "EditGrade", "Withdraw", "Reinstate", "Transfer", "Delete"
+        "Create",
+        "RaiseEventDataChallenge",
+        "EditGrade",
+        "Withdraw",
+        "Reinstate",
+        "Transfer",
+        "Delete",
     ]
 
 

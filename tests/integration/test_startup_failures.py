@@ -27,8 +27,15 @@ LRS_WS = Path(sys.executable).with_name("lrs-ws")
 
 def run(args: list[str], cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
-    return subprocess.run(args, cwd=cwd, env={**clean, **env}, capture_output=True, text=True, timeout=120,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        args,
+        cwd=cwd,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def one_line(done: subprocess.CompletedProcess[str]) -> str:
@@ -41,33 +48,72 @@ def one_line(done: subprocess.CompletedProcess[str]) -> str:
 @pytest.mark.parametrize(
     ("name", "value", "line"),
     [
-        ("LRS_WS_MAX_REQUEST_BYTES", "10MB",
-         "lrs-ws: LRS_WS_MAX_REQUEST_BYTES must be a whole number of at least 1, got '10MB'"),
-        ("LRS_WS_GUNICORN_WORKERS", "abc",
-         "lrs-ws: LRS_WS_GUNICORN_WORKERS must be a whole number of at least 1, got 'abc'"),
-        ("LRS_WS_RUN_WORKER", "maybe",
-         "lrs-ws: LRS_WS_RUN_WORKER must be true or false (also 1/0, yes/no, on/off), got 'maybe'"),
-        ("LRS_WS_DEFAULT_PAGE_SIZE", "-5",
-         "lrs-ws: LRS_WS_DEFAULT_PAGE_SIZE must be a whole number of at least 1, got '-5'"),
-        ("LRS_WS_MAX_PAGE_SIZE", "0",
-         "lrs-ws: LRS_WS_MAX_PAGE_SIZE must be a whole number of at least 1, got '0'"),
-        ("LRS_WS_MAX_PAGE_SIZE", "20",
-         "lrs-ws: LRS_WS_MAX_PAGE_SIZE (20) must be at least LRS_WS_DEFAULT_PAGE_SIZE (50)"),
-        ("LRS_WS_WORKER_POLL_SECONDS", "soon",
-         "lrs-ws: LRS_WS_WORKER_POLL_SECONDS must be a number of at least 0.01, got 'soon'"),
-        ("LRS_WS_GUNICORN_LOGLEVEL", "loud",
-         "lrs-ws: LRS_WS_GUNICORN_LOGLEVEL must be one of debug, info, warning, error, critical, got 'loud'"),
-        ("LRS_WS_PUBLIC_URL", "example.org/svc",
-         "lrs-ws: LRS_WS_PUBLIC_URL must be an http:// or https:// URL, got 'example.org/svc'"),
+        (
+            "LRS_WS_MAX_REQUEST_BYTES",
+            "10MB",
+            "lrs-ws: LRS_WS_MAX_REQUEST_BYTES must be a whole number of at least 1, got '10MB'",
+        ),
+        (
+            "LRS_WS_GUNICORN_WORKERS",
+            "abc",
+            "lrs-ws: LRS_WS_GUNICORN_WORKERS must be a whole number of at least 1, got 'abc'",
+        ),
+        (
+            "LRS_WS_RUN_WORKER",
+            "maybe",
+            "lrs-ws: LRS_WS_RUN_WORKER must be true or false (also 1/0, yes/no, on/off), got 'maybe'",
+        ),
+        (
+            "LRS_WS_DEFAULT_PAGE_SIZE",
+            "-5",
+            "lrs-ws: LRS_WS_DEFAULT_PAGE_SIZE must be a whole number of at least 1, got '-5'",
+        ),
+        (
+            "LRS_WS_MAX_PAGE_SIZE",
+            "0",
+            "lrs-ws: LRS_WS_MAX_PAGE_SIZE must be a whole number of at least 1, got '0'",
+        ),
+        (
+            "LRS_WS_MAX_PAGE_SIZE",
+            "20",
+            "lrs-ws: LRS_WS_MAX_PAGE_SIZE (20) must be at least LRS_WS_DEFAULT_PAGE_SIZE (50)",
+        ),
+        (
+            "LRS_WS_WORKER_POLL_SECONDS",
+            "soon",
+            "lrs-ws: LRS_WS_WORKER_POLL_SECONDS must be a number of at least 0.01, got 'soon'",
+        ),
+        (
+            "LRS_WS_GUNICORN_LOGLEVEL",
+            "loud",
+            "lrs-ws: LRS_WS_GUNICORN_LOGLEVEL must be one of debug, info, warning, error, critical, "
+            "got 'loud'",
+        ),
+        (
+            "LRS_WS_PUBLIC_URL",
+            "example.org/svc",
+            "lrs-ws: LRS_WS_PUBLIC_URL must be an http:// or https:// URL, got 'example.org/svc'",
+        ),
     ],
 )
 def test_a_setting_with_a_bad_value_stops_lrs_ws_and_gunicorn_with_one_line_naming_it(
     name: str, value: str, line: str, tmp_path: Path
 ) -> None:
     url = f"sqlite:///{tmp_path / 'lrs.sqlite3'}"
-    for args in ([str(LRS_WS), "db", "upgrade"], [str(LRS_WS), "wsdl"],
-                 [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{free_port()}",
-                  "-c", "python:lrs_ws.gunicorn_conf", "lrs_ws.wsgi:application"]):
+    for args in (
+        [str(LRS_WS), "db", "upgrade"],
+        [str(LRS_WS), "wsdl"],
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "-c",
+            "python:lrs_ws.gunicorn_conf",
+            "lrs_ws.wsgi:application",
+        ],
+    ):
         done = run(args, tmp_path, LRS_WS_DATABASE_URL=url, **{name: value})
         assert one_line(done) == line, args
     assert not (tmp_path / "lrs.sqlite3").exists()
@@ -132,8 +178,11 @@ def test_serve_on_a_port_already_taken_fails_at_once_with_one_line(tmp_path: Pat
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = run([str(LRS_WS), "serve", "--port", str(port)], tmp_path,
-                   LRS_WS_DATABASE_URL=f"sqlite:///{tmp_path / 'lrs.sqlite3'}")
+        done = run(
+            [str(LRS_WS), "serve", "--port", str(port)],
+            tmp_path,
+            LRS_WS_DATABASE_URL=f"sqlite:///{tmp_path / 'lrs.sqlite3'}",
+        )
     assert one_line(done) == f"lrs-ws: cannot listen on 127.0.0.1:{port}: Address already in use"
     assert not (tmp_path / "lrs.sqlite3").exists()
 
@@ -166,8 +215,14 @@ def test_serve_honours_the_workers_setting_and_logs_plain_lines_with_the_json_fi
     env = {**clean, "LRS_WS_DATABASE_URL": url, "LRS_WS_GUNICORN_WORKERS": "3", "LRS_WS_LOG_JSON": "false"}
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
-        process = subprocess.Popen([str(LRS_WS), "serve", "--port", str(port), "--no-worker"], env=env,
-                                   cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            [str(LRS_WS), "serve", "--port", str(port), "--no-worker"],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     try:
         for _ in range(600):
             assert process.poll() is None, log_path.read_text()[-2000:]
@@ -203,7 +258,9 @@ def test_a_database_at_a_revision_this_version_does_not_know_is_refused_not_touc
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
     engine.dispose()
     line = one_line(run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=url))
-    assert line == (f"lrs-ws: the database at {url} is not usable by this version: schema at 9999, a "
-                    f"revision this version does not know (its head is {head_revision()})")
+    assert line == (
+        f"lrs-ws: the database at {url} is not usable by this version: schema at 9999, a "
+        f"revision this version does not know (its head is {head_revision()})"
+    )
     line = one_line(run([str(LRS_WS), "db", "upgrade"], tmp_path, LRS_WS_DATABASE_URL=url))
     assert line == f"lrs-ws: cannot upgrade the database at {url}: Can't locate revision identified by '9999'"

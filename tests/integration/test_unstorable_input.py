@@ -52,15 +52,30 @@ def test_org_add_refuses_a_name_holding_a_character_that_cannot_be_stored(
 
 @pytest.mark.parametrize(
     "name, email",
-    [("bad\ufffename", "ok@demo1.example"), ("okname.ao", "a,b@demo1.example"),
-     ("okname.ao", "mi@demo1.example\nBcc: x@evil.example")],
+    [
+        ("bad\ufffename", "ok@demo1.example"),
+        ("okname.ao", "a,b@demo1.example"),
+        ("okname.ao", "mi@demo1.example\nBcc: x@evil.example"),
+    ],
     ids=["username", "email-list", "email-header"],
 )
 def test_user_add_refuses_a_value_that_cannot_be_stored_or_is_not_one_address(
     demo_url: str, name: str, email: str
 ) -> None:
-    refused(demo_url, "user", "add", name, "--org", "DEMO01", "--email", email, "--roles", "AO_USER",
-            "--password-stdin", stdin="Correct-Horse-Battery-9")
+    refused(
+        demo_url,
+        "user",
+        "add",
+        name,
+        "--org",
+        "DEMO01",
+        "--email",
+        email,
+        "--roles",
+        "AO_USER",
+        "--password-stdin",
+        stdin="Correct-Horse-Battery-9",
+    )
 
 
 def test_learner_import_refuses_a_row_holding_a_character_that_cannot_be_stored(
@@ -85,6 +100,19 @@ def test_edc_raise_refuses_a_description_holding_a_character_that_cannot_be_stor
             achievement_id = conn.execute(text("SELECT min(id) FROM achievements")).scalar_one()
     finally:
         engine.dispose()
-    err = refused(demo_url, "edc", "raise", "--achievement", str(achievement_id), "--problem", "Duplicate",
-                  "--description", "Uploaded\x1ftwice", "--action", "Withdraw", "--user", "lrs.support")
+    err = refused(
+        demo_url,
+        "edc",
+        "raise",
+        "--achievement",
+        str(achievement_id),
+        "--problem",
+        "Duplicate",
+        "--description",
+        "Uploaded\x1ftwice",
+        "--action",
+        "Withdraw",
+        "--user",
+        "lrs.support",
+    )
     assert "description contains a character that cannot be stored (U+001F" in err

@@ -45,13 +45,19 @@ def test_a_driver_that_lost_track_of_the_protocol_is_a_dropped_connection_but_a_
     from lrs_ws.db.engine import treat_lost_protocol_as_disconnect
 
     lost = psycopg.InternalError("received 2 results from command 'ROLLBACK'")
-    context = SimpleNamespace(sqlalchemy_exception=InternalError("ROLLBACK", None, lost),
-                              original_exception=lost, is_disconnect=False)
+    context = SimpleNamespace(
+        sqlalchemy_exception=InternalError("ROLLBACK", None, lost),
+        original_exception=lost,
+        is_disconnect=False,
+    )
     treat_lost_protocol_as_disconnect(context)  # type: ignore[arg-type]
     assert context.is_disconnect
 
     from_server = psycopg.errors.InternalError_("an internal error the server reported")
-    context = SimpleNamespace(sqlalchemy_exception=InternalError("SELECT 1", None, from_server),
-                              original_exception=from_server, is_disconnect=False)
+    context = SimpleNamespace(
+        sqlalchemy_exception=InternalError("SELECT 1", None, from_server),
+        original_exception=from_server,
+        is_disconnect=False,
+    )
     treat_lost_protocol_as_disconnect(context)  # type: ignore[arg-type]
     assert not context.is_disconnect

@@ -42,8 +42,11 @@ def submit(w: Wiring) -> int:
 
 
 def work(w: Wiring, chunk_size: int = 2) -> None:
-    run_worker(Wiring(w.settings.with_(worker_chunk_size=chunk_size), w.engine, w.uow_factory),
-               threading.Event(), once=True)
+    run_worker(
+        Wiring(w.settings.with_(worker_chunk_size=chunk_size), w.engine, w.uow_factory),
+        threading.Event(),
+        once=True,
+    )
 
 
 def rows(w: Wiring, sql: str, **params: object) -> list[tuple[object, ...]]:

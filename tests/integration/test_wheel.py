@@ -49,8 +49,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def env_for(workdir: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("LRS_WS_", "PYTHON", "VIRTUAL_ENV", "PROMETHEUS_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("LRS_WS_", "PYTHON", "VIRTUAL_ENV", "PROMETHEUS_"))
+    }
     return {**env, "HOME": str(workdir), **extra}
 
 
@@ -64,8 +67,14 @@ def workdir(tmp_path: Path) -> Path:
 @contextmanager
 def serving(args: list[str], workdir: Path, port: int, log: Path, **extra: str) -> Iterator[str]:
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=workdir, env=env_for(workdir, **extra), stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+        process = subprocess.Popen(
+            args,
+            cwd=workdir,
+            env=env_for(workdir, **extra),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(600):
@@ -96,8 +105,11 @@ def test_the_installed_wheel_migrates_loads_demo_data_and_serves_from_an_empty_d
     installed: Path, workdir: Path, tmp_path: Path
 ) -> None:
     bin_ = installed / "bin"
-    where = sh([str(bin_ / "python"), "-c", "import lrs_ws; print(lrs_ws.__file__)"], cwd=workdir,
-               env=env_for(workdir)).stdout
+    where = sh(
+        [str(bin_ / "python"), "-c", "import lrs_ws; print(lrs_ws.__file__)"],
+        cwd=workdir,
+        env=env_for(workdir),
+    ).stdout
     assert where.startswith(str(installed)), where
 
     done = sh([str(bin_ / "lrs-ws"), "db", "upgrade"], cwd=workdir, env=env_for(workdir))
@@ -112,11 +124,25 @@ def test_the_installed_wheel_migrates_loads_demo_data_and_serves_from_an_empty_d
         answers(base)
 
     port = free_port()
-    gunicorn = [str(bin_ / "gunicorn"), "-c", "python:lrs_ws.gunicorn_conf", "--bind", f"127.0.0.1:{port}",
-                "--workers", "1", "lrs_ws.wsgi:application"]
+    gunicorn = [
+        str(bin_ / "gunicorn"),
+        "-c",
+        "python:lrs_ws.gunicorn_conf",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "lrs_ws.wsgi:application",
+    ]
     public = f"http://127.0.0.1:{port}/ExternalService.svc"
-    with serving(gunicorn, workdir, port, tmp_path / "gunicorn.log", LRS_WS_PUBLIC_URL=public,
-                 LRS_WS_RUN_WORKER="false") as base:
+    with serving(
+        gunicorn,
+        workdir,
+        port,
+        tmp_path / "gunicorn.log",
+        LRS_WS_PUBLIC_URL=public,
+        LRS_WS_RUN_WORKER="false",
+    ) as base:
         answers(base)
     # Everything the service wrote is its database (with SQLite's WAL files).
     written = {p.name for p in workdir.iterdir()}

@@ -47,11 +47,21 @@ def caller_for(w: Wiring, username: str = "demo1.edc") -> Caller:
         return Caller(user.id, user.username, org.id, org.ref, user.role_set, user.email, "test")
 
 
-def submit(w: Wiring, rows: list[dict[str, Any]], kind: str = "Final", username: str = "demo1.edc",
-           maximum: int = 5000, queue_limit: int = 100_000) -> int:
+def submit(
+    w: Wiring,
+    rows: list[dict[str, Any]],
+    kind: str = "Final",
+    username: str = "demo1.edc",
+    maximum: int = 5000,
+    queue_limit: int = 100_000,
+) -> int:
     return batch.submit(
-        w.uow_factory(), caller=caller_for(w, username), email="mi@demo1.example", submission_type=kind,
-        achievements=[AchievementRecord(**r) for r in rows], max_achievements=maximum,
+        w.uow_factory(),
+        caller=caller_for(w, username),
+        email="mi@demo1.example",
+        submission_type=kind,
+        achievements=[AchievementRecord(**r) for r in rows],
+        max_achievements=maximum,
         max_queued_records=queue_limit,
     )
 
@@ -114,9 +124,18 @@ def test_every_record_level_error_is_counted_in_its_category_and_listed_in_the_e
     assert c.percentage_successful == pytest.approx(13.33)
     errors = {int(r["Line"]): r for r in error_rows(got.error_file)}
     assert {line: r["ErrorCode"] for line, r in errors.items()} == {
-        2: "WSEC0136", 3: "WSEC0101", 4: "WSEC0103", 5: "WSEC0103",
-        6: "WSEC0104", 7: "WSEC0111",
-        8: "WSEC0108", 9: "WSEC0105", 10: "WSEC0109", 12: "WSEC0106", 13: "WSEC0106", 14: "WSEC0102",
+        2: "WSEC0136",
+        3: "WSEC0101",
+        4: "WSEC0103",
+        5: "WSEC0103",
+        6: "WSEC0104",
+        7: "WSEC0111",
+        8: "WSEC0108",
+        9: "WSEC0105",
+        10: "WSEC0109",
+        12: "WSEC0106",
+        13: "WSEC0106",
+        14: "WSEC0102",
         15: "WSEC0105",
     }
     assert errors[6]["Uln"] == unknown_uln and errors[6]["MisIdentifier"] == "L1"
@@ -129,8 +148,11 @@ def test_every_record_level_error_is_counted_in_its_category_and_listed_in_the_e
 
 
 def test_each_applied_record_writes_its_audit_event_in_the_same_transaction(demo_wiring):
-    rows = [achievement(JAMES, UNIT, mis="A1"), achievement(AMIRA, QUAL, mis="A2"),
-            achievement(OWEN, "XYZ", mis="A3")]
+    rows = [
+        achievement(JAMES, UNIT, mis="A1"),
+        achievement(AMIRA, QUAL, mis="A2"),
+        achievement(OWEN, "XYZ", mis="A3"),
+    ]
     job_id = submit(demo_wiring, rows)
     work(demo_wiring)
     engine = demo_wiring.engine
@@ -179,22 +201,31 @@ def test_an_achievement_created_and_changed_in_one_chunk_is_stored_once_with_eve
     assert (stored.grade, stored.withdrawn, stored.version) == ("Distinction", True, 3)
     with demo_wiring.uow_factory() as uow:
         assert [ev.operation for ev in uow.audit.for_achievement(stored.id)] == [
-            "BatchCreate", "BatchUpdate", "BatchWithdraw"
+            "BatchCreate",
+            "BatchUpdate",
+            "BatchWithdraw",
         ]
 
 
 def test_provisional_records_are_stored_as_provisional_and_a_final_submission_promotes_them(demo_wiring):
-    first = submit(demo_wiring, [achievement(JAMES, QUAL, mis="P1"), achievement(AMIRA, QUAL, mis="P2")],
-                   kind="provisional")
+    first = submit(
+        demo_wiring,
+        [achievement(JAMES, QUAL, mis="P1"), achievement(AMIRA, QUAL, mis="P2")],
+        kind="provisional",
+    )
     work(demo_wiring)
     c1 = report(demo_wiring, first).job.counts
     assert (c1.created, c1.successful_provisional, c1.successful_final) == (2, 2, 0)
     assert [a.status for a in achievements_of(demo_wiring, JAMES, QUAL)] == [model.PROVISIONAL]
 
-    second = submit(demo_wiring, [
-        achievement(JAMES, QUAL, mis="P1", grade="Merit"),  # Create of a Provisional one: promoted
-        achievement(AMIRA, QUAL, UPDATE, mis="P2", grade="Pass"),  # Final Update: updated and promoted
-    ], kind="FINAL")
+    second = submit(
+        demo_wiring,
+        [
+            achievement(JAMES, QUAL, mis="P1", grade="Merit"),  # Create of a Provisional one: promoted
+            achievement(AMIRA, QUAL, UPDATE, mis="P2", grade="Pass"),  # Final Update: updated and promoted
+        ],
+        kind="FINAL",
+    )
     work(demo_wiring)
     job = report(demo_wiring, second).job
     c2 = job.counts
@@ -223,8 +254,11 @@ def test_a_record_that_fails_unexpectedly_again_and_again_is_failed_alone(demo_w
         return real(view, caller, rec, status, now)
 
     monkeypatch.setattr(records, "decide", flaky)
-    rows = [achievement(JAMES, UNIT, mis="OK1"), achievement(AMIRA, UNIT, mis="BOOM"),
-            achievement(OWEN, UNIT, mis="OK2")]
+    rows = [
+        achievement(JAMES, UNIT, mis="OK1"),
+        achievement(AMIRA, UNIT, mis="BOOM"),
+        achievement(OWEN, UNIT, mis="OK2"),
+    ]
     job_id = submit(demo_wiring, rows)
     work(demo_wiring, worker_poll_seconds=0.01)
     got = report(demo_wiring, job_id)
@@ -240,10 +274,17 @@ def test_a_record_that_fails_unexpectedly_again_and_again_is_failed_alone(demo_w
 def test_request_level_refusals_create_no_job_and_change_nothing(demo_wiring):
     from lrs_ws.service import admin
 
-    admin.add_organisation(demo_wiring.uow_factory(), ref="NOBAT1", name="No batches", ukprn="10000009",
-                           batch_enabled=False)
-    admin.add_user(demo_wiring.uow_factory(), organisation_ref="NOBAT1", username="nobatch.user",
-                   password="DemoPassword0001", email="u@nobat.example", roles=["AO_USER"])
+    admin.add_organisation(
+        demo_wiring.uow_factory(), ref="NOBAT1", name="No batches", ukprn="10000009", batch_enabled=False
+    )
+    admin.add_user(
+        demo_wiring.uow_factory(),
+        organisation_ref="NOBAT1",
+        username="nobatch.user",
+        password="DemoPassword0001",
+        email="u@nobat.example",
+        roles=["AO_USER"],
+    )
     state = db_state(demo_wiring.engine, BATCH_TABLES)
     one = [achievement(JAMES, UNIT)]
     cases = [
@@ -256,10 +297,13 @@ def test_request_level_refusals_create_no_job_and_change_nothing(demo_wiring):
     for code, case in cases:
         with pytest.raises(e.BatchRefused) as refused:
             batch.submit(
-                demo_wiring.uow_factory(), caller=caller_for(demo_wiring, case.get("username", "demo1.edc")),
-                email=case.get("email", "mi@demo1.example"), submission_type=case.get("kind", "Final"),
+                demo_wiring.uow_factory(),
+                caller=caller_for(demo_wiring, case.get("username", "demo1.edc")),
+                email=case.get("email", "mi@demo1.example"),
+                submission_type=case.get("kind", "Final"),
                 achievements=[AchievementRecord(**r) for r in case.get("rows", one)],
-                max_achievements=case.get("maximum", 5000), max_queued_records=100_000,
+                max_achievements=case.get("maximum", 5000),
+                max_queued_records=100_000,
             )
         assert error_code(refused.value) == code
     with pytest.raises(e.AccessDenied):
@@ -311,16 +355,19 @@ def test_a_job_whose_worker_vanished_is_taken_over_once_its_lease_runs_out(demo_
     with demo_wiring.engine.begin() as conn:
         from sqlalchemy import text
 
-        conn.execute(text("UPDATE batch_jobs SET lease_expires_at = :t WHERE id = :j"),
-                     {"t": datetime(2000, 1, 1), "j": job_id})
+        conn.execute(
+            text("UPDATE batch_jobs SET lease_expires_at = :t WHERE id = :j"),
+            {"t": datetime(2000, 1, 1), "j": job_id},
+        )
     second = bp.claim_next(demo_wiring.uow_factory(), worker_id="other", lease_seconds=300)
     assert second is not None and second.id == job_id and second.attempts == 1
     with pytest.raises(bp.LeaseLost):
         bp.process_chunk(
             demo_wiring.uow_factory(), job=first, worker_id="gone", chunk_size=10, lease_seconds=300
         )
-    result = bp.process_chunk(demo_wiring.uow_factory(), job=second, worker_id="other", chunk_size=10,
-                              lease_seconds=300)
+    result = bp.process_chunk(
+        demo_wiring.uow_factory(), job=second, worker_id="other", chunk_size=10, lease_seconds=300
+    )
     assert result.finished and result.status == b.SUCCESSFUL
 
 
@@ -329,8 +376,11 @@ def test_a_worker_told_to_stop_finishes_its_chunk_and_gives_the_job_back(demo_wi
     job_id = submit(demo_wiring, rows)
     stop = threading.Event()
     settings = demo_wiring.settings.with_(worker_chunk_size=3)
-    worker = BatchWorker(Wiring(settings, demo_wiring.engine, demo_wiring.uow_factory), stop,
-                         on_chunk=lambda job, result: stop.set())
+    worker = BatchWorker(
+        Wiring(settings, demo_wiring.engine, demo_wiring.uow_factory),
+        stop,
+        on_chunk=lambda job, result: stop.set(),
+    )
     worker.run()
     job = report(demo_wiring, job_id).job
     assert (job.status, job.counts.done, job.counts.created) == (b.WAITING, 3, 3)
@@ -338,8 +388,14 @@ def test_a_worker_told_to_stop_finishes_its_chunk_and_gives_the_job_back(demo_wi
     work(demo_wiring)
     job = report(demo_wiring, job_id).job
     assert (job.status, job.counts.done, job.counts.created, job.attempts) == (b.SUCCESSFUL, 7, 7, 0)
-    assert count(demo_wiring.engine, "SELECT count(*) FROM audit_events WHERE request_id = :r",
-                 r=f"batch-job-{job_id}") == 7
+    assert (
+        count(
+            demo_wiring.engine,
+            "SELECT count(*) FROM audit_events WHERE request_id = :r",
+            r=f"batch-job-{job_id}",
+        )
+        == 7
+    )
 
 
 def test_a_small_job_of_another_organisation_finishes_before_a_large_job_submitted_first(demo_wiring):
@@ -348,7 +404,8 @@ def test_a_small_job_of_another_organisation_finishes_before_a_large_job_submitt
     finished: list[int] = []
     settings = demo_wiring.settings.with_(worker_chunk_size=10)
     worker = BatchWorker(
-        Wiring(settings, demo_wiring.engine, demo_wiring.uow_factory), threading.Event(),
+        Wiring(settings, demo_wiring.engine, demo_wiring.uow_factory),
+        threading.Event(),
         on_chunk=lambda job, result: finished.append(job.id) if result.finished else None,
     )
     worker.run(once=True)
@@ -365,7 +422,8 @@ def test_a_chunk_reads_only_the_achievements_its_records_can_match(demo_wiring):
     work(demo_wiring)
     organisation = caller_for(demo_wiring).organisation_id
     keys = ChunkKeys(
-        ulns={JAMES}, references={UNIT, QUAL},
+        ulns={JAMES},
+        references={UNIT, QUAL},
         by_mis_identifier={(JAMES, UNIT, "M7"), (JAMES, UNIT, "none such")},
         by_award_date={(JAMES, UNIT, date(2023, 1, 12))},
         by_target=set(),
@@ -394,15 +452,27 @@ def test_a_batch_file_becomes_one_job_whatever_the_request_maximum(demo_wiring):
     import io
 
     header = ",".join(records.FIELD_NAMES)
-    lines = [header] + [
-        f"2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,F{i},10000001,{JAMES},A/200/{i:04d}"
-        for i in range(12)
-    ] + ["31/12/2022,1,,,,Pickles,,James,,,,,10000001,8659377485,A/300/0001",
-         "2023-02-30,1,,,,Pickles,,James,,,,,10000001,8659377485,A/300/0002"]
+    lines = (
+        [header]
+        + [
+            f"2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,F{i},10000001,{JAMES},A/200/{i:04d}"
+            for i in range(12)
+        ]
+        + [
+            "31/12/2022,1,,,,Pickles,,James,,,,,10000001,8659377485,A/300/0001",
+            "2023-02-30,1,,,,Pickles,,James,,,,,10000001,8659377485,A/300/0002",
+        ]
+    )
     rows = batch.csv_rows(io.StringIO("\n".join(lines) + "\n"))
     job_id = batch.submit_file(
-        demo_wiring.uow_factory(), organisation_ref="demo01", username="demo1.edc", email=None,
-        submission_type="Final", filename="file.csv", rows=rows, max_queued_records=100_000,
+        demo_wiring.uow_factory(),
+        organisation_ref="demo01",
+        username="demo1.edc",
+        email=None,
+        submission_type="Final",
+        filename="file.csv",
+        rows=rows,
+        max_queued_records=100_000,
     )
     work(demo_wiring)
     got = report(demo_wiring, job_id)
@@ -423,8 +493,12 @@ def test_a_batch_file_needs_the_fifteen_fields_and_at_least_one_row(demo_wiring)
         list(batch.csv_rows(io.StringIO(",".join(n for n in records.FIELD_NAMES if n != "Uln") + "\n")))
     with pytest.raises(e.BatchRefused) as empty:
         batch.submit_file(
-            demo_wiring.uow_factory(), organisation_ref="DEMO01", username="demo1.edc", email=None,
-            submission_type="Final", filename="empty.csv",
+            demo_wiring.uow_factory(),
+            organisation_ref="DEMO01",
+            username="demo1.edc",
+            email=None,
+            submission_type="Final",
+            filename="empty.csv",
             rows=batch.csv_rows(io.StringIO(",".join(records.FIELD_NAMES) + "\n")),
             max_queued_records=100_000,
         )
@@ -472,12 +546,18 @@ def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wir
 @pytest.mark.parametrize(
     "change, reason",
     [
-        ("UPDATE users SET active = :no WHERE username = 'demo1.edc'",
-         "the submitting user demo1.edc is no longer active"),
-        ("UPDATE users SET roles = 'EDC_USER' WHERE username = 'demo1.edc'",
-         "the submitting user demo1.edc no longer has the AO_USER role"),
-        ("UPDATE organisations SET batch_enabled = :no WHERE ref = 'DEMO01'",
-         "the organisation is no longer enabled for achievement batches"),
+        (
+            "UPDATE users SET active = :no WHERE username = 'demo1.edc'",
+            "the submitting user demo1.edc is no longer active",
+        ),
+        (
+            "UPDATE users SET roles = 'EDC_USER' WHERE username = 'demo1.edc'",
+            "the submitting user demo1.edc no longer has the AO_USER role",
+        ),
+        (
+            "UPDATE organisations SET batch_enabled = :no WHERE ref = 'DEMO01'",
+            "the organisation is no longer enabled for achievement batches",
+        ),
     ],
     ids=["user-deactivated", "role-removed", "organisation-disabled"],
 )

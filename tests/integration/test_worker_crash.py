@@ -50,12 +50,19 @@ def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_
         ulns = sorted(LEARNERS)
         rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"K{i}") for i in range(RECORDS)]
         job_id = batch.submit(
-            w.uow_factory(), caller=_caller(w), email="mi@demo1.example", submission_type="Final",
-            achievements=[AchievementRecord(**r) for r in rows], max_achievements=RECORDS,
+            w.uow_factory(),
+            caller=_caller(w),
+            email="mi@demo1.example",
+            submission_type="Final",
+            achievements=[AchievementRecord(**r) for r in rows],
+            max_achievements=RECORDS,
             max_queued_records=100_000,
         )
-        settings = {"LRS_WS_WORKER_CHUNK_SIZE": CHUNK, "LRS_WS_STALE_JOB_SECONDS": "2",
-                    "LRS_WS_WORKER_POLL_SECONDS": "0.1"}
+        settings = {
+            "LRS_WS_WORKER_CHUNK_SIZE": CHUNK,
+            "LRS_WS_STALE_JOB_SECONDS": "2",
+            "LRS_WS_WORKER_POLL_SECONDS": "0.1",
+        }
 
         first = start_worker(url, tmp_path / "worker-1.log", **settings)
         wait_until(lambda: _job(w, job_id).counts.done >= RECORDS // 6, timeout=120, interval=0.02)
@@ -86,11 +93,22 @@ def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_
         assert (c.records, c.done, c.created, c.successful_final) == (RECORDS, RECORDS, RECORDS, RECORDS)
         assert c.failed == 0 and c.percentage_successful == 100.0
         assert count(w.engine, "SELECT count(*) FROM achievements WHERE mis_identifier LIKE 'K%'") == RECORDS
-        assert count(w.engine, "SELECT count(DISTINCT mis_identifier) FROM achievements "
-                               "WHERE mis_identifier LIKE 'K%'") == RECORDS
+        assert (
+            count(
+                w.engine,
+                "SELECT count(DISTINCT mis_identifier) FROM achievements WHERE mis_identifier LIKE 'K%'",
+            )
+            == RECORDS
+        )
         assert count(w.engine, audit_sql, r=f"batch-job-{job_id}") == RECORDS
-        assert count(w.engine, "SELECT count(DISTINCT achievement_id) FROM batch_records WHERE job_id = :j",
-                     j=job_id) == RECORDS
+        assert (
+            count(
+                w.engine,
+                "SELECT count(DISTINCT achievement_id) FROM batch_records WHERE job_id = :j",
+                j=job_id,
+            )
+            == RECORDS
+        )
         assert count(w.engine, applied_sql, j=job_id) == RECORDS
     finally:
         w.engine.dispose()
@@ -106,13 +124,21 @@ def test_several_workers_on_one_database_never_process_the_same_job_twice(
         ulns = sorted(LEARNERS)
         jobs = []
         for j in range(6):
-            rows = [achievement(ulns[i % len(ulns)], unit_reference(j * 1000 + i), mis=f"J{j}-{i}")
-                    for i in range(150)]
-            jobs.append(batch.submit(
-                w.uow_factory(), caller=_caller(w), email="mi@demo1.example", submission_type="Final",
-                achievements=[AchievementRecord(**r) for r in rows], max_achievements=5000,
-                max_queued_records=100_000,
-            ))
+            rows = [
+                achievement(ulns[i % len(ulns)], unit_reference(j * 1000 + i), mis=f"J{j}-{i}")
+                for i in range(150)
+            ]
+            jobs.append(
+                batch.submit(
+                    w.uow_factory(),
+                    caller=_caller(w),
+                    email="mi@demo1.example",
+                    submission_type="Final",
+                    achievements=[AchievementRecord(**r) for r in rows],
+                    max_achievements=5000,
+                    max_queued_records=100_000,
+                )
+            )
         settings = {"LRS_WS_WORKER_CHUNK_SIZE": "25", "LRS_WS_WORKER_POLL_SECONDS": "0.1"}
         workers = [start_worker(url, tmp_path / f"worker-{i}.log", "--once", **settings) for i in range(3)]
         for p in workers:
@@ -122,11 +148,18 @@ def test_several_workers_on_one_database_never_process_the_same_job_twice(
             job = _job(w, j)
             assert (job.status, job.attempts) == (b.SUCCESSFUL, 0)
             assert (job.counts.created, job.counts.done) == (150, 150)
-            assert count(w.engine, "SELECT count(*) FROM audit_events WHERE request_id = :r",
-                         r=f"batch-job-{j}") == 150
+            assert (
+                count(w.engine, "SELECT count(*) FROM audit_events WHERE request_id = :r", r=f"batch-job-{j}")
+                == 150
+            )
         assert count(w.engine, "SELECT count(*) FROM achievements WHERE mis_identifier LIKE 'J%'") == 900
-        assert count(w.engine, "SELECT count(DISTINCT mis_identifier) FROM achievements "
-                               "WHERE mis_identifier LIKE 'J%'") == 900
+        assert (
+            count(
+                w.engine,
+                "SELECT count(DISTINCT mis_identifier) FROM achievements WHERE mis_identifier LIKE 'J%'",
+            )
+            == 900
+        )
     finally:
         w.engine.dispose()
         dispose()

@@ -22,10 +22,18 @@ WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
 
 CORE_OPERATIONS = {
-    "ListEventDataChallenges", "ProcessEventDataChallenge", "RecordEventDataChallengeDecision",
-    "GetLearnerAchievements", "GetAchievement", "EditAchievementGrade", "DeleteAchievement",
+    "ListEventDataChallenges",
+    "ProcessEventDataChallenge",
+    "RecordEventDataChallengeDecision",
+    "GetLearnerAchievements",
+    "GetAchievement",
+    "EditAchievementGrade",
+    "DeleteAchievement",
     "FindLearnerByUln",
-    "TransferAchievement", "CreateAchievement", "WithdrawAchievement", "ReinstateAchievement",
+    "TransferAchievement",
+    "CreateAchievement",
+    "WithdrawAchievement",
+    "ReinstateAchievement",
     "GetAchievementHistory",
 }
 
@@ -75,7 +83,8 @@ def proxied_server(tmp_path_factory: pytest.TempPathFactory):
     directory = tmp_path_factory.mktemp("wsdl-server")
     url = new_database("sqlite", directory)
     server = LiveServer(
-        url, directory / "gunicorn.log",
+        url,
+        directory / "gunicorn.log",
         extra_env={"LRS_WS_PUBLIC_URL": "https://lrs.example.test/ExternalService.svc"},
     ).start()
     yield server

@@ -140,8 +140,11 @@ def start_worker(url: str, log_path: Path, *args: str, **settings: str) -> Any:
     lrs_ws = Path(sys.executable).with_name("lrs-ws")
     with open(log_path, "ab") as log:  # the child writes to its own copy of the descriptor
         return subprocess.Popen(
-            [str(lrs_ws), "worker", *args], env=worker_env(url, **settings), stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True,
+            [str(lrs_ws), "worker", *args],
+            env=worker_env(url, **settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
 
 
@@ -178,8 +181,14 @@ def submit_creates(wiring: Any, records: int, mis_prefix: str) -> int:
     rows = [
         achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"{mis_prefix}{i}") for i in range(records)
     ]
-    return int(batch.submit(
-        wiring.uow_factory(), caller=caller, email="mi@demo1.example", submission_type="Final",
-        achievements=[AchievementRecord(**r) for r in rows], max_achievements=records,
-        max_queued_records=Settings().max_queued_records_per_org,
-    ))
+    return int(
+        batch.submit(
+            wiring.uow_factory(),
+            caller=caller,
+            email="mi@demo1.example",
+            submission_type="Final",
+            achievements=[AchievementRecord(**r) for r in rows],
+            max_achievements=records,
+            max_queued_records=Settings().max_queued_records_per_org,
+        )
+    )

@@ -19,8 +19,14 @@ def _logging_kept() -> Iterator[None]:
     """The command configures logging for its process (its own handler, no propagation to the root):
     undone afterwards, so later tests still see the log records through pytest's handler."""
     ours, top = logging.getLogger("lrs_ws"), logging.getLogger()
-    saved = (ours.handlers[:], ours.level, ours.propagate, ours.__dict__.get("_lrs_configured"),
-             top.handlers[:], top.level)
+    saved = (
+        ours.handlers[:],
+        ours.level,
+        ours.propagate,
+        ours.__dict__.get("_lrs_configured"),
+        top.handlers[:],
+        top.level,
+    )
     try:
         yield
     finally:
@@ -39,8 +45,13 @@ def run_cli(url: str, *args: str, stdin: str = "") -> subprocess.CompletedProces
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
     env["LRS_WS_DATABASE_URL"] = url
     out, err = io.StringIO(), io.StringIO()
-    with mock.patch.dict(os.environ, env, clear=True), mock.patch("sys.stdin", io.StringIO(stdin)), \
-            redirect_stdout(out), redirect_stderr(err), _logging_kept():
+    with (
+        mock.patch.dict(os.environ, env, clear=True),
+        mock.patch("sys.stdin", io.StringIO(stdin)),
+        redirect_stdout(out),
+        redirect_stderr(err),
+        _logging_kept(),
+    ):
         try:
             code = main(list(args))
         except SystemExit as exc:  # argparse refusing the arguments

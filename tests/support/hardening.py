@@ -63,8 +63,10 @@ class Cost:
     def describe(self, label: str) -> str:
         before = "/".join(f"{self.rss_before_kib[p] / 1024:.1f}" for p in self.pids)
         after = "/".join(f"{self.rss_after_kib[p] / 1024:.1f}" for p in self.pids)
-        return (f"{label}: worker CPU {self.cpu * 1000:.0f} ms, RSS MiB before {before} after {after} "
-                f"(growth {self.rss_growth_kib / 1024:+.1f} MiB)")
+        return (
+            f"{label}: worker CPU {self.cpu * 1000:.0f} ms, RSS MiB before {before} after {after} "
+            f"(growth {self.rss_growth_kib / 1024:+.1f} MiB)"
+        )
 
 
 @contextmanager
@@ -212,9 +214,11 @@ class LogCursor:
 def assert_no_leak(text: str, secrets: tuple[str, ...] = (), where: str = "text") -> None:
     """No stack trace, no SQL, none of `secrets` (passwords, file contents) in `text`."""
     trace = STACK_TRACE.search(text)
-    assert trace is None, f"stack trace in {where}: ...{text[max(trace.start() - 200, 0):trace.end() + 200]}"
+    assert trace is None, (
+        f"stack trace in {where}: ...{text[max(trace.start() - 200, 0) : trace.end() + 200]}"
+    )
     sql = SQL.search(text)
-    assert sql is None, f"SQL in {where}: ...{text[max(sql.start() - 200, 0):sql.end() + 200]}"
+    assert sql is None, f"SQL in {where}: ...{text[max(sql.start() - 200, 0) : sql.end() + 200]}"
     for secret in secrets:
         assert secret not in text, f"a secret ({secret[:4]}...) appears in {where}"
 

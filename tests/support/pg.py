@@ -166,10 +166,13 @@ class _Cluster:
         self._run(
             [
                 str(self.bindir / "initdb"),
-                "-D", str(self.data),
-                "-U", SUPERUSER,
+                "-D",
+                str(self.data),
+                "-U",
+                SUPERUSER,
                 "--auth=trust",
-                "-E", "UTF8",
+                "-E",
+                "UTF8",
                 "--locale=C",
             ]
         )
@@ -200,13 +203,20 @@ class _Cluster:
         self.port = port
         cmd = [
             str(self.bindir / "postgres"),
-            "-D", str(self.data),
-            "-p", str(port),
-            "-k", str(self.sockets),
-            "-c", "listen_addresses=127.0.0.1",
-            "-c", "fsync=off",
-            "-c", "synchronous_commit=off",
-            "-c", "full_page_writes=off",
+            "-D",
+            str(self.data),
+            "-p",
+            str(port),
+            "-k",
+            str(self.sockets),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
         ]
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(

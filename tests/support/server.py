@@ -61,12 +61,18 @@ class LiveServer:
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 [
-                    sys.executable, "-m", "gunicorn",
-                    "--bind", f"127.0.0.1:{self.port}",
-                    "--workers", str(self.workers),
+                    sys.executable,
+                    "-m",
+                    "gunicorn",
+                    "--bind",
+                    f"127.0.0.1:{self.port}",
+                    "--workers",
+                    str(self.workers),
                     "--no-control-socket",
-                    "--config", "python:lrs_ws.gunicorn_conf",
-                    "--graceful-timeout", "5",
+                    "--config",
+                    "python:lrs_ws.gunicorn_conf",
+                    "--graceful-timeout",
+                    "5",
                     *self.gunicorn_args,
                     "lrs_ws.wsgi:application",
                 ],
@@ -77,8 +83,11 @@ class LiveServer:
             )
             if self.batch_worker:
                 self.worker = subprocess.Popen(
-                    [str(Path(sys.executable).with_name("lrs-ws")), "worker"], env=self.env(), stdout=log,
-                    stderr=subprocess.STDOUT, start_new_session=True,
+                    [str(Path(sys.executable).with_name("lrs-ws")), "worker"],
+                    env=self.env(),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
                 )
         wait_healthy(self.process, self.base_url, "server", self.log_path, self.stop)
         return self
@@ -151,12 +160,20 @@ class ServeProcess:
 
     def start(self) -> ServeProcess:
         env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
-        env.update({"LRS_WS_DATABASE_URL": self.database_url, "LRS_WS_LOGIN_FAILURE_LIMIT": "100000",
-                    **self.extra_env})
+        env.update(
+            {
+                "LRS_WS_DATABASE_URL": self.database_url,
+                "LRS_WS_LOGIN_FAILURE_LIMIT": "100000",
+                **self.extra_env,
+            }
+        )
         with open(self.log_path, "ab") as log:  # the child writes to its own copy of the descriptor
             self.process = subprocess.Popen(
                 [str(Path(sys.executable).with_name("lrs-ws")), "serve", "--port", str(self.port)],
-                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         wait_healthy(self.process, self.base_url, "lrs-ws serve", self.log_path, self.kill)
         return self

@@ -62,9 +62,15 @@ def test_duration_reads_like_a_timespan():
 
 def test_a_soap_record_survives_storage_with_its_types():
     record = AchievementRecord(
-        AchievementAwardDate=datetime(2023, 7, 1), Action=1, ActionDate=datetime(2024, 1, 5, tzinfo=UTC),
-        FamilyName="Pickles", GivenName="James", Gender=1, Uln="8659377485",
-        UnitOrQualificationReferenceNumber="K/501/5773", MisIdentifier="Ünïcode",
+        AchievementAwardDate=datetime(2023, 7, 1),
+        Action=1,
+        ActionDate=datetime(2024, 1, 5, tzinfo=UTC),
+        FamilyName="Pickles",
+        GivenName="James",
+        Gender=1,
+        Uln="8659377485",
+        UnitOrQualificationReferenceNumber="K/501/5773",
+        MisIdentifier="Ünïcode",
     )
     assert batch.decode_record(batch.encode_values(batch.record_values(record))) == record
 
@@ -91,11 +97,18 @@ def test_a_cell_that_does_not_parse_is_a_field_error_of_its_record(field, value)
 
 def test_a_batch_file_header_may_list_the_fields_in_any_order_and_case():
     header = ",".join(reversed([n.lower() for n in FIELD_NAMES]))
-    body = header + '\n' + ",".join(["J/602/3521", "3415521949"] + [""] * 13) + "\n\n" + \
-        ",".join(["K/501/5773", "8659377485", "", '"Two\nlines"'] + [""] * 11) + "\n"
+    body = (
+        header
+        + "\n"
+        + ",".join(["J/602/3521", "3415521949"] + [""] * 13)
+        + "\n\n"
+        + ",".join(["K/501/5773", "8659377485", "", '"Two\nlines"'] + [""] * 11)
+        + "\n"
+    )
     rows = list(batch.csv_rows(io.StringIO(body)))
     assert [(line, r["Uln"], r["UnitOrQualificationReferenceNumber"]) for line, r in rows] == [
-        (2, "3415521949", "J/602/3521"), (5, "8659377485", "K/501/5773")
+        (2, "3415521949", "J/602/3521"),
+        (5, "8659377485", "K/501/5773"),
     ]
 
 
@@ -121,8 +134,12 @@ def test_the_error_file_has_a_header_and_a_row_per_failed_record_and_no_formulas
             "Uln",
         ),
         b.FailedRecord(
-            5, stored_row({"MisIdentifier": "M5", "Grade": "@SUM(A1:A9) with distinction"}), "WSEC0101",
-            "The grade is too long.", "GRADE_TOO_LONG", "Grade",
+            5,
+            stored_row({"MisIdentifier": "M5", "Grade": "@SUM(A1:A9) with distinction"}),
+            "WSEC0101",
+            "The grade is too long.",
+            "GRADE_TOO_LONG",
+            "Grade",
         ),
         b.FailedRecord(7, "not json", "WSEC0199", "internal", "RECORD_INTERNAL_ERROR", ""),
     ]
@@ -143,8 +160,16 @@ def test_the_error_file_has_a_header_and_a_row_per_failed_record_and_no_formulas
 
 def _existing(**changes: object) -> model.AchievementData:
     a = model.AchievementData(
-        organisation_id=1, uln="3415521949", reference="J/602/3521", title="t", aim_type="Unit", level="",
-        grade="", award_date=date(2010, 1, 1), mis_identifier="M1", created_at=NOW,
+        organisation_id=1,
+        uln="3415521949",
+        reference="J/602/3521",
+        title="t",
+        aim_type="Unit",
+        level="",
+        grade="",
+        award_date=date(2010, 1, 1),
+        mis_identifier="M1",
+        created_at=NOW,
     )
     a.id, a.version = 10, 1
     for k, v in changes.items():
@@ -159,8 +184,13 @@ def _view(*achievements: model.AchievementData) -> ChunkView:
 
 def _clean(action: int, **fields: object) -> records.CleanRecord:
     base: dict[str, object] = dict(
-        AchievementAwardDate=datetime(2010, 1, 1), Action=action, GivenName="test", FamilyName="LEARNER",
-        ProviderUkprn="10000001", Uln="3415521949", UnitOrQualificationReferenceNumber="J/602/3521",
+        AchievementAwardDate=datetime(2010, 1, 1),
+        Action=action,
+        GivenName="test",
+        FamilyName="LEARNER",
+        ProviderUkprn="10000001",
+        Uln="3415521949",
+        UnitOrQualificationReferenceNumber="J/602/3521",
     )
     base.update(fields)
     return records.clean(AchievementRecord(**base), NOW.date())  # type: ignore[arg-type]

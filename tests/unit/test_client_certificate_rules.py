@@ -29,7 +29,7 @@ def test_the_fingerprint_of_a_pem_certificate_is_the_sha256_of_its_der_encoding(
 
 
 def test_nginx_s_url_escaped_pem_and_a_colon_separated_sha256_give_the_same_fingerprint(issued) -> None:
-    colons = ":".join(issued.sha256[i:i + 2] for i in range(0, 64, 2)).upper()
+    colons = ":".join(issued.sha256[i : i + 2] for i in range(0, 64, 2)).upper()
     assert forwarded_fingerprint(quote(issued.pem, safe="")) == issued.sha256
     assert forwarded_fingerprint(colons) == issued.sha256
 

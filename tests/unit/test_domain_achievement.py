@@ -16,8 +16,15 @@ JAMES = Learner(uln="8659377485", given_name="James", family_name="Pickles")
 
 def achievement(**changes: object) -> Achievement:
     fields: dict[str, object] = dict(
-        organisation_id=1, uln="3415521949", reference="J/602/3521", title="Adapt and fit", aim_type="Unit",
-        level="Level 3", grade="", award_date=date(2010, 1, 1), created_at=datetime(2020, 1, 1),
+        organisation_id=1,
+        uln="3415521949",
+        reference="J/602/3521",
+        title="Adapt and fit",
+        aim_type="Unit",
+        level="Level 3",
+        grade="",
+        award_date=date(2010, 1, 1),
+        created_at=datetime(2020, 1, 1),
     )
     fields.update(changes)
     a = Achievement(**fields)  # type: ignore[arg-type]

@@ -15,10 +15,17 @@ RAISED = datetime(2024, 3, 1, 9, 30)
 
 def new_edc(**changes: object) -> EventDataChallenge:
     fields: dict[str, object] = dict(
-        organisation_id=1, achievement_id=10, uln="3415521949", given_name="Test", family_name="Learner",
-        problem_type="GradeIncorrect", description="The grade should be Merit",
+        organisation_id=1,
+        achievement_id=10,
+        uln="3415521949",
+        given_name="Test",
+        family_name="Learner",
+        problem_type="GradeIncorrect",
+        description="The grade should be Merit",
         recommended_action="EditGrade",
-        supplied_value="Merit", raised_at=RAISED, raised_by="lrs.support",
+        supplied_value="Merit",
+        raised_at=RAISED,
+        raised_by="lrs.support",
     )
     fields.update(changes)
     edc = EventDataChallenge(**fields)  # type: ignore[arg-type]

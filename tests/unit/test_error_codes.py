@@ -113,6 +113,4 @@ def test_the_batch_guide_gives_each_record_code_its_category() -> None:
     text = (REPO / "docs" / "batch.md").read_text(encoding="utf-8")
     listed = re.findall(r"^\| (\w+Error)s \| `(WS[ER]C[0-9]{4})` \|", text, re.MULTILINE)
     assert listed
-    assert {code: category for category, code in listed} == {
-        code: categories[code] for _, code in listed
-    }
+    assert {code: category for category, code in listed} == {code: categories[code] for _, code in listed}

@@ -20,10 +20,20 @@ SERVICES = "http://api.lrs.qcf.gov.uk/services"
 
 def summary(**changes: Any) -> t.AchievementSummary:
     fields: dict[str, Any] = {
-        "AchievementId": 7, "Uln": "3415521949", "Subject": "Adapt & fit <healthcare> équipement",
-        "ReferenceNumber": "J/602/3521", "Type": "Unit", "Level": "Level 3", "Grade": "", "AwardDate":
-        date(2010, 1, 3), "LanguageForAssessment": "Cymraeg", "ProviderUkprn": "10000001",
-        "MisIdentifier": "DEMO01-03", "Status": "Final", "Withdrawn": False, "UnderDataChallenge": "N",
+        "AchievementId": 7,
+        "Uln": "3415521949",
+        "Subject": "Adapt & fit <healthcare> équipement",
+        "ReferenceNumber": "J/602/3521",
+        "Type": "Unit",
+        "Level": "Level 3",
+        "Grade": "",
+        "AwardDate": date(2010, 1, 3),
+        "LanguageForAssessment": "Cymraeg",
+        "ProviderUkprn": "10000001",
+        "MisIdentifier": "DEMO01-03",
+        "Status": "Final",
+        "Withdrawn": False,
+        "UnderDataChallenge": "N",
         "Version": 3,
     }
     fields.update(changes)
@@ -31,37 +41,70 @@ def summary(**changes: Any) -> t.AchievementSummary:
 
 
 def learner(achievements: Any) -> t.LearnerAchievements:
-    return t.LearnerAchievements(Uln="3415521949", GivenName="Zoë", FamilyName="O'Brien",
-                                 TotalCount=120, Achievements=achievements)
+    return t.LearnerAchievements(
+        Uln="3415521949", GivenName="Zoë", FamilyName="O'Brien", TotalCount=120, Achievements=achievements
+    )
 
 
 def _stored() -> model.AchievementData:
     a = model.AchievementData(
-        organisation_id=1, uln="3415521949", reference="J/602/3521", title="Adapt & fit", aim_type="Unit",
-        level="Level 3", grade="Distinction*", award_date=date(2010, 1, 1), created_at=datetime(2020, 1, 1),
+        organisation_id=1,
+        uln="3415521949",
+        reference="J/602/3521",
+        title="Adapt & fit",
+        aim_type="Unit",
+        level="Level 3",
+        grade="Distinction*",
+        award_date=date(2010, 1, 1),
+        created_at=datetime(2020, 1, 1),
     )
     a.id, a.version, a.under_challenge = 1, 4, True
     return a
 
 
 CASES = {
-    "a page of summaries": (t.LearnerAchievements, learner([
-        summary(), summary(AchievementId=2**31 - 1, Withdrawn=True, UnderDataChallenge="Y", Grade="Pass"),
-        summary(Type=None, Level=None, Grade=None, LanguageForAssessment=None, ProviderUkprn=None,
-                MisIdentifier=None),
-    ])),
+    "a page of summaries": (
+        t.LearnerAchievements,
+        learner(
+            [
+                summary(),
+                summary(AchievementId=2**31 - 1, Withdrawn=True, UnderDataChallenge="Y", Grade="Pass"),
+                summary(
+                    Type=None,
+                    Level=None,
+                    Grade=None,
+                    LanguageForAssessment=None,
+                    ProviderUkprn=None,
+                    MisIdentifier=None,
+                ),
+            ]
+        ),
+    ),
     "no achievements on the page": (t.LearnerAchievements, learner([])),
     "no achievements at all": (t.LearnerAchievements, learner(None)),
     "a missing summary in the page": (t.LearnerAchievements, learner([summary(), None])),
     "one summary": (t.AchievementSummary, summary(Subject="Ünïcödé 漢字 \t tab")),
     "mandatory members missing": (t.AchievementSummary, summary(Subject=None, AwardDate=None, Version=None)),
     "a summary as the service builds it": (t.AchievementSummary, convert.achievement_summary(_stored())),
-    "a summary inside an EDC": (t.EventDataChallenge, t.EventDataChallenge(
-        Reference="EDC0000001", AchievementId=7, Uln="3415521949", ProblemType="Grade", Description="x",
-        RecommendedAction="EditGrade", Status="New", DateRaised=datetime(2024, 1, 5, 12, 0, 0),
-        DueDate=date(2024, 2, 5), DaysOpen=3, Overdue=False, ActionVerified=False, Version=1,
-        Achievement=summary(),
-    )),
+    "a summary inside an EDC": (
+        t.EventDataChallenge,
+        t.EventDataChallenge(
+            Reference="EDC0000001",
+            AchievementId=7,
+            Uln="3415521949",
+            ProblemType="Grade",
+            Description="x",
+            RecommendedAction="EditGrade",
+            Status="New",
+            DateRaised=datetime(2024, 1, 5, 12, 0, 0),
+            DueDate=date(2024, 2, 5),
+            DaysOpen=3,
+            Overdue=False,
+            ActionVerified=False,
+            Version=1,
+            Achievement=summary(),
+        ),
+    ),
 }
 
 

@@ -11,8 +11,10 @@ SOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
 
 
 def envelope(children: int, child: str = "<s:x/>") -> bytes:
-    return (f'<soap:Envelope xmlns:soap="{SOAP11}" xmlns:s="urn:s"><soap:Body><s:Op>{child * children}</s:Op>'
-            "</soap:Body></soap:Envelope>").encode()
+    return (
+        f'<soap:Envelope xmlns:soap="{SOAP11}" xmlns:s="urn:s"><soap:Body><s:Op>{child * children}</s:Op>'
+        "</soap:Body></soap:Envelope>"
+    ).encode()
 
 
 def inspector(**changes: int) -> EnvelopeInspector:

@@ -62,7 +62,11 @@ def test_make_installs_from_one_lock_with_hashes_then_the_project_without_depend
 ) -> None:
     plan = subprocess.run(
         ["make", "-n", target, f"VENV={tmp_path / 'venv'}", "PYTHON=python3"],
-        cwd=REPO, capture_output=True, text=True, timeout=60, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
     ).stdout
     lock_name, other = lock.relative_to(REPO), not_lock.relative_to(REPO)
     assert f"pip install --require-hashes -r {lock_name}" in plan

@@ -16,9 +16,9 @@ from lrs_ws.observe import OBSERVATION_KEY, RequestObserver, observation_of
 from lrs_ws.soap.faults import fault_envelope
 
 
-def call(app: Any, path: str = "/ExternalService.svc", method: str = "POST") -> (
-    tuple[str, dict[str, str], bytes]
-):
+def call(
+    app: Any, path: str = "/ExternalService.svc", method: str = "POST"
+) -> tuple[str, dict[str, str], bytes]:
     seen: dict[str, Any] = {}
 
     def start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -131,9 +131,13 @@ def test_the_json_formatter_keeps_the_exception_type_and_drops_tracebacks_even_i
     entry = json.loads(formatter.format(record))
     assert entry["error"] == "ValueError" and "INSERT" not in json.dumps(entry)
     inside = logging.LogRecord(
-        "gunicorn.error", logging.WARNING, __file__, 1,
-        "Exception during worker exit:\nTraceback (most recent call last):\n  File \"x.py\", line 1",
-        None, None,
+        "gunicorn.error",
+        logging.WARNING,
+        __file__,
+        1,
+        'Exception during worker exit:\nTraceback (most recent call last):\n  File "x.py", line 1',
+        None,
+        None,
     )
     assert json.loads(formatter.format(inside))["msg"] == "Exception during worker exit: (traceback omitted)"
 

@@ -16,14 +16,24 @@ from lrs_ws.service.records import FIELD_NAMES
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"
 TODAY = date(2026, 6, 1)
 VALID = {
-    "AchievementAwardDate": "2025-07-01", "Action": 1, "ActionDate": "2025-07-02", "FamilyName": "Khan",
-    "GivenName": "Amira", "Grade": "Pass", "LanguageForAssessment": "English", "ProviderUkprn": "10000001",
-    "Uln": "1234567899", "UnitOrQualificationReferenceNumber": "J/602/3521",
+    "AchievementAwardDate": "2025-07-01",
+    "Action": 1,
+    "ActionDate": "2025-07-02",
+    "FamilyName": "Khan",
+    "GivenName": "Amira",
+    "Grade": "Pass",
+    "LanguageForAssessment": "English",
+    "ProviderUkprn": "10000001",
+    "Uln": "1234567899",
+    "UnitOrQualificationReferenceNumber": "J/602/3521",
 }
 # The field rules whose example is a literal value (control characters written as \x escapes).
 FIELD_RULES = [
-    r for r in record_rules.RULES
-    if r.kind is not None and issubclass(r.kind, e.InvalidValue | e.InvalidUln) and r.field in FIELD_NAMES
+    r
+    for r in record_rules.RULES
+    if r.kind is not None
+    and issubclass(r.kind, e.InvalidValue | e.InvalidUln)
+    and r.field in FIELD_NAMES
     and not r.example.startswith("(")
 ]
 
@@ -87,13 +97,16 @@ def test_rule_identifiers_are_unique_and_carry_the_code_and_category_of_their_er
     assert len(ids) == len(set(ids))
     by_id = {r.rule_id: r for r in record_rules.RULES}
     assert (by_id["ULN_CHECK_DIGIT"].code, by_id["ULN_CHECK_DIGIT"].category) == (
-        "WSEC0136", "FieldDataError"
+        "WSEC0136",
+        "FieldDataError",
     )
     assert (by_id["LEARNER_NAME_MISMATCH"].code, by_id["LEARNER_NAME_MISMATCH"].category) == (
-        "WSEC0111", "LearnerDataError"
+        "WSEC0111",
+        "LearnerDataError",
     )
     assert (by_id["AWARD_DATE_FUTURE"].code, by_id["AWARD_DATE_FUTURE"].category) == (
-        "WSEC0102", "BusinessRuleError"
+        "WSEC0102",
+        "BusinessRuleError",
     )
 
 

@@ -76,14 +76,16 @@ def test_a_cell_keeps_harmless_text_and_carries_no_control_character(value: str)
 
 def failed(mis: str, message: str = "The ULN is not valid.") -> b.FailedRecord:
     return b.FailedRecord(
-        4, stored_row({"MisIdentifier": mis, "Uln": "1", "UnitOrQualificationReferenceNumber": "X"}),
-        "WSEC0136", message,
+        4,
+        stored_row({"MisIdentifier": mis, "Uln": "1", "UnitOrQualificationReferenceNumber": "X"}),
+        "WSEC0136",
+        message,
     )
 
 
 def test_a_line_break_in_a_value_cannot_start_a_formula_row_in_the_error_file() -> None:
     text = batch.error_file(
-        [failed("A1\r=HYPERLINK(\"http://x\")"), failed("B2\n+1+1"), failed("C3\r\n@SUM(1)")]
+        [failed('A1\r=HYPERLINK("http://x")'), failed("B2\n+1+1"), failed("C3\r\n@SUM(1)")]
     )
     assert text is not None
     rows = read_back(text)

@@ -30,12 +30,22 @@ ZOE = RegisterEntry("Zoë", "Brontë", None, None, 0)
 CASES = [
     # (why, entry, claim, expected code, expected flags)
     ("same names", SOPHIE, Claim("Sophie", "Turner"), EXACT_MATCH, ()),
-    ("case and surrounding spaces are not differences", SOPHIE, Claim("  SOPHIE ", "turner "),
-     EXACT_MATCH, ()),
+    (
+        "case and surrounding spaces are not differences",
+        SOPHIE,
+        Claim("  SOPHIE ", "turner "),
+        EXACT_MATCH,
+        (),
+    ),
     ("same names, date of birth and gender", SOPHIE, Claim("Sophie", "Turner", BORN, 2), EXACT_MATCH, ()),
     ("gender 0 or 9 is not compared", SOPHIE, Claim("Sophie", "Turner", BORN, 9), EXACT_MATCH, ()),
-    ("a date of birth the register lacks is not compared", ZOE, Claim("Zoë", "Brontë", BORN),
-     EXACT_MATCH, ()),
+    (
+        "a date of birth the register lacks is not compared",
+        ZOE,
+        Claim("Zoë", "Brontë", BORN),
+        EXACT_MATCH,
+        (),
+    ),
     ("a hyphen missing", MARY, Claim("Mary Jane", "O'Brien"), SIMILAR_MATCH, ("VRF1",)),
     ("no hyphen, no space", MARY, Claim("maryjane", "O'Brien"), SIMILAR_MATCH, ("VRF1",)),
     ("an apostrophe missing", MARY, Claim("Mary-Jane", "OBrien"), SIMILAR_MATCH, ("VRF5",)),
@@ -43,23 +53,48 @@ CASES = [
     ("spaces inside a name", MARY, Claim("Mary-Jane", "O' Brien"), SIMILAR_MATCH, ("VRF5",)),
     ("diacritics dropped", ZOE, Claim("Zoe", "Bronte"), SIMILAR_MATCH, ("VRF1", "VRF5")),
     ("diacritics added", SOPHIE, Claim("Sophié", "Turner"), SIMILAR_MATCH, ("VRF1",)),
-    ("given and family names swapped", SOPHIE, Claim("Turner", "Sophie"),
-     SIMILAR_MATCH, ("VRF1", "VRF5", "VRF6")),
+    (
+        "given and family names swapped",
+        SOPHIE,
+        Claim("Turner", "Sophie"),
+        SIMILAR_MATCH,
+        ("VRF1", "VRF5", "VRF6"),
+    ),
     ("the previous family name", SOPHIE, Claim("Sophie", "Baker"), SIMILAR_MATCH, ("VRF5",)),
-    ("the previous family name, swapped", SOPHIE, Claim("Baker", "Sophie"),
-     SIMILAR_MATCH, ("VRF1", "VRF2", "VRF5", "VRF6")),
+    (
+        "the previous family name, swapped",
+        SOPHIE,
+        Claim("Baker", "Sophie"),
+        SIMILAR_MATCH,
+        ("VRF1", "VRF2", "VRF5", "VRF6"),
+    ),
     ("the previous family name, similar", SOPHIE, Claim("Sophie", "BAKER-"), SIMILAR_MATCH, ("VRF5", "VRF6")),
     ("a different gender", SOPHIE, Claim("Sophie", "Turner", BORN, 1), SIMILAR_MATCH, ("VRF8",)),
     ("another given name", SOPHIE, Claim("Sofia", "Turner"), NO_MATCH, ("VRF1", "VRF2", "VRF3")),
     ("another family name", SOPHIE, Claim("Sophie", "Smith"), NO_MATCH, ("VRF4", "VRF5", "VRF6")),
     ("a different date of birth", SOPHIE, Claim("Sophie", "Turner", date(2000, 6, 16)), NO_MATCH, ("VRF7",)),
-    ("a different date of birth and gender", SOPHIE, Claim("Sophie", "Turner", date(2001, 1, 1), 1),
-     NO_MATCH, ("VRF7", "VRF8")),
-    ("both names are the register's family names", SOPHIE, Claim("Turner", "Baker"),
-     NO_MATCH, ("VRF1", "VRF5")),
+    (
+        "a different date of birth and gender",
+        SOPHIE,
+        Claim("Sophie", "Turner", date(2001, 1, 1), 1),
+        NO_MATCH,
+        ("VRF7", "VRF8"),
+    ),
+    (
+        "both names are the register's family names",
+        SOPHIE,
+        Claim("Turner", "Baker"),
+        NO_MATCH,
+        ("VRF1", "VRF5"),
+    ),
     ("one register name matched twice", SOPHIE, Claim("Sophie", "Sophie"), NO_MATCH, ("VRF5", "VRF6")),
-    ("without a previous family name it is never tried", MARY, Claim("Mary-Jane", "Smith"),
-     NO_MATCH, ("VRF4", "VRF5")),
+    (
+        "without a previous family name it is never tried",
+        MARY,
+        Claim("Mary-Jane", "Smith"),
+        NO_MATCH,
+        ("VRF4", "VRF5"),
+    ),
 ]
 
 
@@ -75,8 +110,11 @@ def test_a_claim_is_answered_with_the_code_and_flags_of_the_rules(
 
 @pytest.mark.parametrize(
     ("claim", "code"),
-    [(Claim("Sophie", "Turner"), LINKED_MATCH), (Claim("Sophie", "Baker"), LINKED_SIMILAR_MATCH),
-     (Claim("Sam", "Smith"), NO_MATCH)],
+    [
+        (Claim("Sophie", "Turner"), LINKED_MATCH),
+        (Claim("Sophie", "Baker"), LINKED_SIMILAR_MATCH),
+        (Claim("Sam", "Smith"), NO_MATCH),
+    ],
     ids=["exact", "similar", "no match"],
 )
 def test_a_linked_learner_answers_the_linked_codes_and_a_mismatch_stays_a_mismatch(
@@ -92,8 +130,13 @@ def test_a_uln_not_on_the_register_is_not_found_without_flags() -> None:
 
 @pytest.mark.parametrize(
     ("written", "same_as"),
-    [("Mary-Jane", "mary jane"), ("O’Brien", "o'brien"), ("Zoë", "ZOE"), ("St. John", "stjohn"),
-     ("Anne\u2013Marie", "annemarie")],
+    [
+        ("Mary-Jane", "mary jane"),
+        ("O’Brien", "o'brien"),
+        ("Zoë", "ZOE"),
+        ("St. John", "stjohn"),
+        ("Anne\u2013Marie", "annemarie"),
+    ],
 )
 def test_similar_names_ignore_case_diacritics_spaces_hyphens_apostrophes_and_full_stops(
     written: str, same_as: str
@@ -123,8 +166,12 @@ def test_a_uln_is_linked_into_a_master() -> None:
     [
         (learner("2406813575"), learner("2406813575"), [], "cannot be linked into itself"),
         (learner("5719032648", "1234567899"), learner("2406813575"), [], "already linked into 1234567899"),
-        (learner("5719032648"), learner("2406813575", "1234567899"), [],
-         "is itself linked into 1234567899: link 5719032648 into 1234567899 instead"),
+        (
+            learner("5719032648"),
+            learner("2406813575", "1234567899"),
+            [],
+            "is itself linked into 1234567899: link 5719032648 into 1234567899 instead",
+        ),
         (learner("5719032648"), learner("2406813575"), ["1234567899"], "is the master of 1234567899"),
     ],
     ids=["itself", "already linked", "chain through the master", "chain through the old ULN"],

@@ -72,22 +72,66 @@ _COUNT_COLUMNS = {
 }
 
 ACHIEVEMENT_COLUMNS = (
-    "id", "organisation_id", "uln", "reference", "title", "aim_type", "level", "grade", "award_date",
-    "language", "provider_ukprn", "mis_identifier", "status", "withdrawn", "withdrawn_reason", "deleted",
-    "under_challenge", "created_at", "updated_at", "version",
+    "id",
+    "organisation_id",
+    "uln",
+    "reference",
+    "title",
+    "aim_type",
+    "level",
+    "grade",
+    "award_date",
+    "language",
+    "provider_ukprn",
+    "mis_identifier",
+    "status",
+    "withdrawn",
+    "withdrawn_reason",
+    "deleted",
+    "under_challenge",
+    "created_at",
+    "updated_at",
+    "version",
 )
 AUDIT_COLUMNS = (
-    "at", "user_id", "username", "organisation_id", "operation", "achievement_id", "edc_id", "before",
-    "after", "request_id",
+    "at",
+    "user_id",
+    "username",
+    "organisation_id",
+    "operation",
+    "achievement_id",
+    "edc_id",
+    "before",
+    "after",
+    "request_id",
 )
 PAYLOAD_COLUMNS = ("job_id", "first_index", "record_count", "records")
 VERIFY_COLUMNS = (
-    "job_id", "line_no", "uln", "response_code", "failure_flags", "master_uln", "error_code", "error_message",
+    "job_id",
+    "line_no",
+    "uln",
+    "response_code",
+    "failure_flags",
+    "master_uln",
+    "error_code",
+    "error_message",
 )
 OUTCOME_COLUMNS = (
-    "job_id", "line_no", "state", "outcome", "promoted", "achievement_status", "achievement_id", "error_code",
-    "error_category", "error_message", "payload", "rule_id", "field",
+    "job_id",
+    "line_no",
+    "state",
+    "outcome",
+    "promoted",
+    "achievement_status",
+    "achievement_id",
+    "error_code",
+    "error_category",
+    "error_message",
+    "payload",
+    "rule_id",
+    "field",
 )
+
 
 def _cursor(result: Any) -> CursorResult[Any]:
     """The result of an INSERT/UPDATE statement (it has rowcount and inserted_primary_key)."""
@@ -159,9 +203,7 @@ class BatchRepository:
     def add_payloads(self, job_id: int, chunks: Iterable[PayloadChunk]) -> int:
         total = 0
         for batch in _chunks(chunks, PAYLOAD_ROWS_PER_INSERT):
-            bulk.insert_rows(
-                self.session, P, PAYLOAD_COLUMNS, [(job_id, *chunk) for chunk in batch]
-            )
+            bulk.insert_rows(self.session, P, PAYLOAD_COLUMNS, [(job_id, *chunk) for chunk in batch])
             total += sum(chunk.record_count for chunk in batch)
         return total
 
@@ -185,11 +227,7 @@ class BatchRepository:
         where = and_(J.c.organisation_id == organisation_id, J.c.kind == kind)
         total = self.session.scalar(select(func.count()).select_from(J).where(where)) or 0
         rows = self.session.execute(
-            self._select_jobs()
-            .where(where)
-            .order_by(J.c.id.desc())
-            .offset(page.offset)
-            .limit(page.size)
+            self._select_jobs().where(where).order_by(J.c.id.desc()).offset(page.offset).limit(page.size)
         ).all()
         return total, [_job(r) for r in rows]
 
@@ -202,7 +240,11 @@ class BatchRepository:
         )
         for row in self.session.execute(stmt):
             yield b.FailedRecord(
-                row.line_no, row.payload, row.error_code or "", row.error_message or "", row.rule_id or "",
+                row.line_no,
+                row.payload,
+                row.error_code or "",
+                row.error_message or "",
+                row.rule_id or "",
                 row.field or "",
             )
 
@@ -215,11 +257,14 @@ class BatchRepository:
         return _cursor(cancelled).rowcount == 1
 
     def leased_jobs(self, now: datetime) -> int:
-        return self.session.scalar(
-            select(func.count())
-            .select_from(J)
-            .where(J.c.status == b.IN_PROGRESS, J.c.lease_expires_at >= now)
-        ) or 0
+        return (
+            self.session.scalar(
+                select(func.count())
+                .select_from(J)
+                .where(J.c.status == b.IN_PROGRESS, J.c.lease_expires_at >= now)
+            )
+            or 0
+        )
 
     # -- queue limit and retention ---------------------------------------------------------------------
 
@@ -358,7 +403,9 @@ class BatchRepository:
             update(J)
             .where(J.c.worker_id == worker_id, J.c.status == b.IN_PROGRESS)
             .values(
-                status=b.WAITING, lease_expires_at=None, heartbeat_at=now,
+                status=b.WAITING,
+                lease_expires_at=None,
+                heartbeat_at=now,
                 attempts=J.c.attempts + (1 if count_takeover else 0),
             )
             .returning(J.c.id)
@@ -433,9 +480,13 @@ class BatchRepository:
             # The keys as arrays joined column by column (unnest): one parameter each, whatever their number.
             # Each key gets its own indexed lookup (LATERAL, kept from being merged into the join by OFFSET
             # 0): PostgreSQL would otherwise hash all of a learner's achievements when it holds thousands.
-            wanted: Any = func.unnest(
-                *[bindparam(None, [k[i] for k in keys], type_=ARRAY(t)) for i, t in enumerate(types)]
-            ).table_valued(*columns).render_derived(name="wanted")
+            wanted: Any = (
+                func.unnest(
+                    *[bindparam(None, [k[i] for k in keys], type_=ARRAY(t)) for i, t in enumerate(types)]
+                )
+                .table_valued(*columns)
+                .render_derived(name="wanted")
+            )
             per_key = (
                 select(achievements)
                 .where(*live, *[T[c] == wanted.c[c] for c in columns])
@@ -447,9 +498,11 @@ class BatchRepository:
         # the index for each: one parameter and one statement compiled once (a VALUES list is compiled anew
         # for every chunk, and a row-value IN list is planned as a scan of the organisation's achievements).
         rows = func.json_each(bindparam(None, json.dumps(keys, default=str))).table_valued("value")
-        wanted = select(
-            *[func.json_extract(rows.c.value, f"$[{i}]").label(c) for i, c in enumerate(columns)]
-        ).cte("wanted").prefix_with("MATERIALIZED")
+        wanted = (
+            select(*[func.json_extract(rows.c.value, f"$[{i}]").label(c) for i, c in enumerate(columns)])
+            .cte("wanted")
+            .prefix_with("MATERIALIZED")
+        )
         return (
             select(model.Achievement)
             .select_from(wanted)
@@ -462,11 +515,32 @@ class BatchRepository:
             return
         ids = self._reserve_achievement_ids(len(new))
         bulk.insert_rows(
-            self.session, achievements, ACHIEVEMENT_COLUMNS,
+            self.session,
+            achievements,
+            ACHIEVEMENT_COLUMNS,
             [
-                (new_id, a.organisation_id, a.uln, a.reference, a.title, a.aim_type, a.level, a.grade,
-                 a.award_date, a.language, a.provider_ukprn, a.mis_identifier, a.status, a.withdrawn,
-                 a.withdrawn_reason, a.deleted, a.under_challenge, a.created_at, a.updated_at, version)
+                (
+                    new_id,
+                    a.organisation_id,
+                    a.uln,
+                    a.reference,
+                    a.title,
+                    a.aim_type,
+                    a.level,
+                    a.grade,
+                    a.award_date,
+                    a.language,
+                    a.provider_ukprn,
+                    a.mis_identifier,
+                    a.status,
+                    a.withdrawn,
+                    a.withdrawn_reason,
+                    a.deleted,
+                    a.under_challenge,
+                    a.created_at,
+                    a.updated_at,
+                    version,
+                )
                 for a, new_id, version in zip(new, ids, versions, strict=True)
             ],
         )
@@ -500,17 +574,35 @@ class BatchRepository:
         )
         for e in events:
             feed.note(
-                self.session, at=e["at"], operation=e["operation"], achievement_id=e["achievement_id"],
-                edc_id=e["edc_id"], before=e["before"],
+                self.session,
+                at=e["at"],
+                operation=e["operation"],
+                achievement_id=e["achievement_id"],
+                edc_id=e["edc_id"],
+                before=e["before"],
             )
 
     def insert_outcomes(self, job_id: int, outcomes: Sequence[b.RecordOutcome]) -> None:
         bulk.insert_rows(
-            self.session, R, OUTCOME_COLUMNS,
+            self.session,
+            R,
+            OUTCOME_COLUMNS,
             [
-                (job_id, o.line_no, o.state, o.outcome, o.promoted, o.achievement_status, o.achievement_id,
-                 o.error_code, o.error_category, (o.error_message or "")[:500] or None, o.payload, o.rule_id,
-                 o.field)
+                (
+                    job_id,
+                    o.line_no,
+                    o.state,
+                    o.outcome,
+                    o.promoted,
+                    o.achievement_status,
+                    o.achievement_id,
+                    o.error_code,
+                    o.error_category,
+                    (o.error_message or "")[:500] or None,
+                    o.payload,
+                    o.rule_id,
+                    o.field,
+                )
                 for o in outcomes
             ],
         )
@@ -527,7 +619,11 @@ class BatchRepository:
         counts = b.BatchCounts(records=records)
         rows = self.session.execute(
             select(
-                R.c.state, R.c.outcome, R.c.promoted, R.c.achievement_status, R.c.error_category,
+                R.c.state,
+                R.c.outcome,
+                R.c.promoted,
+                R.c.achievement_status,
+                R.c.error_category,
                 func.count().label("n"),
             )
             .where(R.c.job_id == job_id)
@@ -542,7 +638,12 @@ class BatchRepository:
         return counts
 
     def finish(
-        self, job_id: int, worker_id: str | None, status: str, reason: str | None, counts: b.BatchCounts,
+        self,
+        job_id: int,
+        worker_id: str | None,
+        status: str,
+        reason: str | None,
+        counts: b.BatchCounts,
         now: datetime,
     ) -> bool:
         stmt = update(J).where(J.c.id == job_id)
@@ -563,10 +664,20 @@ class BatchRepository:
 
     def insert_verify_results(self, job_id: int, results: Sequence[b.VerifyResult]) -> None:
         bulk.insert_rows(
-            self.session, V, VERIFY_COLUMNS,
+            self.session,
+            V,
+            VERIFY_COLUMNS,
             [
-                (job_id, r.line_no, r.uln[:20], r.response_code, " ".join(r.failure_flags) or None,
-                 r.master_uln, r.error_code, (r.error_message or "")[:500] or None)
+                (
+                    job_id,
+                    r.line_no,
+                    r.uln[:20],
+                    r.response_code,
+                    " ".join(r.failure_flags) or None,
+                    r.master_uln,
+                    r.error_code,
+                    (r.error_message or "")[:500] or None,
+                )
                 for r in results
             ],
         )
@@ -575,8 +686,13 @@ class BatchRepository:
         rows = self.session.execute(select(V).where(V.c.job_id == job_id).order_by(V.c.line_no)).all()
         return [
             b.VerifyResult(
-                r.line_no, r.uln, r.response_code, tuple((r.failure_flags or "").split()), r.master_uln,
-                r.error_code, r.error_message,
+                r.line_no,
+                r.uln,
+                r.response_code,
+                tuple((r.failure_flags or "").split()),
+                r.master_uln,
+                r.error_code,
+                r.error_message,
             )
             for r in rows
         ]

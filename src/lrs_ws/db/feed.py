@@ -38,14 +38,48 @@ _PENDING = "lrs_ws.feed.pending"
 CURSOR_KEY_NAME = "change_feed_cursor"
 _IN_CHUNK = 500
 COLUMNS = (
-    "organisation_id", "seq", "at", "kind", "achievement_id", "uln", "from_uln", "reference", "title",
-    "aim_type", "level", "grade", "award_date", "language", "provider_ukprn", "mis_identifier", "status",
-    "withdrawn", "deleted", "under_challenge", "version", "edc_id", "edc_status", "edc_decision",
+    "organisation_id",
+    "seq",
+    "at",
+    "kind",
+    "achievement_id",
+    "uln",
+    "from_uln",
+    "reference",
+    "title",
+    "aim_type",
+    "level",
+    "grade",
+    "award_date",
+    "language",
+    "provider_ukprn",
+    "mis_identifier",
+    "status",
+    "withdrawn",
+    "deleted",
+    "under_challenge",
+    "version",
+    "edc_id",
+    "edc_status",
+    "edc_decision",
     "edc_action_verified",
 )
 _ACHIEVEMENT_FIELDS = (
-    "uln", "reference", "title", "aim_type", "level", "grade", "award_date", "language", "provider_ukprn",
-    "mis_identifier", "status", "withdrawn", "deleted", "under_challenge", "version",
+    "uln",
+    "reference",
+    "title",
+    "aim_type",
+    "level",
+    "grade",
+    "award_date",
+    "language",
+    "provider_ukprn",
+    "mis_identifier",
+    "status",
+    "withdrawn",
+    "deleted",
+    "under_challenge",
+    "version",
 )
 
 
@@ -63,7 +97,12 @@ def _pending(session: Session) -> list[_Noted]:
 
 
 def note(
-    session: Session, *, at: datetime, operation: str, achievement_id: int | None, edc_id: int | None,
+    session: Session,
+    *,
+    at: datetime,
+    operation: str,
+    achievement_id: int | None,
+    edc_id: int | None,
     before: str | None,
 ) -> None:
     """Remember an audited change for the feed (nothing is written until `publish`)."""
@@ -133,7 +172,9 @@ def publish(session: Session) -> None:
         first[organisation_id] = _take(session, organisation_id, taken) - taken + 1
     rows = _by_id(session, achievements, [A[f] for f in _ACHIEVEMENT_FIELDS], owners)
     edcs = _by_id(
-        session, event_data_challenges, [E.status, E.decision, E.action_verified],
+        session,
+        event_data_challenges,
+        [E.status, E.decision, E.action_verified],
         (n.edc_id for n in pending if n.edc_id is not None),
     )
     out: list[tuple[Any, ...]] = []
@@ -146,8 +187,17 @@ def publish(session: Session) -> None:
             from_uln = n.from_uln if kind in (feed.TRANSFERRED_OUT, feed.TRANSFERRED_IN) else None
             # a: (id, *_ACHIEVEMENT_FIELDS), the first of which is the ULN.
             out.append(
-                (organisation_id, first[organisation_id], n.at, kind, n.achievement_id, a[1], from_uln,
-                 *a[2:], *edc_part)
+                (
+                    organisation_id,
+                    first[organisation_id],
+                    n.at,
+                    kind,
+                    n.achievement_id,
+                    a[1],
+                    from_uln,
+                    *a[2:],
+                    *edc_part,
+                )
             )
             first[organisation_id] += 1
     bulk.insert_rows(session, C, COLUMNS, out)
@@ -192,10 +242,19 @@ class ChangeFeedRepository:
 
 def _change(organisation_id: int, row: Any) -> feed.Change:
     a = model.AchievementData(
-        organisation_id=organisation_id, uln=row.uln, reference=row.reference, title=row.title,
-        aim_type=row.aim_type, level=row.level, grade=row.grade, award_date=row.award_date,
-        language=row.language, provider_ukprn=row.provider_ukprn, mis_identifier=row.mis_identifier,
-        status=row.status, created_at=row.at,
+        organisation_id=organisation_id,
+        uln=row.uln,
+        reference=row.reference,
+        title=row.title,
+        aim_type=row.aim_type,
+        level=row.level,
+        grade=row.grade,
+        award_date=row.award_date,
+        language=row.language,
+        provider_ukprn=row.provider_ukprn,
+        mis_identifier=row.mis_identifier,
+        status=row.status,
+        created_at=row.at,
     )
     a.id = row.achievement_id
     a.version = row.version
@@ -204,8 +263,14 @@ def _change(organisation_id: int, row: Any) -> feed.Change:
     a.deleted = bool(row.deleted)
     edc = row.edc_id is not None
     return feed.Change(
-        seq=row.seq, at=row.at, kind=row.kind, achievement=a, deleted=a.deleted, from_uln=row.from_uln,
+        seq=row.seq,
+        at=row.at,
+        kind=row.kind,
+        achievement=a,
+        deleted=a.deleted,
+        from_uln=row.from_uln,
         edc_reference=model.format_edc_reference(row.edc_id) if edc else None,
-        edc_status=row.edc_status, edc_decision=row.edc_decision,
+        edc_status=row.edc_status,
+        edc_decision=row.edc_decision,
         edc_action_verified=bool(row.edc_action_verified) if edc else None,
     )

@@ -29,7 +29,9 @@ class MaintenanceRepository:
     def open(self, window: MaintenanceWindow) -> None:
         self.session.execute(
             insert(M).values(
-                started_at=window.started_at, until=window.until, message=window.message,
+                started_at=window.started_at,
+                until=window.until,
+                message=window.message,
                 started_by=window.started_by,
             )
         )

@@ -46,7 +46,8 @@ class DatabaseGauges:
 
     def _batch_queue(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
-            "lrs_ws_batch_queue_depth", "Batch jobs not finished yet, by status (Waiting, InProgress).",
+            "lrs_ws_batch_queue_depth",
+            "Batch jobs not finished yet, by status (Waiting, InProgress).",
             labels=["status"],
         )
         oldest = GaugeMetricFamily(
@@ -82,11 +83,13 @@ class DatabaseGauges:
         try:
             with self.engine.connect() as conn:
                 pending = conn.scalar(
-                    select(func.count()).select_from(outbox_messages)
+                    select(func.count())
+                    .select_from(outbox_messages)
                     .where(and_(unsent, outbox_messages.c.given_up_at.is_(None)))
                 )
                 abandoned = conn.scalar(
-                    select(func.count()).select_from(outbox_messages)
+                    select(func.count())
+                    .select_from(outbox_messages)
                     .where(and_(unsent, outbox_messages.c.given_up_at.is_not(None)))
                 )
         except Exception as exc:

@@ -109,8 +109,12 @@ class OutboxRepository:
     ) -> bool:
         """Count one failed attempt; `give_up_at` parks the message for good (until requeued)."""
         return self._finish(
-            message_id, token, attempts=msg.c.attempts + 1, next_attempt_at=next_attempt_at,
-            last_error=error[:300], given_up_at=give_up_at,
+            message_id,
+            token,
+            attempts=msg.c.attempts + 1,
+            next_attempt_at=next_attempt_at,
+            last_error=error[:300],
+            given_up_at=give_up_at,
         )
 
     def release(self, message_id: int, token: str) -> bool:
@@ -145,7 +149,12 @@ class OutboxRepository:
         ).all()
         return [
             PendingMail(
-                r.id, r.recipient, r.subject, r.attempts, r.next_attempt_at, r.last_error,
+                r.id,
+                r.recipient,
+                r.subject,
+                r.attempts,
+                r.next_attempt_at,
+                r.last_error,
                 r.given_up_at is not None,
             )
             for r in rows

@@ -50,9 +50,17 @@ def _storable_id(value: int | None) -> bool:
 # The hot reads (a login, a learner, an achievement, a learner's page of achievements) as Core statements
 # built once, answered as plain data: no statement is built and no entity loaded per call.
 _LOGIN = (
-    select(users.c.id, users.c.username, users.c.password_hash, users.c.email, users.c.roles, users.c.active,
-           organisations.c.id.label("organisation_id"), organisations.c.ref,
-           organisations.c.active.label("organisation_active"))
+    select(
+        users.c.id,
+        users.c.username,
+        users.c.password_hash,
+        users.c.email,
+        users.c.roles,
+        users.c.active,
+        organisations.c.id.label("organisation_id"),
+        organisations.c.ref,
+        organisations.c.active.label("organisation_active"),
+    )
     .join_from(users, organisations, users.c.organisation_id == organisations.c.id)
     .where(users.c.username == bindparam("username"))
 )
@@ -88,10 +96,19 @@ def _page_for_learner(column: Any, descending: bool) -> Any:
 
 def _achievement_data(row: Any) -> model.AchievementData:
     a = model.AchievementData(
-        organisation_id=row.organisation_id, uln=row.uln, reference=row.reference, title=row.title,
-        aim_type=row.aim_type, level=row.level, grade=row.grade, award_date=row.award_date,
-        language=row.language, provider_ukprn=row.provider_ukprn, mis_identifier=row.mis_identifier,
-        status=row.status, created_at=row.created_at,
+        organisation_id=row.organisation_id,
+        uln=row.uln,
+        reference=row.reference,
+        title=row.title,
+        aim_type=row.aim_type,
+        level=row.level,
+        grade=row.grade,
+        award_date=row.award_date,
+        language=row.language,
+        provider_ukprn=row.provider_ukprn,
+        mis_identifier=row.mis_identifier,
+        status=row.status,
+        created_at=row.created_at,
     )
     a.id = row.id
     a.withdrawn = row.withdrawn
@@ -145,9 +162,15 @@ class UserRepository:
         if row is None:
             return None
         return Login(
-            user_id=row.id, username=row.username, password_hash=row.password_hash, email=row.email,
-            roles=row.roles, active=row.active, organisation_id=row.organisation_id,
-            organisation_ref=row.ref, organisation_active=row.organisation_active,
+            user_id=row.id,
+            username=row.username,
+            password_hash=row.password_hash,
+            email=row.email,
+            roles=row.roles,
+            active=row.active,
+            organisation_id=row.organisation_id,
+            organisation_ref=row.ref,
+            organisation_active=row.organisation_active,
         )
 
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
@@ -191,9 +214,14 @@ class LearnerRepository:
         if row is None:
             return None
         learner = model.LearnerData(
-            uln=row.uln, given_name=row.given_name, family_name=row.family_name,
-            date_of_birth=row.date_of_birth, gender=row.gender, postcode=row.postcode,
-            previous_family_name=row.previous_family_name, merged_into=row.merged_into,
+            uln=row.uln,
+            given_name=row.given_name,
+            family_name=row.family_name,
+            date_of_birth=row.date_of_birth,
+            gender=row.gender,
+            postcode=row.postcode,
+            previous_family_name=row.previous_family_name,
+            merged_into=row.merged_into,
         )
         learner.id = row.id
         return learner
@@ -345,8 +373,12 @@ class AuditRepository:
     def add(self, event: model.AuditEvent) -> None:
         self.session.add(event)
         feed.note(
-            self.session, at=event.at, operation=event.operation, achievement_id=event.achievement_id,
-            edc_id=event.edc_id, before=event.before,
+            self.session,
+            at=event.at,
+            operation=event.operation,
+            achievement_id=event.achievement_id,
+            edc_id=event.edc_id,
+            before=event.before,
         )
 
     def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]:
@@ -356,21 +388,21 @@ class AuditRepository:
             .order_by(audit_events.c.id)
         ).all()
 
-    def page_for_achievement(
-        self, achievement_id: int, page: Page
-    ) -> tuple[int, Sequence[model.AuditEvent]]:
+    def page_for_achievement(self, achievement_id: int, page: Page) -> tuple[int, Sequence[model.AuditEvent]]:
         where = audit_events.c.achievement_id == achievement_id
         total = self.session.scalar(select(func.count()).select_from(audit_events).where(where)) or 0
         rows = self.session.scalars(
-            select(model.AuditEvent).where(where).order_by(audit_events.c.id).offset(page.offset).limit(page.size)
+            select(model.AuditEvent)
+            .where(where)
+            .order_by(audit_events.c.id)
+            .offset(page.offset)
+            .limit(page.size)
         ).all()
         return total, rows
 
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]:
         return self.session.scalars(
-            select(model.AuditEvent)
-            .where(audit_events.c.edc_id == edc_id)
-            .order_by(audit_events.c.id)
+            select(model.AuditEvent).where(audit_events.c.edc_id == edc_id).order_by(audit_events.c.id)
         ).all()
 
     def for_user(self, user_id: int) -> Sequence[model.AuditEvent]:
@@ -399,7 +431,9 @@ class AuditRepository:
         for c in checks:
             after = ev.id > c.after_event_id if c.after_event_id is not None else ev.at >= c.since
             found = exists().where(
-                ev.achievement_id == c.achievement_id, ev.organisation_id == c.organisation_id, after,
+                ev.achievement_id == c.achievement_id,
+                ev.organisation_id == c.organisation_id,
+                after,
                 *self._changed_to(c.field, c.value),
             )
             parts.append(select(literal(c.edc_id, Integer).label("edc_id")).where(found))

@@ -27,7 +27,10 @@ class NonceRepository:
         PostgreSQL the second insert waits for the first transaction and then does nothing.
         """
         values = {
-            "username": username, "nonce_digest": digest, "token_created": created, "expires_at": expires_at
+            "username": username,
+            "nonce_digest": digest,
+            "token_created": created,
+            "expires_at": expires_at,
         }
         dialect = self.session.get_bind().dialect.name
         stmt: Any
@@ -205,7 +208,9 @@ class PasswordTokenRepository:
     def by_digest(self, digest: str) -> PasswordToken | None:
         row = self.session.execute(
             select(
-                password_tokens.c.id, password_tokens.c.user_id, password_tokens.c.expires_at,
+                password_tokens.c.id,
+                password_tokens.c.user_id,
+                password_tokens.c.expires_at,
                 password_tokens.c.used_at,
             ).where(password_tokens.c.token_digest == digest)
         ).first()

@@ -109,7 +109,10 @@ achievements = Table(
     # date) index beside it, scanning all of a learner's achievements of the reference for every key.
     Index(
         "ix_achievements_organisation_id_uln_reference_mis_identifier",
-        "organisation_id", "uln", "reference", "mis_identifier",
+        "organisation_id",
+        "uln",
+        "reference",
+        "mis_identifier",
     ),
 )
 
@@ -178,9 +181,7 @@ def start_mappers() -> None:
     mapper_registry.map_imperatively(model.Organisation, organisations)
     mapper_registry.map_imperatively(model.User, users)
     mapper_registry.map_imperatively(model.Learner, learners)
-    mapper_registry.map_imperatively(
-        model.Achievement, achievements, version_id_col=achievements.c.version
-    )
+    mapper_registry.map_imperatively(model.Achievement, achievements, version_id_col=achievements.c.version)
     mapper_registry.map_imperatively(
         model.EventDataChallenge, event_data_challenges, version_id_col=event_data_challenges.c.version
     )

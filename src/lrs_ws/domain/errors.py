@@ -101,8 +101,11 @@ class StaleVersion(DomainError):
     def __init__(self, expected: int | None, actual: int | None) -> None:
         super().__init__(
             "The record has been updated since you last obtained it"
-            + (f" (you sent version {expected}, it is now version {actual})."
-               if expected is not None else ".")
+            + (
+                f" (you sent version {expected}, it is now version {actual})."
+                if expected is not None
+                else "."
+            )
         )
         self.expected = expected
         self.actual = actual
@@ -154,7 +157,8 @@ class UnknownJob(DomainError):
     def __init__(self, job_id: object, *, operator: bool = False) -> None:
         # An operator sees every organisation's jobs: "for your organisation" would mislead there.
         super().__init__(
-            f"No batch job {job_id}." if operator
+            f"No batch job {job_id}."
+            if operator
             else f"Batch job {job_id} was not found for your organisation."
         )
         self.job_id = job_id

@@ -44,13 +44,12 @@ def check_ao_roles(roles: Iterable[str]) -> frozenset[str]:
     return chosen
 
 
-def check_admin_remains(
-    *, acting_on_self: bool, stays_admin: bool, other_active_admins: int
-) -> None:
+def check_admin_remains(*, acting_on_self: bool, stays_admin: bool, other_active_admins: int) -> None:
     """An organisation keeps at least one active AO_ADMIN: the last one cannot take away its own AO_ADMIN
     role nor deactivate itself (another AO_ADMIN acting on it always leaves that other one)."""
     if acting_on_self and not stays_admin and other_active_admins == 0:
         raise LastAdministrator()
+
 
 FINAL = "Final"
 PROVISIONAL = "Provisional"
@@ -63,7 +62,11 @@ ACCEPTED = "Accepted"
 REJECTED = "Rejected"
 DECISIONS = (ACCEPTED, REJECTED)
 PROBLEM_TYPES = (
-    "GradeIncorrect", "AwardDateIncorrect", "NotLearnersAchievement", "Duplicate", "NotCompleted"
+    "GradeIncorrect",
+    "AwardDateIncorrect",
+    "NotLearnersAchievement",
+    "Duplicate",
+    "NotCompleted",
 )
 RECOMMENDED_ACTIONS = ("EditGrade", "UpdateAwardDate", "TransferToLearner", "Delete", "Withdraw")
 EDC_DUE_AFTER = timedelta(weeks=5)
@@ -157,8 +160,10 @@ class LearnerData:
     def register_entry(self) -> RegisterEntry:
         """What verification compares a claim with."""
         return RegisterEntry(
-            given_name=self.given_name, family_name=self.family_name,
-            previous_family_name=self.previous_family_name, date_of_birth=self.date_of_birth,
+            given_name=self.given_name,
+            family_name=self.family_name,
+            previous_family_name=self.previous_family_name,
+            date_of_birth=self.date_of_birth,
             gender=self.gender,
         )
 

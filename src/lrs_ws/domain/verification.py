@@ -110,9 +110,7 @@ def exact_key(name: str) -> str:
 def similar_key(name: str) -> str:
     """The name with case, diacritics, spaces, hyphens, apostrophes and full stops ignored."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
-    return "".join(
-        c for c in decomposed if not unicodedata.combining(c) and c not in _IGNORED_IN_SIMILAR
-    )
+    return "".join(c for c in decomposed if not unicodedata.combining(c) and c not in _IGNORED_IN_SIMILAR)
 
 
 def _first_match(
@@ -137,16 +135,24 @@ def verify(claim: Claim, entry: RegisterEntry | None, *, linked: bool = False) -
     if entry is None:
         return Verification(ULN_NOT_FOUND)
     flags: list[str] = []
-    given_target = _first_match(claim.given_name, [
-        (_GIVEN, entry.given_name, GIVEN_VS_GIVEN),
-        (_FAMILY, entry.family_name, GIVEN_VS_FAMILY),
-        (_PREVIOUS, entry.previous_family_name, GIVEN_VS_PREVIOUS_FAMILY),
-    ], flags)
-    family_target = _first_match(claim.family_name, [
-        (_FAMILY, entry.family_name, FAMILY_VS_FAMILY),
-        (_PREVIOUS, entry.previous_family_name, FAMILY_VS_PREVIOUS_FAMILY),
-        (_GIVEN, entry.given_name, FAMILY_VS_GIVEN),
-    ], flags)
+    given_target = _first_match(
+        claim.given_name,
+        [
+            (_GIVEN, entry.given_name, GIVEN_VS_GIVEN),
+            (_FAMILY, entry.family_name, GIVEN_VS_FAMILY),
+            (_PREVIOUS, entry.previous_family_name, GIVEN_VS_PREVIOUS_FAMILY),
+        ],
+        flags,
+    )
+    family_target = _first_match(
+        claim.family_name,
+        [
+            (_FAMILY, entry.family_name, FAMILY_VS_FAMILY),
+            (_PREVIOUS, entry.previous_family_name, FAMILY_VS_PREVIOUS_FAMILY),
+            (_GIVEN, entry.given_name, FAMILY_VS_GIVEN),
+        ],
+        flags,
+    )
     names_match = (
         given_target is not None
         and family_target is not None

@@ -112,7 +112,8 @@ def _wait(wiring: Any, job_id: int, args: argparse.Namespace) -> Any:
                     print(
                         f"lrs-ws: no worker has picked up job {job_id} in {args.worker_wait:g} s; "
                         f"start one with `lrs-ws worker`{queued}",
-                        file=sys.stderr, flush=True,
+                        file=sys.stderr,
+                        flush=True,
                     )
                     if not args.keep_waiting:
                         return None
@@ -158,8 +159,13 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
 
         try:
             job_id = batch.submit_file(
-                wiring.uow_factory(), organisation_ref=args.org, username=args.user, email=args.email,
-                submission_type=args.type, filename=os.path.basename(args.file), rows=rows(),
+                wiring.uow_factory(),
+                organisation_ref=args.org,
+                username=args.user,
+                email=args.email,
+                submission_type=args.type,
+                filename=os.path.basename(args.file),
+                rows=rows(),
                 max_queued_records=settings.max_queued_records_per_org,
             )
         finally:
@@ -266,7 +272,8 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
         "--chunk-size", type=int, default=None, help="records per transaction (LRS_WS_WORKER_CHUNK_SIZE)"
     )
     p.add_argument(
-        "--id", default=None,
+        "--id",
+        default=None,
         help="this worker's name in the job table (default: host:pid:random; `lrs-ws serve` names its own)",
     )
     p.set_defaults(handler=cmd_worker)
@@ -283,16 +290,28 @@ def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[ty
     p.add_argument("--user", required=True, help="the user the job is submitted for")
     p.add_argument("--email", default=None, help="e-mail address of the job (default: the user's)")
     p.add_argument("--type", default="Final", help="Final (default) or Provisional")
-    p.add_argument("--encoding", default=DEFAULT_ENCODING,
-                   help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
+    p.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)",
+    )
     p.add_argument("--no-wait", action="store_true", help="print the job id and exit without waiting")
-    p.add_argument("--fail-on-errors", action="store_true",
-                   help="exit 1 when any record failed, even if the job is Successful")
-    p.add_argument("--worker-wait", type=float, default=5.0, metavar="SECONDS",
-                   help="when no worker has picked the job up after this long, say so and exit 3 "
-                        "(default: 5; the job stays queued)")
-    p.add_argument("--keep-waiting", action="store_true",
-                   help="with no worker running, say so but keep waiting for one")
+    p.add_argument(
+        "--fail-on-errors",
+        action="store_true",
+        help="exit 1 when any record failed, even if the job is Successful",
+    )
+    p.add_argument(
+        "--worker-wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="when no worker has picked the job up after this long, say so and exit 3 "
+        "(default: 5; the job stays queued)",
+    )
+    p.add_argument(
+        "--keep-waiting", action="store_true", help="with no worker running, say so but keep waiting for one"
+    )
     p.add_argument("--poll", type=float, default=0.5, help="seconds between progress checks")
     p.set_defaults(handler=cmd_batch_submit)
 

@@ -169,17 +169,25 @@ def deliver_due(
         give_up = is_permanent(exc) and failures >= settings.smtp_max_attempts
         delay = retry_delay(failures, settings.smtp_retry_base_seconds)
         error = describe_error(exc)
-        finish(lambda u: u.outbox.mark_failed(
-            queued.id, token, next_attempt_at=now + delay, error=error, give_up_at=now if give_up else None
-        ))
+        finish(
+            lambda u: u.outbox.mark_failed(
+                queued.id,
+                token,
+                next_attempt_at=now + delay,
+                error=error,
+                give_up_at=now if give_up else None,
+            )
+        )
         # Once per message and reason: an outage must not repeat the same line at every retry.
         # `lrs-ws mail status` shows each waiting message's last error.
         log.log(
             logging.WARNING if give_up or error != queued.last_error else logging.DEBUG,
             "mail delivery failed",
-            extra={"detail": f"outbox message {queued.id}, attempt {failures}"
-                             f"{' (given up)' if give_up else f', retried from {now + delay:%H:%M:%S} UTC'}"
-                             f": {error}"},
+            extra={
+                "detail": f"outbox message {queued.id}, attempt {failures}"
+                f"{' (given up)' if give_up else f', retried from {now + delay:%H:%M:%S} UTC'}"
+                f": {error}"
+            },
         )
 
     started = time.monotonic()
@@ -203,7 +211,7 @@ def deliver_due(
                 fail(queued, exc)
                 if not isinstance(exc, smtplib.SMTPRecipientsRefused | smtplib.SMTPDataError):
                     # The connection itself is unusable: the rest wait for the next round.
-                    for rest in claimed[index + 1:]:
+                    for rest in claimed[index + 1 :]:
                         fail(rest, exc)
                     break
                 continue

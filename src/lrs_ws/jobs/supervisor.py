@@ -141,5 +141,7 @@ class Supervisor:
             self.give_back(self.worker_id, counted)
         except Exception as exc:
             # The database may be down: the job's lease runs out instead.
-            log.error("could not give the batch job back", extra={"detail": self.worker_id,
-                                                                   "error": type(exc).__name__})
+            log.error(
+                "could not give the batch job back",
+                extra={"detail": self.worker_id, "error": type(exc).__name__},
+            )

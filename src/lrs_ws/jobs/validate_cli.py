@@ -30,8 +30,10 @@ def _write_error_file(path: Path, validation: Any, fmt: str) -> None:
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if fmt == "json":
             # The error file's columns as keys, with the values as submitted (JSON needs no cell escaping).
-            rows = [dict(zip(ERROR_FILE_HEADER, dataclasses.astuple(r), strict=True))
-                    for r in validation.records()]
+            rows = [
+                dict(zip(ERROR_FILE_HEADER, dataclasses.astuple(r), strict=True))
+                for r in validation.records()
+            ]
             json.dump(rows, fh, ensure_ascii=False, indent=1)
             fh.write("\n")
         else:
@@ -44,9 +46,13 @@ def cmd_batch_validate(args: argparse.Namespace, settings: Settings) -> int:
 
     with open_text(args.file, args.encoding) as fh:
         validation = batch_validation.validate_file(
-            open_wiring(settings).uow_factory(), organisation_ref=args.org, username=args.user,
-            submission_type=args.type, rows=batch.csv_rows(fh),
-            max_queued_records=settings.max_queued_records_per_org, chunk_size=settings.worker_chunk_size,
+            open_wiring(settings).uow_factory(),
+            organisation_ref=args.org,
+            username=args.user,
+            submission_type=args.type,
+            rows=batch.csv_rows(fh),
+            max_queued_records=settings.max_queued_records_per_org,
+            chunk_size=settings.worker_chunk_size,
         )
     c = validation.counts
     print_fields([("Type", validation.submission_type), ("NumberOfRecords", c.records), *outcome_counts(c)])
@@ -55,8 +61,10 @@ def cmd_batch_validate(args: argparse.Namespace, settings: Settings) -> int:
         return VALID
     path = _error_file_path(args)
     _write_error_file(path, validation, args.format)
-    print(f"{c.failed} of {c.records} records would fail; error file: {path}; nothing was stored",
-          file=sys.stderr)
+    print(
+        f"{c.failed} of {c.records} records would fail; error file: {path}; nothing was stored",
+        file=sys.stderr,
+    )
     return SOME_FAIL
 
 
@@ -77,14 +85,17 @@ def register_validate(batch: argparse._SubParsersAction) -> None:  # type: ignor
     p = batch.add_parser(
         "validate",
         help="check a CSV batch file as `batch submit` would, storing nothing (exit 0 all valid, 1 some "
-             "records fail, 2 the file is refused)",
+        "records fail, 2 the file is refused)",
     )
     p.add_argument("file")
     p.add_argument("--org", required=True, help="OrganisationRef of the submitting organisation")
     p.add_argument("--user", default=None, help="check as this user of the organisation (its roles too)")
     p.add_argument("--type", default="Final", help="Final (default) or Provisional")
-    p.add_argument("--encoding", default=DEFAULT_ENCODING,
-                   help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
+    p.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)",
+    )
     p.add_argument("--out", default=None, help="error file to write (default: FILE.errors.csv or .json)")
     p.add_argument("--format", choices=("csv", "json"), default="csv", help="error file format (default csv)")
     p.set_defaults(handler=cmd_batch_validate)

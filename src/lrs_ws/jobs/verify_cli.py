@@ -68,8 +68,19 @@ def _write_results(args: argparse.Namespace, results: Any, out_path: str) -> Non
                 r = by_line.get(line)
                 if r is None:
                     continue
-                write([line, row.get("Uln"), row.get("GivenName"), row.get("FamilyName"), r.response_code,
-                       " ".join(r.failure_flags), r.master_uln, r.error_code, r.error_message])
+                write(
+                    [
+                        line,
+                        row.get("Uln"),
+                        row.get("GivenName"),
+                        row.get("FamilyName"),
+                        r.response_code,
+                        " ".join(r.failure_flags),
+                        r.master_uln,
+                        r.error_code,
+                        r.error_message,
+                    ]
+                )
         os.replace(partial, out_path)
     except OSError as exc:
         raise CommandError(f"cannot write {out_path}: {exc.strerror or type(exc).__name__}") from None
@@ -98,8 +109,11 @@ def cmd_verify_submit(args: argparse.Namespace, settings: Settings) -> int:
 
         try:
             job_id, username = verify_batch.submit_file(
-                wiring.uow_factory(), organisation_ref=args.org, username=args.user,
-                filename=os.path.basename(args.file), rows=rows(),
+                wiring.uow_factory(),
+                organisation_ref=args.org,
+                username=args.user,
+                filename=os.path.basename(args.file),
+                rows=rows(),
                 max_queued_records=settings.max_queued_records_per_org,
             )
         finally:
@@ -134,17 +148,32 @@ def _verify_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     )
     p.add_argument("file")
     p.add_argument("--org", required=True, help="OrganisationRef of the submitting organisation")
-    p.add_argument("--user", default=None,
-                   help="the AO user the job is submitted for (default: the organisation's active "
-                        "AO_USER added first)")
-    p.add_argument("--out", default=None, metavar="FILE",
-                   help="where to write the results (default: FILE without .csv, then -verified.csv)")
-    p.add_argument("--encoding", default=DEFAULT_ENCODING,
-                   help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)")
-    p.add_argument("--worker-wait", type=float, default=5.0, metavar="SECONDS",
-                   help="when no worker has picked the job up after this long, say so and exit 3 "
-                        "(default: 5; the job stays queued)")
-    p.add_argument("--keep-waiting", action="store_true",
-                   help="with no worker running, say so but keep waiting for one")
+    p.add_argument(
+        "--user",
+        default=None,
+        help="the AO user the job is submitted for (default: the organisation's active AO_USER added first)",
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        metavar="FILE",
+        help="where to write the results (default: FILE without .csv, then -verified.csv)",
+    )
+    p.add_argument(
+        "--encoding",
+        default=DEFAULT_ENCODING,
+        help="the file's text encoding, any Python codec (default: UTF-8, with or without BOM)",
+    )
+    p.add_argument(
+        "--worker-wait",
+        type=float,
+        default=5.0,
+        metavar="SECONDS",
+        help="when no worker has picked the job up after this long, say so and exit 3 "
+        "(default: 5; the job stays queued)",
+    )
+    p.add_argument(
+        "--keep-waiting", action="store_true", help="with no worker running, say so but keep waiting for one"
+    )
     p.add_argument("--poll", type=float, default=0.5, help="seconds between progress checks")
     p.set_defaults(handler=cmd_verify_submit)

@@ -180,7 +180,8 @@ class BatchWorker:
         extra = {"job_id": job.id}
         if job.attempts > MAX_TAKEOVERS:
             PROCESSORS[job.kind].fail_job(
-                self.uow_factory(), job=job,
+                self.uow_factory(),
+                job=job,
                 reason=f"The job could not be processed: its worker stopped {job.attempts} times on it.",
             )
             return
@@ -202,7 +203,10 @@ class BatchWorker:
                 started = time.monotonic()
                 try:
                     result = PROCESSORS[job.kind].process_chunk(
-                        self.uow_factory(), job=job, worker_id=self.worker_id, chunk_size=size,
+                        self.uow_factory(),
+                        job=job,
+                        worker_id=self.worker_id,
+                        chunk_size=size,
                         lease_seconds=self.lease_seconds,
                     )
                 except bp.LeaseLost:
@@ -231,8 +235,11 @@ class BatchWorker:
                     one_by_one -= 1
                 elif result.processed:
                     chunk_size = next_chunk_size(
-                        chunk_size, result.processed, time.monotonic() - started,
-                        self.settings.worker_chunk_seconds, largest,
+                        chunk_size,
+                        result.processed,
+                        time.monotonic() - started,
+                        self.settings.worker_chunk_seconds,
+                        largest,
                     )
                 self.stats.records += result.processed
                 if self.on_chunk is not None:

@@ -28,8 +28,13 @@ def cmd_edc_raise(args: argparse.Namespace, settings: Settings) -> int:
     w = _wiring(settings)
     caller = operator_caller(w.uow_factory(), username=args.user)
     raised = edc_lifecycle.raise_edc(
-        w.uow_factory(), caller=caller, achievement_id=args.achievement, problem_type=args.problem,
-        description=args.description, recommended_action=args.action, supplied_value=args.value,
+        w.uow_factory(),
+        caller=caller,
+        achievement_id=args.achievement,
+        problem_type=args.problem,
+        description=args.description,
+        recommended_action=args.action,
+        supplied_value=args.value,
     )
     edc = raised.edc
     print(
@@ -138,11 +143,15 @@ def _edc_report_mail_commands(sub: argparse._SubParsersAction) -> None:  # type:
     edc = edc.add_subparsers(dest="edc_command", required=True)
     p = edc.add_parser("raise", help="raise an EDC against an achievement and e-mail the AO's EDC users")
     p.add_argument("--achievement", type=int, required=True, help="achievement id")
-    p.add_argument("--problem", required=True, help="GradeIncorrect, AwardDateIncorrect, "
-                   "NotLearnersAchievement, Duplicate or NotCompleted")
+    p.add_argument(
+        "--problem",
+        required=True,
+        help="GradeIncorrect, AwardDateIncorrect, NotLearnersAchievement, Duplicate or NotCompleted",
+    )
     p.add_argument("--description", required=True)
-    p.add_argument("--action", required=True,
-                   help="EditGrade, UpdateAwardDate, TransferToLearner, Delete or Withdraw")
+    p.add_argument(
+        "--action", required=True, help="EditGrade, UpdateAwardDate, TransferToLearner, Delete or Withdraw"
+    )
     p.add_argument("--value", default=None, help="the correct grade, award date (YYYY-MM-DD) or ULN")
     p.add_argument("--user", required=True, help="the LRS_SUPPORT user to act as (audited under this name)")
     p.set_defaults(handler=cmd_edc_raise)
@@ -169,7 +178,10 @@ def _edc_report_mail_commands(sub: argparse._SubParsersAction) -> None:  # type:
     p.add_argument("--limit", type=int, default=50, help="list at most this many unsent messages")
     p.set_defaults(handler=cmd_mail_status)
     p = mail.add_parser("retry", help="queue given-up messages again")
-    p.add_argument("--now", action="store_true",
-                   help="make every unsent message (waiting or given up) due and deliver them now; "
-                        "exits 1 when some could still not be sent")
+    p.add_argument(
+        "--now",
+        action="store_true",
+        help="make every unsent message (waiting or given up) due and deliver them now; "
+        "exits 1 when some could still not be sent",
+    )
     p.set_defaults(handler=cmd_mail_retry)

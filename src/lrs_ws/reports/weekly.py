@@ -73,10 +73,23 @@ class ReportRow:
 
     def cells(self) -> list[object]:
         return [
-            self.reference, self.uln, self.given_name, self.family_name, self.achievement_id,
-            self.achievement_reference, self.achievement_title, self.problem_type, self.recommended_action,
-            self.supplied_value, self.status, self.decision, self.action_verified, self.date_raised,
-            self.days_open, self.due_date, "Yes" if self.overdue else "No",
+            self.reference,
+            self.uln,
+            self.given_name,
+            self.family_name,
+            self.achievement_id,
+            self.achievement_reference,
+            self.achievement_title,
+            self.problem_type,
+            self.recommended_action,
+            self.supplied_value,
+            self.status,
+            self.decision,
+            self.action_verified,
+            self.date_raised,
+            self.days_open,
+            self.due_date,
+            "Yes" if self.overdue else "No",
         ]
 
 

@@ -72,7 +72,10 @@ def list_users(
         failures = uow.login_failures.counts_by_user_since(policy.window_start(utcnow()))
         return [
             UserRow(
-                u.username, refs.get(u.organisation_id, "?"), u.roles.replace(",", ", "), u.active,
+                u.username,
+                refs.get(u.organisation_id, "?"),
+                u.roles.replace(",", ", "),
+                u.active,
                 policy.locks_out(failures.get(u.username, 0)),
             )
             for u in uow.users.listed(only)
@@ -85,8 +88,14 @@ def unlock_user(uow: AbstractUnitOfWork, *, operator: str, username: str) -> Cha
         user, organisation = _user(uow, username)
         cleared = uow.login_failures.forget_user(user.username)
         audit.record_operator(
-            uow, operator, "user unlock", utcnow(), organisation_id=organisation.id, subject_user_id=user.id,
-            before={"User": user.username, "FailedLogins": cleared}, after={"User": user.username},
+            uow,
+            operator,
+            "user unlock",
+            utcnow(),
+            organisation_id=organisation.id,
+            subject_user_id=user.id,
+            before={"User": user.username, "FailedLogins": cleared},
+            after={"User": user.username},
         )
         uow.commit()
         return Change(user.username, cleared > 0)
@@ -100,8 +109,13 @@ def reset_password(uow: AbstractUnitOfWork, *, operator: str, username: str, pas
         user.password_hash = password_hash
         # The audit says that the password changed, never what it is or was.
         audit.record_operator(
-            uow, operator, "user reset-password", utcnow(), organisation_id=organisation.id,
-            subject_user_id=user.id, after={"User": user.username},
+            uow,
+            operator,
+            "user reset-password",
+            utcnow(),
+            organisation_id=organisation.id,
+            subject_user_id=user.id,
+            after={"User": user.username},
         )
         uow.commit()
         return Change(user.username, True)
@@ -116,17 +130,20 @@ def set_user_active(uow: AbstractUnitOfWork, *, operator: str, username: str, ac
         before = {"User": user.username, "Active": user.active}
         user.active = active
         audit.record_operator(
-            uow, operator, "user activate" if active else "user deactivate", utcnow(),
-            organisation_id=organisation.id, subject_user_id=user.id, before=before,
+            uow,
+            operator,
+            "user activate" if active else "user deactivate",
+            utcnow(),
+            organisation_id=organisation.id,
+            subject_user_id=user.id,
+            before=before,
             after={"User": user.username, "Active": active},
         )
         uow.commit()
         return Change(user.username, True)
 
 
-def set_user_roles(
-    uow: AbstractUnitOfWork, *, operator: str, username: str, roles: Iterable[str]
-) -> Change:
+def set_user_roles(uow: AbstractUnitOfWork, *, operator: str, username: str, roles: Iterable[str]) -> Change:
     """Replace the user's roles."""
     clean = model.check_roles(roles)
     with uow:
@@ -136,8 +153,14 @@ def set_user_roles(
         before = {"User": user.username, "Roles": user.roles}
         user.roles = clean
         audit.record_operator(
-            uow, operator, "user roles", utcnow(), organisation_id=organisation.id, subject_user_id=user.id,
-            before=before, after={"User": user.username, "Roles": clean},
+            uow,
+            operator,
+            "user roles",
+            utcnow(),
+            organisation_id=organisation.id,
+            subject_user_id=user.id,
+            before=before,
+            after={"User": user.username, "Roles": clean},
         )
         uow.commit()
         return Change(user.username, True)
@@ -164,8 +187,12 @@ def set_organisation_active(uow: AbstractUnitOfWork, *, operator: str, ref: str,
         before = {"Organisation": organisation.ref, "Active": organisation.active}
         organisation.active = active
         audit.record_operator(
-            uow, operator, "organisation activate" if active else "organisation deactivate", utcnow(),
-            organisation_id=organisation.id, before=before,
+            uow,
+            operator,
+            "organisation activate" if active else "organisation deactivate",
+            utcnow(),
+            organisation_id=organisation.id,
+            before=before,
             after={"Organisation": organisation.ref, "Active": active},
         )
         uow.commit()

@@ -97,7 +97,12 @@ def _change(
         mutate(uow, achievement, now)
         uow.flush()
         audit.record(
-            uow, caller, operation, now, achievement_id=achievement.id, before=before,
+            uow,
+            caller,
+            operation,
+            now,
+            achievement_id=achievement.id,
+            before=before,
             after=achievement.snapshot(),
         )
         uow.commit()
@@ -116,13 +121,20 @@ def edit_grade(
     caller.require(model.ROLE_AO_USER, OP_MANAGE)
     grade = values.check_grade(new_grade)
     return _change(
-        uow, caller, achievement_id, expected_version, "EditGrade",
+        uow,
+        caller,
+        achievement_id,
+        expected_version,
+        "EditGrade",
         lambda _u, a, now: a.edit_grade(grade, now),
     )
 
 
 def delete(
-    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None,
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    achievement_id: int | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
     """Hide the achievement from every operation; it and its audit trail stay in the database."""
@@ -147,7 +159,10 @@ def withdraw(
 
 
 def reinstate(
-    uow: AbstractUnitOfWork, *, caller: Caller, achievement_id: int | None,
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    achievement_id: int | None,
     expected_version: int | None = None,
 ) -> model.Achievement:
     """Reinstate a withdrawn achievement."""

@@ -67,8 +67,14 @@ def add_user(
 
 
 def new_learner(
-    *, uln: str, given_name: str, family_name: str, date_of_birth: date | None, gender: int,
-    postcode: str | None, previous_family_name: str | None = None,
+    *,
+    uln: str,
+    given_name: str,
+    family_name: str,
+    date_of_birth: date | None,
+    gender: int,
+    postcode: str | None,
+    previous_family_name: str | None = None,
 ) -> model.Learner:
     return model.Learner(
         uln=values.check_uln(uln),
@@ -95,8 +101,13 @@ def _link(uow: AbstractUnitOfWork, operator: str, uln: str, master_uln: str) -> 
         return False
     learner.link_into(master, linked_into_self=uow.learners.linked_into(learner.uln))
     audit.record_operator(
-        uow, operator, "learner link", utcnow(), organisation_id=None,
-        before={"Uln": learner.uln, "MergedInto": None}, after={"Uln": learner.uln, "MergedInto": master.uln},
+        uow,
+        operator,
+        "learner link",
+        utcnow(),
+        organisation_id=None,
+        before={"Uln": learner.uln, "MergedInto": None},
+        after={"Uln": learner.uln, "MergedInto": master.uln},
     )
     uow.flush()
     return True

@@ -103,6 +103,7 @@ class LoginPolicy:
     def locks_out(self, failures: int) -> bool:
         """A user name with this many failures in the window is refused without a password check."""
         return self.failure_limit > 0 and failures >= self.failure_limit
+
     # Set when the service runs behind the certificate-checking proxy (Settings.client_cert_header).
     require_client_certificate: bool = False
 

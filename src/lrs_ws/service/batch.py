@@ -35,8 +35,15 @@ DATE_FIELDS = frozenset({"AchievementAwardDate", "ActionDate", "DateofBirth"})
 INT_FIELDS = frozenset({"Action", "Gender"})
 # RuleId, Field and Value follow the columns the LRS error file has always had: its readers keep working.
 ERROR_FILE_HEADER = (
-    "Line", "MisIdentifier", "Uln", "UnitOrQualificationReferenceNumber", "ErrorCode", "ErrorMessage",
-    "RuleId", "Field", "Value",
+    "Line",
+    "MisIdentifier",
+    "Uln",
+    "UnitOrQualificationReferenceNumber",
+    "ErrorCode",
+    "ErrorMessage",
+    "RuleId",
+    "Field",
+    "Value",
 )
 
 
@@ -84,7 +91,7 @@ def chunk_records(chunks: Iterable[PayloadChunk], start: int, stop: int) -> list
     out: list[list[Any]] = []
     for chunk in chunks:
         items = json.loads(chunk.records)
-        out.extend(items[max(0, start - chunk.first_index): max(0, stop - chunk.first_index)])
+        out.extend(items[max(0, start - chunk.first_index) : max(0, stop - chunk.first_index)])
     return out
 
 
@@ -205,8 +212,14 @@ def submit(
         assert clean_email is not None
         job_id = uow.batches.add_job(
             NewJob(
-                caller.organisation_id, caller.user_id, caller.username, clean_email, status, b.SOURCE_SOAP,
-                None, utcnow(),
+                caller.organisation_id,
+                caller.user_id,
+                caller.username,
+                clean_email,
+                status,
+                b.SOURCE_SOAP,
+                None,
+                utcnow(),
             )
         )
         count = uow.batches.add_payloads(
@@ -297,7 +310,13 @@ def submit_file(
         assert clean_email is not None
         job_id = uow.batches.add_job(
             NewJob(
-                organisation.id, user.id, user.username, clean_email, status, b.SOURCE_FILE, clean_filename,
+                organisation.id,
+                user.id,
+                user.username,
+                clean_email,
+                status,
+                b.SOURCE_FILE,
+                clean_filename,
                 utcnow(),
             )
         )
@@ -403,9 +422,7 @@ def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     return job_status(uow, job_id=job_id)
 
 
-def job_errors(
-    uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str | None]], None]
-) -> int:
+def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str | None]], None]) -> int:
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0
     with uow:

@@ -24,7 +24,11 @@ def _error_file_bytes(uow: AbstractUnitOfWork, job_id: int) -> tuple[bytes | Non
 
 
 def job_finished_mail(
-    uow: AbstractUnitOfWork, job: b.BatchJob, status: str, counts: b.BatchCounts, reason: str | None,
+    uow: AbstractUnitOfWork,
+    job: b.BatchJob,
+    status: str,
+    counts: b.BatchCounts,
+    reason: str | None,
     ended: datetime,
 ) -> OutgoingMail:
     c = counts
@@ -54,8 +58,10 @@ def job_finished_mail(
         attachments = (Attachment(filename, "text/csv", data),)
         lines += ["", f"The failed records are listed in the attached {filename}."]
     elif too_large:
-        lines += ["", "The error file is too large to attach: read it with GetAchievementBatchJob "
-                      f"(JobId {job.id})."]
+        lines += [
+            "",
+            f"The error file is too large to attach: read it with GetAchievementBatchJob (JobId {job.id}).",
+        ]
     lines += ["", "This message was sent automatically by the LRS achievement web service."]
     return OutgoingMail(
         recipient=job.email,

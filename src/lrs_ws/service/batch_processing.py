@@ -158,8 +158,14 @@ def _refusal(item: list[Any], error: e.DomainError) -> b.RecordOutcome:
     code, category = record_error(type(error))
     rule = record_rules.rule_of(error)
     return b.RecordOutcome(
-        item[0], b.REFUSED, error_code=code, error_category=category, error_message=error.message,
-        payload=encode_values(item[1:]), rule_id=rule.rule_id, field=record_rules.field_of(rule, error),
+        item[0],
+        b.REFUSED,
+        error_code=code,
+        error_category=category,
+        error_message=error.message,
+        payload=encode_values(item[1:]),
+        rule_id=rule.rule_id,
+        field=record_rules.field_of(rule, error),
     )
 
 
@@ -337,8 +343,12 @@ def process_chunk(
             refused
             + [
                 b.RecordOutcome(
-                    row[0], b.APPLIED, outcome=_outcome_name(change), promoted=change.promoted,
-                    achievement_status=status, achievement_id=change.achievement.id,
+                    row[0],
+                    b.APPLIED,
+                    outcome=_outcome_name(change),
+                    promoted=change.promoted,
+                    achievement_status=status,
+                    achievement_id=change.achievement.id,
                 )
                 for row, change, status in applied
             ],
@@ -368,9 +378,17 @@ def refuse_next_record(
         code, category = record_error(None)
         batches.insert_outcomes(
             job.id,
-            [b.RecordOutcome(rows[0][0], b.REFUSED, error_code=code, error_category=category,
-                             error_message=INTERNAL_RECORD_MESSAGE, payload=encode_values(rows[0][1:]),
-                             rule_id=record_rules.rule_of(None).rule_id)],
+            [
+                b.RecordOutcome(
+                    rows[0][0],
+                    b.REFUSED,
+                    error_code=code,
+                    error_category=category,
+                    error_message=INTERNAL_RECORD_MESSAGE,
+                    payload=encode_values(rows[0][1:]),
+                    rule_id=record_rules.rule_of(None).rule_id,
+                )
+            ],
         )
         delta = b.BatchCounts()
         delta.count_refused(category)

@@ -94,8 +94,13 @@ def _audit(
     operation = "AddClientCertificate" if added else "RemoveClientCertificate"
     uow.audit.add(
         model.AuditEvent(
-            at=utcnow(), user_id=None, username=actor[:100], organisation_id=org.id, operation=operation,
-            before=None if added else change, after=change if added else None,
+            at=utcnow(),
+            user_id=None,
+            username=actor[:100],
+            organisation_id=org.id,
+            operation=operation,
+            before=None if added else change,
+            after=change if added else None,
             client_certificate=fingerprint,
         )
     )

@@ -48,8 +48,12 @@ LINKED_LEARNERS = [
 ]
 AIMS = [
     Aim(HEALTHCARE_UNIT, HEALTHCARE_TITLE, "Unit", "Level 3"),
-    Aim("K/501/5773", "Principles of personal responsibilities and working in a business environment", "Unit",
-        "Level 2"),
+    Aim(
+        "K/501/5773",
+        "Principles of personal responsibilities and working in a business environment",
+        "Unit",
+        "Level 2",
+    ),
     Aim("600/1166/X", "Level 2 Certificate in Health and Social Care", "Qualification", "Level 2"),
 ]
 
@@ -71,21 +75,31 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
             org_id = orgs[org_ref].id
             assert org_id is not None
             users[username] = model.User(
-                organisation_id=org_id, username=username, password_hash=password_hash, email=email,
+                organisation_id=org_id,
+                username=username,
+                password_hash=password_hash,
+                email=email,
                 roles=roles,
             )
             uow.users.add(users[username])
         for uln, given, family, dob, gender, postcode in LEARNERS:
             uow.learners.add(
                 model.Learner(
-                    uln=uln, given_name=given, family_name=family, date_of_birth=dob, gender=gender,
+                    uln=uln,
+                    given_name=given,
+                    family_name=family,
+                    date_of_birth=dob,
+                    gender=gender,
                     postcode=postcode,
                 )
             )
         for fields in LINKED_LEARNERS:
             uow.learners.add(
                 model.Learner(
-                    given_name="Sophie", date_of_birth=date(2000, 6, 15), gender=2, postcode="NE1 4ST",
+                    given_name="Sophie",
+                    date_of_birth=date(2000, 6, 15),
+                    gender=2,
+                    postcode="NE1 4ST",
                     **fields,
                 )
             )
@@ -103,14 +117,29 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
             org_id = orgs[org_ref].id
             assert org_id is not None
             a = model.Achievement(
-                organisation_id=org_id, uln="3415521949", reference=HEALTHCARE_UNIT, title=HEALTHCARE_TITLE,
-                aim_type="Unit", level="Level 3", grade=grade, award_date=date(2010, 1, day),
-                provider_ukprn="", language="", mis_identifier=f"{org_ref}-{day:02d}", created_at=now,
+                organisation_id=org_id,
+                uln="3415521949",
+                reference=HEALTHCARE_UNIT,
+                title=HEALTHCARE_TITLE,
+                aim_type="Unit",
+                level="Level 3",
+                grade=grade,
+                award_date=date(2010, 1, day),
+                provider_ukprn="",
+                language="",
+                mis_identifier=f"{org_ref}-{day:02d}",
+                created_at=now,
             )
             uow.achievements.add(a)
             uow.flush()
-            audit.record(uow, caller("demo1.edc" if org_ref == "DEMO01" else "demo2.edc"), "Create", now,
-                         achievement_id=a.id, after=a.snapshot())
+            audit.record(
+                uow,
+                caller("demo1.edc" if org_ref == "DEMO01" else "demo2.edc"),
+                "Create",
+                now,
+                achievement_id=a.id,
+                after=a.snapshot(),
+            )
             return a
 
         demo1 = [achievement("DEMO01", d) for d in (1, 2, 3)]
@@ -125,17 +154,30 @@ def load(uow: AbstractUnitOfWork, *, now: datetime | None = None) -> bool:
             assert a.id is not None
             raised = now - timedelta(days=days_ago)
             challenge = model.EventDataChallenge(
-                organisation_id=a.organisation_id, achievement_id=a.id, uln=a.uln,
-                given_name=learner_names[0], family_name=learner_names[1], problem_type=problem,
-                description=f"Demo challenge: {problem}", recommended_action=action, supplied_value=value,
-                raised_at=raised, raised_by=support.username,
+                organisation_id=a.organisation_id,
+                achievement_id=a.id,
+                uln=a.uln,
+                given_name=learner_names[0],
+                family_name=learner_names[1],
+                problem_type=problem,
+                description=f"Demo challenge: {problem}",
+                recommended_action=action,
+                supplied_value=value,
+                raised_at=raised,
+                raised_by=support.username,
             )
             uow.edcs.add(challenge)
             a.under_challenge = True
             uow.flush()
-            audit.record(uow, support, "RaiseEventDataChallenge", raised, edc_id=challenge.id,
-                         achievement_id=a.id,
-                         after={"Reference": challenge.reference, "Status": challenge.status})
+            audit.record(
+                uow,
+                support,
+                "RaiseEventDataChallenge",
+                raised,
+                edc_id=challenge.id,
+                achievement_id=a.id,
+                after={"Reference": challenge.reference, "Status": challenge.status},
+            )
             return challenge
 
         edc(demo1[0], 3, "GradeIncorrect", "EditGrade", "Merit")

@@ -147,10 +147,19 @@ def raise_edc(
         achievement.under_challenge = True
         uow.flush()
         audit.record(
-            uow, caller, "RaiseEventDataChallenge", now, edc_id=edc.id, achievement_id=achievement.id,
+            uow,
+            caller,
+            "RaiseEventDataChallenge",
+            now,
+            edc_id=edc.id,
+            achievement_id=achievement.id,
             after={
-                **edc_snapshot(edc), "Organisation": organisation.ref, "ProblemType": problem,
-                "RecommendedAction": action, "SuppliedValue": value, "DueDate": edc.due_date.isoformat(),
+                **edc_snapshot(edc),
+                "Organisation": organisation.ref,
+                "ProblemType": problem,
+                "RecommendedAction": action,
+                "SuppliedValue": value,
+                "DueDate": edc.due_date.isoformat(),
             },
         )
         recipients = uow.users.with_role(organisation.id, model.ROLE_EDC_USER)
@@ -183,8 +192,14 @@ def close_edc(
             )
             uow.flush()
         audit.record(
-            uow, caller, "CloseEventDataChallenge", now, edc_id=edc.id, achievement_id=edc.achievement_id,
-            before=before, after={**edc_snapshot(edc), "DateResolved": now.isoformat()},
+            uow,
+            caller,
+            "CloseEventDataChallenge",
+            now,
+            edc_id=edc.id,
+            achievement_id=edc.achievement_id,
+            before=before,
+            after={**edc_snapshot(edc), "DateResolved": now.isoformat()},
         )
         uow.commit()
         return EdcDetails(edc, achievement)

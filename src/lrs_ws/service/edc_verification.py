@@ -45,7 +45,9 @@ def _supplied(edc: model.EventDataChallenge) -> str:
 RULES: dict[str, _Rule] = {
     "EditGrade": _Rule("Grade", "grade changed to {value!r}", _supplied, lambda a: a.grade),
     "UpdateAwardDate": _Rule(
-        "AwardDate", "award date updated to {value}", _supplied,
+        "AwardDate",
+        "award date updated to {value}",
+        _supplied,
         lambda a: a.award_date.isoformat() if a.award_date else None,
     ),
     "TransferToLearner": _Rule("Uln", "transfer to ULN {value}", _supplied, lambda a: a.uln),
@@ -54,9 +56,7 @@ RULES: dict[str, _Rule] = {
 }
 
 
-def check_many(
-    uow: AbstractUnitOfWork, edcs: Sequence[model.EventDataChallenge]
-) -> dict[int, Verification]:
+def check_many(uow: AbstractUnitOfWork, edcs: Sequence[model.EventDataChallenge]) -> dict[int, Verification]:
     """`check` for many EDCs (a page of a list) in a fixed number of queries, whatever their number and
     however long their achievements' audit trails."""
     results: dict[int, Verification] = {}
@@ -78,13 +78,20 @@ def check_many(
         {(edc.achievement_id, edc.organisation_id) for edc, _ in todo}
     )
     decisions = uow.audit.latest({edc.id for edc, _ in todo}, DECISION_OPERATION)  # type: ignore[misc]
-    performed = uow.audit.performed([
-        ActionCheck(
-            edc.id, edc.achievement_id, edc.organisation_id, decisions.get(edc.id),  # type: ignore[arg-type]
-            edc.decided_at, rule.key, rule.target(edc),  # type: ignore[arg-type]
-        )
-        for edc, rule in todo
-    ])
+    performed = uow.audit.performed(
+        [
+            ActionCheck(
+                edc.id,  # type: ignore[arg-type]
+                edc.achievement_id,
+                edc.organisation_id,
+                decisions.get(edc.id),  # type: ignore[arg-type]
+                edc.decided_at,  # type: ignore[arg-type]
+                rule.key,
+                rule.target(edc),
+            )
+            for edc, rule in todo
+        ]
+    )
     for edc, rule in todo:
         target = rule.target(edc)
         wanted = rule.describe.format(value=target)
@@ -134,8 +141,14 @@ def refresh_many(
             edc.action_verified = result.verified
             uow.flush()
             audit.record(
-                uow, caller, VERIFIED_OPERATION, now, edc_id=edc.id, achievement_id=edc.achievement_id,
-                before=before, after={"Reference": edc.reference, "ActionVerified": edc.action_verified},
+                uow,
+                caller,
+                VERIFIED_OPERATION,
+                now,
+                edc_id=edc.id,
+                achievement_id=edc.achievement_id,
+                before=before,
+                after={"Reference": edc.reference, "ActionVerified": edc.action_verified},
             )
         results[edc.id] = result  # type: ignore[index]
     return results

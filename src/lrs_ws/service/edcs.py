@@ -55,9 +55,7 @@ def owned_edc(uow: AbstractUnitOfWork, caller: Caller, reference: str | None) ->
     return edc
 
 
-def list_edcs(
-    uow: AbstractUnitOfWork, *, caller: Caller, status: str | None, page: values.Page
-) -> EdcPage:
+def list_edcs(uow: AbstractUnitOfWork, *, caller: Caller, status: str | None, page: values.Page) -> EdcPage:
     """An AO's EDC users see their organisation's EDCs; LRS Business Support sees all."""
     caller.require_any((model.ROLE_EDC_USER, model.ROLE_LRS_SUPPORT), OP_EDC)
     wanted = _check_status(status)
@@ -83,8 +81,14 @@ def process(uow: AbstractUnitOfWork, *, caller: Caller, reference: str | None) -
         if edc.process():
             uow.flush()
             audit.record(
-                uow, caller, "ProcessEventDataChallenge", now,
-                edc_id=edc.id, achievement_id=edc.achievement_id, before=before, after=edc_snapshot(edc),
+                uow,
+                caller,
+                "ProcessEventDataChallenge",
+                now,
+                edc_id=edc.id,
+                achievement_id=edc.achievement_id,
+                before=before,
+                after=edc_snapshot(edc),
             )
         edc_verification.refresh(uow, edc, caller, now)
         achievement = uow.achievements.get(edc.achievement_id, caller.organisation_id)
@@ -116,8 +120,14 @@ def record_decision(
         edc.decide(decision, text, now)
         uow.flush()
         audit.record(
-            uow, caller, "RecordEventDataChallengeDecision", now,
-            edc_id=edc.id, achievement_id=edc.achievement_id, before=before, after=edc_snapshot(edc),
+            uow,
+            caller,
+            "RecordEventDataChallengeDecision",
+            now,
+            edc_id=edc.id,
+            achievement_id=edc.achievement_id,
+            before=before,
+            after=edc_snapshot(edc),
         )
         achievement = uow.achievements.get(edc.achievement_id, caller.organisation_id)
         uow.commit()

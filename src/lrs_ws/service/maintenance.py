@@ -30,11 +30,22 @@ def maintenance_status(uow: AbstractUnitOfWork) -> MaintenanceWindow | None:
         return uow.maintenance.current()
 
 
-def _audit(uow: AbstractUnitOfWork, operator: str, operation: str, now: datetime,
-           before: MaintenanceWindow | None, after: MaintenanceWindow | None) -> None:
+def _audit(
+    uow: AbstractUnitOfWork,
+    operator: str,
+    operation: str,
+    now: datetime,
+    before: MaintenanceWindow | None,
+    after: MaintenanceWindow | None,
+) -> None:
     audit.record_operator(
-        uow, operator, operation, now, organisation_id=None,
-        before=None if before is None else before.as_json(), after=None if after is None else after.as_json(),
+        uow,
+        operator,
+        operation,
+        now,
+        organisation_id=None,
+        before=None if before is None else before.as_json(),
+        after=None if after is None else after.as_json(),
     )
 
 

@@ -226,8 +226,11 @@ def _create(view: RecordView, caller: Caller, rec: CleanRecord, status: str, now
         if status == model.FINAL and target.status == model.PROVISIONAL and len(existing) == 1:
             before = target.snapshot()
             target.update_details(
-                grade=rec.grade, award_date=rec.award_date, language=rec.language,
-                provider_ukprn=rec.provider_ukprn, now=now,
+                grade=rec.grade,
+                award_date=rec.award_date,
+                language=rec.language,
+                provider_ukprn=rec.provider_ukprn,
+                now=now,
             )
             target.promote_to_final(now)
             return Change(ACTION_CREATE, "PromoteToFinal", target, before, target.snapshot(), promoted=True)
@@ -268,7 +271,12 @@ def apply(
         uow.achievements.add(achievement)
     uow.flush()
     audit.record(
-        uow, caller, f"{source}{change.operation}", now,
-        achievement_id=achievement.id, before=change.before, after=change.after,
+        uow,
+        caller,
+        f"{source}{change.operation}",
+        now,
+        achievement_id=achievement.id,
+        before=change.before,
+        after=change.after,
     )
     return Applied(change.action, achievement, change.promoted)

@@ -71,6 +71,7 @@ class OrganisationRepository(Protocol):
     def get(self, organisation_id: int) -> model.Organisation | None: ...
     def refs(self, organisation_ids: Collection[int]) -> dict[int, str]:
         """OrganisationRef by id, in one query."""
+
     def all(self) -> Sequence[model.Organisation]: ...
 
 
@@ -81,6 +82,7 @@ class UserRepository(Protocol):
     def login(self, username: str) -> Login | None: ...
     def listed(self, organisation_id: int | None) -> Sequence[model.User]:
         """Users by name: one organisation's, or everyone's for None."""
+
     def with_role(self, organisation_id: int, role: str) -> Sequence[model.User]: ...
 
 
@@ -89,8 +91,10 @@ class LearnerRepository(Protocol):
     def by_uln(self, uln: str) -> model.Learner | None: ...
     def by_ulns(self, ulns: Collection[str]) -> dict[str, model.Learner]:
         """The registered learners among `ulns`, by ULN, in one query."""
+
     def linked_into(self, uln: str) -> Sequence[str]:
         """The ULNs merged into this (master) one."""
+
     def view(self, uln: str) -> model.LearnerData | None:
         """The register's entry for reading only (not an entity to change)."""
 
@@ -104,17 +108,22 @@ class AchievementRepository(Protocol):
     def add(self, achievement: model.Achievement) -> None: ...
     def get(self, achievement_id: int, organisation_id: int | None) -> model.Achievement | None:
         """A live (not deleted) achievement; organisation_id None only for LRS-wide reads."""
+
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
         """Including deleted ones (their history stays readable to their owner)."""
+
     def get_any_many(self, keys: Collection[tuple[int, int]]) -> dict[int, model.Achievement]:
         """`get_any` for many (achievement id, organisation id) pairs in one query, by achievement id."""
+
     def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
         """`get` for reading only: plain data, not an entity to change."""
+
     def for_learner(
         self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
     ) -> tuple[int, Sequence[model.AchievementData]]:
         """The count of the learner's live achievements (with those of the ULNs merged into it) and one page
         of them, for reading only."""
+
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None
     ) -> Sequence[model.Achievement]: ...
@@ -133,16 +142,16 @@ class EdcRepository(Protocol):
 class AuditRepository(Protocol):
     def add(self, event: model.AuditEvent) -> None: ...
     def for_achievement(self, achievement_id: int) -> Sequence[model.AuditEvent]: ...
-    def page_for_achievement(
-        self, achievement_id: int, page: Page
-    ) -> tuple[int, Sequence[model.AuditEvent]]:
+    def page_for_achievement(self, achievement_id: int, page: Page) -> tuple[int, Sequence[model.AuditEvent]]:
         """How many events an achievement has, and one page of them, oldest first."""
+
     def for_edc(self, edc_id: int) -> Sequence[model.AuditEvent]: ...
     def for_user(self, user_id: int) -> Sequence[model.AuditEvent]:
         """The user-management changes made to one user, oldest first."""
 
     def latest(self, edc_ids: Collection[int], operation: str) -> dict[int, int]:
         """By EDC id, the id of its latest event of `operation` (EDCs without one are left out), one query."""
+
     def performed(self, checks: Sequence[ActionCheck]) -> set[int]:
         """The EDC ids of the checks an audit event satisfies, in one query that reads for each check only
         the achievement's events after its decision (never its whole trail)."""
@@ -180,6 +189,7 @@ class NonceRepository(Protocol):
 
     def remember(self, username: str, digest: str, created: datetime, expires_at: datetime) -> bool:
         """Store a nonce digest; False when this user already used it (a replay)."""
+
     def purge_expired(self, now: datetime) -> int: ...
 
 
@@ -188,13 +198,16 @@ class LoginFailureRepository(Protocol):
 
     def reserve(self, username: str, source: str, at: datetime, since: datetime, limit: int) -> bool:
         """Atomically record a failure for the pair unless `limit` are recorded since `since` (then False)."""
+
     def count_since(self, username: str, source: str, since: datetime) -> int: ...
     def count_user_since(self, username: str, since: datetime) -> int: ...
     def clear(self, username: str, source: str) -> None: ...
     def counts_by_user_since(self, since: datetime) -> dict[str, int]:
         """Per user name, the most failures any one source has in the window (what locks the user out)."""
+
     def forget_user(self, username: str) -> int:
         """Delete the user name's failures from every source (an operator unlocks it); returns how many."""
+
     def purge_before(self, before: datetime) -> int: ...
 
 
@@ -235,6 +248,7 @@ class PasswordTokenRepository(Protocol):
 class MaintenanceRepository(Protocol):
     def current(self) -> MaintenanceWindow | None:
         """The open maintenance window, if any."""
+
     def open(self, window: MaintenanceWindow) -> None: ...
     def close(self, now: datetime, by: str) -> bool:
         """End the open window; False when none was open."""
@@ -245,6 +259,7 @@ class ChangeFeedRepository(Protocol):
 
     def after(self, organisation_id: int, seq: int, limit: int) -> Sequence[feed.Change]:
         """Up to `limit` of the organisation's changes numbered above `seq`, in order."""
+
     def cursor_key(self) -> bytes:
         """The key the service signs feed cursors with (the same for every process)."""
 
@@ -292,4 +307,3 @@ class AbstractUnitOfWork(abc.ABC):
     @abc.abstractmethod
     def flush(self) -> None:
         """Send pending changes so generated ids are known."""
-

@@ -92,7 +92,7 @@ def list_users(
     with uow:
         users = uow.users.listed(caller.organisation_id)
         failures = _failures(uow, policy)
-        shown = users[page.offset: page.offset + page.size]
+        shown = users[page.offset : page.offset + page.size]
         return UserPage(len(users), [_view(u, failures.get(u.username, 0), policy) for u in shown])
 
 
@@ -146,8 +146,11 @@ def add_user(
         organisation = uow.organisations.get(caller.organisation_id)
         assert organisation is not None
         user = model.User(
-            organisation_id=caller.organisation_id, username=name, password_hash=unusable_password_hash(),
-            email=address, roles=chosen,
+            organisation_id=caller.organisation_id,
+            username=name,
+            password_hash=unusable_password_hash(),
+            email=address,
+            roles=chosen,
         )
         uow.users.add(user)
         uow.flush()
@@ -156,7 +159,11 @@ def add_user(
         uow.password_tokens.add(user.id, digest, now, expires)
         uow.outbox.add(_welcome(user, organisation, token, expires), now)
         audit.record(
-            uow, caller, "AddUser", now, subject_user_id=user.id,
+            uow,
+            caller,
+            "AddUser",
+            now,
+            subject_user_id=user.id,
             after={**_snapshot(user), "PasswordTokenExpires": expires.isoformat()},
         )
         uow.commit()
@@ -189,7 +196,12 @@ def set_user_roles(
         before = _snapshot(user)
         user.roles = new_roles
         audit.record(
-            uow, caller, "SetUserRoles", utcnow(), subject_user_id=user.id, before=before,
+            uow,
+            caller,
+            "SetUserRoles",
+            utcnow(),
+            subject_user_id=user.id,
+            before=before,
             after=_snapshot(user),
         )
         uow.commit()
@@ -206,14 +218,20 @@ def set_user_active(
         user = _member(uow, caller, username)
         if not active and user.has_role(model.ROLE_AO_ADMIN):
             model.check_admin_remains(
-                acting_on_self=user.id == caller.user_id, stays_admin=False,
+                acting_on_self=user.id == caller.user_id,
+                stays_admin=False,
                 other_active_admins=_other_active_admins(uow, user),
             )
         before = _snapshot(user)
         user.set_active(active)
         audit.record(
-            uow, caller, "ReactivateUser" if active else "DeactivateUser", utcnow(), subject_user_id=user.id,
-            before=before, after=_snapshot(user),
+            uow,
+            caller,
+            "ReactivateUser" if active else "DeactivateUser",
+            utcnow(),
+            subject_user_id=user.id,
+            before=before,
+            after=_snapshot(user),
         )
         uow.commit()
         return _view(user, _failures(uow, policy).get(user.username, 0), policy)
@@ -231,9 +249,15 @@ def unlock_user(
         cleared = uow.login_failures.forget_user(user.username)
         if cleared:
             audit.record(
-                uow, caller, "UnlockUser", utcnow(), subject_user_id=user.id,
+                uow,
+                caller,
+                "UnlockUser",
+                utcnow(),
+                subject_user_id=user.id,
                 before={
-                    "User": user.username, "FailedLogins": cleared, "LockedOut": policy.locks_out(failures)
+                    "User": user.username,
+                    "FailedLogins": cleared,
+                    "LockedOut": policy.locks_out(failures),
                 },
                 after={"User": user.username, "FailedLogins": 0, "LockedOut": False},
             )
@@ -291,7 +315,11 @@ def set_password(
         if not uow.password_tokens.use(found.id, now):
             raise e.InvalidPasswordToken()
         audit.record(
-            uow, Caller.of(user, organisation, request_id), "SetPassword", now, subject_user_id=user.id,
+            uow,
+            Caller.of(user, organisation, request_id),
+            "SetPassword",
+            now,
+            subject_user_id=user.id,
             after={"User": user.username, "PasswordSet": True},
         )
         uow.commit()

@@ -25,7 +25,11 @@ class VerifiedLearner:
 
 
 def check_claim(
-    *, given_name: str | None, family_name: str | None, date_of_birth: date | None, gender: int | None,
+    *,
+    given_name: str | None,
+    family_name: str | None,
+    date_of_birth: date | None,
+    gender: int | None,
     today: date,
 ) -> Claim:
     """The learner details a caller supplies, each checked by the register's own field rules."""
@@ -68,13 +72,19 @@ def verify_learner(
     now = utcnow()
     clean_uln = values.check_uln(uln)
     claim = check_claim(
-        given_name=given_name, family_name=family_name, date_of_birth=date_of_birth, gender=gender,
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=date_of_birth,
+        gender=gender,
         today=now.date(),
     )
     with uow:
         found = verify_against_register(uow.learners.by_uln, clean_uln, claim)
         audit.record(
-            uow, caller, "VerifyLearner", now,
+            uow,
+            caller,
+            "VerifyLearner",
+            now,
             after={"Uln": clean_uln, "ResponseCode": found.verification.response_code},
         )
         uow.commit()

@@ -33,7 +33,14 @@ log = logging.getLogger("lrs_ws.worker")
 MAX_LEARNERS = 5000
 FILE_FIELDS = ("Uln", "GivenName", "FamilyName", "DateOfBirth", "Gender")
 RESULTS_HEADER = (
-    "Line", "Uln", "GivenName", "FamilyName", "ResponseCode", "FailureFlags", "MasterUln", "ErrorCode",
+    "Line",
+    "Uln",
+    "GivenName",
+    "FamilyName",
+    "ResponseCode",
+    "FailureFlags",
+    "MasterUln",
+    "ErrorCode",
     "ErrorMessage",
 )
 INTERNAL_MESSAGE = "The learner could not be verified; quote the job id to LRS support."
@@ -68,13 +75,25 @@ def _check_count(count: int) -> None:
 
 
 def _store(
-    uow: AbstractUnitOfWork, *, caller: Caller, learners: Iterable[tuple[int, LearnerToVerify]],
-    source: str, filename: str | None, max_queued_records: int,
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    learners: Iterable[tuple[int, LearnerToVerify]],
+    source: str,
+    filename: str | None,
+    max_queued_records: int,
 ) -> int:
     job_id = uow.batches.add_job(
         NewJob(
-            caller.organisation_id, caller.user_id, caller.username, caller.email or "", "", source, filename,
-            utcnow(), kind=b.KIND_VERIFY,
+            caller.organisation_id,
+            caller.user_id,
+            caller.username,
+            caller.email or "",
+            "",
+            source,
+            filename,
+            utcnow(),
+            kind=b.KIND_VERIFY,
         )
     )
     chunks = batch.payload_chunks((line, v.payload()) for line, v in learners)
@@ -87,7 +106,10 @@ def _store(
 
 
 def submit(
-    uow: AbstractUnitOfWork, *, caller: Caller, learners: Sequence[LearnerToVerify] | None,
+    uow: AbstractUnitOfWork,
+    *,
+    caller: Caller,
+    learners: Sequence[LearnerToVerify] | None,
     max_queued_records: int,
 ) -> int:
     """SubmitVerifyBatchJob: store the job (Waiting) with its learners and return its id. Any organisation's
@@ -97,7 +119,11 @@ def submit(
     _check_count(len(items))
     with uow:
         job_id = _store(
-            uow, caller=caller, learners=enumerate(items, 1), source=b.SOURCE_SOAP, filename=None,
+            uow,
+            caller=caller,
+            learners=enumerate(items, 1),
+            source=b.SOURCE_SOAP,
+            filename=None,
             max_queued_records=max_queued_records,
         )
         uow.commit()
@@ -108,14 +134,22 @@ def file_rows(rows: Iterable[tuple[int, Mapping[str, str]]]) -> Iterator[tuple[i
     """A verification file's rows (header Uln,GivenName,FamilyName and optionally DateOfBirth, Gender)."""
     for line, row in rows:
         cells = {name: (row.get(name) or "").strip() or None for name in FILE_FIELDS}
-        yield line, LearnerToVerify(
-            cells["Uln"], cells["GivenName"], cells["FamilyName"], cells["DateOfBirth"], cells["Gender"]
+        yield (
+            line,
+            LearnerToVerify(
+                cells["Uln"], cells["GivenName"], cells["FamilyName"], cells["DateOfBirth"], cells["Gender"]
+            ),
         )
 
 
 def submit_file(
-    uow: AbstractUnitOfWork, *, organisation_ref: str, username: str | None, filename: str,
-    rows: Iterable[tuple[int, Mapping[str, str]]], max_queued_records: int,
+    uow: AbstractUnitOfWork,
+    *,
+    organisation_ref: str,
+    username: str | None,
+    filename: str,
+    rows: Iterable[tuple[int, Mapping[str, str]]],
+    max_queued_records: int,
 ) -> tuple[int, str]:
     """An operator submits a verification file for an organisation, as the named user or, without one, as
     the organisation's active AO user added first. Returns (job id, the user it was submitted as)."""
@@ -129,7 +163,10 @@ def submit_file(
                 )
         caller = Caller.of(user, organisation, "")
         job_id = _store(
-            uow, caller=caller, learners=file_rows(rows), source=b.SOURCE_FILE,
+            uow,
+            caller=caller,
+            learners=file_rows(rows),
+            source=b.SOURCE_FILE,
             filename=values.check_text("filename", filename, 255, required=True),
             max_queued_records=max_queued_records,
         )
@@ -202,8 +239,11 @@ def verify_item(
     try:
         clean_uln = values.check_uln(uln)
         claim = check_claim(
-            given_name=given, family_name=family, date_of_birth=_parse_date(born),
-            gender=_parse_gender(gender), today=today,
+            given_name=given,
+            family_name=family,
+            date_of_birth=_parse_date(born),
+            gender=_parse_gender(gender),
+            today=today,
         )
     except e.DomainError as exc:
         code = error_code(exc)
@@ -279,8 +319,15 @@ def refuse_next_record(
         if not rows:
             return False
         uow.batches.insert_verify_results(
-            job.id, [b.VerifyResult(rows[0][0], str(rows[0][1] or ""), error_code=INTERNAL_ERROR.code,
-                                    error_message=INTERNAL_MESSAGE)],
+            job.id,
+            [
+                b.VerifyResult(
+                    rows[0][0],
+                    str(rows[0][1] or ""),
+                    error_code=INTERNAL_ERROR.code,
+                    error_message=INTERNAL_MESSAGE,
+                )
+            ],
         )
         uow.batches.add_counts(job.id, b.BatchCounts(done=1, business_errors=1))
         uow.commit()

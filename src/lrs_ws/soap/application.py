@@ -26,8 +26,12 @@ from lrs_ws.soap.validation_schema import build_validation_schema
 log = logging.getLogger("lrs_ws.soap")
 
 # Spyne logs every fault with its traceback; our own request log line replaces those.
-_SPYNE_FAULT_LOGGERS = ("spyne.application", "spyne.application.client", "spyne.application.server",
-                        "spyne.server.wsgi")
+_SPYNE_FAULT_LOGGERS = (
+    "spyne.application",
+    "spyne.application.client",
+    "spyne.application.server",
+    "spyne.server.wsgi",
+)
 
 
 def silence_spyne_logging() -> None:
@@ -55,6 +59,7 @@ class LrsSoap11(Soap11):
         self.validation_schema = None
         if self.validator is self.SCHEMA_VALIDATION and value is not None:
             self.validation_schema = build_validation_schema(self.app.interface.docs.xml_schema)
+
     def create_in_document(self, ctx, charset=None):  # type: ignore[no-untyped-def]
         # The request guard has parsed and checked the envelope already: take its tree rather than parsing
         # the body a second time (the guard refuses id attributes, so there are no XML ids to resolve).
@@ -130,8 +135,9 @@ class LrsApplication(Application):
                 exc_info=True,
                 extra={"request_id": rc.request_id, "operation": rc.operation},
             )
-            raise domain_fault(INTERNAL_ERROR.code, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})",
-                               "Server") from None
+            raise domain_fault(
+                INTERNAL_ERROR.code, f"{INTERNAL_ERROR_MESSAGE} (request id {rc.request_id})", "Server"
+            ) from None
 
 
 def _on_method_call(ctx: Any) -> None:

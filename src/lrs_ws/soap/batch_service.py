@@ -76,9 +76,15 @@ def validation_response(v: batch_validation.Validation) -> AchievementBatchValid
         Type=v.submission_type,
         FailedRecords=[
             AchievementRecordFailure(
-                Line=f.line, MisIdentifier=f.mis_identifier, Uln=f.uln,
-                UnitOrQualificationReferenceNumber=f.reference, ErrorCode=f.error_code,
-                ErrorMessage=f.error_message, RuleId=f.rule_id, Field=f.field, Value=f.value,
+                Line=f.line,
+                MisIdentifier=f.mis_identifier,
+                Uln=f.uln,
+                UnitOrQualificationReferenceNumber=f.reference,
+                ErrorCode=f.error_code,
+                ErrorMessage=f.error_message,
+                RuleId=f.rule_id,
+                Field=f.field,
+                Value=f.value,
             )
             for f in v.records()
         ],
@@ -88,29 +94,50 @@ def validation_response(v: batch_validation.Validation) -> AchievementBatchValid
 class AchievementBatchService(ServiceBase):
     """Achievement batch jobs, wire-compatible with the LRS ExternalService."""
 
-    @rpc(User, Unicode(max_len=254), Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"),
-         _returns=SubmitAchievementBatchJobResponse, _out_variable_name="SubmitAchievementBatchJobResult")
+    @rpc(
+        User,
+        Unicode(max_len=254),
+        Unicode(max_len=40),
+        Array(Achievement, type_name="ArrayOfAchievement"),
+        _returns=SubmitAchievementBatchJobResponse,
+        _out_variable_name="SubmitAchievementBatchJobResult",
+    )
     def SubmitAchievementBatchJob(  # noqa: N802
-        ctx: Any, invokingUser: User | None, emailAddress: str | None,  # noqa: N803
-        submissionType: str | None, achievements: list[Achievement] | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        emailAddress: str | None,  # noqa: N803
+        submissionType: str | None,
+        achievements: list[Achievement] | None,  # noqa: N803
     ) -> SubmitAchievementBatchJobResponse:
         """Submit achievements (Action 1 Create, 2 Update, 3 Withdraw, 4 Reinstate) as one batch job, Final or
         Provisional. The job is stored and processed later; poll GetAchievementBatchJob with the JobId."""
         caller = caller_of(ctx, invokingUser)
         deps = deps_of(ctx)
         job_id = batch.submit(
-            request_uow(ctx), caller=caller, email=emailAddress, submission_type=submissionType,
+            request_uow(ctx),
+            caller=caller,
+            email=emailAddress,
+            submission_type=submissionType,
             achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
             max_achievements=deps.settings.max_batch_achievements,
             max_queued_records=deps.settings.max_queued_records_per_org,
         )
         return SubmitAchievementBatchJobResponse(ResponseCode=SUCCESS, JobId=job_id)
 
-    @rpc(User, Unicode(max_len=40), Array(Achievement, type_name="ArrayOfAchievement"), Unicode(max_len=254),
-         _returns=AchievementBatchValidationResponse, _out_variable_name="ValidateAchievementBatchResult")
+    @rpc(
+        User,
+        Unicode(max_len=40),
+        Array(Achievement, type_name="ArrayOfAchievement"),
+        Unicode(max_len=254),
+        _returns=AchievementBatchValidationResponse,
+        _out_variable_name="ValidateAchievementBatchResult",
+    )
     def ValidateAchievementBatch(  # noqa: N802
-        ctx: Any, invokingUser: User | None, submissionType: str | None,  # noqa: N803
-        achievements: list[Achievement] | None, emailAddress: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        submissionType: str | None,  # noqa: N803
+        achievements: list[Achievement] | None,
+        emailAddress: str | None,  # noqa: N803
     ) -> AchievementBatchValidationResponse:
         """Dry run of SubmitAchievementBatchJob: the same request checks and record rules, run in order
         against the current data, answered at once with the counts the job would have had and each failing
@@ -120,18 +147,27 @@ class AchievementBatchService(ServiceBase):
         deps = deps_of(ctx)
         return validation_response(
             batch_validation.validate(
-                request_uow(ctx), caller=caller, submission_type=submissionType,
+                request_uow(ctx),
+                caller=caller,
+                submission_type=submissionType,
                 achievements=[convert.achievement_record(a) for a in (achievements or []) if a is not None],
                 max_achievements=deps.settings.max_batch_achievements,
                 max_queued_records=deps.settings.max_queued_records_per_org,
-                chunk_size=deps.settings.worker_chunk_size, email=emailAddress,
+                chunk_size=deps.settings.worker_chunk_size,
+                email=emailAddress,
             )
         )
 
-    @rpc(User, Integer32,
-         _returns=AchievementBatchJobResponse, _out_variable_name="GetAchievementBatchJobResult")
+    @rpc(
+        User,
+        Integer32,
+        _returns=AchievementBatchJobResponse,
+        _out_variable_name="GetAchievementBatchJobResult",
+    )
     def GetAchievementBatchJob(  # noqa: N802
-        ctx: Any, invokingUser: User | None, jobId: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        jobId: int | None,  # noqa: N803
     ) -> AchievementBatchJobResponse:
         """Status, counts, dates and error file (CSV: Line, MisIdentifier, Uln,
         UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage, then RuleId, Field, Value) of one of your
@@ -140,10 +176,18 @@ class AchievementBatchService(ServiceBase):
         report = batch.get_job(request_uow(ctx), caller=caller, job_id=jobId)
         return job_response(report.job, report.error_file)
 
-    @rpc(User, Integer, Integer,
-         _returns=AchievementBatchJobList, _out_variable_name="ListAchievementBatchJobsResult")
+    @rpc(
+        User,
+        Integer,
+        Integer,
+        _returns=AchievementBatchJobList,
+        _out_variable_name="ListAchievementBatchJobsResult",
+    )
     def ListAchievementBatchJobs(  # noqa: N802
-        ctx: Any, invokingUser: User | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        pageNumber: int | None,
+        pageSize: int | None,  # noqa: N803
     ) -> AchievementBatchJobList:
         """Your organisation's batch jobs, newest first, paged (pageNumber from 1; pageSize default 50)."""
         caller = caller_of(ctx, invokingUser)

@@ -21,11 +21,24 @@ def _uow(ctx: Any):  # type: ignore[no-untyped-def]
 class EventDataChallengeAdminService(ServiceBase):
     """Raising and closing Event Data Challenges; LRS Business Support (LRS_SUPPORT) only."""
 
-    @rpc(User, Integer, Unicode(max_len=30), Unicode(max_len=1000), Unicode(max_len=30), Unicode(max_len=50),
-         _returns=t.EventDataChallenge, _out_variable_name="RaiseEventDataChallengeResult")
+    @rpc(
+        User,
+        Integer,
+        Unicode(max_len=30),
+        Unicode(max_len=1000),
+        Unicode(max_len=30),
+        Unicode(max_len=50),
+        _returns=t.EventDataChallenge,
+        _out_variable_name="RaiseEventDataChallengeResult",
+    )
     def RaiseEventDataChallenge(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None, problemType: str | None,  # noqa: N803
-        description: str | None, recommendedAction: str | None, suppliedValue: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,
+        problemType: str | None,  # noqa: N803
+        description: str | None,
+        recommendedAction: str | None,
+        suppliedValue: str | None,  # noqa: N803
     ) -> t.EventDataChallenge:
         """Raise an EDC against an achievement of any organisation. problemType: GradeIncorrect,
         AwardDateIncorrect, NotLearnersAchievement, Duplicate or NotCompleted. recommendedAction:
@@ -35,15 +48,26 @@ class EventDataChallengeAdminService(ServiceBase):
         The achievement shows UnderDataChallenge Y and the organisation's EDC users are e-mailed."""
         caller = caller_of(ctx, invokingUser)
         raised = edc_lifecycle.raise_edc(
-            _uow(ctx), caller=caller, achievement_id=achievementId, problem_type=problemType,
-            description=description, recommended_action=recommendedAction, supplied_value=suppliedValue,
+            _uow(ctx),
+            caller=caller,
+            achievement_id=achievementId,
+            problem_type=problemType,
+            description=description,
+            recommended_action=recommendedAction,
+            supplied_value=suppliedValue,
         )
         return convert.edc(raised.edc, utcnow().date(), raised.achievement)
 
-    @rpc(User, Unicode(max_len=20),
-         _returns=t.EventDataChallenge, _out_variable_name="CloseEventDataChallengeResult")
+    @rpc(
+        User,
+        Unicode(max_len=20),
+        _returns=t.EventDataChallenge,
+        _out_variable_name="CloseEventDataChallengeResult",
+    )
     def CloseEventDataChallenge(  # noqa: N802
-        ctx: Any, invokingUser: User | None, reference: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        reference: str | None,  # noqa: N803
     ) -> t.EventDataChallenge:
         """Close an EDC (status Complete, DateResolved set). A Rejected EDC closes at once; an Accepted
         one only when its recommended action is verified in the audit trail, otherwise the fault says

@@ -71,8 +71,16 @@ def writer(protocol: Any, cls: Any) -> Callable[..., None]:
     steps = _plan(protocol, cls)
     generic = protocol.complex_to_parent
 
-    def to_parent(ctx: Any, cls: Any, inst: Any, parent: Any, ns: str, name: str | None = None,
-                  add_type: bool = False, **kwargs: Any) -> Any:
+    def to_parent(
+        ctx: Any,
+        cls: Any,
+        inst: Any,
+        parent: Any,
+        ns: str,
+        name: str | None = None,
+        add_type: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         if add_type or not isinstance(parent, etree._Element):
             return generic(ctx, cls, inst, parent, ns, name, add_type=add_type, **kwargs)
         tag = f"{{{ns}}}{name or cls.get_type_name()}"

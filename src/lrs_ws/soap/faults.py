@@ -64,7 +64,7 @@ def schema_fault_message(message: str, type_name: str) -> str:
     if found is None:
         return ""
     where = f"Element '{found.group(1)}'" + (f", attribute '{found.group(2)}'" if found.group(2) else "")
-    tail = message[found.end():].strip()
+    tail = message[found.end() :].strip()
     return f"{where}: {_expectation(tail, type_name)}."
 
 

@@ -42,11 +42,24 @@ def _uow(ctx: Any):  # type: ignore[no-untyped-def]
 class AchievementService(ServiceBase):
     """Learner achievements of the caller's organisation (docs/operations-reference.md)."""
 
-    @rpc(User, _Uln, _Short, Boolean, Integer, Integer,
-         _returns=t.LearnerAchievements, _out_variable_name="GetLearnerAchievementsResult")
+    @rpc(
+        User,
+        _Uln,
+        _Short,
+        Boolean,
+        Integer,
+        Integer,
+        _returns=t.LearnerAchievements,
+        _out_variable_name="GetLearnerAchievementsResult",
+    )
     def GetLearnerAchievements(  # noqa: N802
-        ctx: Any, invokingUser: User | None, uln: str | None, sortBy: str | None,  # noqa: N803
-        sortDescending: bool | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        uln: str | None,
+        sortBy: str | None,  # noqa: N803
+        sortDescending: bool | None,
+        pageNumber: int | None,
+        pageSize: int | None,  # noqa: N803
     ) -> Any:
         """The learner's name and the caller organisation's achievements for a ULN, sorted by ReferenceNumber,
         Type, Level, Grade or AwardDate (ascending unless sortDescending; with no sortBy, newest award first),
@@ -54,17 +67,26 @@ class AchievementService(ServiceBase):
         into it; a merged ULN answers for its master."""
         caller = caller_of(ctx, invokingUser)
         found = ach.get_learner_achievements(
-            _uow(ctx), caller=caller, uln=uln, sort_by=sortBy, descending=sortDescending,
+            _uow(ctx),
+            caller=caller,
+            uln=uln,
+            sort_by=sortBy,
+            descending=sortDescending,
             page=_page(ctx, pageNumber, pageSize),
         )
         return SimpleNamespace(  # a t.LearnerAchievements, written by its members (see convert)
-            Uln=found.learner.uln, GivenName=found.learner.given_name, FamilyName=found.learner.family_name,
-            TotalCount=found.total, Achievements=[convert.achievement_summary(a) for a in found.achievements],
+            Uln=found.learner.uln,
+            GivenName=found.learner.given_name,
+            FamilyName=found.learner.family_name,
+            TotalCount=found.total,
+            Achievements=[convert.achievement_summary(a) for a in found.achievements],
         )
 
     @rpc(User, _Id, _returns=t.AchievementSummary, _out_variable_name="GetAchievementResult")
     def GetAchievement(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,  # noqa: N803
     ) -> Any:
         """One achievement's summary (aim title, type, reference, grade, level, award date, ...)."""
         caller = caller_of(ctx, invokingUser)
@@ -72,22 +94,38 @@ class AchievementService(ServiceBase):
             ach.get_achievement(_uow(ctx), caller=caller, achievement_id=achievementId)
         )
 
-    @rpc(User, _Id, Unicode(max_len=200, **_REQ), _Version,
-         _returns=t.AchievementSummary, _out_variable_name="EditAchievementGradeResult")
+    @rpc(
+        User,
+        _Id,
+        Unicode(max_len=200, **_REQ),
+        _Version,
+        _returns=t.AchievementSummary,
+        _out_variable_name="EditAchievementGradeResult",
+    )
     def EditAchievementGrade(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None, newGrade: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,
+        newGrade: str | None,  # noqa: N803
         expectedVersion: int | None,  # noqa: N803
     ) -> Any:
         """Replace or add the grade: free text of at most 20 characters."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
-            ach.edit_grade(_uow(ctx), caller=caller, achievement_id=achievementId, new_grade=newGrade,
-                           expected_version=expectedVersion)
+            ach.edit_grade(
+                _uow(ctx),
+                caller=caller,
+                achievement_id=achievementId,
+                new_grade=newGrade,
+                expected_version=expectedVersion,
+            )
         )
 
     @rpc(User, _Id, _Version, _returns=t.OperationResult, _out_variable_name="DeleteAchievementResult")
     def DeleteAchievement(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,  # noqa: N803
         expectedVersion: int | None,  # noqa: N803
     ) -> t.OperationResult:
         """Remove the achievement from the learner's PLR; it stays in the audit trail."""
@@ -99,30 +137,53 @@ class AchievementService(ServiceBase):
 
     @rpc(User, _Uln, _returns=t.LearnerName, _out_variable_name="FindLearnerByUlnResult")
     def FindLearnerByUln(  # noqa: N802
-        ctx: Any, invokingUser: User | None, uln: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        uln: str | None,  # noqa: N803
     ) -> t.LearnerName:
         """The register's given and family name for a ULN, to confirm a transfer target."""
         caller = caller_of(ctx, invokingUser)
         learner = ach.find_learner(_uow(ctx), caller=caller, uln=uln)
         return t.LearnerName(Uln=learner.uln, GivenName=learner.given_name, FamilyName=learner.family_name)
 
-    @rpc(User, _Id, _Uln, _Version,
-         _returns=t.AchievementSummary, _out_variable_name="TransferAchievementResult")
+    @rpc(
+        User,
+        _Id,
+        _Uln,
+        _Version,
+        _returns=t.AchievementSummary,
+        _out_variable_name="TransferAchievementResult",
+    )
     def TransferAchievement(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None, newUln: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,
+        newUln: str | None,  # noqa: N803
         expectedVersion: int | None,  # noqa: N803
     ) -> Any:
         """Move the achievement to another learner's ULN."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
-            ach.transfer(_uow(ctx), caller=caller, achievement_id=achievementId, new_uln=newUln,
-                         expected_version=expectedVersion)
+            ach.transfer(
+                _uow(ctx),
+                caller=caller,
+                achievement_id=achievementId,
+                new_uln=newUln,
+                expected_version=expectedVersion,
+            )
         )
 
-    @rpc(User, _Choice, Achievement.customize(**_REQ),
-         _returns=t.AchievementSummary, _out_variable_name="CreateAchievementResult")
+    @rpc(
+        User,
+        _Choice,
+        Achievement.customize(**_REQ),
+        _returns=t.AchievementSummary,
+        _out_variable_name="CreateAchievementResult",
+    )
     def CreateAchievement(  # noqa: N802
-        ctx: Any, invokingUser: User | None, submissionType: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        submissionType: str | None,  # noqa: N803
         achievement: Achievement | None,  # noqa: N803
     ) -> Any:
         """Create one achievement (the LRS Achievement type; Action 1 or empty), Final or Provisional."""
@@ -131,27 +192,45 @@ class AchievementService(ServiceBase):
             raise SchemaInvalid("An achievement is required.")
         return convert.achievement_summary(
             ach.create(
-                _uow(ctx), caller=caller, submission_type=submissionType,
+                _uow(ctx),
+                caller=caller,
+                submission_type=submissionType,
                 record=convert.achievement_record(achievement),
             )
         )
 
-    @rpc(User, _Id, Unicode(max_len=200), _Version,
-         _returns=t.AchievementSummary, _out_variable_name="WithdrawAchievementResult")
+    @rpc(
+        User,
+        _Id,
+        Unicode(max_len=200),
+        _Version,
+        _returns=t.AchievementSummary,
+        _out_variable_name="WithdrawAchievementResult",
+    )
     def WithdrawAchievement(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None, reason: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,
+        reason: str | None,  # noqa: N803
         expectedVersion: int | None,  # noqa: N803
     ) -> Any:
         """Withdraw an achievement from the learner's PLR (it can be reinstated)."""
         caller = caller_of(ctx, invokingUser)
         return convert.achievement_summary(
-            ach.withdraw(_uow(ctx), caller=caller, achievement_id=achievementId, reason=reason,
-                         expected_version=expectedVersion)
+            ach.withdraw(
+                _uow(ctx),
+                caller=caller,
+                achievement_id=achievementId,
+                reason=reason,
+                expected_version=expectedVersion,
+            )
         )
 
     @rpc(User, _Id, _Version, _returns=t.AchievementSummary, _out_variable_name="ReinstateAchievementResult")
     def ReinstateAchievement(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,  # noqa: N803
         expectedVersion: int | None,  # noqa: N803
     ) -> Any:
         """Reinstate a withdrawn achievement."""
@@ -162,11 +241,20 @@ class AchievementService(ServiceBase):
             )
         )
 
-    @rpc(User, _Id, Integer, Integer,
-         _returns=t.AchievementHistory, _out_variable_name="GetAchievementHistoryResult")
+    @rpc(
+        User,
+        _Id,
+        Integer,
+        Integer,
+        _returns=t.AchievementHistory,
+        _out_variable_name="GetAchievementHistoryResult",
+    )
     def GetAchievementHistory(  # noqa: N802
-        ctx: Any, invokingUser: User | None, achievementId: int | None,  # noqa: N803
-        pageNumber: int | None, pageSize: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        achievementId: int | None,  # noqa: N803
+        pageNumber: int | None,
+        pageSize: int | None,  # noqa: N803
     ) -> t.AchievementHistory:
         """The audit trail of one achievement, oldest first (deleted achievements included), paged, with the
         total count."""
@@ -185,11 +273,18 @@ class AchievementService(ServiceBase):
             ],
         )
 
-
-    @rpc(User, Unicode(max_len=200), Integer,
-         _returns=t.AchievementChangeList, _out_variable_name="ListAchievementChangesResult")
+    @rpc(
+        User,
+        Unicode(max_len=200),
+        Integer,
+        _returns=t.AchievementChangeList,
+        _out_variable_name="ListAchievementChangesResult",
+    )
     def ListAchievementChanges(  # noqa: N802
-        ctx: Any, invokingUser: User | None, cursor: str | None, pageSize: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        cursor: str | None,
+        pageSize: int | None,  # noqa: N803
     ) -> t.AchievementChangeList:
         """The caller organisation's achievement and EDC changes in the order they became visible, each with
         the achievement as the change left it. Start with no cursor; pass each answer's NextCursor to the
@@ -202,17 +297,27 @@ class AchievementService(ServiceBase):
         )
         return t.AchievementChangeList(
             Changes=[convert.achievement_change(c) for c in found.changes],
-            NextCursor=found.next_cursor, HasMore=found.has_more,
+            NextCursor=found.next_cursor,
+            HasMore=found.has_more,
         )
 
 
 class EventDataChallengeService(ServiceBase):
     """Event Data Challenges assigned to the caller's organisation (docs/edc.md)."""
 
-    @rpc(User, _Short, Integer, Integer,
-         _returns=t.EventDataChallengeList, _out_variable_name="ListEventDataChallengesResult")
+    @rpc(
+        User,
+        _Short,
+        Integer,
+        Integer,
+        _returns=t.EventDataChallengeList,
+        _out_variable_name="ListEventDataChallengesResult",
+    )
     def ListEventDataChallenges(  # noqa: N802
-        ctx: Any, invokingUser: User | None, status: str | None, pageNumber: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        status: str | None,
+        pageNumber: int | None,  # noqa: N803
         pageSize: int | None,  # noqa: N803
     ) -> t.EventDataChallengeList:
         """EDCs of the caller's organisation, optionally only New, InProgress or Complete, newest first,
@@ -226,23 +331,40 @@ class EventDataChallengeService(ServiceBase):
 
     @rpc(User, _Ref, _returns=t.EventDataChallenge, _out_variable_name="ProcessEventDataChallengeResult")
     def ProcessEventDataChallenge(  # noqa: N802
-        ctx: Any, invokingUser: User | None, reference: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        reference: str | None,  # noqa: N803
     ) -> t.EventDataChallenge:
         """Full details of one EDC with its achievement summary; a New EDC becomes InProgress."""
         caller = caller_of(ctx, invokingUser)
         d = edcs.process(_uow(ctx), caller=caller, reference=reference)
         return convert.edc(d.edc, utcnow().date(), d.achievement)
 
-    @rpc(User, _Ref, _Choice, _Text, _Version,
-         _returns=t.EventDataChallenge, _out_variable_name="RecordEventDataChallengeDecisionResult")
+    @rpc(
+        User,
+        _Ref,
+        _Choice,
+        _Text,
+        _Version,
+        _returns=t.EventDataChallenge,
+        _out_variable_name="RecordEventDataChallengeDecisionResult",
+    )
     def RecordEventDataChallengeDecision(  # noqa: N802
-        ctx: Any, invokingUser: User | None, reference: str | None, decision: str | None,  # noqa: N803
-        reason: str | None, expectedVersion: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        reference: str | None,
+        decision: str | None,  # noqa: N803
+        reason: str | None,
+        expectedVersion: int | None,  # noqa: N803
     ) -> t.EventDataChallenge:
         """Accept or Reject the EDC (and its recommended action), with a reason."""
         caller = caller_of(ctx, invokingUser)
         d = edcs.record_decision(
-            _uow(ctx), caller=caller, reference=reference, decision=decision, reason=reason,
+            _uow(ctx),
+            caller=caller,
+            reference=reference,
+            decision=decision,
+            reason=reason,
             expected_version=expectedVersion,
         )
         return convert.edc(d.edc, utcnow().date(), d.achievement)

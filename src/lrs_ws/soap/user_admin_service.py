@@ -30,7 +30,10 @@ def _policy(ctx: Any) -> LoginPolicy:
 
 def _summary(view: users.UserView) -> t.UserSummary:
     return t.UserSummary(
-        UserName=view.username, EmailAddress=view.email, Roles=",".join(view.roles), Active=view.active,
+        UserName=view.username,
+        EmailAddress=view.email,
+        Roles=",".join(view.roles),
+        Active=view.active,
         LockedOut=view.locked_out,
     )
 
@@ -40,68 +43,107 @@ class UserAdministrationService(ServiceBase):
 
     @rpc(User, Integer, Integer, _returns=t.UserList, _out_variable_name="ListUsersResult")
     def ListUsers(  # noqa: N802
-        ctx: Any, invokingUser: User | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        pageNumber: int | None,
+        pageSize: int | None,  # noqa: N803
     ) -> t.UserList:
         """The organisation's users by name, paged: user name, e-mail address, roles, active, and whether
         failed logins lock the user out now."""
         caller = caller_of(ctx, invokingUser)
         s = deps_of(ctx).settings
         found = users.list_users(
-            _uow(ctx), caller=caller, policy=_policy(ctx),
+            _uow(ctx),
+            caller=caller,
+            policy=_policy(ctx),
             page=Page.of(pageNumber, pageSize, default_size=s.default_page_size, max_size=s.max_page_size),
         )
         return t.UserList(TotalCount=found.total, Users=[_summary(v) for v in found.items])
 
-    @rpc(User, _UserName, Unicode(max_len=254, **_REQ), _Roles,
-         _returns=t.UserSummary, _out_variable_name="AddUserResult")
+    @rpc(
+        User,
+        _UserName,
+        Unicode(max_len=254, **_REQ),
+        _Roles,
+        _returns=t.UserSummary,
+        _out_variable_name="AddUserResult",
+    )
     def AddUser(  # noqa: N802
-        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
-        emailAddress: str | None, roles: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        userName: str | None,  # noqa: N803
+        emailAddress: str | None,
+        roles: str | None,  # noqa: N803
     ) -> t.UserSummary:
         """Add a user to the organisation with roles (comma-separated) from AO_USER, EDC_USER and AO_ADMIN.
         The user cannot log in until it has set its password with SetPassword and the one-time token
         e-mailed to it (valid 24 hours)."""
         caller = caller_of(ctx, invokingUser)
-        return _summary(users.add_user(
-            _uow(ctx), caller=caller, username=userName, email=emailAddress, roles=(roles or "").split(","),
-            policy=_policy(ctx),
-        ))
+        return _summary(
+            users.add_user(
+                _uow(ctx),
+                caller=caller,
+                username=userName,
+                email=emailAddress,
+                roles=(roles or "").split(","),
+                policy=_policy(ctx),
+            )
+        )
 
     @rpc(User, _UserName, _Roles, _returns=t.UserSummary, _out_variable_name="SetUserRolesResult")
     def SetUserRoles(  # noqa: N802
-        ctx: Any, invokingUser: User | None, userName: str | None, roles: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        userName: str | None,
+        roles: str | None,  # noqa: N803
     ) -> t.UserSummary:
         """Replace a user's roles (AO_USER, EDC_USER, AO_ADMIN): nominate or un-nominate EDC users. The
         last active AO_ADMIN cannot remove its own AO_ADMIN role."""
         caller = caller_of(ctx, invokingUser)
-        return _summary(users.set_user_roles(
-            _uow(ctx), caller=caller, username=userName, roles=(roles or "").split(","), policy=_policy(ctx)
-        ))
+        return _summary(
+            users.set_user_roles(
+                _uow(ctx),
+                caller=caller,
+                username=userName,
+                roles=(roles or "").split(","),
+                policy=_policy(ctx),
+            )
+        )
 
     @rpc(User, _UserName, _returns=t.UserSummary, _out_variable_name="DeactivateUserResult")
     def DeactivateUser(  # noqa: N802
-        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        userName: str | None,  # noqa: N803
     ) -> t.UserSummary:
         """Deactivate a user: it cannot log in (answered like a wrong password) nor receive EDC e-mails.
         The last active AO_ADMIN cannot deactivate itself."""
         caller = caller_of(ctx, invokingUser)
-        return _summary(users.set_user_active(
-            _uow(ctx), caller=caller, username=userName, active=False, policy=_policy(ctx)
-        ))
+        return _summary(
+            users.set_user_active(
+                _uow(ctx), caller=caller, username=userName, active=False, policy=_policy(ctx)
+            )
+        )
 
     @rpc(User, _UserName, _returns=t.UserSummary, _out_variable_name="ReactivateUserResult")
     def ReactivateUser(  # noqa: N802
-        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        userName: str | None,  # noqa: N803
     ) -> t.UserSummary:
         """Reactivate a deactivated user."""
         caller = caller_of(ctx, invokingUser)
-        return _summary(users.set_user_active(
-            _uow(ctx), caller=caller, username=userName, active=True, policy=_policy(ctx)
-        ))
+        return _summary(
+            users.set_user_active(
+                _uow(ctx), caller=caller, username=userName, active=True, policy=_policy(ctx)
+            )
+        )
 
     @rpc(User, _UserName, _returns=t.UserSummary, _out_variable_name="UnlockUserResult")
     def UnlockUser(  # noqa: N802
-        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        userName: str | None,  # noqa: N803
     ) -> t.UserSummary:
         """End a login lock-out now: forget the failed logins counted against the user."""
         caller = caller_of(ctx, invokingUser)
@@ -109,7 +151,9 @@ class UserAdministrationService(ServiceBase):
 
     @rpc(User, _UserName, _returns=t.UserHistory, _out_variable_name="GetUserHistoryResult")
     def GetUserHistory(  # noqa: N802
-        ctx: Any, invokingUser: User | None, userName: str | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        userName: str | None,  # noqa: N803
     ) -> t.UserHistory:
         """Every audited change made to a user of the organisation, oldest first (When, UserName of who made
         it, Operation, Before, After)."""
@@ -126,17 +170,27 @@ class UserAdministrationService(ServiceBase):
             ],
         )
 
-    @rpc(Unicode(max_len=100, **_REQ), Unicode(max_len=200, **_REQ),
-         _returns=t.PasswordSet, _out_variable_name="SetPasswordResult")
+    @rpc(
+        Unicode(max_len=100, **_REQ),
+        Unicode(max_len=200, **_REQ),
+        _returns=t.PasswordSet,
+        _out_variable_name="SetPasswordResult",
+    )
     def SetPassword(  # noqa: N802
-        ctx: Any, token: str | None, newPassword: str | None,  # noqa: N803
+        ctx: Any,
+        token: str | None,
+        newPassword: str | None,  # noqa: N803
     ) -> t.PasswordSet:
         """Set a user's first password with the one-time token e-mailed to it (no invokingUser: the token
         is the credential). The password: at least 12 characters, not the user name, not a common
         password. An unknown, used or expired token is refused, all alike; failed tries are throttled
         like failed logins."""
         username = users.set_password(
-            _uow(ctx), token=token, new_password=newPassword, source=source_of(ctx), policy=_policy(ctx),
+            _uow(ctx),
+            token=token,
+            new_password=newPassword,
+            source=source_of(ctx),
+            policy=_policy(ctx),
             request_id=request_context(ctx).request_id,
         )
         return t.PasswordSet(ResponseCode="WSRC0000", UserName=username)

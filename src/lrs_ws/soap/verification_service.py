@@ -98,14 +98,27 @@ class VerifyBatchJobList(ComplexModel):
 def verify_batch_job(job: b.BatchJob, results: list[b.VerifyResult] | None = None) -> VerifyBatchJob:
     c = job.counts
     return VerifyBatchJob(
-        JobId=job.id, Status=job.status, Filename=job.filename, SubmittedDate=job.submitted_at,
-        StartDate=job.started_at, EndDate=job.ended_at, NumberOfRecords=c.records,
-        LearnersVerified=c.done - c.failed, FieldDataErrors=c.field_errors,
+        JobId=job.id,
+        Status=job.status,
+        Filename=job.filename,
+        SubmittedDate=job.submitted_at,
+        StartDate=job.started_at,
+        EndDate=job.ended_at,
+        NumberOfRecords=c.records,
+        LearnersVerified=c.done - c.failed,
+        FieldDataErrors=c.field_errors,
         RejectionReason=job.rejection_reason,
-        Results=None if results is None else [
+        Results=None
+        if results is None
+        else [
             VerifyBatchResult(
-                Line=r.line_no, Uln=r.uln, ResponseCode=r.response_code, FailureFlags=list(r.failure_flags),
-                MasterUln=r.master_uln, ErrorCode=r.error_code, ErrorMessage=r.error_message,
+                Line=r.line_no,
+                Uln=r.uln,
+                ResponseCode=r.response_code,
+                FailureFlags=list(r.failure_flags),
+                MasterUln=r.master_uln,
+                ErrorCode=r.error_code,
+                ErrorMessage=r.error_message,
             )
             for r in results
         ],
@@ -128,11 +141,24 @@ def _uow(ctx: Any):  # type: ignore[no-untyped-def]
 class LearnerVerificationService(ServiceBase):
     """Does what an AO holds about a learner match the learner register? (AO_USER of any organisation.)"""
 
-    @rpc(User, Unicode(max_len=20, **_REQ), Unicode(max_len=100, **_REQ), Unicode(max_len=100, **_REQ), Date,
-         Integer, _returns=LearnerVerification, _out_variable_name="VerifyLearnerResult")
+    @rpc(
+        User,
+        Unicode(max_len=20, **_REQ),
+        Unicode(max_len=100, **_REQ),
+        Unicode(max_len=100, **_REQ),
+        Date,
+        Integer,
+        _returns=LearnerVerification,
+        _out_variable_name="VerifyLearnerResult",
+    )
     def VerifyLearner(  # noqa: N802
-        ctx: Any, invokingUser: User | None, uln: str | None, givenName: str | None,  # noqa: N803
-        familyName: str | None, dateOfBirth: date | None, gender: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        uln: str | None,
+        givenName: str | None,  # noqa: N803
+        familyName: str | None,
+        dateOfBirth: date | None,
+        gender: int | None,  # noqa: N803
     ) -> LearnerVerification:
         """Verify one learner against the register. ResponseCode: WSVRC001 exact match, WSVRC002 linked
         match (the ULN was merged into MasterUln), WSVRC003 similar match, WSVRC004 linked similar match,
@@ -144,24 +170,37 @@ class LearnerVerificationService(ServiceBase):
         caller = caller_of(ctx, invokingUser)
         return learner_verification(
             verification.verify_learner(
-                _uow(ctx), caller=caller, uln=uln, given_name=givenName, family_name=familyName,
-                date_of_birth=dateOfBirth, gender=gender,
+                _uow(ctx),
+                caller=caller,
+                uln=uln,
+                given_name=givenName,
+                family_name=familyName,
+                date_of_birth=dateOfBirth,
+                gender=gender,
             )
         )
 
-    @rpc(User, Array(LearnerToVerify, type_name="ArrayOfLearnerToVerify"),
-         _returns=SubmitVerifyBatchJobResponse, _out_variable_name="SubmitVerifyBatchJobResult")
+    @rpc(
+        User,
+        Array(LearnerToVerify, type_name="ArrayOfLearnerToVerify"),
+        _returns=SubmitVerifyBatchJobResponse,
+        _out_variable_name="SubmitVerifyBatchJobResult",
+    )
     def SubmitVerifyBatchJob(  # noqa: N802
-        ctx: Any, invokingUser: User | None, learners: list[Any] | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        learners: list[Any] | None,  # noqa: N803
     ) -> SubmitVerifyBatchJobResponse:
         """Submit up to 5,000 learners to be verified as one batch job (the portal's "Submit Batch Job").
         The job is stored and processed by the workers; poll GetVerifyBatchJob with the JobId."""
         caller = caller_of(ctx, invokingUser)
         job_id = verify_batch.submit(
-            _uow(ctx), caller=caller,
+            _uow(ctx),
+            caller=caller,
             learners=[
                 verify_batch.LearnerToVerify(x.Uln, x.GivenName, x.FamilyName, x.DateOfBirth, x.Gender)
-                for x in (learners or []) if x is not None
+                for x in (learners or [])
+                if x is not None
             ],
             max_queued_records=deps_of(ctx).settings.max_queued_records_per_org,
         )
@@ -169,7 +208,9 @@ class LearnerVerificationService(ServiceBase):
 
     @rpc(User, Integer, _returns=VerifyBatchJob, _out_variable_name="GetVerifyBatchJobResult")
     def GetVerifyBatchJob(  # noqa: N802
-        ctx: Any, invokingUser: User | None, jobId: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        jobId: int | None,  # noqa: N803
     ) -> VerifyBatchJob:
         """Status, counts and per-learner results (in line order; so far, while it runs) of one of your
         organisation's verification jobs. Each result holds ResponseCode and FailureFlags as VerifyLearner
@@ -180,7 +221,10 @@ class LearnerVerificationService(ServiceBase):
 
     @rpc(User, Integer, Integer, _returns=VerifyBatchJobList, _out_variable_name="ListVerifyBatchJobsResult")
     def ListVerifyBatchJobs(  # noqa: N802
-        ctx: Any, invokingUser: User | None, pageNumber: int | None, pageSize: int | None,  # noqa: N803
+        ctx: Any,
+        invokingUser: User | None,
+        pageNumber: int | None,
+        pageSize: int | None,  # noqa: N803
     ) -> VerifyBatchJobList:
         """Your organisation's verification jobs, newest first, paged, without their results (the portal's
         "View Batch Jobs")."""

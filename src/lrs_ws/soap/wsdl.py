@@ -12,8 +12,12 @@ from lxml import etree
 XSD_NS = "http://www.w3.org/2001/XMLSchema"
 WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"
 
-_GROUPS = {f"{{{XSD_NS}}}import": 0, f"{{{XSD_NS}}}simpleType": 1, f"{{{XSD_NS}}}complexType": 1,
-           f"{{{XSD_NS}}}element": 2}
+_GROUPS = {
+    f"{{{XSD_NS}}}import": 0,
+    f"{{{XSD_NS}}}simpleType": 1,
+    f"{{{XSD_NS}}}complexType": 1,
+    f"{{{XSD_NS}}}element": 2,
+}
 
 
 def _key(node: etree._Element) -> tuple[int, str]:
