@@ -13,7 +13,7 @@ from support.records import add_edc, add_learner, create, create_id, db_rows, ma
 from support.soap import DEMO1, expect_fault
 
 from lrs_ws.domain import model
-from lrs_ws.service.clock import utcnow
+from lrs_ws.domain.clock import utcnow
 
 JAMES = "8659377485"
 

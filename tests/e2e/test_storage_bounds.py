@@ -21,10 +21,10 @@ from support.soap import DEMO1, DEMO2, client_for, expect_fault
 
 from lrs_ws.app import wire
 from lrs_ws.config import Settings
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.jobs.worker import BatchWorker
 from lrs_ws.service import batch, retention
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.records import AchievementRecord
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")

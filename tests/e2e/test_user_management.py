@@ -24,9 +24,9 @@ from support.server import LiveServer
 from support.smtp import SmtpServer
 from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
 
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.passwords import token_digest
 from lrs_ws.service import admin
-from lrs_ws.service.clock import utcnow
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
 PASSWORD = "Admin-Password-42"

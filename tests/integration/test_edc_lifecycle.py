@@ -16,12 +16,12 @@ from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.values import Page, uln_is_valid
 from lrs_ws.jobs.worker import BatchWorker
 from lrs_ws.service import achievements as ach
 from lrs_ws.service import batch, edc_lifecycle, edcs
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.operator import operator_caller
 from lrs_ws.service.records import AchievementRecord
 

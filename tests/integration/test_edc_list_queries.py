@@ -13,11 +13,11 @@ from sqlalchemy import event
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import model
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
 from lrs_ws.service import edc_lifecycle, edcs
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.operator import operator_caller
 
 TEST_LEARNER = "3415521949"

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import func, select
 
 from lrs_ws.db.tables_security import login_failures, security_nonces
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.errors import AuthenticationFailed, TooManyAttempts
 from lrs_ws.service.auth import LoginPolicy, authenticate
-from lrs_ws.service.clock import utcnow
 
 PASSWORD = "DemoPassword0001"
 POLICY = LoginPolicy(

@@ -19,10 +19,10 @@ from lrs_ws.app import Wiring
 from lrs_ws.config import Settings
 from lrs_ws.db.tables_mail import outbox_messages
 from lrs_ws.domain import model
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import Attachment, OutgoingMail
 from lrs_ws.jobs.mailer import deliver_due
 from lrs_ws.service import edc_lifecycle
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.operator import operator_caller
 
 BASE = 30.0

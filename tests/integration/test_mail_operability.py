@@ -15,9 +15,9 @@ from support.smtp import SmtpServer
 
 from lrs_ws.app import Wiring
 from lrs_ws.cli import main
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import OutgoingMail
 from lrs_ws.jobs import mailer
-from lrs_ws.service.clock import utcnow
 
 
 class Records(logging.Handler):

@@ -13,9 +13,9 @@ from support.dbstate import db_state
 
 from lrs_ws.app import Wiring
 from lrs_ws.cli import main
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.passwords import verify_password
 from lrs_ws.service.auth import authenticate
-from lrs_ws.service.clock import utcnow
 
 TABLES = ("organisations", "users", "login_failures", "audit_events")
 

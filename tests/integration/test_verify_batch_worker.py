@@ -11,10 +11,10 @@ from sqlalchemy import text
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import batch as b
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.jobs.worker import run_worker
 from lrs_ws.service import retention, verify_batch
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.verify_batch import LearnerToVerify
 
 LEARNERS = [

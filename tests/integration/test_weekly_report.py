@@ -17,9 +17,9 @@ from lrs_ws.app import Wiring
 from lrs_ws.cli import main
 from lrs_ws.db.tables_mail import outbox_attachments, outbox_messages
 from lrs_ws.domain import model
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.reports import weekly
 from lrs_ws.service import edc_lifecycle
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.operator import operator_caller
 
 HEADERS = [name for name, _ in weekly.COLUMNS]

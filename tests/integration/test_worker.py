@@ -23,12 +23,12 @@ from lrs_ws.app import Wiring
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.batch import ChunkKeys
 from lrs_ws.domain.error_codes import error_code
 from lrs_ws.jobs.worker import BatchWorker, run_worker
 from lrs_ws.service import batch, records
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_ports import ChunkKeys
 from lrs_ws.service.records import AchievementRecord
 
 JAMES, TEST, AMIRA, OWEN = "8659377485", "3415521949", "1234567899", "1604938268"

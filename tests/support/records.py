@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import text
 
 from lrs_ws.domain import model
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.values import uln_is_valid
-from lrs_ws.service.clock import utcnow
 from support.soap import DEMO1
 
 DEMO_LEARNERS = {

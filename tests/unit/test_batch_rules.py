@@ -11,10 +11,10 @@ import pytest
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.batch import ChunkContext
 from lrs_ws.domain.error_codes import error_code, record_error
 from lrs_ws.service import batch, records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_ports import ChunkContext
 from lrs_ws.service.batch_processing import ChunkView
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 

@@ -45,9 +45,9 @@ from lrs_ws.db.tables_batch import maintenance_runs
 from lrs_ws.db.tables_batch import verify_results as V
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import model
+from lrs_ws.domain.batch import ChunkContext, ChunkKeys, NewJob, PayloadChunk
+from lrs_ws.domain.records import Aim, Purged
 from lrs_ws.domain.values import Page
-from lrs_ws.service.batch_ports import ChunkContext, ChunkKeys, NewJob, PayloadChunk
-from lrs_ws.service.uow import Aim, Purged
 
 # Payload rows (a thousand records each) written per statement: a few, so a large file is never held whole.
 PAYLOAD_ROWS_PER_INSERT = 4

@@ -32,7 +32,7 @@ from lrs_ws.db.tables import achievements, event_data_challenges
 from lrs_ws.db.tables_feed import achievement_changes as C
 from lrs_ws.db.tables_feed import change_counters, service_secrets
 from lrs_ws.domain import feed, model
-from lrs_ws.service.clock import utcnow
+from lrs_ws.domain.clock import utcnow
 
 _PENDING = "lrs_ws.feed.pending"
 CURSOR_KEY_NAME = "change_feed_cursor"

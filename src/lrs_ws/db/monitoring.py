@@ -15,7 +15,7 @@ from sqlalchemy import Engine, and_, func, inspect, select, text
 
 from lrs_ws.db.tables_batch import batch_jobs
 from lrs_ws.db.tables_mail import outbox_messages
-from lrs_ws.service.clock import utcnow
+from lrs_ws.domain.clock import utcnow
 
 log = logging.getLogger("lrs_ws.metrics")
 

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from lrs_ws.db.tables_mail import outbox_attachments as att
 from lrs_ws.db.tables_mail import outbox_messages as msg
 from lrs_ws.domain.mail import Attachment, OutgoingMail, PendingMail, QueuedMail
-from lrs_ws.service.uow import Purged
+from lrs_ws.domain.records import Purged
 
 
 class OutboxRepository:

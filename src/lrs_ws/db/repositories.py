@@ -32,8 +32,8 @@ from lrs_ws.db.tables import achievements as ach
 from lrs_ws.db.tables import event_data_challenges as edc
 from lrs_ws.db.tables import users as user_rows
 from lrs_ws.domain import model
+from lrs_ws.domain.records import ActionCheck, Aim, Login
 from lrs_ws.domain.values import Page
-from lrs_ws.service.uow import ActionCheck, Aim, Login
 
 A = model.Achievement
 E = model.EventDataChallenge

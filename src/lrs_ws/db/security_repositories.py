@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from lrs_ws.db.tables_security import client_certificates, login_failures, password_tokens, security_nonces
-from lrs_ws.service.uow import ClientCertificate, PasswordToken
+from lrs_ws.domain.records import ClientCertificate, PasswordToken
 
 
 class NonceRepository:

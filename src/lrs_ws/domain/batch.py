@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from datetime import datetime
+from datetime import date, datetime
 from typing import NamedTuple
+
+from lrs_ws.domain import model
+from lrs_ws.domain.records import Aim
 
 WAITING = "Waiting"
 IN_PROGRESS = "InProgress"
@@ -192,3 +196,48 @@ class VerifyResult:
     master_uln: str | None = None
     error_code: str | None = None
     error_message: str | None = None
+
+
+@dataclass(frozen=True)
+class NewJob:
+    organisation_id: int
+    user_id: int
+    username: str
+    email: str
+    submission_type: str
+    source: str
+    filename: str | None
+    submitted_at: datetime
+    kind: str = KIND_ACHIEVEMENTS
+
+
+class PayloadChunk(NamedTuple):
+    """Stored records of a job: `record_count` records from position `first_index` (from 0), as JSON text."""
+
+    first_index: int
+    record_count: int
+    records: str
+
+
+@dataclass(frozen=True)
+class ChunkKeys:
+    """What a chunk's records look up: their learners and aims, and the organisation's live achievements
+    each record can match: by ULN, reference and MisIdentifier (a record with a MisIdentifier), by ULN,
+    reference and award date (a Create without one), or every one of a ULN and reference (an Update,
+    Withdraw or Reinstate without one). Only these are read, so a chunk costs the same however many other
+    achievements its learners hold."""
+
+    ulns: set[str]
+    references: set[str]
+    by_mis_identifier: set[tuple[str, str, str]]
+    by_award_date: set[tuple[str, str, date]]
+    by_target: set[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ChunkContext:
+    """What a chunk's records can refer to, read in a few queries."""
+
+    learners: dict[str, model.LearnerData]
+    aims: dict[str, Aim]
+    achievements: Sequence[model.Achievement]

@@ -22,8 +22,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from lrs_ws.config import Settings
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import QueuedMail, retry_delay
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.mailer")

@@ -57,8 +57,8 @@ def cmd_edc_close(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_report_edc_weekly(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.domain.clock import utcnow
     from lrs_ws.reports import weekly
-    from lrs_ws.service.clock import utcnow
 
     w = _wiring(settings)
     now = utcnow()
@@ -100,7 +100,7 @@ def cmd_mail_deliver(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.service.clock import utcnow
+    from lrs_ws.domain.clock import utcnow
 
     w = _wiring(settings)
     with w.uow_factory() as uow:
@@ -117,8 +117,8 @@ def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_mail_retry(args: argparse.Namespace, settings: Settings) -> int:
+    from lrs_ws.domain.clock import utcnow
     from lrs_ws.jobs.mailer import deliver_due
-    from lrs_ws.service.clock import utcnow
 
     w = _wiring(settings)
     with w.uow_factory() as uow:

@@ -19,11 +19,11 @@ from typing import IO, Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.batch import NewJob, PayloadChunk
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.values import Page
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_ports import NewJob, PayloadChunk
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.record_rules import offending_value
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork

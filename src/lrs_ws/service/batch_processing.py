@@ -23,14 +23,15 @@ from typing import Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.batch import ChunkContext, ChunkKeys
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
+from lrs_ws.domain.records import Aim
 from lrs_ws.service import audit, record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
-from lrs_ws.service.batch_ports import ChunkContext, ChunkKeys
-from lrs_ws.service.clock import utcnow
-from lrs_ws.service.uow import AbstractUnitOfWork, Aim
+from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.batch")
 

@@ -20,6 +20,8 @@ from typing import Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
+from lrs_ws.domain.batch import ChunkContext
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import (
@@ -32,8 +34,6 @@ from lrs_ws.service.batch import (
     record_values,
     row_values,
 )
-from lrs_ws.service.batch_ports import ChunkContext
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.record_rules import offending_value
 from lrs_ws.service.records import AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork

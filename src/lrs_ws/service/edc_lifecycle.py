@@ -12,10 +12,10 @@ from datetime import date
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import OutgoingMail
 from lrs_ws.service import audit, edc_verification
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.edcs import EdcDetails, edc_snapshot, owned_edc
 from lrs_ws.service.uow import AbstractUnitOfWork
 

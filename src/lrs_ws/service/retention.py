@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from lrs_ws.service.clock import utcnow
-from lrs_ws.service.uow import AbstractUnitOfWork, Purged
+from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.records import Purged
+from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.retention")
 

@@ -4,65 +4,19 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from lrs_ws.domain import feed, model
 from lrs_ws.domain.mail import OutgoingMail, PendingMail, QueuedMail
 from lrs_ws.domain.maintenance import MaintenanceWindow
+from lrs_ws.domain.records import ActionCheck, Aim, ClientCertificate, Login, PasswordToken, Purged
 from lrs_ws.domain.values import Page
 
 if TYPE_CHECKING:
     from lrs_ws.service.batch_ports import BatchRepository
 
 ACHIEVEMENT_SORT_KEYS = ("ReferenceNumber", "Type", "Level", "Grade", "AwardDate")
-
-
-@dataclass(frozen=True)
-class Aim:
-    reference: str
-    title: str
-    aim_type: str
-    level: str
-
-
-@dataclass(frozen=True)
-class Login:
-    """What a login needs to know of a user and its organisation (read together, as plain data)."""
-
-    user_id: int
-    username: str
-    password_hash: str
-    email: str
-    roles: str
-    active: bool
-    organisation_id: int
-    organisation_ref: str
-    organisation_active: bool
-
-
-class Purged(NamedTuple):
-    """One page of a retention purge: the last id it covered (None: nothing left), how many items (jobs,
-    messages) and how many of their stored rows (records and outcomes, attachments)."""
-
-    last_id: int | None
-    items: int
-    rows: int
-
-
-@dataclass(frozen=True)
-class ActionCheck:
-    """Look for an audit event showing `field` changed to `value` on an achievement by its owner after an
-    EDC decision: after event `after_event_id` (the decision's own event), else at or after `since`."""
-
-    edc_id: int
-    achievement_id: int
-    organisation_id: int
-    after_event_id: int | None
-    since: datetime
-    field: str
-    value: str | bool
 
 
 class OrganisationRepository(Protocol):
@@ -211,13 +165,6 @@ class LoginFailureRepository(Protocol):
     def purge_before(self, before: datetime) -> int: ...
 
 
-@dataclass(frozen=True)
-class ClientCertificate:
-    organisation_id: int
-    fingerprint: str
-    added_at: datetime
-
-
 class ClientCertificateRepository(Protocol):
     """Client certificates registered to organisations, by SHA-256 fingerprint."""
 
@@ -226,16 +173,6 @@ class ClientCertificateRepository(Protocol):
     def for_organisation(self, organisation_id: int) -> Sequence[ClientCertificate]: ...
     def remove(self, organisation_id: int, fingerprint: str) -> bool:
         """Delete the organisation's certificate; False when it has none with this fingerprint."""
-
-
-@dataclass(frozen=True)
-class PasswordToken:
-    """A one-time token's stored state (the token itself is never stored, only its digest)."""
-
-    id: int
-    user_id: int
-    expires_at: datetime
-    used_at: datetime | None
 
 
 class PasswordTokenRepository(Protocol):

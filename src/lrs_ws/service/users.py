@@ -14,6 +14,7 @@ from typing import Any
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import OutgoingMail
 from lrs_ws.domain.passwords import (
     TOKEN_VALID_FOR,
@@ -24,7 +25,6 @@ from lrs_ws.domain.passwords import (
 )
 from lrs_ws.service import audit
 from lrs_ws.service.auth import USERNAME_MAX, Caller, LoginPolicy
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_USERS = "managing your organisation's users"

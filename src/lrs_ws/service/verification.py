@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from lrs_ws.domain import model, values
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.verification import Claim, Verification, verify
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_VERIFY = "verifying learners"

@@ -18,13 +18,13 @@ from typing import Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.batch import NewJob
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_ERROR, error_code
 from lrs_ws.domain.values import Page
 from lrs_ws.service import audit, batch
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_ports import NewJob
 from lrs_ws.service.batch_processing import ChunkResult, LeaseLost
-from lrs_ws.service.clock import utcnow
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.service.verification import OP_VERIFY, check_claim, verify_against_register
 

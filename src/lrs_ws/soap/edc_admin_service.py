@@ -6,8 +6,8 @@ from typing import Any
 
 from spyne import Integer, ServiceBase, Unicode, rpc
 
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.service import edc_lifecycle
-from lrs_ws.service.clock import utcnow
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
 from lrs_ws.soap.context import caller_of, request_uow

@@ -8,12 +8,12 @@ from typing import Any
 
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
 
+from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.errors import SchemaInvalid
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
 from lrs_ws.service import edcs, feed
-from lrs_ws.service.clock import utcnow
 from lrs_ws.soap import convert
 from lrs_ws.soap import types as t
 from lrs_ws.soap.context import caller_of, deps_of, request_uow

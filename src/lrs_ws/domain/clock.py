@@ -1,4 +1,4 @@
-"""The service's notion of now: naive UTC, the form every timestamp is stored in."""
+"""The notion of now: naive UTC, the form every timestamp is stored in."""
 
 from __future__ import annotations
 
