@@ -14,7 +14,6 @@ nothing until maintenance ends.
 
 from __future__ import annotations
 
-import importlib
 import logging
 import os
 import socket
@@ -28,6 +27,7 @@ from typing import Any
 from lrs_ws.db.uow import database_cause
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
+from lrs_ws.jobs import mailer
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service import retention
 from lrs_ws.service import verify_batch as vb
@@ -58,16 +58,6 @@ def make_worker_id() -> str:
 class WorkerStats:
     jobs: int = 0
     records: int = 0
-
-
-def _mailer() -> Any:
-    """The outbox deliverer, when installed."""
-    try:
-        return importlib.import_module("lrs_ws.jobs.mailer")
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("lrs_ws.jobs.mailer",):
-            raise
-        return None
 
 
 class BatchWorker:
@@ -150,9 +140,6 @@ class BatchWorker:
         if self._outage_waits or now - self._last_mail < self.settings.worker_poll_seconds:
             return
         self._last_mail = now
-        mailer = _mailer()
-        if mailer is None:
-            return
         try:
             mailer.deliver_due(self.uow_factory, self.settings)
         except ServiceUnavailable:
