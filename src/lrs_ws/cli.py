@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import codecs
 import csv
 import functools
 import getpass
@@ -13,27 +12,23 @@ import socket
 import sys
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any, TextIO
+from typing import Any
 
 from lrs_ws.config import SettingError, Settings
 from lrs_ws.domain.errors import DomainError
+from lrs_ws.input_files import DEFAULT_ENCODING, CommandError, open_text
+from lrs_ws.jobs import cli as jobs_cli
+from lrs_ws.jobs import validate_cli, verify_cli
+from lrs_ws.reports import cli as reports_cli
 
 Handler = Callable[[argparse.Namespace, Settings], int]
-DEFAULT_ENCODING = "utf-8"
-_BOM = codecs.BOM_UTF8
-_ZIP_MAGIC = b"PK\x03\x04"
-_BLOCK = 1 << 20
-
-
-class CommandError(Exception):
-    """A refusal of the command line itself (a file it cannot read): one line, exit 2."""
 
 
 _COMMANDS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
 
 
 def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable[..., None]:  # type: ignore[type-arg]
-    """Register a function that adds sub-commands; other modules (jobs, reports) add theirs too."""
+    """Register a function of this module that adds sub-commands (jobs and reports have their own)."""
     _COMMANDS.append(register)
     return register
 
@@ -43,71 +38,14 @@ def command(register: Callable[[argparse._SubParsersAction], None]) -> Callable[
 _OPEN_ENGINES: list[Any] = []
 
 
-def open_wiring(settings: Settings) -> Any:
-    """The database wiring (lrs_ws.app.Wiring) of a command."""
+def _wiring(settings: Settings) -> Any:
+    """The database wiring (lrs_ws.app.Wiring) of a command; every command is handed this as
+    `args.open_wiring`, so the command modules of jobs and reports need not know the composition root."""
     from lrs_ws.app import wire
 
     wiring = wire(settings)
     _OPEN_ENGINES.append(wiring.engine)
     return wiring
-
-
-def _wiring(settings: Settings) -> Any:
-    return open_wiring(settings)
-
-
-# -- input files -------------------------------------------------------------------------------------------
-
-
-def _check_decodes(path: str, codec: str, skip: int) -> None:
-    """Decode the whole file once, so a bad byte is refused before anything is stored, naming where it is."""
-    decoder = codecs.getincrementaldecoder(codec)("strict")
-    with open(path, "rb") as fh:
-        fh.seek(skip)
-        offset, line = skip, 1
-        while True:
-            block = fh.read(_BLOCK)
-            pending = len(decoder.getstate()[0])
-            try:
-                text = decoder.decode(block, final=not block)
-            except UnicodeDecodeError as exc:
-                line += exc.object[: exc.start].decode(codec, "replace").count("\n")
-                raise CommandError(
-                    f"{path}: line {line}, byte {offset - pending + exc.start}: not valid {codec} "
-                    "(give the file's encoding with --encoding, e.g. --encoding cp1252)"
-                ) from None
-            if "\x00" in text:
-                line += text[: text.index("\x00")].count("\n")
-                raise CommandError(f"{path}: line {line} holds a NUL character: this is not a CSV file")
-            line += text.count("\n")
-            if not block:
-                return
-            offset += len(block)
-
-
-def open_text(path: str, encoding: str = DEFAULT_ENCODING) -> TextIO:
-    """A CSV file opened for reading as text, once all of it is known to decode.
-
-    UTF-8 is read with or without a byte-order mark; any other Python codec may be named. A missing or
-    unreadable file, an unknown codec, a zip archive (an .xlsx saved under another name) and a byte the
-    codec cannot decode are each a CommandError of one line.
-    """
-    try:
-        codec = codecs.lookup(encoding).name
-    except LookupError:
-        raise CommandError(f"unknown encoding {encoding!r}: name a Python codec, e.g. cp1252") from None
-    try:
-        with open(path, "rb") as fh:
-            head = fh.read(len(_ZIP_MAGIC))
-        if head == _ZIP_MAGIC:
-            raise CommandError(
-                f"{path} is a zip archive (an Excel workbook?), not a CSV file: save it as CSV and try again"
-            )
-        skip = len(_BOM) if codec == "utf-8" and head.startswith(_BOM) else 0
-        _check_decodes(path, codec, skip)
-        return open(path, newline="", encoding="utf-8-sig" if codec == "utf-8" else codec)
-    except OSError as exc:
-        raise CommandError(f"cannot read {path}: {exc.strerror or type(exc).__name__}") from None
 
 
 # -- serve / db / wsdl -------------------------------------------------------------------------------------
@@ -707,23 +645,17 @@ def _feed_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[typ
     p.set_defaults(handler=cmd_changes)
 
 
-def _load_plugins() -> None:
-    """Modules that add sub-commands of their own."""
-    import importlib
-
-    for name in ("lrs_ws.jobs.cli", "lrs_ws.jobs.verify_cli", "lrs_ws.reports.cli"):
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is None or not name.startswith(exc.name):
-                raise
-
-
 def build_parser() -> argparse.ArgumentParser:
-    _load_plugins()
     parser = argparse.ArgumentParser(prog="lrs-ws", description="LRS awarding-organisation web service")
+    parser.set_defaults(open_wiring=_wiring)
     sub = parser.add_subparsers(dest="command", required=True)
-    for register in _COMMANDS:
+    for register in (
+        *_COMMANDS,
+        validate_cli.register_rules,
+        jobs_cli.register_commands,
+        verify_cli.register_commands,
+        reports_cli.register_commands,
+    ):
         register(sub)
     return parser
 

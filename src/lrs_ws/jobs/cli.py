@@ -11,17 +11,16 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from lrs_ws.cli import DEFAULT_ENCODING, CommandError, command
 from lrs_ws.config import Settings
+from lrs_ws.input_files import DEFAULT_ENCODING, CommandError, open_text
 from lrs_ws.jobs.job_lines import outcome_counts, print_fields
 from lrs_ws.jobs.validate_cli import register_validate
 from lrs_ws.spreadsheet import csv_writer
 
 
-def _wiring(settings: Settings) -> Any:
-    from lrs_ws.cli import open_wiring
-
-    return open_wiring(settings)
+def _wiring(args: argparse.Namespace, settings: Settings) -> Any:
+    """The database wiring (lrs_ws.app.Wiring): `lrs-ws` opens it and disposes of it when the command ends."""
+    return args.open_wiring(settings)
 
 
 # -- worker ----------------------------------------------------------------------------------------------
@@ -32,7 +31,7 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.chunk_size:
         settings = settings.with_(worker_chunk_size=args.chunk_size)
-    wiring = _wiring(settings)
+    wiring = _wiring(args, settings)
     stop = threading.Event()
 
     def graceful(signum: int, _frame: Any) -> None:
@@ -139,10 +138,9 @@ def _error_rows(wiring: Any, job_id: int, limit: int | None, out: Any) -> int:
 
 
 def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.cli import open_text
     from lrs_ws.service import batch
 
-    wiring = _wiring(settings)
+    wiring = _wiring(args, settings)
     bar: Any = None
     read = 0
     with open_text(args.file, args.encoding) as fh:
@@ -198,7 +196,7 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import batch
 
-    wiring = _wiring(settings)
+    wiring = _wiring(args, settings)
     job = batch.job_status(wiring.uow_factory(), job_id=args.job)
     _print_job(job)
     write = csv_writer(sys.stdout)
@@ -220,7 +218,7 @@ def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch_errors(args: argparse.Namespace, settings: Settings) -> int:
-    wiring = _wiring(settings)
+    wiring = _wiring(args, settings)
     if args.out == "-":
         _error_rows(wiring, args.job, None, sys.stdout)
         return 0
@@ -242,7 +240,7 @@ def cmd_batch_errors(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_batch_cancel(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import batch
 
-    job = batch.cancel_job(_wiring(settings).uow_factory(), job_id=args.job)
+    job = batch.cancel_job(_wiring(args, settings).uow_factory(), job_id=args.job)
     print(f"job {job.id} {job.status}")
     return 0
 
@@ -251,7 +249,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import retention
 
     report = retention.purge(
-        _wiring(settings).uow_factory,
+        _wiring(args, settings).uow_factory,
         batch_days=settings.retain_batch_days,
         mail_days=settings.retain_mail_days,
         dry_run=args.dry_run,
@@ -264,8 +262,7 @@ def cmd_purge(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@command
-def _batch_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("worker", help="process achievement batch jobs (and deliver the e-mail outbox)")
     p.add_argument("--once", action="store_true", help="exit when no job is waiting")
     p.add_argument(

@@ -10,8 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lrs_ws.cli import DEFAULT_ENCODING, command
 from lrs_ws.config import Settings
+from lrs_ws.input_files import DEFAULT_ENCODING, open_text
 from lrs_ws.jobs.job_lines import outcome_counts, print_fields
 
 VALID, SOME_FAIL = 0, 1  # a refused file or request is 2, as for every lrs-ws command
@@ -41,12 +41,11 @@ def _write_error_file(path: Path, validation: Any, fmt: str) -> None:
 
 
 def cmd_batch_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.cli import open_text, open_wiring
     from lrs_ws.service import batch, batch_validation
 
     with open_text(args.file, args.encoding) as fh:
         validation = batch_validation.validate_file(
-            open_wiring(settings).uow_factory(),
+            args.open_wiring(settings).uow_factory(),
             organisation_ref=args.org,
             username=args.user,
             submission_type=args.type,
@@ -101,8 +100,7 @@ def register_validate(batch: argparse._SubParsersAction) -> None:  # type: ignor
     p.set_defaults(handler=cmd_batch_validate)
 
 
-@command
-def _rules_command(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_rules(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("rules", help="the record rule catalogue (CSV, or --markdown: docs/rules.md)")
     p.add_argument("--markdown", action="store_true")
     p.set_defaults(handler=cmd_rules, needs_migrated_database=False)

@@ -11,10 +11,10 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import IO, Any
 
-from lrs_ws.cli import DEFAULT_ENCODING, CommandError, command, open_text
 from lrs_ws.config import Settings
 from lrs_ws.domain import errors as e
 from lrs_ws.domain.verification import RESPONSE_CODES
+from lrs_ws.input_files import DEFAULT_ENCODING, CommandError, open_text
 from lrs_ws.jobs.cli import EXIT_NO_WORKER, _tqdm, _wait, _wiring
 from lrs_ws.spreadsheet import csv_writer
 
@@ -93,7 +93,7 @@ def cmd_verify_submit(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.jobs.cli import _count_lines
     from lrs_ws.service import verify_batch
 
-    wiring = _wiring(settings)
+    wiring = _wiring(args, settings)
     bar: Any = None
     read = 0
     with open_text(args.file, args.encoding) as fh:
@@ -136,8 +136,7 @@ def cmd_verify_submit(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if job.status == "Successful" else 1
 
 
-@command
-def _verify_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     verify = sub.add_parser("verify", help="learner verification batches").add_subparsers(
         dest="verify_command", required=True
     )

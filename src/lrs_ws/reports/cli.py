@@ -10,22 +10,21 @@ from __future__ import annotations
 import argparse
 import time
 from pathlib import Path
+from typing import Any
 
-from lrs_ws.cli import command
 from lrs_ws.config import Settings
 
 
-def _wiring(settings: Settings):  # type: ignore[no-untyped-def]
-    from lrs_ws.cli import open_wiring
-
-    return open_wiring(settings)
+def _wiring(args: argparse.Namespace, settings: Settings) -> Any:
+    """The database wiring (lrs_ws.app.Wiring): `lrs-ws` opens it and disposes of it when the command ends."""
+    return args.open_wiring(settings)
 
 
 def cmd_edc_raise(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import edc_lifecycle
     from lrs_ws.service.operator import operator_caller
 
-    w = _wiring(settings)
+    w = _wiring(args, settings)
     caller = operator_caller(w.uow_factory(), username=args.user)
     raised = edc_lifecycle.raise_edc(
         w.uow_factory(),
@@ -48,7 +47,7 @@ def cmd_edc_close(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.service import edc_lifecycle
     from lrs_ws.service.operator import operator_caller
 
-    w = _wiring(settings)
+    w = _wiring(args, settings)
     caller = operator_caller(w.uow_factory(), username=args.user)
     closed = edc_lifecycle.close_edc(w.uow_factory(), caller=caller, reference=args.reference)
     edc = closed.edc
@@ -60,7 +59,7 @@ def cmd_report_edc_weekly(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.domain.clock import utcnow
     from lrs_ws.reports import weekly
 
-    w = _wiring(settings)
+    w = _wiring(args, settings)
     now = utcnow()
     reports = weekly.build(w.uow_factory(), org_ref=args.org, today=now.date())
     out = Path(args.out)
@@ -83,7 +82,7 @@ def cmd_report_edc_weekly(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_mail_deliver(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.jobs.mailer import deliver_due
 
-    w = _wiring(settings)
+    w = _wiring(args, settings)
     total = 0
     try:
         while True:
@@ -102,7 +101,7 @@ def cmd_mail_deliver(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_mail_status(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.domain.clock import utcnow
 
-    w = _wiring(settings)
+    w = _wiring(args, settings)
     with w.uow_factory() as uow:
         counts = uow.outbox.counts(utcnow())
         pending = uow.outbox.pending(args.limit)
@@ -120,7 +119,7 @@ def cmd_mail_retry(args: argparse.Namespace, settings: Settings) -> int:
     from lrs_ws.domain.clock import utcnow
     from lrs_ws.jobs.mailer import deliver_due
 
-    w = _wiring(settings)
+    w = _wiring(args, settings)
     with w.uow_factory() as uow:
         count = uow.outbox.make_due(utcnow()) if args.now else uow.outbox.requeue_given_up(utcnow())
         uow.commit()
@@ -137,8 +136,7 @@ def cmd_mail_retry(args: argparse.Namespace, settings: Settings) -> int:
     return 0 if left == 0 else 1
 
 
-@command
-def _edc_report_mail_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     edc = sub.add_parser("edc", help="Event Data Challenges (as an LRS Business Support user)")
     edc = edc.add_subparsers(dest="edc_command", required=True)
     p = edc.add_parser("raise", help="raise an EDC against an achievement and e-mail the AO's EDC users")
