@@ -701,7 +701,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from lrs_ws.db.migrate import safe_url
-    from lrs_ws.db.uow import database_cause
+    from lrs_ws.logs import database_cause
 
     try:
         if getattr(args, "needs_migrated_database", True):

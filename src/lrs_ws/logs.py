@@ -94,10 +94,15 @@ def _cause(exc: BaseException) -> str:
     """A database error names its class and the driver's first message line ("no such table: ..."); anything
     else only its type: tracebacks and other messages can carry SQL and values, so never reach the log."""
     if isinstance(exc, DBAPIError):
-        from lrs_ws.db.uow import database_cause
-
         return database_cause(exc)
     return type(exc).__name__
+
+
+def database_cause(exc: BaseException) -> str:
+    """`ExceptionClass: first line of its message` of the driver's error: never the SQL or its parameters."""
+    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
+    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
 
 
 def _plain_value(value: object) -> str:

@@ -22,7 +22,7 @@ from lrs_ws.db.security_repositories import (
     PasswordTokenRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
-from lrs_ws.logs import Throttle
+from lrs_ws.logs import Throttle, database_cause
 from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.db")
@@ -31,13 +31,6 @@ _unavailable = Throttle(10.0)
 
 # SQLite reports a missing schema as an OperationalError too; that is not a passing condition.
 _NOT_TRANSIENT = ("no such table", "no such column")
-
-
-def database_cause(exc: BaseException) -> str:
-    """`ExceptionClass: first line of its message` of the driver's error: never the SQL or its parameters."""
-    orig = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    first = str(orig).strip().splitlines()[0] if str(orig).strip() else ""
-    return f"{type(orig).__name__}: {first}" if first else type(orig).__name__
 
 
 def is_transient(exc: BaseException) -> bool:

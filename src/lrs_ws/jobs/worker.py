@@ -24,10 +24,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from lrs_ws.db.uow import database_cause
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.jobs import mailer
+from lrs_ws.logs import database_cause
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service import retention
 from lrs_ws.service import verify_batch as vb
