@@ -26,7 +26,7 @@ def _orgs(w: Wiring) -> tuple[int, int]:
 
 def _achievement_ids(w: Wiring, org_id: int) -> list[int]:
     with w.uow_factory() as uow:
-        _, rows = uow.achievements.for_learner(org_id, [TEST_LEARNER], "AwardDate", False, PAGE)
+        _, rows = uow.achievements.for_learner(org_id, TEST_LEARNER, "AwardDate", False, PAGE)
         return [a.id for a in rows if a.id is not None]
 
 
@@ -60,8 +60,8 @@ def test_an_achievement_is_found_only_with_its_own_organisation(demo_wiring: Wir
 def test_a_learners_achievements_are_only_those_of_the_asking_organisation(demo_wiring: Wiring) -> None:
     one, two = _orgs(demo_wiring)
     with demo_wiring.uow_factory() as uow:
-        total_one, rows_one = uow.achievements.for_learner(one, [TEST_LEARNER], "AwardDate", False, PAGE)
-        total_two, rows_two = uow.achievements.for_learner(two, [TEST_LEARNER], "AwardDate", False, PAGE)
+        total_one, rows_one = uow.achievements.for_learner(one, TEST_LEARNER, "AwardDate", False, PAGE)
+        total_two, rows_two = uow.achievements.for_learner(two, TEST_LEARNER, "AwardDate", False, PAGE)
     assert total_one == 3 and {a.organisation_id for a in rows_one} == {one}
     assert total_two == 1 and {a.organisation_id for a in rows_two} == {two}
     assert [a.award_date for a in rows_one] == [date(2010, 1, 1), date(2010, 1, 2), date(2010, 1, 3)]
@@ -89,16 +89,16 @@ def test_a_deleted_achievement_is_hidden_from_get_but_kept_for_its_history(demo_
     with demo_wiring.uow_factory() as uow:
         assert uow.achievements.get(achievement_id, one) is None
         assert uow.achievements.get_any(achievement_id, one) is not None
-        total, _ = uow.achievements.for_learner(one, [TEST_LEARNER], "AwardDate", False, PAGE)
+        total, _ = uow.achievements.for_learner(one, TEST_LEARNER, "AwardDate", False, PAGE)
     assert total == 3
 
 
 def test_paging_gives_the_total_and_one_page_of_rows(demo_wiring: Wiring) -> None:
     one, _ = _orgs(demo_wiring)
     with demo_wiring.uow_factory() as uow:
-        total, first = uow.achievements.for_learner(one, [TEST_LEARNER], "AwardDate", True, Page(1, 2))
-        _, second = uow.achievements.for_learner(one, [TEST_LEARNER], "AwardDate", True, Page(2, 2))
-        _, beyond = uow.achievements.for_learner(one, [TEST_LEARNER], "AwardDate", True, Page(3, 2))
+        total, first = uow.achievements.for_learner(one, TEST_LEARNER, "AwardDate", True, Page(1, 2))
+        _, second = uow.achievements.for_learner(one, TEST_LEARNER, "AwardDate", True, Page(2, 2))
+        _, beyond = uow.achievements.for_learner(one, TEST_LEARNER, "AwardDate", True, Page(3, 2))
     assert total == 3
     assert [a.award_date.day for a in first] == [3, 2]
     assert [a.award_date.day for a in second] == [1]
