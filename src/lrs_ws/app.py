@@ -21,11 +21,11 @@ from lrs_ws.domain.errors import ServiceUnavailable
 from lrs_ws.metrics import MetricsEndpoint
 from lrs_ws.observe import RequestObserver
 from lrs_ws.service.maintenance import MaintenanceStatus
+from lrs_ws.soap.achievement_service import AchievementService, EventDataChallengeService
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
 from lrs_ws.soap.edc_admin_service import EventDataChallengeAdminService
-from lrs_ws.soap.service import AchievementService, EventDataChallengeService
 from lrs_ws.soap.user_admin_service import UserAdministrationService
 from lrs_ws.soap.verification_service import LearnerVerificationService
 from lrs_ws.soap.wsdl import canonical_wsdl
