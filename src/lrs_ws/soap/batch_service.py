@@ -12,13 +12,13 @@ from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
 from lrs_ws.service import batch, batch_validation
 from lrs_ws.soap import convert
-from lrs_ws.soap.batch_types import (
+from lrs_ws.soap.batch_extension_types import (
     AchievementBatchJobList,
     AchievementBatchValidationResponse,
     AchievementRecordFailure,
 )
 from lrs_ws.soap.context import caller_of, deps_of, request_uow
-from lrs_ws.soap.lrs_types import (
+from lrs_ws.soap.lrs_contract_types import (
     Achievement,
     AchievementBatchJobResponse,
     SubmitAchievementBatchJobResponse,
