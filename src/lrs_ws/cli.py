@@ -18,7 +18,7 @@ from lrs_ws.config import SettingError, Settings
 from lrs_ws.domain.errors import DomainError
 from lrs_ws.input_files import DEFAULT_ENCODING, CommandError, open_text
 from lrs_ws.jobs import cli as jobs_cli
-from lrs_ws.jobs import validate_cli, verify_cli
+from lrs_ws.jobs import edc_cli, mail_cli, validate_cli, verify_cli
 from lrs_ws.reports import cli as reports_cli
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -654,7 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
         validate_cli.register_rules,
         jobs_cli.register_commands,
         verify_cli.register_commands,
+        edc_cli.register_commands,
         reports_cli.register_commands,
+        mail_cli.register_commands,
     ):
         register(sub)
     return parser
