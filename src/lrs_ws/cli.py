@@ -689,7 +689,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:
         print(f"lrs-ws: {exc}", file=sys.stderr)
         return 2
-    from lrs_ws.logs import configure_logging
+    from lrs_ws.observability.logs import configure_logging
 
     configure_logging(settings)
     try:
@@ -703,7 +703,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from lrs_ws.db.migrate import safe_url
-    from lrs_ws.logs import database_cause
+    from lrs_ws.observability.logs import database_cause
 
     try:
         if getattr(args, "needs_migrated_database", True):
