@@ -18,14 +18,14 @@ from lrs_ws.db.monitoring import DatabaseGauges
 from lrs_ws.db.tables import start_mappers
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain.errors import ServiceUnavailable
-from lrs_ws.metrics import MetricsEndpoint
-from lrs_ws.observe import RequestObserver
+from lrs_ws.observability.metrics import MetricsEndpoint
+from lrs_ws.observability.requests import RequestObserver
 from lrs_ws.service.maintenance import MaintenanceStatus
+from lrs_ws.soap.achievement_service import AchievementService, EventDataChallengeService
 from lrs_ws.soap.application import build_application
 from lrs_ws.soap.batch_service import AchievementBatchService
 from lrs_ws.soap.context import Deps
 from lrs_ws.soap.edc_admin_service import EventDataChallengeAdminService
-from lrs_ws.soap.service import AchievementService, EventDataChallengeService
 from lrs_ws.soap.user_admin_service import UserAdministrationService
 from lrs_ws.soap.verification_service import LearnerVerificationService
 from lrs_ws.soap.wsdl import canonical_wsdl
@@ -150,7 +150,7 @@ class Router:
 
 def create_app(settings: Settings) -> Router:
     """The WSGI application for one process."""
-    from lrs_ws.logs import configure_logging
+    from lrs_ws.observability.logs import configure_logging
     from lrs_ws.soap.guard import RequestGuard
 
     configure_logging(settings)

@@ -18,7 +18,7 @@ from lrs_ws.config import SettingError, Settings
 from lrs_ws.domain.errors import DomainError
 from lrs_ws.input_files import DEFAULT_ENCODING, CommandError, open_text
 from lrs_ws.jobs import cli as jobs_cli
-from lrs_ws.jobs import validate_cli, verify_cli
+from lrs_ws.jobs import edc_cli, mail_cli, validate_cli, verify_cli
 from lrs_ws.reports import cli as reports_cli
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -654,7 +654,9 @@ def build_parser() -> argparse.ArgumentParser:
         validate_cli.register_rules,
         jobs_cli.register_commands,
         verify_cli.register_commands,
+        edc_cli.register_commands,
         reports_cli.register_commands,
+        mail_cli.register_commands,
     ):
         register(sub)
     return parser
@@ -687,7 +689,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingError as exc:
         print(f"lrs-ws: {exc}", file=sys.stderr)
         return 2
-    from lrs_ws.logs import configure_logging
+    from lrs_ws.observability.logs import configure_logging
 
     configure_logging(settings)
     try:
@@ -701,7 +703,7 @@ def _run(args: argparse.Namespace, settings: Settings) -> int:
     from sqlalchemy.exc import InterfaceError, OperationalError
 
     from lrs_ws.db.migrate import safe_url
-    from lrs_ws.logs import database_cause
+    from lrs_ws.observability.logs import database_cause
 
     try:
         if getattr(args, "needs_migrated_database", True):

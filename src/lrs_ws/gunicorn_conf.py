@@ -61,11 +61,15 @@ max_requests_jitter = max(max_requests // 10, 0)
 
 # -- operations ------------------------------------------------------------------------------------------
 control_socket_disable = True
-accesslog = None  # the application writes one JSON line per request (lrs_ws.observe)
+accesslog = None  # the application writes one JSON line per request (lrs_ws.observability.requests)
 errorlog = "-"
 # At "info" (the default) gunicorn says where it listens and when workers start or stop.
 loglevel = _settings.gunicorn_loglevel
-_formatter = "lrs_ws.logs.JsonFormatter" if _settings.log_json else "lrs_ws.logs.PlainFormatter"
+_formatter = (
+    "lrs_ws.observability.logs.JsonFormatter"
+    if _settings.log_json
+    else "lrs_ws.observability.logs.PlainFormatter"
+)
 logconfig_dict: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
@@ -76,7 +80,7 @@ logconfig_dict: dict[str, Any] = {
     "root": {"level": "WARNING", "handlers": ["stderr"]},
     "loggers": {
         "gunicorn.error": {"level": loglevel.upper(), "handlers": ["stderr"], "propagate": False},
-        # Off: the application's own request line (lrs_ws.observe) replaces the access log.
+        # Off: the application's own request line (lrs_ws.observability.requests) replaces the access log.
         "gunicorn.access": {"level": "WARNING", "handlers": [], "propagate": False},
     },
 }

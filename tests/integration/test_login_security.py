@@ -287,7 +287,7 @@ def test_concurrent_wrong_passwords_record_exactly_the_limit_and_check_no_more_p
 def test_a_user_name_failing_from_many_addresses_alerts_once_over_the_ceiling_but_is_not_locked(
     demo_wiring, caplog
 ):
-    from lrs_ws.metrics import build_registry
+    from lrs_ws.observability.metrics import build_registry
 
     policy = LoginPolicy(failure_limit=3, failure_window_seconds=300, alert_threshold=6)
 

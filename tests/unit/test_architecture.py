@@ -8,7 +8,15 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("lrs_ws.domain", "lrs_ws.service", "lrs_ws.soap", "lrs_ws.db", "lrs_ws.jobs", "lrs_ws.reports")
+LAYERS = (
+    "lrs_ws.domain",
+    "lrs_ws.service",
+    "lrs_ws.soap",
+    "lrs_ws.db",
+    "lrs_ws.jobs",
+    "lrs_ws.reports",
+    "lrs_ws.observability",
+)
 
 
 def test_the_import_contracts_in_pyproject_are_kept():

@@ -7,7 +7,7 @@ from lxml import etree
 from lrs_ws.service.records import FIELD_NAMES
 from lrs_ws.soap import fast_records
 from lrs_ws.soap.application import LrsSoap11
-from lrs_ws.soap.lrs_types import Achievement
+from lrs_ws.soap.lrs_contract_types import Achievement
 
 S = "http://api.lrs.qcf.gov.uk/services"
 XSI = "http://www.w3.org/2001/XMLSchema-instance"

@@ -13,7 +13,7 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.batch import ChunkContext
 from lrs_ws.domain.error_codes import error_code, record_error
-from lrs_ws.service import batch, records
+from lrs_ws.service import batch, batch_codec, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_processing import ChunkView
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
@@ -27,7 +27,7 @@ CALLER = Caller(1, "demo1.edc", 1, "DEMO01", frozenset({model.ROLE_AO_USER}))
 
 def stored_row(row: dict[str, str | None]) -> str:
     """A file's row as the batch stores it."""
-    return batch.encode_values(batch.row_values(row))
+    return batch_codec.encode_values(batch_codec.row_values(row))
 
 
 def test_counts_add_up_and_a_create_that_promotes_counts_only_as_promoted():
@@ -72,13 +72,13 @@ def test_a_soap_record_survives_storage_with_its_types():
         UnitOrQualificationReferenceNumber="K/501/5773",
         MisIdentifier="Ünïcode",
     )
-    assert batch.decode_record(batch.encode_values(batch.record_values(record))) == record
+    assert batch_codec.decode_record(batch_codec.encode_values(batch_codec.record_values(record))) == record
 
 
 def test_a_file_row_is_stored_as_written_and_typed_when_processed():
     row = dict.fromkeys(FIELD_NAMES, "")
     row.update(AchievementAwardDate="01/07/2023", Action=" 2 ", Gender="9", Uln="8659377485", Grade=" Pass ")
-    decoded = batch.decode_record(stored_row(row))
+    decoded = batch_codec.decode_record(stored_row(row))
     assert decoded.AchievementAwardDate == datetime(2023, 7, 1)
     assert (decoded.Action, decoded.Gender, decoded.Grade, decoded.ActionDate) == (2, 9, "Pass", None)
 
@@ -87,7 +87,7 @@ def test_a_file_row_is_stored_as_written_and_typed_when_processed():
 def test_a_cell_that_does_not_parse_is_a_field_error_of_its_record(field, value):
     payload = stored_row({field: value})
     with pytest.raises(e.InvalidValue) as err:
-        batch.decode_record(payload)
+        batch_codec.decode_record(payload)
     assert err.value.field == field
     assert record_error(type(err.value)) == ("WSEC0103", b.FIELD_ERROR)
 
@@ -143,7 +143,7 @@ def test_the_error_file_has_a_header_and_a_row_per_failed_record_and_no_formulas
         ),
         b.FailedRecord(7, "not json", "WSEC0199", "internal", "RECORD_INTERNAL_ERROR", ""),
     ]
-    text = batch.error_file(failed)
+    text = batch_codec.error_file(failed)
     assert text is not None
     assert text.splitlines() == [
         '"Line","MisIdentifier","Uln","UnitOrQualificationReferenceNumber","ErrorCode","ErrorMessage","RuleId","Field","Value"',
@@ -152,7 +152,7 @@ def test_the_error_file_has_a_header_and_a_row_per_failed_record_and_no_formulas
         '"\'@SUM(A1:A9) with distinction"',
         '"7","","","","WSEC0199","internal","RECORD_INTERNAL_ERROR","",""',
     ]
-    assert batch.error_file([]) is None
+    assert batch_codec.error_file([]) is None
 
 
 # -- deciding records against a chunk's view -------------------------------------------------------------

@@ -11,7 +11,7 @@ from lxml import etree
 
 from lrs_ws.domain import model
 from lrs_ws.soap import convert, fast_results
-from lrs_ws.soap import types as t
+from lrs_ws.soap import portal_types as t
 from lrs_ws.soap.application import LrsSoap11
 
 MODEL = "http://api.lrs.qcf.gov.uk/model"

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from support.soap import parse_fault
 
-from lrs_ws.logs import JsonFormatter
-from lrs_ws.metrics import MetricsEndpoint
-from lrs_ws.observe import OBSERVATION_KEY, RequestObserver, observation_of
+from lrs_ws.observability.logs import JsonFormatter
+from lrs_ws.observability.metrics import MetricsEndpoint
+from lrs_ws.observability.requests import OBSERVATION_KEY, RequestObserver, observation_of
 from lrs_ws.soap.faults import fault_envelope
 
 
@@ -143,7 +143,7 @@ def test_the_json_formatter_keeps_the_exception_type_and_drops_tracebacks_even_i
 
 
 def test_a_throttled_log_line_is_due_once_per_period_and_counts_what_it_left_out() -> None:
-    from lrs_ws.logs import Throttle
+    from lrs_ws.observability.logs import Throttle
 
     every_hour = Throttle(3600.0)
     assert every_hour.due() == 0

@@ -10,7 +10,7 @@ import pytest
 
 from lrs_ws.domain import errors as e
 from lrs_ws.service import record_rules, records
-from lrs_ws.service.batch import decode_values
+from lrs_ws.service.batch_codec import decode_values
 from lrs_ws.service.records import FIELD_NAMES
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "rules.md"

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from lrs_ws.config import Settings
-from lrs_ws.logs import configure_logging
+from lrs_ws.observability.logs import configure_logging
 
 
 @pytest.fixture

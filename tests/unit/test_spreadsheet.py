@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
 from lrs_ws.domain import batch as b
-from lrs_ws.service import batch
+from lrs_ws.service import batch_codec
 from lrs_ws.spreadsheet import FORMULA_START, csv_text, safe_cell
 
 # Every code point, control characters and lone surrogates included; biased towards the dangerous ones.
@@ -26,7 +26,7 @@ _SKIPPED_BY_SPREADSHEETS = {"Zs", "Zl", "Zp", "Cc", "Cf"}
 
 def stored_row(row: dict[str, str | None]) -> str:
     """A file's row as the batch stores it."""
-    return batch.encode_values(batch.row_values(row))
+    return batch_codec.encode_values(batch_codec.row_values(row))
 
 
 def read_back(text: str) -> list[list[str]]:
@@ -84,12 +84,12 @@ def failed(mis: str, message: str = "The ULN is not valid.") -> b.FailedRecord:
 
 
 def test_a_line_break_in_a_value_cannot_start_a_formula_row_in_the_error_file() -> None:
-    text = batch.error_file(
+    text = batch_codec.error_file(
         [failed('A1\r=HYPERLINK("http://x")'), failed("B2\n+1+1"), failed("C3\r\n@SUM(1)")]
     )
     assert text is not None
     rows = read_back(text)
-    assert len(rows) == 4 and all(len(r) == len(batch.ERROR_FILE_HEADER) for r in rows)
+    assert len(rows) == 4 and all(len(r) == len(batch_codec.ERROR_FILE_HEADER) for r in rows)
     assert [r[1] for r in rows[1:]] == ['A1 =HYPERLINK("http://x")', "B2 +1+1", "C3  @SUM(1)"]
     for line in text.splitlines():
         assert line.startswith('"')
@@ -101,7 +101,7 @@ def test_a_value_starting_with_a_blank_or_invisible_character_before_a_formula_i
 
 
 def test_a_control_character_is_shown_as_a_replacement_character_and_the_message_is_kept() -> None:
-    text = batch.error_file([failed("A\x0bB\uffff", message="-bad")])
+    text = batch_codec.error_file([failed("A\x0bB\uffff", message="-bad")])
     assert text is not None
     assert read_back(text)[1][1:6] == ["A B\ufffd", "1", "X", "WSEC0136", "'-bad"]
 

@@ -19,7 +19,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 
-from lrs_ws.logs import database_cause
+from lrs_ws.observability.logs import database_cause
 
 
 def alembic_config(database_url: str) -> Config:

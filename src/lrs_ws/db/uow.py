@@ -22,7 +22,7 @@ from lrs_ws.db.security_repositories import (
     PasswordTokenRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
-from lrs_ws.logs import Throttle, database_cause
+from lrs_ws.observability.logs import Throttle, database_cause
 from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.db")

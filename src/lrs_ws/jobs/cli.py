@@ -122,10 +122,10 @@ def _wait(wiring: Any, job_id: int, args: argparse.Namespace) -> Any:
 
 def _error_rows(wiring: Any, job_id: int, limit: int | None, out: Any) -> int:
     """Write the job's error file (the CSV the SOAP answer carries) to `out`, at most `limit` rows."""
-    from lrs_ws.service import batch
+    from lrs_ws.service import batch, batch_codec
 
     write = csv_writer(out)
-    write(batch.ERROR_FILE_HEADER)
+    write(batch_codec.ERROR_FILE_HEADER)
     shown = 0
 
     def each(row: list[str | None]) -> None:
@@ -194,7 +194,7 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.service import batch
+    from lrs_ws.service import batch, batch_codec
 
     wiring = _wiring(args, settings)
     job = batch.job_status(wiring.uow_factory(), job_id=args.job)
@@ -206,7 +206,7 @@ def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
         nonlocal shown
         if shown == 0:
             print()
-            write(batch.ERROR_FILE_HEADER)
+            write(batch_codec.ERROR_FILE_HEADER)
         if args.limit is None or shown < args.limit:
             write(row)
         shown += 1

@@ -25,7 +25,7 @@ def _error_file_path(args: argparse.Namespace) -> Path:
 
 
 def _write_error_file(path: Path, validation: Any, fmt: str) -> None:
-    from lrs_ws.service.batch import ERROR_FILE_HEADER
+    from lrs_ws.service.batch_codec import ERROR_FILE_HEADER
 
     with open(path, "w", newline="", encoding="utf-8") as fh:
         if fmt == "json":

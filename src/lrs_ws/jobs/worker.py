@@ -27,7 +27,7 @@ from typing import Any
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.jobs import mailer
-from lrs_ws.logs import database_cause
+from lrs_ws.observability.logs import database_cause
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service import retention
 from lrs_ws.service import verify_batch as vb

@@ -29,7 +29,7 @@ from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
 from lrs_ws.domain.records import Aim
 from lrs_ws.service import audit, record_rules, records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch import chunk_records, decode_values, encode_values
+from lrs_ws.service.batch_codec import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
 from lrs_ws.service.uow import AbstractUnitOfWork
 

@@ -29,11 +29,9 @@ from lrs_ws.service.batch import (
     check_queue,
     check_request,
     check_size,
-    error_file,
     file_submitter,
-    record_values,
-    row_values,
 )
+from lrs_ws.service.batch_codec import error_file, record_values, row_values
 from lrs_ws.service.record_rules import offending_value
 from lrs_ws.service.records import AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork

@@ -22,7 +22,7 @@ from lrs_ws.domain.batch import NewJob
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_ERROR, error_code
 from lrs_ws.domain.values import Page
-from lrs_ws.service import audit, batch
+from lrs_ws.service import audit, batch, batch_codec
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_processing import ChunkResult, LeaseLost
 from lrs_ws.service.uow import AbstractUnitOfWork
@@ -96,7 +96,7 @@ def _store(
             kind=b.KIND_VERIFY,
         )
     )
-    chunks = batch.payload_chunks((line, v.payload()) for line, v in learners)
+    chunks = batch_codec.payload_chunks((line, v.payload()) for line, v in learners)
     count = uow.batches.add_payloads(job_id, chunks)
     _check_count(count)
     batch.check_queue(uow, caller.organisation_id, count, max_queued_records)
@@ -294,7 +294,7 @@ def process_chunk(
             uow.commit()
             return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
-        rows = batch.chunk_records(uow.batches.payloads(job.id, start, stop), start, stop)
+        rows = batch_codec.chunk_records(uow.batches.payloads(job.id, start, stop), start, stop)
         register = _register_of(uow, rows)
         done = [verify_item(register.get, row, now.date()) for row in rows]
         uow.batches.insert_verify_results(job.id, done)
@@ -315,7 +315,7 @@ def refuse_next_record(
         start = uow.batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
         if start is None:
             raise LeaseLost(job.id)
-        rows = batch.chunk_records(uow.batches.payloads(job.id, start, start + 1), start, start + 1)
+        rows = batch_codec.chunk_records(uow.batches.payloads(job.id, start, start + 1), start, start + 1)
         if not rows:
             return False
         uow.batches.insert_verify_results(

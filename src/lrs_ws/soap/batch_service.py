@@ -1,5 +1,12 @@
 """SubmitAchievementBatchJob and GetAchievementBatchJob as the real LRS ExternalService has them, and
-ListAchievementBatchJobs. Thin: authenticate, call one use case, convert the result."""
+ListAchievementBatchJobs. Thin: authenticate, call one use case, convert the result.
+
+The `achievements` arrays are not read by spyne's generic reader: `lrs_ws.soap.application` installs the
+faster `Achievement` reader of `lrs_ws.soap.fast_records` on the input protocol (behind the schema
+validation), so each element arrives here as a plain object with the 15 `Achievement` attributes. The request
+path is then this module -> `lrs_ws.service.batch` (submit) -> `lrs_ws.service.batch_codec` (the stored
+chunks) -> the unit of work's batch repository (`lrs_ws.db.batch_repository`); a worker does the rest
+(`lrs_ws.jobs.worker` -> `lrs_ws.service.batch_processing`)."""
 
 from __future__ import annotations
 
@@ -12,13 +19,13 @@ from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
 from lrs_ws.service import batch, batch_validation
 from lrs_ws.soap import convert
-from lrs_ws.soap.batch_types import (
+from lrs_ws.soap.batch_extension_types import (
     AchievementBatchJobList,
     AchievementBatchValidationResponse,
     AchievementRecordFailure,
 )
 from lrs_ws.soap.context import caller_of, deps_of, request_uow
-from lrs_ws.soap.lrs_types import (
+from lrs_ws.soap.lrs_contract_types import (
     Achievement,
     AchievementBatchJobResponse,
     SubmitAchievementBatchJobResponse,

@@ -12,7 +12,7 @@ from lxml import etree
 
 from lrs_ws.config import Settings
 from lrs_ws.domain.errors import AuthenticationFailed
-from lrs_ws.observe import Observation, observation_of
+from lrs_ws.observability.requests import Observation, observation_of
 from lrs_ws.service.auth import Caller, LoginPolicy, authenticate
 from lrs_ws.service.client_certs import certificate_from_request
 from lrs_ws.service.uow import AbstractUnitOfWork
@@ -44,7 +44,7 @@ class RequestContext:
     operation: str = ""
     started: float | None = None
     outcome: str | None = None
-    # The HTTP-level Observation (lrs_ws.observe) when the app runs behind the RequestObserver.
+    # The HTTP-level Observation (lrs_ws.observability.requests) when the app runs behind the RequestObserver.
     observation: Observation | None = None
     # The call's one unit of work, shared by authentication and the operation (see `request_uow`).
     uow: AbstractUnitOfWork | None = None

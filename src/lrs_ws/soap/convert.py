@@ -8,7 +8,7 @@ from typing import Any
 
 from lrs_ws.domain import feed, model
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
-from lrs_ws.soap import types as t
+from lrs_ws.soap import portal_types as t
 
 
 def achievement_summary(a: model.AchievementData) -> Any:

@@ -9,9 +9,9 @@ from spyne import Integer, ServiceBase, Unicode, rpc
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.service import edc_lifecycle
 from lrs_ws.soap import convert
-from lrs_ws.soap import types as t
+from lrs_ws.soap import portal_types as t
 from lrs_ws.soap.context import caller_of, request_uow
-from lrs_ws.soap.lrs_types import User
+from lrs_ws.soap.lrs_contract_types import User
 
 
 def _uow(ctx: Any):  # type: ignore[no-untyped-def]

@@ -16,7 +16,7 @@ from typing import Any
 
 from spyne.model.primitive import Unicode
 
-from lrs_ws.soap.lrs_types import Achievement
+from lrs_ws.soap.lrs_contract_types import Achievement
 
 XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
 

@@ -18,7 +18,7 @@ from lxml import etree
 from spyne.model.complex import Array, ComplexModelBase
 from spyne.protocol.xml import NIL_ATTR
 
-from lrs_ws.soap import types as t
+from lrs_ws.soap import portal_types as t
 
 FAST_TYPES = (t.LearnerAchievements, t.AchievementSummary)
 

@@ -19,7 +19,7 @@ from typing import Any
 from lrs_ws.config import Settings
 from lrs_ws.domain.error_codes import code_for, error_code
 from lrs_ws.domain.errors import SchemaInvalid, ServiceUnavailable, UnderMaintenance
-from lrs_ws.observe import observation_of
+from lrs_ws.observability.requests import observation_of
 from lrs_ws.service.maintenance import MaintenanceStatus
 from lrs_ws.soap.envelope import (
     ALLOWED_CHARSETS,

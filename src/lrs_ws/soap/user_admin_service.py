@@ -10,9 +10,9 @@ from spyne import Integer, ServiceBase, Unicode, rpc
 from lrs_ws.domain.values import Page
 from lrs_ws.service import users
 from lrs_ws.service.auth import LoginPolicy
-from lrs_ws.soap import types as t
+from lrs_ws.soap import portal_types as t
 from lrs_ws.soap.context import caller_of, deps_of, request_context, request_uow, source_of
-from lrs_ws.soap.lrs_types import User
+from lrs_ws.soap.lrs_contract_types import User
 
 _REQ = {"min_occurs": 1, "nillable": False}
 _UserName = Unicode(max_len=100, **_REQ)

@@ -12,7 +12,7 @@ from lrs_ws.domain import batch as b
 from lrs_ws.domain.values import Page
 from lrs_ws.service import verification, verify_batch
 from lrs_ws.soap.context import caller_of, deps_of, request_uow
-from lrs_ws.soap.lrs_types import User
+from lrs_ws.soap.lrs_contract_types import User
 from lrs_ws.soap.namespaces import MODEL_NS
 
 _REQ = {"min_occurs": 1, "nillable": False}

@@ -1,4 +1,5 @@
-"""Types shared with the real LRS ExternalService contract: same names, namespaces and element order."""
+"""The real LRS ExternalService contract's types (the invoking User, an Achievement record, the batch job
+responses): same names, namespaces and element order as the LRS has them."""
 
 from __future__ import annotations
 

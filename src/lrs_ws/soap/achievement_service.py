@@ -15,9 +15,9 @@ from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
 from lrs_ws.service import edcs, feed
 from lrs_ws.soap import convert
-from lrs_ws.soap import types as t
+from lrs_ws.soap import portal_types as t
 from lrs_ws.soap.context import caller_of, deps_of, request_uow
-from lrs_ws.soap.lrs_types import Achievement, User
+from lrs_ws.soap.lrs_contract_types import Achievement, User
 
 # Parameters without `?` in the contract's signatures are mandatory in the WSDL too.
 _REQ = {"min_occurs": 1, "nillable": False}

@@ -1,4 +1,5 @@
-"""This service's own result types (model namespace), mirroring the portal's screens."""
+"""This service's own result types for the portal's functions (achievements, EDCs, users), in the model
+namespace and mirroring the portal's screens; the real LRS contract has no such types."""
 
 from __future__ import annotations
 

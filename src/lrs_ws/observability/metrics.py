@@ -27,7 +27,7 @@ from prometheus_client import values as prometheus_values
 from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.registry import Collector
 
-from lrs_ws.logs import Throttle
+from lrs_ws.observability.logs import Throttle
 
 log = logging.getLogger("lrs_ws.metrics")
 

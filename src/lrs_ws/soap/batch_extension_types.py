@@ -1,10 +1,11 @@
-"""This service's own batch result type (model namespace): a page of jobs."""
+"""This service's own additions to the LRS batch operations (model namespace): a page of jobs
+(ListAchievementBatchJobs) and a dry run's result (ValidateAchievementBatch)."""
 
 from __future__ import annotations
 
 from spyne import Array, ComplexModel, Float, Integer, Integer32, Unicode
 
-from lrs_ws.soap.lrs_types import AchievementBatchJobResponse
+from lrs_ws.soap.lrs_contract_types import AchievementBatchJobResponse
 from lrs_ws.soap.namespaces import MODEL_NS
 
 

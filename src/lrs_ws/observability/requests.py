@@ -21,8 +21,8 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrs_ws import metrics
 from lrs_ws.domain.error_codes import INTERNAL_ERROR
+from lrs_ws.observability import metrics
 
 log = logging.getLogger("lrs_ws.request")
 
