@@ -7,6 +7,7 @@ from typing import Any
 
 from spyne import Integer, ServiceBase, Unicode, rpc
 
+from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
 from lrs_ws.service import users
 from lrs_ws.service.auth import LoginPolicy
@@ -193,4 +194,4 @@ class UserAdministrationService(ServiceBase):
             policy=_policy(ctx),
             request_id=request_context(ctx).request_id,
         )
-        return t.PasswordSet(ResponseCode="WSRC0000", UserName=username)
+        return t.PasswordSet(ResponseCode=SUCCESS, UserName=username)

@@ -9,6 +9,7 @@ from typing import Any
 from spyne import Array, ComplexModel, Date, DateTime, Integer, ServiceBase, Unicode, rpc
 
 from lrs_ws.domain import batch as b
+from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
 from lrs_ws.service import verification, verify_batch
 from lrs_ws.soap.context import caller_of, deps_of, request_uow
@@ -204,7 +205,7 @@ class LearnerVerificationService(ServiceBase):
             ],
             max_queued_records=deps_of(ctx).settings.max_queued_records_per_org,
         )
-        return SubmitVerifyBatchJobResponse(ResponseCode="WSRC0000", JobId=job_id)
+        return SubmitVerifyBatchJobResponse(ResponseCode=SUCCESS, JobId=job_id)
 
     @rpc(User, Integer, _returns=VerifyBatchJob, _out_variable_name="GetVerifyBatchJobResult")
     def GetVerifyBatchJob(  # noqa: N802
