@@ -25,7 +25,7 @@ TEST_LEARNER = "3415521949"
 REFERENCE = "Y/999/0001"
 # Achievements the learner already holds of the job's reference, from earlier jobs.
 HELD = 80_000
-JOB_RECORDS = 20_000
+JOB_RECORDS = 40_000
 MAX_EDITS = 200
 
 
@@ -72,9 +72,11 @@ def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp
             url,
             tmp_path / "server.log",
             batch_worker=True,
-            extra_env={"LRS_WS_WORKER_CHUNK_SIZE": "1000", "LRS_WS_WORKER_POLL_SECONDS": "0.1"},
+            extra_env={"LRS_WS_WORKER_CHUNK_SIZE": "200", "LRS_WS_WORKER_POLL_SECONDS": "0.1"},
         ).start()
         client = client_for(server.soap_url)
+        # The first call pays for the password check and the workers' start: it comes before the job.
+        client.EditAchievementGrade(invokingUser=DEMO1, achievementId=target, newGrade="Warm-up")
         job_id = batch.submit(
             w.uow_factory(),
             caller=caller,
@@ -111,7 +113,7 @@ def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp
             if "InProgress" in (before, status()):
                 while_running += 1
         assert status() == "Successful"
-        assert while_running >= 3
+        assert while_running >= 2
         assert set(outcomes) == {"ok"}, outcomes
     finally:
         if server is not None:
