@@ -37,50 +37,10 @@ from lrs_ws.domain.clock import utcnow
 _PENDING = "lrs_ws.feed.pending"
 CURSOR_KEY_NAME = "change_feed_cursor"
 _IN_CHUNK = 500
-COLUMNS = (
-    "organisation_id",
-    "seq",
-    "at",
-    "kind",
-    "achievement_id",
-    "uln",
-    "from_uln",
-    "reference",
-    "title",
-    "aim_type",
-    "level",
-    "grade",
-    "award_date",
-    "language",
-    "provider_ukprn",
-    "mis_identifier",
-    "status",
-    "withdrawn",
-    "deleted",
-    "under_challenge",
-    "version",
-    "edc_id",
-    "edc_status",
-    "edc_decision",
-    "edc_action_verified",
-)
-_ACHIEVEMENT_FIELDS = (
-    "uln",
-    "reference",
-    "title",
-    "aim_type",
-    "level",
-    "grade",
-    "award_date",
-    "language",
-    "provider_ukprn",
-    "mis_identifier",
-    "status",
-    "withdrawn",
-    "deleted",
-    "under_challenge",
-    "version",
-)
+# Every column of a change row, in the table's order (the order `publish` builds its rows in).
+COLUMNS = tuple(C.c.keys())
+# The achievement's own columns a change copies, in the same order.
+_ACHIEVEMENT_FIELDS = tuple(c for c in COLUMNS if c in achievements.c and c != "organisation_id")
 
 
 @dataclass(frozen=True)
