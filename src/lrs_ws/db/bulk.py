@@ -13,7 +13,9 @@ import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Table
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 
@@ -54,9 +56,16 @@ def _sqlite_rows(table: Table, names: tuple[str, ...], rows: Rows) -> list[tuple
 
 def _copy(session: Session, target: str, names: Sequence[str], rows: Rows) -> None:
     raw: Any = session.connection().connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
-        for row in rows:
-            copy.write_row(row)
+    try:
+        with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        # COPY goes to the driver directly, so SQLAlchemy has not wrapped its error: wrap it as SQLAlchemy
+        # would, so a connection lost in the middle is a dropped connection for the unit of work (WSEC0004).
+        raise DBAPIError.instance(
+            None, None, exc, psycopg.Error, connection_invalidated=bool(raw.broken or raw.closed)
+        ) from exc
 
 
 def insert_rows(session: Session, table: Table, names: tuple[str, ...], rows: Rows) -> None:
