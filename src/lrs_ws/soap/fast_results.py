@@ -27,7 +27,8 @@ from lrs_ws.soap import portal_types as t
 
 FAST_TYPES = (t.LearnerAchievements, t.AchievementSummary)
 
-_TEXT, _RECORD, _ARRAY = range(3)
+# _STR: a text member spyne's converter hands back unchanged when it is a str (no format, no encoding).
+_STR, _TEXT, _RECORD, _ARRAY = range(4)
 # (kind, tag, attribute, converter or plan, declared type or item tag, mandatory)
 Step = tuple[int, str, str, Any, Any, bool]
 
@@ -47,7 +48,14 @@ def _plan(protocol: Any, cls: Any) -> list[Step]:
         elif issubclass(member, ComplexModelBase):
             steps.append((_RECORD, tag, name, _plan(protocol, member), None, mandatory))
         else:
-            steps.append((_TEXT, tag, name, protocol._to_unicode_handlers[member], member, mandatory))
+            how = protocol._to_unicode_handlers[member]
+            member_attrs = protocol.get_cls_attrs(member)
+            plain = (
+                how == protocol.unicode_to_unicode
+                and member_attrs.str_format is None
+                and member_attrs.format is None
+            )
+            steps.append((_STR if plain else _TEXT, tag, name, how, member, mandatory))
     return steps
 
 
@@ -58,7 +66,9 @@ def _write(steps: list[Step], inst: Any, elt: etree._Element) -> None:
         if value is None:
             if mandatory:
                 sub(elt, tag, NIL_ATTR)
-        elif kind == _TEXT:
+        elif kind == _STR and type(value) is str:
+            sub(elt, tag).text = value
+        elif kind <= _TEXT:
             sub(elt, tag).text = how(what, value)
         elif kind == _RECORD:
             _write(how, value, sub(elt, tag))
