@@ -260,9 +260,10 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
                 service.post(body)
             print(f"  {op}: {args.rounds} interleaved rounds of {args.requests} calls", file=sys.stderr)
             result[op] = interleaved(raw, service, body, args.rounds, args.requests)
-        print(f"  latency: {args.sequential} sequential GetLearnerAchievements", file=sys.stderr)
-        result["tail"] = latency_tail(service, CALLS["GetLearnerAchievements"], args.sequential)
-        result["tail_raw"] = latency_tail(raw, CALLS["GetLearnerAchievements"], args.sequential)
+        if args.sequential > 0:
+            print(f"  latency: {args.sequential} sequential GetLearnerAchievements", file=sys.stderr)
+            result["tail"] = latency_tail(service, CALLS["GetLearnerAchievements"], args.sequential)
+            result["tail_raw"] = latency_tail(raw, CALLS["GetLearnerAchievements"], args.sequential)
         return result
     finally:
         for s in servers:
@@ -287,6 +288,8 @@ def report(results: list[dict[str, Any]], out: Callable[[str], None] = print) ->
             )
     for r in results:
         for key, who in (("tail", "service"), ("tail_raw", "raw")):
+            if key not in r:
+                continue  # --sequential 0: no latency-tail run
             t = r[key]
             out(f"{r['backend']:<11}{who:<8} {t['calls']} sequential GetLearnerAchievements:")
             for what, label in (("wall", "wall clock"), ("cpu", "server CPU")):
@@ -307,7 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--rounds", type=int, default=10, help="interleaved raw/service rounds per operation")
     parser.add_argument("--requests", type=int, default=200, help="sequential calls per round")
-    parser.add_argument("--sequential", type=int, default=1000, help="calls of the latency-tail run")
+    parser.add_argument(
+        "--sequential", type=int, default=1000, help="calls of the latency-tail run, 0 for none"
+    )
     args = parser.parse_args(argv)
     results = []
     for backend in args.backends.split(","):

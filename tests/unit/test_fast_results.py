@@ -8,6 +8,9 @@ from typing import Any
 
 import pytest
 from lxml import etree
+from spyne import MethodContext
+from spyne.protocol.soap import Soap11
+from spyne.server import ServerBase
 
 from lrs_ws.domain import model
 from lrs_ws.soap import convert, fast_results
@@ -109,14 +112,14 @@ CASES = {
 
 
 @pytest.fixture(scope="module", autouse=True)
-def application() -> None:
+def application() -> Any:
     """The service's Application, built once: building it gives the types their namespaces."""
     from lrs_ws.app import soap_services
     from lrs_ws.config import Settings
     from lrs_ws.soap.application import build_application
     from lrs_ws.soap.context import Deps
 
-    build_application(soap_services(), Deps(settings=Settings(), uow_factory=lambda: None))  # type: ignore[arg-type,return-value]
+    return build_application(soap_services(), Deps(settings=Settings(), uow_factory=lambda: None))  # type: ignore[arg-type,return-value]
 
 
 def written(protocol: LrsSoap11, cls: Any, value: Any) -> etree._Element:
@@ -149,3 +152,45 @@ def test_a_value_xml_cannot_carry_is_refused_by_the_fast_writer_as_by_spynes() -
         written(LrsSoap11(), t.AchievementSummary, bad)
     with pytest.raises(ValueError):
         written(fast, t.AchievementSummary, bad)
+
+
+def answer(app: Any, operation: str, value: Any, *, fast: bool) -> bytes:
+    """The bytes of `operation`'s successful answer carrying `value`, as the service sends them (`fast`) or
+    as spyne's own Soap11.serialize writes them."""
+    protocol = app.out_protocol
+    ctx = MethodContext(ServerBase(app), MethodContext.SERVER)
+    ctx.descriptor = app.interface.service_method_map[f"{{{SERVICES}}}{operation}"][0]
+    ctx.out_object = [value]
+    if fast:
+        assert fast_results.write_response(protocol, ctx)
+    else:
+        Soap11.serialize(protocol, ctx, protocol.RESPONSE)
+    protocol.create_out_string(ctx)
+    return b"".join(ctx.out_string)
+
+
+ANSWERS = {
+    "a page of summaries": ("GetLearnerAchievements", CASES["a page of summaries"][1]),
+    "an empty page": ("GetLearnerAchievements", CASES["no achievements at all"][1]),
+    "one achievement": ("GetAchievement", CASES["a summary as the service builds it"][1]),
+    "an achievement with mandatory members missing": (
+        "GetAchievement",
+        CASES["mandatory members missing"][1],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", ANSWERS)
+def test_the_fast_answer_and_spynes_envelope_are_the_same_bytes(application: Any, case: str) -> None:
+    operation, value = ANSWERS[case]
+    expected = answer(application, operation, value, fast=False)
+    assert answer(application, operation, value, fast=True) == expected
+    assert f"<tns:{operation}Response>".encode() in expected
+
+
+def test_an_answer_without_a_result_is_left_to_spyne(application: Any) -> None:
+    ctx = MethodContext(ServerBase(application), MethodContext.SERVER)
+    ctx.descriptor = application.interface.service_method_map[f"{{{SERVICES}}}GetAchievement"][0]
+    ctx.out_object = [None]
+    assert not fast_results.write_response(application.out_protocol, ctx)
+    assert ctx.out_document is None

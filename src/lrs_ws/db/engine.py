@@ -10,6 +10,8 @@ from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.exc import DisconnectionError, InternalError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
+from lrs_ws.db import feed
+
 
 def treat_lost_protocol_as_disconnect(context: ExceptionContext) -> None:
     """psycopg raises InternalError without a SQLSTATE ("received 2 results from command 'ROLLBACK'") when it
@@ -92,4 +94,5 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     event.listen(factory, "after_flush", _note_flush)
     event.listen(factory, "after_commit", _transaction_ended)
     event.listen(factory, "after_rollback", _transaction_ended)
+    feed.watch(factory)
     return factory

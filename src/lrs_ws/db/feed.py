@@ -25,7 +25,7 @@ from typing import Any
 
 from sqlalchemy import Engine, event, inspect, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from lrs_ws.db import bulk
 from lrs_ws.db.tables import achievements, event_data_challenges
@@ -75,18 +75,19 @@ def note(
     _pending(session).append(_Noted(at, kinds, achievement_id, edc_id, from_uln))
 
 
-def watch(session: Session) -> None:
-    """Note an achievement's UnderDataChallenge flag whenever a flush is about to change it."""
+def _note_challenge_flags(session: Session, _context: Any, _instances: Any) -> None:
+    for obj in session.dirty:
+        if isinstance(obj, model.Achievement) and obj.id is not None:
+            if inspect(obj).attrs.under_challenge.history.has_changes():
+                _pending(session).append(
+                    _Noted(utcnow(), (feed.UNDER_DATA_CHALLENGE_CHANGED,), obj.id, None, None)
+                )
 
-    def before_flush(s: Session, _context: Any, _instances: Any) -> None:
-        for obj in s.dirty:
-            if isinstance(obj, model.Achievement) and obj.id is not None:
-                if inspect(obj).attrs.under_challenge.history.has_changes():
-                    _pending(s).append(
-                        _Noted(utcnow(), (feed.UNDER_DATA_CHALLENGE_CHANGED,), obj.id, None, None)
-                    )
 
-    event.listen(session, "before_flush", before_flush)
+def watch(sessions: sessionmaker[Session]) -> None:
+    """Note an achievement's UnderDataChallenge flag whenever a flush of one of these sessions is about to
+    change it (listening once on the factory costs a session nothing when it is made)."""
+    event.listen(sessions, "before_flush", _note_challenge_flags)
 
 
 def _by_id(session: Session, table: Any, columns: Sequence[Any], ids: Iterable[int]) -> dict[int, Any]:

@@ -88,7 +88,6 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.batches = BatchRepository(self.session)
         self.maintenance = MaintenanceRepository(self.session)
         self.changes = feed.ChangeFeedRepository(self.session)
-        feed.watch(self.session)
         self.password_tokens = PasswordTokenRepository(self.session)
         return self
 

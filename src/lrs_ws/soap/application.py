@@ -84,6 +84,8 @@ class LrsSoap11(Soap11):
 
     def serialize(self, ctx, message):  # type: ignore[no-untyped-def]
         try:
+            if message is self.RESPONSE and ctx.out_error is None and fast_results.write_response(self, ctx):
+                return None
             return super().serialize(ctx, message)
         except Exception as exc:
             if ctx.out_error is not None or message is not self.RESPONSE:

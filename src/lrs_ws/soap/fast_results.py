@@ -7,6 +7,10 @@ once per type at start-up and then replayed with lxml: each value is converted b
 its declared type, in spyne's member order; an absent optional member is left out and an absent mandatory
 one written as xsi:nil, as spyne does. The bytes on the wire are spyne's (tests/unit/test_fast_results.py
 compares both writers element for element); a value lxml refuses raises as it does under spyne's writer.
+
+`write_response` writes the whole answer of an operation returning one of these types (Envelope, Body, the
+operation's wrapper and its result) the way Soap11.serialize does, without spyne's generic walk of the
+wrapper message.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from lxml import etree
+from spyne import BODY_STYLE_WRAPPED
 from spyne.model.complex import Array, ComplexModelBase
 from spyne.protocol.xml import NIL_ATTR
 
@@ -22,7 +27,8 @@ from lrs_ws.soap import portal_types as t
 
 FAST_TYPES = (t.LearnerAchievements, t.AchievementSummary)
 
-_TEXT, _RECORD, _ARRAY = range(3)
+# _STR: a text member spyne's converter hands back unchanged when it is a str (no format, no encoding).
+_STR, _TEXT, _RECORD, _ARRAY = range(4)
 # (kind, tag, attribute, converter or plan, declared type or item tag, mandatory)
 Step = tuple[int, str, str, Any, Any, bool]
 
@@ -42,7 +48,14 @@ def _plan(protocol: Any, cls: Any) -> list[Step]:
         elif issubclass(member, ComplexModelBase):
             steps.append((_RECORD, tag, name, _plan(protocol, member), None, mandatory))
         else:
-            steps.append((_TEXT, tag, name, protocol._to_unicode_handlers[member], member, mandatory))
+            how = protocol._to_unicode_handlers[member]
+            member_attrs = protocol.get_cls_attrs(member)
+            plain = (
+                how == protocol.unicode_to_unicode
+                and member_attrs.str_format is None
+                and member_attrs.format is None
+            )
+            steps.append((_STR if plain else _TEXT, tag, name, how, member, mandatory))
     return steps
 
 
@@ -53,7 +66,9 @@ def _write(steps: list[Step], inst: Any, elt: etree._Element) -> None:
         if value is None:
             if mandatory:
                 sub(elt, tag, NIL_ATTR)
-        elif kind == _TEXT:
+        elif kind == _STR and type(value) is str:
+            sub(elt, tag).text = value
+        elif kind <= _TEXT:
             sub(elt, tag).text = how(what, value)
         elif kind == _RECORD:
             _write(how, value, sub(elt, tag))
@@ -90,8 +105,50 @@ def writer(protocol: Any, cls: Any) -> Callable[..., None]:
     return to_parent
 
 
+# Protocol attribute: {response message class: (wrapper tag, result tag, result type, plan)}.
+RESPONSES = "fast_responses"
+
+
+def _responses(protocol: Any) -> dict[Any, tuple[str, str, Any, list[Step]]]:
+    plans: dict[Any, list[Step]] = {cls: _plan(protocol, cls) for cls in FAST_TYPES}
+    found = {}
+    # A protocol not (yet) part of an Application has no operations to answer.
+    for service in protocol.app.services if protocol.app is not None else ():
+        for method in service.public_methods.values():
+            message = method.out_message
+            if method.body_style is not BODY_STYLE_WRAPPED or len(message._type_info) != 1:
+                continue
+            ((name, member),) = message._type_info.items()
+            if member not in plans or member.Attributes.sub_ns or member.Attributes.sub_name:
+                continue
+            ns = message.get_namespace()
+            found[message] = (f"{{{ns}}}{message.get_type_name()}", f"{{{ns}}}{name}", member, plans[member])
+    return found
+
+
+def write_response(protocol: Any, ctx: Any) -> bool:
+    """Write `ctx`'s successful answer into ctx.out_document as Soap11.serialize would, when it is one of
+    the hot reads' results; False (nothing done) for anything else."""
+    found = getattr(protocol, RESPONSES, {}).get(ctx.descriptor.out_message)
+    if found is None or ctx.out_header is not None or not ctx.out_object or ctx.out_object[0] is None:
+        return False
+    wrapper_tag, result_tag, cls, steps = found
+    protocol.event_manager.fire_event("before_serialize", ctx)
+    ns_env = protocol.ns_soap_env
+    ctx.out_document = etree.Element(f"{{{ns_env}}}Envelope", nsmap=protocol.app.interface.nsmap)
+    ctx.out_body_doc = body = etree.Element(f"{{{ns_env}}}Body")
+    result = etree.SubElement(etree.SubElement(body, wrapper_tag), result_tag)
+    _write(steps, cls.get_serialization_instance(ctx.out_object[0]), result)
+    ctx.out_document.append(body)
+    if protocol.cleanup_namespaces:
+        etree.cleanup_namespaces(ctx.out_document)
+    protocol.event_manager.fire_event("after_serialize", ctx)
+    return True
+
+
 def install(protocol: Any) -> None:
-    """Write the hot reads' result types with `writer` on this (output) protocol, once an Application has
-    resolved the types' namespaces."""
+    """Write the hot reads' result types with `writer`, and their operations' answers with
+    `write_response`, on this (output) protocol, once an Application has resolved the types' namespaces."""
     for cls in FAST_TYPES:
         protocol.serialization_handlers[cls] = writer(protocol, cls)
+    setattr(protocol, RESPONSES, _responses(protocol))
