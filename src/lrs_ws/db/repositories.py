@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import feed
+from lrs_ws.db.driver_sql import DriverSelect
 from lrs_ws.db.tables import achievements, audit_events, learners, learning_aims, organisations, users
 from lrs_ws.db.tables import achievements as ach
 from lrs_ws.db.tables import event_data_challenges as edc
@@ -48,8 +49,9 @@ def _storable_id(value: int | None) -> bool:
 
 
 # The hot reads (a login, a learner, an achievement, a learner's page of achievements) as Core statements
-# built once, answered as plain data: no statement is built and no entity loaded per call.
-_LOGIN = (
+# built once and sent on the driver's cursor (db/driver_sql.py), answered as plain data: no statement is
+# built and no entity loaded per call.
+_LOGIN = DriverSelect(
     select(
         users.c.id,
         users.c.username,
@@ -64,11 +66,14 @@ _LOGIN = (
     .join_from(users, organisations, users.c.organisation_id == organisations.c.id)
     .where(users.c.username == bindparam("username"))
 )
-_LEARNER = select(learners).where(learners.c.uln == bindparam("uln"))
-_ACHIEVEMENT = select(achievements).where(
+_LEARNER = DriverSelect(select(learners).where(learners.c.uln == bindparam("uln")))
+_ACHIEVEMENT_BY_ID = select(achievements).where(
     achievements.c.id == bindparam("id"), achievements.c.deleted.is_(False)
 )
-_OWN_ACHIEVEMENT = _ACHIEVEMENT.where(achievements.c.organisation_id == bindparam("organisation_id"))
+_ACHIEVEMENT = DriverSelect(_ACHIEVEMENT_BY_ID)
+_OWN_ACHIEVEMENT = DriverSelect(
+    _ACHIEVEMENT_BY_ID.where(achievements.c.organisation_id == bindparam("organisation_id"))
+)
 # A learner's achievements include those recorded under the ULNs merged into it (`uln` is the master's).
 _LEARNER_AND_MERGED = select(learners.c.uln).where(
     or_(learners.c.uln == bindparam("uln"), learners.c.merged_into == bindparam("uln"))
@@ -78,7 +83,9 @@ _LIVE_FOR_LEARNER = and_(
     achievements.c.uln.in_(_LEARNER_AND_MERGED.scalar_subquery()),
     achievements.c.deleted.is_(False),
 )
-_COUNT_FOR_LEARNER = select(func.count()).select_from(achievements).where(_LIVE_FOR_LEARNER)
+_COUNT_FOR_LEARNER = DriverSelect(
+    select(func.count().label("total")).select_from(achievements).where(_LIVE_FOR_LEARNER)
+)
 
 
 def _page_for_learner(column: Any, descending: bool) -> Any:
@@ -158,7 +165,7 @@ class UserRepository:
         return self.session.get(model.User, user_id)
 
     def login(self, username: str) -> Login | None:
-        row = self.session.connection().execute(_LOGIN, {"username": username}).first()
+        row = _LOGIN.first(self.session, {"username": username})
         if row is None:
             return None
         return Login(
@@ -210,7 +217,7 @@ class LearnerRepository:
         ).all()
 
     def view(self, uln: str) -> model.LearnerData | None:
-        row = self.session.connection().execute(_LEARNER, {"uln": uln}).first()
+        row = _LEARNER.first(self.session, {"uln": uln})
         if row is None:
             return None
         learner = model.LearnerData(
@@ -253,7 +260,7 @@ _SORT_COLUMNS = {
     "AwardDate": "award_date",
 }
 _PAGES_FOR_LEARNER = {
-    (key, descending): _page_for_learner(achievements.c[column], descending)
+    (key, descending): DriverSelect(_page_for_learner(achievements.c[column], descending))
     for key, column in _SORT_COLUMNS.items()
     for descending in (False, True)
 }
@@ -293,24 +300,22 @@ class AchievementRepository:
     def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
         if not _storable_id(achievement_id):
             return None
-        conn = self.session.connection()
         if organisation_id is None:
-            row = conn.execute(_ACHIEVEMENT, {"id": achievement_id}).first()
+            row = _ACHIEVEMENT.first(self.session, {"id": achievement_id})
         else:
             params = {"id": achievement_id, "organisation_id": organisation_id}
-            row = conn.execute(_OWN_ACHIEVEMENT, params).first()
+            row = _OWN_ACHIEVEMENT.first(self.session, params)
         return _achievement_data(row) if row is not None else None
 
     def for_learner(
         self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
     ) -> tuple[int, Sequence[model.AchievementData]]:
-        conn = self.session.connection()
         where = {"organisation_id": organisation_id, "uln": uln}
-        rows = conn.execute(
-            _PAGES_FOR_LEARNER[sort_by, descending], {**where, "offset": page.offset, "size": page.size}
-        ).all()
+        rows = _PAGES_FOR_LEARNER[sort_by, descending].all(
+            self.session, {**where, "offset": page.offset, "size": page.size}
+        )
         # A page past the end has no row to carry the count.
-        total = rows[0].total if rows else conn.execute(_COUNT_FOR_LEARNER, where).scalar_one()
+        total = (rows or _COUNT_FOR_LEARNER.all(self.session, where))[0].total
         return total, [_achievement_data(row) for row in rows]
 
     def matching(

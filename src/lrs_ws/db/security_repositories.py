@@ -12,6 +12,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from lrs_ws.db.driver_sql import DriverSelect
 from lrs_ws.db.tables_security import client_certificates, login_failures, password_tokens, security_nonces
 from lrs_ws.domain.records import ClientCertificate, PasswordToken
 
@@ -54,8 +55,8 @@ class NonceRepository:
 
 
 # Read on every call: built once.
-_FAILURES_SINCE = (
-    select(func.count())
+_FAILURES_SINCE = DriverSelect(
+    select(func.count().label("failures"))
     .select_from(login_failures)
     .where(
         login_failures.c.username == bindparam("username"),
@@ -107,7 +108,7 @@ class LoginFailureRepository:
 
     def count_since(self, username: str, source: str, since: datetime) -> int:
         params = {"username": username, "source": source, "since": since}
-        return int(self.session.connection().execute(_FAILURES_SINCE, params).scalar_one())
+        return int(_FAILURES_SINCE.all(self.session, params)[0].failures)
 
     def count_user_since(self, username: str, since: datetime) -> int:
         """Failures of a user name from every source."""
