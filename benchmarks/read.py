@@ -1,15 +1,18 @@
 """Read-path benchmark: `python -m benchmarks.read` (also part of `make bench`).
 
-For SQLite and PostgreSQL, on a fresh database holding the demo data, two gunicorn servers with the same
-settings (LRS_WS gunicorn configuration, 2 sync workers): the service, and `benchmarks/raw_read.py`, a plain
+For SQLite and PostgreSQL, on a fresh database holding the demo data, three gunicorn servers with the same
+settings (LRS_WS gunicorn configuration, 2 sync workers): the service; `benchmarks/raw_read.py`, a plain
 WSGI handler that parses the same request with lxml, does the same cached password check and the same SQL and
-writes the same response bytes. It first checks that both answer byte-identical XML, then measures:
+writes the same response bytes; and `benchmarks/spyne_floor.py`, the service's spyne application answering
+each distinct request once and then from memory (what spyne and gunicorn alone cost a call). It first checks
+that all three answer byte-identical XML, then measures:
 
 - **CPU per request** of GetLearnerAchievements (demo learner 3415521949: three achievements) and
   GetAchievement: utime+stime of the server's worker processes, read from /proc, plus, on PostgreSQL, of the
   database backends serving them (told apart by application_name). Rounds of `--requests` sequential calls
-  alternate raw and service (interleaved A/B, the order swapped each round, so drift in the machine's load
-  hits both); per request, the median over `--rounds` rounds, and the ratio raw/service.
+  take the servers in turn (interleaved, the order rotated each round, so drift in the machine's load hits
+  all); per request, the median over `--rounds` rounds, the ratio raw/service, and raw/floor: the best
+  raw/service any service built on spyne could reach.
 - **Latency tail**: `--sequential` sequential GetLearnerAchievements against each server: the median, the
   p99, the slowest, and how many took over 5x the median, by wall clock and by the CPU the server spent on
   each call (/proc/PID/schedstat, in nanoseconds): on a shared machine a call may wait for a CPU longer than
@@ -172,21 +175,23 @@ def cpu_per_request(server: Server, body: bytes, n: int) -> float:
     return (sum(cpu_seconds(p) for p in pids) - before) / n
 
 
-def interleaved(raw: Server, service: Server, body: bytes, rounds: int, n: int) -> dict[str, Any]:
-    per: dict[str, list[float]] = {"raw": [], "service": []}
+def interleaved(servers: list[Server], body: bytes, rounds: int, n: int) -> dict[str, Any]:
+    """CPU per request of each server, rounds of `n` calls taken in turn (the order rotated each round)."""
+    per: dict[str, list[float]] = {s.name: [] for s in servers}
     ratios = []
     for i in range(rounds):
-        order = (raw, service) if i % 2 == 0 else (service, raw)
+        order = servers[i % len(servers) :] + servers[: i % len(servers)]
         got = {s.name: cpu_per_request(s, body, n) for s in order}
-        per["raw"].append(got["raw"])
-        per["service"].append(got["service"])
+        for name, seconds in got.items():
+            per[name].append(seconds)
         ratios.append(got["raw"] / got["service"] if got["service"] else float("nan"))
-    raw_us = statistics.median(per["raw"]) * 1e6
-    service_us = statistics.median(per["service"]) * 1e6
+    us = {name: statistics.median(values) * 1e6 for name, values in per.items()}
     return {
-        "raw_us": raw_us,
-        "service_us": service_us,
-        "ratio": raw_us / service_us,
+        "raw_us": us["raw"],
+        "service_us": us["service"],
+        "floor_us": us["floor"],
+        "ratio": us["raw"] / us["service"],
+        "floor_ratio": us["raw"] / us["floor"],
         "round_ratios": [round(r, 3) for r in ratios],
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
@@ -251,15 +256,25 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
             "service", "lrs_ws.wsgi:application", with_application_name(url, "service"), workdir, admin=admin
         ).start()
         servers.append(service)
+        floor = Server(
+            "floor",
+            "benchmarks.spyne_floor:application",
+            with_application_name(url, "floor"),
+            workdir,
+            admin=admin,
+        ).start()
+        servers.append(floor)
         result: dict[str, Any] = {"backend": backend}
         for op, body in CALLS.items():
-            expected, got = raw.post(body), service.post(body)
-            assert got == expected, f"{op}: service and raw handler differ:\n{got!r}\n{expected!r}"
-            for _ in range(50):  # warm both (password cache, pools, statement caches)
-                raw.post(body)
-                service.post(body)
+            expected = raw.post(body)
+            for other in (service, floor):
+                got = other.post(body)
+                assert got == expected, f"{op}: {other.name} and raw handler differ:\n{got!r}\n{expected!r}"
+            for _ in range(50):  # warm all three (password cache, pools, statement caches)
+                for s in servers:
+                    s.post(body)
             print(f"  {op}: {args.rounds} interleaved rounds of {args.requests} calls", file=sys.stderr)
-            result[op] = interleaved(raw, service, body, args.rounds, args.requests)
+            result[op] = interleaved([raw, service, floor], body, args.rounds, args.requests)
         if args.sequential > 0:
             print(f"  latency: {args.sequential} sequential GetLearnerAchievements", file=sys.stderr)
             result["tail"] = latency_tail(service, CALLS["GetLearnerAchievements"], args.sequential)
@@ -277,14 +292,15 @@ def report(results: list[dict[str, Any]], out: Callable[[str], None] = print) ->
     out("")
     out(
         f"{'backend':<11}{'operation':<24}{'service µs':>11}{'raw µs':>8}{'raw/service':>12}"
-        f"{'  (rounds: min-max)':<20}"
+        f"{'  (rounds: min-max)':<20}{'floor µs':>9}{'raw/floor':>10}"
     )
     for r in results:
         for op in CALLS:
             m = r[op]
             out(
                 f"{r['backend']:<11}{op:<24}{m['service_us']:>11.0f}{m['raw_us']:>8.0f}{m['ratio']:>12.2f}"
-                f"  ({m['ratio_min']:.2f}-{m['ratio_max']:.2f})"
+                f"  ({m['ratio_min']:.2f}-{m['ratio_max']:.2f}){'':<7}"
+                f"{m['floor_us']:>9.0f}{m['floor_ratio']:>10.2f}"
             )
     for r in results:
         for key, who in (("tail", "service"), ("tail_raw", "raw")):
