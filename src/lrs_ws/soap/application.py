@@ -15,7 +15,7 @@ from spyne.protocol.xml import SchemaValidationError
 
 from lrs_ws.domain.error_codes import INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, code_for, error_code
 from lrs_ws.domain.errors import DomainError, SchemaInvalid
-from lrs_ws.soap import fast_records, fast_results
+from lrs_ws.soap import fast_records, fast_requests, fast_results
 from lrs_ws.soap.context import Deps, read_username_token, release_request_uow, request_context
 from lrs_ws.soap.envelope import PARSED_ENVELOPE
 from lrs_ws.soap.faults import domain_fault_element, schema_fault_message
@@ -200,7 +200,8 @@ def build_application(services: list[type], deps: Deps) -> LrsApplication:
         in_protocol=in_protocol,
         out_protocol=LrsSoap11(),
     )
-    # After the Application: it gives the types their namespaces.
+    # After the Application: it gives the types their namespaces and the protocols their operations.
+    fast_requests.install(app.in_protocol)
     fast_results.install(app.out_protocol)
     app.deps = deps
     app.event_manager.add_listener("method_call", _on_method_call)
