@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import uuid
 from collections.abc import Callable
@@ -98,7 +99,14 @@ def client_address(environ: dict[str, Any] | None, trusted_proxies: tuple[str, .
     the peer is a trusted proxy, the last X-Forwarded-For hop that is not itself a trusted proxy (hops a
     client wrote itself, further left, are never believed)."""
     environ = environ or {}
-    peer = _address(str(environ.get("REMOTE_ADDR") or ""))
+    peer = str(environ.get("REMOTE_ADDR") or "")
+    return _client_address(peer, str(environ.get("HTTP_X_FORWARDED_FOR") or ""), trusted_proxies)
+
+
+# Worked out once per (peer, X-Forwarded-For, proxies): the same few values come back on every call.
+@functools.lru_cache(maxsize=1024)
+def _client_address(remote_addr: str, forwarded_for: str, trusted_proxies: tuple[str, ...]) -> str:
+    peer = _address(remote_addr)
     if peer is None:
         return ""
     networks = [ipaddress.ip_network(n) for n in trusted_proxies]
@@ -106,7 +114,7 @@ def client_address(environ: dict[str, Any] | None, trusted_proxies: tuple[str, .
     def trusted(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
         return any(address in network for network in networks)
 
-    hops = str(environ.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+    hops = forwarded_for.split(",")
     while trusted(peer) and hops:
         hop = _address(hops.pop())
         if hop is None:
