@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -58,6 +58,21 @@ class _Plan:
         return out
 
 
+# Session.info key: (the session's transaction, its connection). A transaction keeps one connection to its
+# end; the next one may have another, so the connection is asked for again when the transaction changes.
+_IN_TRANSACTION = "lrs_ws.driver_connection"
+
+
+def _connection(session: Session) -> Connection:
+    transaction = session.get_transaction()
+    held = session.info.get(_IN_TRANSACTION)
+    if transaction is not None and held is not None and held[0] is transaction:
+        return held[1]  # type: ignore[no-any-return]
+    connection = session.connection()
+    session.info[_IN_TRANSACTION] = (session.get_transaction(), connection)
+    return connection
+
+
 class DriverSelect:
     """A Core SELECT sent on the driver's cursor; rows are named tuples of the selected columns' keys."""
 
@@ -88,7 +103,7 @@ class DriverSelect:
         return plan
 
     def all(self, session: Session, params: Mapping[str, Any]) -> list[Any]:
-        connection = session.connection()
+        connection = _connection(session)
         dialect = connection.dialect
         plan = self._plans.get(dialect.name) or self._plan(dialect)
         dbapi_connection: Any = connection.connection.dbapi_connection
