@@ -65,6 +65,13 @@ CALLS = {
     ).encode(),
 }
 HEADERS = {"Content-Type": "text/xml; charset=utf-8"}
+# The servers compared, in the order of the report's columns.
+APPS = {
+    "raw": "benchmarks.raw_read:application",
+    "service": "lrs_ws.wsgi:application",
+    "floor": "benchmarks.spyne_floor:application",
+    "fixed": "benchmarks.raw_read:fixed",
+}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -253,26 +260,9 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     admin = None if backend == "sqlite" else create_engine(url)
     servers: list[Server] = []
     try:
-        raw = Server(
-            "raw", "benchmarks.raw_read:application", with_application_name(url, "raw"), workdir, admin=admin
-        ).start()
-        servers.append(raw)
-        service = Server(
-            "service", "lrs_ws.wsgi:application", with_application_name(url, "service"), workdir, admin=admin
-        ).start()
-        servers.append(service)
-        floor = Server(
-            "floor",
-            "benchmarks.spyne_floor:application",
-            with_application_name(url, "floor"),
-            workdir,
-            admin=admin,
-        ).start()
-        servers.append(floor)
-        fixed = Server(
-            "fixed", "benchmarks.raw_read:fixed", with_application_name(url, "fixed"), workdir, admin=admin
-        ).start()
-        servers.append(fixed)
+        for name, app in APPS.items():
+            servers.append(Server(name, app, with_application_name(url, name), workdir, admin=admin).start())
+        raw, service, floor, fixed = servers
         result: dict[str, Any] = {"backend": backend}
         for op, body in CALLS.items():
             expected = raw.post(body)
