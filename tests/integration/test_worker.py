@@ -429,10 +429,10 @@ def test_a_chunk_reads_only_the_achievements_its_records_can_match(demo_wiring):
         by_target=set(),
     )
     with demo_wiring.uow_factory() as uow:
-        found = uow.batches.chunk_context(organisation, keys).achievements
+        found = uow.batch_chunks.chunk_context(organisation, keys).achievements
         assert sorted(a.mis_identifier for a in found) == ["M11", "M7"]
         every = ChunkKeys({JAMES}, {QUAL}, set(), set(), by_target={(JAMES, QUAL)})
-        found = uow.batches.chunk_context(organisation, every).achievements
+        found = uow.batch_chunks.chunk_context(organisation, every).achievements
         assert sorted(a.mis_identifier for a in found) == ["Q0", "Q1", "Q2"]
 
 
@@ -572,7 +572,7 @@ def test_a_job_whose_submitter_can_no_longer_submit_fails_with_the_reason_and_ap
     before = db_state(demo_wiring.engine, ("achievements", "audit_events"))
     work(demo_wiring)
     with demo_wiring.uow_factory() as uow:
-        job = uow.batches.get(job_id, None)
+        job = uow.batch_queue.get(job_id, None)
     assert job is not None
     assert (job.status, job.counts.done) == (b.FAILED, 0)
     assert job.rejection_reason == f"Records not yet processed were not applied: {reason}."

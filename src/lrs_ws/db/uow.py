@@ -11,7 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lrs_ws.db import feed
 from lrs_ws.db import repositories as r
-from lrs_ws.db.batch_repository import BatchRepository
+from lrs_ws.db.batch_chunks import BatchChunkRepository
+from lrs_ws.db.batch_queue import BatchQueueRepository
 from lrs_ws.db.engine import WROTE
 from lrs_ws.db.maintenance_repository import MaintenanceRepository
 from lrs_ws.db.outbox import OutboxRepository
@@ -85,7 +86,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.nonces = NonceRepository(self.session)
         self.login_failures = LoginFailureRepository(self.session)
         self.client_certificates = ClientCertificateRepository(self.session)
-        self.batches = BatchRepository(self.session)
+        self.batch_queue = BatchQueueRepository(self.session)
+        self.batch_chunks = BatchChunkRepository(self.session)
         self.maintenance = MaintenanceRepository(self.session)
         self.changes = feed.ChangeFeedRepository(self.session)
         self.password_tokens = PasswordTokenRepository(self.session)

@@ -61,7 +61,7 @@ def check_size(count: int, max_achievements: int) -> None:
 
 def check_queue(uow: AbstractUnitOfWork, organisation_id: int, submitted: int, limit: int) -> None:
     """Refuse a job that would leave more than `limit` of the organisation's records waiting (QueueFull)."""
-    waiting = uow.batches.queued_records(organisation_id)
+    waiting = uow.batch_queue.queued_records(organisation_id)
     if waiting + submitted > limit:
         raise e.QueueFull(waiting, submitted, limit)
 
@@ -84,7 +84,7 @@ def submit(
         check_size(len(items), max_achievements)
         check_queue(uow, caller.organisation_id, len(items), max_queued_records)
         assert clean_email is not None
-        job_id = uow.batches.add_job(
+        job_id = uow.batch_queue.add_job(
             NewJob(
                 caller.organisation_id,
                 caller.user_id,
@@ -96,10 +96,10 @@ def submit(
                 utcnow(),
             )
         )
-        count = uow.batches.add_payloads(
+        count = uow.batch_chunks.add_payloads(
             job_id, payload_chunks((i, record_values(r)) for i, r in enumerate(items, 1))
         )
-        uow.batches.set_record_count(job_id, count)
+        uow.batch_queue.set_record_count(job_id, count)
         uow.commit()
         return job_id
 
@@ -182,7 +182,7 @@ def submit_file(
         clean_filename = values.check_text("filename", filename, 255, required=True)
         clean_email, status = check_request(uow, organisation.id, email or user.email, submission_type)
         assert clean_email is not None
-        job_id = uow.batches.add_job(
+        job_id = uow.batch_queue.add_job(
             NewJob(
                 organisation.id,
                 user.id,
@@ -194,14 +194,14 @@ def submit_file(
                 utcnow(),
             )
         )
-        count = uow.batches.add_payloads(
+        count = uow.batch_chunks.add_payloads(
             job_id, payload_chunks((line, row_values(row)) for line, row in rows)
         )
         if count == 0:
             raise e.NoAchievements("The file holds no achievements.")
         # Counted after the rows are read (a file's size is known only then); the refusal rolls them back.
         check_queue(uow, organisation.id, count, max_queued_records)
-        uow.batches.set_record_count(job_id, count)
+        uow.batch_queue.set_record_count(job_id, count)
         uow.commit()
         return job_id
 
@@ -222,23 +222,23 @@ def get_job(uow: AbstractUnitOfWork, *, caller: Caller, job_id: int | None) -> J
     """
     caller.require(model.ROLE_AO_USER, OP_BATCH)
     with uow:
-        job = uow.batches.get(job_id, caller.organisation_id) if job_id is not None else None
+        job = uow.batch_queue.get(job_id, caller.organisation_id) if job_id is not None else None
         if job is None:
             raise e.UnknownJob(job_id)
-        return JobReport(job, error_file(uow.batches.failed_records(job.id)))
+        return JobReport(job, error_file(uow.batch_chunks.failed_records(job.id)))
 
 
 def list_jobs(uow: AbstractUnitOfWork, *, caller: Caller, page: Page) -> tuple[int, Sequence[b.BatchJob]]:
     """ListAchievementBatchJobs: the caller organisation's jobs, newest first."""
     caller.require(model.ROLE_AO_USER, OP_BATCH)
     with uow:
-        return uow.batches.list(caller.organisation_id, page)
+        return uow.batch_queue.list(caller.organisation_id, page)
 
 
 def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     """An operator's view of any job (the CLI)."""
     with uow:
-        job = uow.batches.get(job_id, None, kind=None)
+        job = uow.batch_queue.get(job_id, None, kind=None)
         if job is None:
             raise e.UnknownJob(job_id, operator=True)
         return job
@@ -248,17 +248,17 @@ def no_worker_for(uow: AbstractUnitOfWork, *, job_id: int) -> bool:
     """True when the job is still Waiting and no worker holds any job: no worker seems to be running (an idle
     worker claims a Waiting job within its poll interval; a busy one holds a live lease)."""
     with uow:
-        job = uow.batches.get(job_id, None, kind=None)
-        return job is not None and job.status == b.WAITING and uow.batches.leased_jobs(utcnow()) == 0
+        job = uow.batch_queue.get(job_id, None, kind=None)
+        return job is not None and job.status == b.WAITING and uow.batch_queue.leased_jobs(utcnow()) == 0
 
 
 def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
     """An operator cancels a job that has not started (or was given back by a stopping worker)."""
     with uow:
-        job = uow.batches.get(job_id, None, kind=None)
+        job = uow.batch_queue.get(job_id, None, kind=None)
         if job is None:
             raise e.UnknownJob(job_id, operator=True)
-        if not uow.batches.cancel(job_id, utcnow()):
+        if not uow.batch_queue.cancel(job_id, utcnow()):
             raise e.InvalidTransition("batch job", job.status, "cancelled")
         uow.commit()
     return job_status(uow, job_id=job_id)
@@ -268,9 +268,9 @@ def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str
     """Stream a job's error rows to `each` (the CLI); returns how many."""
     count = 0
     with uow:
-        if uow.batches.get(job_id, None, kind=None) is None:
+        if uow.batch_queue.get(job_id, None, kind=None) is None:
             raise e.UnknownJob(job_id, operator=True)
-        for row in error_rows(uow.batches.failed_records(job_id)):
+        for row in error_rows(uow.batch_chunks.failed_records(job_id)):
             each(row)
             count += 1
     return count

@@ -141,7 +141,7 @@ def _run(
     it = iter(items)
     while rows := [[line, *values] for line, values in islice(it, chunk_size)]:
         parsed = bp.parse_records(rows, now.date())
-        view.extend(uow.batches.chunk_context(caller.organisation_id, bp.context_keys(parsed)))
+        view.extend(uow.batch_chunks.chunk_context(caller.organisation_id, bp.context_keys(parsed)))
         decided = bp.decide_records(view, caller, parsed, status, now, write_existing=lambda: None)
         result.counts.records += len(rows)
         result.counts.add(decided.delta)

@@ -14,7 +14,7 @@ from lrs_ws.domain.records import ActionCheck, Aim, ClientCertificate, Login, Pa
 from lrs_ws.domain.values import Page
 
 if TYPE_CHECKING:
-    from lrs_ws.service.batch_ports import BatchRepository
+    from lrs_ws.service.batch_ports import BatchChunkRepository, BatchQueueRepository
 
 ACHIEVEMENT_SORT_KEYS = ("ReferenceNumber", "Type", "Level", "Grade", "AwardDate")
 
@@ -215,7 +215,8 @@ class AbstractUnitOfWork(abc.ABC):
     nonces: NonceRepository
     login_failures: LoginFailureRepository
     client_certificates: ClientCertificateRepository
-    batches: BatchRepository
+    batch_queue: BatchQueueRepository
+    batch_chunks: BatchChunkRepository
     maintenance: MaintenanceRepository
     changes: ChangeFeedRepository
     password_tokens: PasswordTokenRepository

@@ -5,8 +5,9 @@ The `achievements` arrays are not read by spyne's generic reader: `lrs_ws.soap.a
 faster `Achievement` reader of `lrs_ws.soap.fast_records` on the input protocol (behind the schema
 validation), so each element arrives here as a plain object with the 15 `Achievement` attributes. The request
 path is then this module -> `lrs_ws.service.batch` (submit) -> `lrs_ws.service.batch_codec` (the stored
-chunks) -> the unit of work's batch repository (`lrs_ws.db.batch_repository`); a worker does the rest
-(`lrs_ws.jobs.worker` -> `lrs_ws.service.batch_processing`)."""
+chunks) -> the unit of work's batch repositories (the job in `lrs_ws.db.batch_queue`, its records in
+`lrs_ws.db.batch_chunks`); a worker does the rest (`lrs_ws.jobs.worker` ->
+`lrs_ws.service.batch_processing`)."""
 
 from __future__ import annotations
 
