@@ -26,7 +26,7 @@ from lrs_ws.domain import model
 from lrs_ws.domain.batch import ChunkKeys
 from lrs_ws.domain.error_codes import error_code
 from lrs_ws.jobs.worker import BatchWorker, run_worker
-from lrs_ws.service import batch, records
+from lrs_ws.service import batch, batch_queries, records
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
@@ -71,8 +71,8 @@ def work(w: Wiring, **settings: Any) -> None:
     run_worker(wiring, threading.Event(), once=True)
 
 
-def report(w: Wiring, job_id: int, username: str = "demo1.edc") -> batch.JobReport:
-    return batch.get_job(w.uow_factory(), caller=caller_for(w, username), job_id=job_id)
+def report(w: Wiring, job_id: int, username: str = "demo1.edc") -> batch_queries.JobReport:
+    return batch_queries.get_job(w.uow_factory(), caller=caller_for(w, username), job_id=job_id)
 
 
 def achievements_of(w: Wiring, uln: str, reference: str) -> list[model.Achievement]:
@@ -532,15 +532,15 @@ def test_the_submitter_is_emailed_the_counts_and_the_error_file_when_the_job_end
 
 def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wiring):
     job_id = submit(demo_wiring, [achievement(JAMES, UNIT, mis="X1")])
-    assert batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id).status == b.CANCELLED
+    assert batch_queries.cancel_job(demo_wiring.uow_factory(), job_id=job_id).status == b.CANCELLED
     work(demo_wiring)
     job = report(demo_wiring, job_id).job
     assert (job.status, job.counts.done, job.started_at) == (b.CANCELLED, 0, None)
     assert achievements_of(demo_wiring, JAMES, UNIT) == []
     with pytest.raises(e.InvalidTransition):
-        batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id)
+        batch_queries.cancel_job(demo_wiring.uow_factory(), job_id=job_id)
     with pytest.raises(e.UnknownJob):
-        batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id + 99)
+        batch_queries.cancel_job(demo_wiring.uow_factory(), job_id=job_id + 99)
 
 
 @pytest.mark.parametrize(

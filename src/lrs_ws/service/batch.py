@@ -1,16 +1,16 @@
-"""Achievement batch jobs: submit (SOAP or file), read one, list them; the error file.
+"""Achievement batch jobs: the request's rules and the submission (SOAP or file).
 
 A submission is refused as a whole (no job is created) for the request-level reasons of docs/batch.md;
 otherwise the job and its records are stored in one transaction and the caller gets the job id at once.
 Workers do the rest (service/batch_processing.py). How records are stored and how failed ones are written
-out (the error file) is service/batch_codec.py, which every batch module uses.
+out (the error file) is service/batch_codec.py, which every batch module uses. Reading jobs back (a caller's,
+an operator's) is service/batch_queries.py.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO
 
 from lrs_ws.domain import batch as b
@@ -18,10 +18,9 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.batch import NewJob
 from lrs_ws.domain.clock import utcnow
-from lrs_ws.domain.values import Page
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_codec import error_file, error_rows, payload_chunks, record_values, row_values
+from lrs_ws.service.batch_codec import payload_chunks, record_values, row_values
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
 from lrs_ws.service.uow import AbstractUnitOfWork
 
@@ -204,73 +203,3 @@ def submit_file(
         uow.batch_queue.set_record_count(job_id, count)
         uow.commit()
         return job_id
-
-
-# -- reading ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobReport:
-    job: b.BatchJob
-    error_file: str | None
-
-
-def get_job(uow: AbstractUnitOfWork, *, caller: Caller, job_id: int | None) -> JobReport:
-    """GetAchievementBatchJob: one of the caller organisation's jobs, with its error file so far.
-
-    Another organisation's job answers exactly like one that does not exist.
-    """
-    caller.require(model.ROLE_AO_USER, OP_BATCH)
-    with uow:
-        job = uow.batch_queue.get(job_id, caller.organisation_id) if job_id is not None else None
-        if job is None:
-            raise e.UnknownJob(job_id)
-        return JobReport(job, error_file(uow.batch_chunks.failed_records(job.id)))
-
-
-def list_jobs(uow: AbstractUnitOfWork, *, caller: Caller, page: Page) -> tuple[int, Sequence[b.BatchJob]]:
-    """ListAchievementBatchJobs: the caller organisation's jobs, newest first."""
-    caller.require(model.ROLE_AO_USER, OP_BATCH)
-    with uow:
-        return uow.batch_queue.list(caller.organisation_id, page)
-
-
-def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
-    """An operator's view of any job (the CLI)."""
-    with uow:
-        job = uow.batch_queue.get(job_id, None, kind=None)
-        if job is None:
-            raise e.UnknownJob(job_id, operator=True)
-        return job
-
-
-def no_worker_for(uow: AbstractUnitOfWork, *, job_id: int) -> bool:
-    """True when the job is still Waiting and no worker holds any job: no worker seems to be running (an idle
-    worker claims a Waiting job within its poll interval; a busy one holds a live lease)."""
-    with uow:
-        job = uow.batch_queue.get(job_id, None, kind=None)
-        return job is not None and job.status == b.WAITING and uow.batch_queue.leased_jobs(utcnow()) == 0
-
-
-def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
-    """An operator cancels a job that has not started (or was given back by a stopping worker)."""
-    with uow:
-        job = uow.batch_queue.get(job_id, None, kind=None)
-        if job is None:
-            raise e.UnknownJob(job_id, operator=True)
-        if not uow.batch_queue.cancel(job_id, utcnow()):
-            raise e.InvalidTransition("batch job", job.status, "cancelled")
-        uow.commit()
-    return job_status(uow, job_id=job_id)
-
-
-def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str | None]], None]) -> int:
-    """Stream a job's error rows to `each` (the CLI); returns how many."""
-    count = 0
-    with uow:
-        if uow.batch_queue.get(job_id, None, kind=None) is None:
-            raise e.UnknownJob(job_id, operator=True)
-        for row in error_rows(uow.batch_chunks.failed_records(job_id)):
-            each(row)
-            count += 1
-    return count
