@@ -29,7 +29,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Session, aliased
 
-from lrs_ws.db import bulk, feed
+from lrs_ws.db import achievement_rows, bulk, feed
 from lrs_ws.db.tables import achievements, audit_events, learning_aims
 from lrs_ws.db.tables import learners as L
 from lrs_ws.db.tables_batch import batch_jobs as J
@@ -49,28 +49,6 @@ _BY_MIS_IDENTIFIER = ("uln", "reference", "mis_identifier")
 _BY_AWARD_DATE = ("uln", "reference", "award_date")
 _BY_TARGET = ("uln", "reference")
 
-ACHIEVEMENT_COLUMNS = (
-    "id",
-    "organisation_id",
-    "uln",
-    "reference",
-    "title",
-    "aim_type",
-    "level",
-    "grade",
-    "award_date",
-    "language",
-    "provider_ukprn",
-    "mis_identifier",
-    "status",
-    "withdrawn",
-    "withdrawn_reason",
-    "deleted",
-    "under_challenge",
-    "created_at",
-    "updated_at",
-    "version",
-)
 AUDIT_COLUMNS = (
     "at",
     "user_id",
@@ -282,39 +260,15 @@ class BatchChunkRepository:
         if not new:
             return
         ids = self._reserve_achievement_ids(len(new))
-        bulk.insert_rows(
-            self.session,
-            achievements,
-            ACHIEVEMENT_COLUMNS,
-            [
-                (
-                    new_id,
-                    a.organisation_id,
-                    a.uln,
-                    a.reference,
-                    a.title,
-                    a.aim_type,
-                    a.level,
-                    a.grade,
-                    a.award_date,
-                    a.language,
-                    a.provider_ukprn,
-                    a.mis_identifier,
-                    a.status,
-                    a.withdrawn,
-                    a.withdrawn_reason,
-                    a.deleted,
-                    a.under_challenge,
-                    a.created_at,
-                    a.updated_at,
-                    version,
-                )
-                for a, new_id, version in zip(new, ids, versions, strict=True)
-            ],
-        )
         for a, new_id, version in zip(new, ids, versions, strict=True):
             a.id = new_id
             a.version = version
+        bulk.insert_rows(
+            self.session,
+            achievements,
+            achievement_rows.COLUMNS,
+            [achievement_rows.row_values(a) for a in new],
+        )
 
     def _reserve_achievement_ids(self, n: int) -> list[int]:
         """Ids for `n` new achievements, known before the rows are inserted, so they can be inserted with one
