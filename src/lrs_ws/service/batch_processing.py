@@ -42,6 +42,24 @@ class LeaseLost(Exception):
     """Another worker holds the job now (ours ran out): stop without writing anything."""
 
 
+def renew_lease(
+    uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str, now: datetime, lease_seconds: int
+) -> int:
+    """The first statement of a chunk's transaction: renew this worker's lease on the job, which (on
+    PostgreSQL) locks the job row, so no other worker can commit a chunk of this job until we are done.
+    Returns the job's cursor: the records before it are done (their outcomes were committed with the cursor).
+    Raises LeaseLost when the job is no longer this worker's."""
+    start = uow.batch_queue.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
+    if start is None:
+        raise LeaseLost(job.id)
+    return start
+
+
+def pending_records(uow: AbstractUnitOfWork, job: b.BatchJob, start: int, stop: int) -> list[list[Any]]:
+    """The job's records as submitted at positions start..stop-1."""
+    return chunk_records(uow.batch_chunks.payloads(job.id, start, stop), start, stop)
+
+
 @dataclass(frozen=True)
 class ChunkResult:
     processed: int
@@ -138,17 +156,26 @@ def _caller(job: b.BatchJob) -> Caller:
     )
 
 
-def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
-    """Why the job's submitter can no longer have it applied in their name (None when they still can): the
-    same conditions as submitting it, checked again before each chunk, since the job may have waited."""
+def submitter_gone(uow: AbstractUnitOfWork, job: b.BatchJob, stopped: str) -> str | None:
+    """Why the job's submitting user can no longer have it worked on in their name (None when they still can),
+    after `stopped` (what was left undone): checked before each chunk of any batch job, since it may have
+    waited."""
     user = uow.users.by_username(job.username)
-    organisation = uow.organisations.get(job.organisation_id)
-    stopped = "Records not yet processed were not applied:"
     same_user = user is not None and (user.id, user.organisation_id) == (job.user_id, job.organisation_id)
     if user is None or not same_user or not user.active:
         return f"{stopped} the submitting user {job.username} is no longer active."
     if model.ROLE_AO_USER not in user.role_set:
         return f"{stopped} the submitting user {job.username} no longer has the AO_USER role."
+    return None
+
+
+def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
+    """Why the job's submitter can no longer have it applied in their name (None when they still can): the
+    same conditions as submitting it, checked again before each chunk, since the job may have waited."""
+    stopped = "Records not yet processed were not applied:"
+    if (gone := submitter_gone(uow, job, stopped)) is not None:
+        return gone
+    organisation = uow.organisations.get(job.organisation_id)
     if organisation is None or not organisation.batch_enabled:
         return f"{stopped} the organisation is no longer enabled for achievement batches."
     return None
@@ -296,19 +323,14 @@ def process_chunk(
     now = utcnow()
     with uow:
         queue, chunks = uow.batch_queue, uow.batch_chunks
-        # First statement of the transaction: renews the lease and (on PostgreSQL) locks the job row, so
-        # no other worker can commit a chunk of this job until we are done. It reads the job's cursor: the
-        # records before it are done (their outcomes were committed with the cursor).
-        start = queue.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
         if (refusal := submitter_refusal(uow, job)) is not None:
             status = _finish(uow, job, worker_id, failed=refusal)
             uow.commit()
             log.warning("batch job refused", extra={"job_id": job.id, "detail": refusal})
             return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
-        rows = chunk_records(chunks.payloads(job.id, start, stop), start, stop) if start < stop else []
+        rows = pending_records(uow, job, start, stop) if start < stop else []
         if not rows:
             status = _finish(uow, job, worker_id)
             uow.commit()
@@ -370,10 +392,8 @@ def refuse_next_record(
     now = utcnow()
     with uow:
         queue, chunks = uow.batch_queue, uow.batch_chunks
-        start = queue.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
-        rows = chunk_records(chunks.payloads(job.id, start, start + 1), start, start + 1)
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
+        rows = pending_records(uow, job, start, start + 1)
         if not rows:
             return False
         code, category = record_error(None)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from lrs_ws.domain import batch as b
@@ -24,7 +24,7 @@ from lrs_ws.domain.error_codes import INTERNAL_ERROR, error_code
 from lrs_ws.domain.values import Page
 from lrs_ws.service import audit, batch, batch_codec
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_processing import ChunkResult, LeaseLost
+from lrs_ws.service.batch_processing import ChunkResult, pending_records, renew_lease, submitter_gone
 from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.service.verification import OP_VERIFY, check_claim, verify_against_register
 
@@ -255,14 +255,7 @@ def verify_item(
 
 def _still_allowed(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
     """Why the submitter can no longer have learners verified in their name (checked before each chunk)."""
-    user = uow.users.by_username(job.username)
-    stopped = "Learners not yet verified were not verified:"
-    same_user = user is not None and (user.id, user.organisation_id) == (job.user_id, job.organisation_id)
-    if user is None or not same_user or not user.active:
-        return f"{stopped} the submitting user {job.username} is no longer active."
-    if model.ROLE_AO_USER not in user.role_set:
-        return f"{stopped} the submitting user {job.username} no longer has the AO_USER role."
-    return None
+    return submitter_gone(uow, job, "Learners not yet verified were not verified:")
 
 
 def _finish(
@@ -286,15 +279,13 @@ def process_chunk(
     the job after its last. Raises LeaseLost when the job is no longer this worker's."""
     now = utcnow()
     with uow:
-        start = uow.batch_queue.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
         if (refusal := _still_allowed(uow, job)) is not None:
             status = _finish(uow, job, worker_id, failed=refusal)
             uow.commit()
             return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
-        rows = batch_codec.chunk_records(uow.batch_chunks.payloads(job.id, start, stop), start, stop)
+        rows = pending_records(uow, job, start, stop)
         register = _register_of(uow, rows)
         done = [verify_item(register.get, row, now.date()) for row in rows]
         uow.batch_chunks.insert_verify_results(job.id, done)
@@ -312,12 +303,8 @@ def refuse_next_record(
     job goes on. False when there is none."""
     now = utcnow()
     with uow:
-        start = uow.batch_queue.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
-        rows = batch_codec.chunk_records(
-            uow.batch_chunks.payloads(job.id, start, start + 1), start, start + 1
-        )
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
+        rows = pending_records(uow, job, start, start + 1)
         if not rows:
             return False
         uow.batch_chunks.insert_verify_results(
