@@ -23,8 +23,8 @@ from lrs_ws.db.security_repositories import (
     PasswordTokenRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.observability.logs import Throttle, database_cause
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.db")
 # While the database is down every request meets it: say so every few seconds per process, not per request.

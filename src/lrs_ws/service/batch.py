@@ -18,11 +18,11 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.batch import NewJob
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_codec import payload_chunks, record_values, row_values
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_BATCH = "achievement batches"
 

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.mail import Attachment, OutgoingMail
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service.batch_codec import error_file
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 # Larger error files are not attached: the message says where to read them.
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024

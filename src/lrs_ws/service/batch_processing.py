@@ -26,12 +26,12 @@ from lrs_ws.domain import model
 from lrs_ws.domain.batch import ChunkContext, ChunkKeys
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import Aim
 from lrs_ws.service import audit, record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_codec import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.batch")
 

@@ -12,11 +12,11 @@ from lrs_ws.domain import batch as b
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.values import Page
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import OP_BATCH
 from lrs_ws.service.batch_codec import error_file, error_rows
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 
 @dataclass(frozen=True)

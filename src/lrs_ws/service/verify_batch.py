@@ -21,11 +21,11 @@ from lrs_ws.domain import model, values
 from lrs_ws.domain.batch import NewJob
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_ERROR, error_code
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.values import Page
 from lrs_ws.service import audit, batch, batch_codec
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_processing import ChunkResult, pending_records, renew_lease, submitter_gone
-from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.service.verification import OP_VERIFY, check_claim, verify_against_register
 
 log = logging.getLogger("lrs_ws.worker")
