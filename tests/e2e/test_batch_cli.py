@@ -297,7 +297,7 @@ def test_fail_on_errors_exits_1_and_the_end_shows_the_first_errors_and_the_full_
     w = wire(Settings(database_url=database))
     try:
         with w.uow_factory() as uow:
-            soap_file = batch_codec.error_file(uow.batches.failed_records(int(job_id)))
+            soap_file = batch_codec.error_file(uow.batch_chunks.failed_records(int(job_id)))
     finally:
         w.engine.dispose()
     assert soap_file is not None and out.read_bytes() == soap_file.encode("utf-8")

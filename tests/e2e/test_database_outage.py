@@ -35,7 +35,7 @@ from lrs_ws.db.migrate import upgrade
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable
-from lrs_ws.service import batch, demo
+from lrs_ws.service import batch_queries, demo
 
 OUTAGE_SECONDS = 20
 RECORDS = 3000
@@ -151,7 +151,8 @@ def test_postgresql_stopped_for_20_s_refuses_calls_with_wsec0004_and_the_batch_j
             t.join(90)
 
         job = wait_until(
-            lambda: (j := batch.job_status(w.uow_factory(), job_id=job_id)).finished and j, timeout=120
+            lambda: (j := batch_queries.job_status(w.uow_factory(), job_id=job_id)).finished and j,
+            timeout=120,
         )
     finally:
         stop.set()

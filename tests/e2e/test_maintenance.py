@@ -31,7 +31,7 @@ from zeep.exceptions import Fault
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.domain import batch as b
-from lrs_ws.service import batch
+from lrs_ws.service import batch_queries
 
 UNTIL = "2099-01-01T17:30:00Z"
 MESSAGE = "Database upgrade to the new register."
@@ -190,7 +190,7 @@ def test_a_job_running_when_maintenance_begins_waits_and_completes_after_it(
 ) -> None:
     server, w = site
     job_id = _submit(w)
-    status = lambda: batch.job_status(w.uow_factory(), job_id=job_id)  # noqa: E731
+    status = lambda: batch_queries.job_status(w.uow_factory(), job_id=job_id)  # noqa: E731
     wait_until(lambda: status().counts.done >= 50, timeout=120, interval=0.02)
     lrs_ws(server, "maintenance", "on", "--message", MESSAGE)
 

@@ -31,7 +31,7 @@ from zeep.transports import Transport
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.domain import batch as b
-from lrs_ws.service import batch
+from lrs_ws.service import batch_queries
 
 RECORDS = 2000
 JOB_ENV = {
@@ -61,7 +61,7 @@ def _submit(w: Wiring) -> int:
 
 
 def _job(w: Wiring, job_id: int) -> b.BatchJob:
-    return batch.job_status(w.uow_factory(), job_id=job_id)
+    return batch_queries.job_status(w.uow_factory(), job_id=job_id)
 
 
 @pytest.fixture

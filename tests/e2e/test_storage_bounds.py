@@ -23,7 +23,7 @@ from lrs_ws.app import wire
 from lrs_ws.config import Settings
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.jobs.worker import BatchWorker
-from lrs_ws.service import batch, retention
+from lrs_ws.service import batch, batch_queries, retention
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
 
@@ -170,7 +170,7 @@ def test_purge_deletes_finished_jobs_records_and_sent_mail_past_the_retention_an
             org = uow.organisations.by_ref("DEMO01")
             assert user is not None and org is not None
         caller = Caller.of(user, org, "test")
-        before = batch.get_job(w.uow_factory(), caller=caller, job_id=job_id)
+        before = batch_queries.get_job(w.uow_factory(), caller=caller, job_id=job_id)
         assert before.error_file is not None and before.error_file.count("\n") == 3
         assert count(engine, "SELECT count(*) FROM batch_payloads") == 0  # deleted when the job ended
         assert count(engine, "SELECT count(*) FROM batch_records") == 4
@@ -197,7 +197,7 @@ def test_purge_deletes_finished_jobs_records_and_sent_mail_past_the_retention_an
         for table in ("batch_payloads", "batch_records", "outbox_messages", "outbox_attachments"):
             assert count(engine, f"SELECT count(*) FROM {table}") == 0, table
 
-        after = batch.get_job(w.uow_factory(), caller=caller, job_id=job_id)
+        after = batch_queries.get_job(w.uow_factory(), caller=caller, job_id=job_id)
         assert after.error_file is None
         assert after.job.counts == before.job.counts
         assert (after.job.status, after.job.ended_at) == (before.job.status, before.job.ended_at)

@@ -11,10 +11,10 @@ import pytest
 from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import model
+from lrs_ws.domain.ports import AuditRepository
 from lrs_ws.service import achievements as ach
 from lrs_ws.service import edcs
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AuditRepository
 
 
 @pytest.fixture

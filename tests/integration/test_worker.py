@@ -26,7 +26,7 @@ from lrs_ws.domain import model
 from lrs_ws.domain.batch import ChunkKeys
 from lrs_ws.domain.error_codes import error_code
 from lrs_ws.jobs.worker import BatchWorker, run_worker
-from lrs_ws.service import batch, records
+from lrs_ws.service import batch, batch_queries, records
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
@@ -71,8 +71,8 @@ def work(w: Wiring, **settings: Any) -> None:
     run_worker(wiring, threading.Event(), once=True)
 
 
-def report(w: Wiring, job_id: int, username: str = "demo1.edc") -> batch.JobReport:
-    return batch.get_job(w.uow_factory(), caller=caller_for(w, username), job_id=job_id)
+def report(w: Wiring, job_id: int, username: str = "demo1.edc") -> batch_queries.JobReport:
+    return batch_queries.get_job(w.uow_factory(), caller=caller_for(w, username), job_id=job_id)
 
 
 def achievements_of(w: Wiring, uln: str, reference: str) -> list[model.Achievement]:
@@ -429,10 +429,10 @@ def test_a_chunk_reads_only_the_achievements_its_records_can_match(demo_wiring):
         by_target=set(),
     )
     with demo_wiring.uow_factory() as uow:
-        found = uow.batches.chunk_context(organisation, keys).achievements
+        found = uow.batch_chunks.chunk_context(organisation, keys).achievements
         assert sorted(a.mis_identifier for a in found) == ["M11", "M7"]
         every = ChunkKeys({JAMES}, {QUAL}, set(), set(), by_target={(JAMES, QUAL)})
-        found = uow.batches.chunk_context(organisation, every).achievements
+        found = uow.batch_chunks.chunk_context(organisation, every).achievements
         assert sorted(a.mis_identifier for a in found) == ["Q0", "Q1", "Q2"]
 
 
@@ -532,15 +532,15 @@ def test_the_submitter_is_emailed_the_counts_and_the_error_file_when_the_job_end
 
 def test_an_operator_cancels_a_waiting_job_and_nothing_of_it_is_applied(demo_wiring):
     job_id = submit(demo_wiring, [achievement(JAMES, UNIT, mis="X1")])
-    assert batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id).status == b.CANCELLED
+    assert batch_queries.cancel_job(demo_wiring.uow_factory(), job_id=job_id).status == b.CANCELLED
     work(demo_wiring)
     job = report(demo_wiring, job_id).job
     assert (job.status, job.counts.done, job.started_at) == (b.CANCELLED, 0, None)
     assert achievements_of(demo_wiring, JAMES, UNIT) == []
     with pytest.raises(e.InvalidTransition):
-        batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id)
+        batch_queries.cancel_job(demo_wiring.uow_factory(), job_id=job_id)
     with pytest.raises(e.UnknownJob):
-        batch.cancel_job(demo_wiring.uow_factory(), job_id=job_id + 99)
+        batch_queries.cancel_job(demo_wiring.uow_factory(), job_id=job_id + 99)
 
 
 @pytest.mark.parametrize(
@@ -572,7 +572,7 @@ def test_a_job_whose_submitter_can_no_longer_submit_fails_with_the_reason_and_ap
     before = db_state(demo_wiring.engine, ("achievements", "audit_events"))
     work(demo_wiring)
     with demo_wiring.uow_factory() as uow:
-        job = uow.batches.get(job_id, None)
+        job = uow.batch_queue.get(job_id, None)
     assert job is not None
     assert (job.status, job.counts.done) == (b.FAILED, 0)
     assert job.rejection_reason == f"Records not yet processed were not applied: {reason}."

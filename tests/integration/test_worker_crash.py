@@ -22,7 +22,7 @@ from support.batch import (
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.domain import batch as b
-from lrs_ws.service import batch
+from lrs_ws.service import batch, batch_queries
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
 
@@ -38,7 +38,7 @@ def _caller(w: Wiring) -> Caller:
 
 
 def _job(w: Wiring, job_id: int) -> b.BatchJob:
-    return batch.job_status(w.uow_factory(), job_id=job_id)
+    return batch_queries.job_status(w.uow_factory(), job_id=job_id)
 
 
 def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_another_takes_over(

@@ -1,6 +1,6 @@
 """The layering of STYLE.md holds: domain imports no framework, use cases no database, SOAP no SQLAlchemy,
-the database layer no use case (but the unit of work it implements), jobs and reports neither SOAP nor the
-command."""
+the database layer no use case (the ports it implements are the domain's), jobs and reports neither SOAP nor
+the command."""
 
 import subprocess
 import sys

@@ -23,11 +23,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, event, inspect, select
+from sqlalchemy import Engine, event, inspect, literal, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from lrs_ws.db import bulk
+from lrs_ws.db import achievement_rows, bulk
 from lrs_ws.db.tables import achievements, event_data_challenges
 from lrs_ws.db.tables_feed import achievement_changes as C
 from lrs_ws.db.tables_feed import change_counters, service_secrets
@@ -40,7 +40,17 @@ _IN_CHUNK = 500
 # Every column of a change row, in the table's order (the order `publish` builds its rows in).
 COLUMNS = tuple(C.c.keys())
 # The achievement's own columns a change copies, in the same order.
-_ACHIEVEMENT_FIELDS = tuple(c for c in COLUMNS if c in achievements.c and c != "organisation_id")
+_ACHIEVEMENT_FIELDS = tuple(c for c in COLUMNS if c in achievement_rows.COLUMNS and c != "organisation_id")
+# A change read back: its columns, and its achievement under the achievements table's names (what
+# achievement_rows.achievement_data reads). The change table keeps no withdrawal reason, and the achievement's
+# times are the change's.
+_READ = (
+    *(C.c[name] for name in COLUMNS),
+    C.c.achievement_id.label("id"),
+    C.c.at.label("created_at"),
+    C.c.at.label("updated_at"),
+    literal("").label("withdrawn_reason"),
+)
 
 
 @dataclass(frozen=True)
@@ -180,12 +190,12 @@ class ChangeFeedRepository:
     def after(self, organisation_id: int, seq: int, limit: int) -> list[feed.Change]:
         """Up to `limit` of the organisation's changes numbered above `seq`, in order (one index range)."""
         rows = self.session.execute(
-            select(*(C.c[name] for name in COLUMNS[1:]))
+            select(*_READ)
             .where(C.c.organisation_id == organisation_id, C.c.seq > seq)
             .order_by(C.c.seq)
             .limit(limit)
         ).all()
-        return [_change(organisation_id, row) for row in rows]
+        return [_change(row) for row in rows]
 
     def cursor_key(self) -> bytes:
         bind = self.session.get_bind()
@@ -201,27 +211,8 @@ class ChangeFeedRepository:
         return key
 
 
-def _change(organisation_id: int, row: Any) -> feed.Change:
-    a = model.AchievementData(
-        organisation_id=organisation_id,
-        uln=row.uln,
-        reference=row.reference,
-        title=row.title,
-        aim_type=row.aim_type,
-        level=row.level,
-        grade=row.grade,
-        award_date=row.award_date,
-        language=row.language,
-        provider_ukprn=row.provider_ukprn,
-        mis_identifier=row.mis_identifier,
-        status=row.status,
-        created_at=row.at,
-    )
-    a.id = row.achievement_id
-    a.version = row.version
-    a.withdrawn = bool(row.withdrawn)
-    a.under_challenge = bool(row.under_challenge)
-    a.deleted = bool(row.deleted)
+def _change(row: Any) -> feed.Change:
+    a = achievement_rows.achievement_data(row)
     edc = row.edc_id is not None
     return feed.Change(
         seq=row.seq,

@@ -27,6 +27,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from lrs_ws.db import feed
+from lrs_ws.db.achievement_rows import achievement_data
 from lrs_ws.db.driver_sql import DriverSelect
 from lrs_ws.db.tables import achievements, audit_events, learners, learning_aims, organisations, users
 from lrs_ws.db.tables import achievements as ach
@@ -99,32 +100,6 @@ def _page_for_learner(column: Any, descending: bool) -> Any:
         .offset(bindparam("offset"))
         .limit(bindparam("size"))
     )
-
-
-def _achievement_data(row: Any) -> model.AchievementData:
-    a = model.AchievementData(
-        organisation_id=row.organisation_id,
-        uln=row.uln,
-        reference=row.reference,
-        title=row.title,
-        aim_type=row.aim_type,
-        level=row.level,
-        grade=row.grade,
-        award_date=row.award_date,
-        language=row.language,
-        provider_ukprn=row.provider_ukprn,
-        mis_identifier=row.mis_identifier,
-        status=row.status,
-        created_at=row.created_at,
-    )
-    a.id = row.id
-    a.withdrawn = row.withdrawn
-    a.withdrawn_reason = row.withdrawn_reason
-    a.deleted = row.deleted
-    a.under_challenge = row.under_challenge
-    a.updated_at = row.updated_at
-    a.version = row.version
-    return a
 
 
 class OrganisationRepository:
@@ -305,7 +280,7 @@ class AchievementRepository:
         else:
             params = {"id": achievement_id, "organisation_id": organisation_id}
             row = _OWN_ACHIEVEMENT.first(self.session, params)
-        return _achievement_data(row) if row is not None else None
+        return achievement_data(row) if row is not None else None
 
     def for_learner(
         self, organisation_id: int, uln: str, sort_by: str, descending: bool, page: Page
@@ -316,7 +291,7 @@ class AchievementRepository:
         )
         # A page past the end has no row to carry the count.
         total = (rows or _COUNT_FOR_LEARNER.all(self.session, where))[0].total
-        return total, [_achievement_data(row) for row in rows]
+        return total, [achievement_data(row) for row in rows]
 
     def matching(
         self, organisation_id: int, uln: str, reference: str, mis_identifier: str | None

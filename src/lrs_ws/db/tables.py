@@ -103,7 +103,7 @@ achievements = Table(
     Column("updated_at", DateTime, nullable=False),
     Column("version", Integer, nullable=False),
     Index("ix_achievements_organisation_id_uln", "organisation_id", "uln"),
-    # A batch record's lookup by ULN, reference and MisIdentifier (db/batch_repository.py) is one probe
+    # A batch record's lookup by ULN, reference and MisIdentifier (db/batch_chunks.py) is one probe
     # whatever the learner holds. The only index of these columns beyond (organisation, ULN): PostgreSQL
     # plans each key's lookup without seeing the key, and chose an (organisation, ULN, reference, award
     # date) index beside it, scanning all of a learner's achievements of the reference for every key.

@@ -11,7 +11,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from lrs_ws.db import feed
 from lrs_ws.db import repositories as r
-from lrs_ws.db.batch_repository import BatchRepository
+from lrs_ws.db.batch_chunks import BatchChunkRepository
+from lrs_ws.db.batch_queue import BatchQueueRepository
 from lrs_ws.db.engine import WROTE
 from lrs_ws.db.maintenance_repository import MaintenanceRepository
 from lrs_ws.db.outbox import OutboxRepository
@@ -22,8 +23,8 @@ from lrs_ws.db.security_repositories import (
     PasswordTokenRepository,
 )
 from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.observability.logs import Throttle, database_cause
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.db")
 # While the database is down every request meets it: say so every few seconds per process, not per request.
@@ -85,7 +86,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self.nonces = NonceRepository(self.session)
         self.login_failures = LoginFailureRepository(self.session)
         self.client_certificates = ClientCertificateRepository(self.session)
-        self.batches = BatchRepository(self.session)
+        self.batch_queue = BatchQueueRepository(self.session)
+        self.batch_chunks = BatchChunkRepository(self.session)
         self.maintenance = MaintenanceRepository(self.session)
         self.changes = feed.ChangeFeedRepository(self.session)
         self.password_tokens = PasswordTokenRepository(self.session)

@@ -93,9 +93,9 @@ ERROR_ROWS_SHOWN = 5
 
 def _wait(wiring: Any, job_id: int, args: argparse.Namespace) -> Any:
     """Follow the job to its end; None when no worker picked it up in time (without --keep-waiting)."""
-    from lrs_ws.service import batch
+    from lrs_ws.service import batch_queries
 
-    job = batch.job_status(wiring.uow_factory(), job_id=job_id)
+    job = batch_queries.job_status(wiring.uow_factory(), job_id=job_id)
     check_at: float | None = time.monotonic() + args.worker_wait
     with _tqdm(total=job.counts.records, desc=f"job {job_id}", unit="rec") as bar:
         while True:
@@ -105,7 +105,7 @@ def _wait(wiring: Any, job_id: int, args: argparse.Namespace) -> Any:
                 return job
             if check_at is not None and time.monotonic() >= check_at:
                 check_at = None
-                if batch.no_worker_for(wiring.uow_factory(), job_id=job_id):
+                if batch_queries.no_worker_for(wiring.uow_factory(), job_id=job_id):
                     bar.clear()
                     queued = "" if args.keep_waiting else f" (job {job_id} stays queued)"
                     print(
@@ -117,12 +117,12 @@ def _wait(wiring: Any, job_id: int, args: argparse.Namespace) -> Any:
                     if not args.keep_waiting:
                         return None
             time.sleep(args.poll)
-            job = batch.job_status(wiring.uow_factory(), job_id=job_id)
+            job = batch_queries.job_status(wiring.uow_factory(), job_id=job_id)
 
 
 def _error_rows(wiring: Any, job_id: int, limit: int | None, out: Any) -> int:
     """Write the job's error file (the CSV the SOAP answer carries) to `out`, at most `limit` rows."""
-    from lrs_ws.service import batch, batch_codec
+    from lrs_ws.service import batch_codec, batch_queries
 
     write = csv_writer(out)
     write(batch_codec.ERROR_FILE_HEADER)
@@ -134,7 +134,7 @@ def _error_rows(wiring: Any, job_id: int, limit: int | None, out: Any) -> int:
             write(row)
             shown += 1
 
-    return batch.job_errors(wiring.uow_factory(), job_id=job_id, each=each)
+    return batch_queries.job_errors(wiring.uow_factory(), job_id=job_id, each=each)
 
 
 def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
@@ -194,10 +194,10 @@ def cmd_batch_submit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.service import batch, batch_codec
+    from lrs_ws.service import batch_codec, batch_queries
 
     wiring = _wiring(args, settings)
-    job = batch.job_status(wiring.uow_factory(), job_id=args.job)
+    job = batch_queries.job_status(wiring.uow_factory(), job_id=args.job)
     _print_job(job)
     write = csv_writer(sys.stdout)
     shown = 0
@@ -211,7 +211,7 @@ def cmd_batch_status(args: argparse.Namespace, settings: Settings) -> int:
             write(row)
         shown += 1
 
-    count = batch.job_errors(wiring.uow_factory(), job_id=args.job, each=each)
+    count = batch_queries.job_errors(wiring.uow_factory(), job_id=args.job, each=each)
     if args.limit is not None and count > args.limit:
         print(f"... {count - args.limit} more error rows (--limit)", file=sys.stderr)
     return 0
@@ -238,9 +238,9 @@ def cmd_batch_errors(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_batch_cancel(args: argparse.Namespace, settings: Settings) -> int:
-    from lrs_ws.service import batch
+    from lrs_ws.service import batch_queries
 
-    job = batch.cancel_job(_wiring(args, settings).uow_factory(), job_id=args.job)
+    job = batch_queries.cancel_job(_wiring(args, settings).uow_factory(), job_id=args.job)
     print(f"job {job.id} {job.status}")
     return 0
 

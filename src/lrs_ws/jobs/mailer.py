@@ -24,7 +24,7 @@ from urllib.parse import unquote, urlsplit
 from lrs_ws.config import Settings
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import QueuedMail, retry_delay
-from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.domain.ports import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.mailer")
 

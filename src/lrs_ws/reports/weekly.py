@@ -19,8 +19,8 @@ from openpyxl.utils import get_column_letter
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.mail import Attachment, OutgoingMail
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import edc_verification
-from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.spreadsheet import csv_text, safe_cell
 
 CSV_TYPE = "text/csv"

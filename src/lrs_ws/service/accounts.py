@@ -13,9 +13,9 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.passwords import new_password_hash
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import audit
 from lrs_ws.service.auth import LoginPolicy
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 
 @dataclass(frozen=True)

@@ -10,9 +10,9 @@ from datetime import datetime
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import ACHIEVEMENT_SORT_KEYS, AbstractUnitOfWork
 from lrs_ws.service import audit, records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import ACHIEVEMENT_SORT_KEYS, AbstractUnitOfWork
 
 OP_MANAGE = "managing achievements"
 

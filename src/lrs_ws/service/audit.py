@@ -8,8 +8,8 @@ from datetime import datetime
 from typing import Any
 
 from lrs_ws.domain import model
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 # One encoding for every stored before/after (single-record changes, batch chunks, operator commands), so a
 # history reads alike whichever path wrote it.

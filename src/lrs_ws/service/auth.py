@@ -17,9 +17,9 @@ from lrs_ws.domain import model
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.errors import AccessDenied, AuthenticationFailed, ServiceUnavailable, TooManyAttempts
 from lrs_ws.domain.passwords import verify_password
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import Login
 from lrs_ws.observability import metrics
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.auth")
 

@@ -1,16 +1,16 @@
-"""Achievement batch jobs: submit (SOAP or file), read one, list them; the error file.
+"""Achievement batch jobs: the request's rules and the submission (SOAP or file).
 
 A submission is refused as a whole (no job is created) for the request-level reasons of docs/batch.md;
 otherwise the job and its records are stored in one transaction and the caller gets the job id at once.
 Workers do the rest (service/batch_processing.py). How records are stored and how failed ones are written
-out (the error file) is service/batch_codec.py, which every batch module uses.
+out (the error file) is service/batch_codec.py, which every batch module uses. Reading jobs back (a caller's,
+an operator's) is service/batch_queries.py.
 """
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import IO
 
 from lrs_ws.domain import batch as b
@@ -18,12 +18,11 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.batch import NewJob
 from lrs_ws.domain.clock import utcnow
-from lrs_ws.domain.values import Page
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import records
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_codec import error_file, error_rows, payload_chunks, record_values, row_values
+from lrs_ws.service.batch_codec import payload_chunks, record_values, row_values
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_BATCH = "achievement batches"
 
@@ -61,7 +60,7 @@ def check_size(count: int, max_achievements: int) -> None:
 
 def check_queue(uow: AbstractUnitOfWork, organisation_id: int, submitted: int, limit: int) -> None:
     """Refuse a job that would leave more than `limit` of the organisation's records waiting (QueueFull)."""
-    waiting = uow.batches.queued_records(organisation_id)
+    waiting = uow.batch_queue.queued_records(organisation_id)
     if waiting + submitted > limit:
         raise e.QueueFull(waiting, submitted, limit)
 
@@ -84,7 +83,7 @@ def submit(
         check_size(len(items), max_achievements)
         check_queue(uow, caller.organisation_id, len(items), max_queued_records)
         assert clean_email is not None
-        job_id = uow.batches.add_job(
+        job_id = uow.batch_queue.add_job(
             NewJob(
                 caller.organisation_id,
                 caller.user_id,
@@ -96,10 +95,10 @@ def submit(
                 utcnow(),
             )
         )
-        count = uow.batches.add_payloads(
+        count = uow.batch_chunks.add_payloads(
             job_id, payload_chunks((i, record_values(r)) for i, r in enumerate(items, 1))
         )
-        uow.batches.set_record_count(job_id, count)
+        uow.batch_queue.set_record_count(job_id, count)
         uow.commit()
         return job_id
 
@@ -182,7 +181,7 @@ def submit_file(
         clean_filename = values.check_text("filename", filename, 255, required=True)
         clean_email, status = check_request(uow, organisation.id, email or user.email, submission_type)
         assert clean_email is not None
-        job_id = uow.batches.add_job(
+        job_id = uow.batch_queue.add_job(
             NewJob(
                 organisation.id,
                 user.id,
@@ -194,83 +193,13 @@ def submit_file(
                 utcnow(),
             )
         )
-        count = uow.batches.add_payloads(
+        count = uow.batch_chunks.add_payloads(
             job_id, payload_chunks((line, row_values(row)) for line, row in rows)
         )
         if count == 0:
             raise e.NoAchievements("The file holds no achievements.")
         # Counted after the rows are read (a file's size is known only then); the refusal rolls them back.
         check_queue(uow, organisation.id, count, max_queued_records)
-        uow.batches.set_record_count(job_id, count)
+        uow.batch_queue.set_record_count(job_id, count)
         uow.commit()
         return job_id
-
-
-# -- reading ------------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class JobReport:
-    job: b.BatchJob
-    error_file: str | None
-
-
-def get_job(uow: AbstractUnitOfWork, *, caller: Caller, job_id: int | None) -> JobReport:
-    """GetAchievementBatchJob: one of the caller organisation's jobs, with its error file so far.
-
-    Another organisation's job answers exactly like one that does not exist.
-    """
-    caller.require(model.ROLE_AO_USER, OP_BATCH)
-    with uow:
-        job = uow.batches.get(job_id, caller.organisation_id) if job_id is not None else None
-        if job is None:
-            raise e.UnknownJob(job_id)
-        return JobReport(job, error_file(uow.batches.failed_records(job.id)))
-
-
-def list_jobs(uow: AbstractUnitOfWork, *, caller: Caller, page: Page) -> tuple[int, Sequence[b.BatchJob]]:
-    """ListAchievementBatchJobs: the caller organisation's jobs, newest first."""
-    caller.require(model.ROLE_AO_USER, OP_BATCH)
-    with uow:
-        return uow.batches.list(caller.organisation_id, page)
-
-
-def job_status(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
-    """An operator's view of any job (the CLI)."""
-    with uow:
-        job = uow.batches.get(job_id, None, kind=None)
-        if job is None:
-            raise e.UnknownJob(job_id, operator=True)
-        return job
-
-
-def no_worker_for(uow: AbstractUnitOfWork, *, job_id: int) -> bool:
-    """True when the job is still Waiting and no worker holds any job: no worker seems to be running (an idle
-    worker claims a Waiting job within its poll interval; a busy one holds a live lease)."""
-    with uow:
-        job = uow.batches.get(job_id, None, kind=None)
-        return job is not None and job.status == b.WAITING and uow.batches.leased_jobs(utcnow()) == 0
-
-
-def cancel_job(uow: AbstractUnitOfWork, *, job_id: int) -> b.BatchJob:
-    """An operator cancels a job that has not started (or was given back by a stopping worker)."""
-    with uow:
-        job = uow.batches.get(job_id, None, kind=None)
-        if job is None:
-            raise e.UnknownJob(job_id, operator=True)
-        if not uow.batches.cancel(job_id, utcnow()):
-            raise e.InvalidTransition("batch job", job.status, "cancelled")
-        uow.commit()
-    return job_status(uow, job_id=job_id)
-
-
-def job_errors(uow: AbstractUnitOfWork, *, job_id: int, each: Callable[[list[str | None]], None]) -> int:
-    """Stream a job's error rows to `each` (the CLI); returns how many."""
-    count = 0
-    with uow:
-        if uow.batches.get(job_id, None, kind=None) is None:
-            raise e.UnknownJob(job_id, operator=True)
-        for row in error_rows(uow.batches.failed_records(job_id)):
-            each(row)
-            count += 1
-    return count

@@ -6,8 +6,8 @@ from datetime import datetime
 
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.mail import Attachment, OutgoingMail
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service.batch_codec import error_file
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 # Larger error files are not attached: the message says where to read them.
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
@@ -15,7 +15,7 @@ MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 
 def _error_file_bytes(uow: AbstractUnitOfWork, job_id: int) -> tuple[bytes | None, bool]:
     """(the error file as UTF-8, whether it was too large to attach)."""
-    text = error_file(uow.batches.failed_records(job_id))
+    text = error_file(uow.batch_chunks.failed_records(job_id))
     if text is None:
         return None, False
     data = text.encode("utf-8")

@@ -26,12 +26,12 @@ from lrs_ws.domain import model
 from lrs_ws.domain.batch import ChunkContext, ChunkKeys
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_RECORD_MESSAGE, record_error
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import Aim
 from lrs_ws.service import audit, record_rules, records
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch_codec import chunk_records, decode_values, encode_values
 from lrs_ws.service.batch_mail import job_finished_mail
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.batch")
 
@@ -40,6 +40,24 @@ AUDIT_PREFIX = "Batch"
 
 class LeaseLost(Exception):
     """Another worker holds the job now (ours ran out): stop without writing anything."""
+
+
+def renew_lease(
+    uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str, now: datetime, lease_seconds: int
+) -> int:
+    """The first statement of a chunk's transaction: renew this worker's lease on the job, which (on
+    PostgreSQL) locks the job row, so no other worker can commit a chunk of this job until we are done.
+    Returns the job's cursor: the records before it are done (their outcomes were committed with the cursor).
+    Raises LeaseLost when the job is no longer this worker's."""
+    start = uow.batch_queue.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
+    if start is None:
+        raise LeaseLost(job.id)
+    return start
+
+
+def pending_records(uow: AbstractUnitOfWork, job: b.BatchJob, start: int, stop: int) -> list[list[Any]]:
+    """The job's records as submitted at positions start..stop-1."""
+    return chunk_records(uow.batch_chunks.payloads(job.id, start, stop), start, stop)
 
 
 @dataclass(frozen=True)
@@ -87,7 +105,7 @@ def claim_next(uow: AbstractUnitOfWork, *, worker_id: str, lease_seconds: int) -
     """Take the next claimable job for this worker, fairly between organisations (its lease starts now)."""
     now = utcnow()
     with uow:
-        job = uow.batches.claim(worker_id, now, now + timedelta(seconds=lease_seconds))
+        job = uow.batch_queue.claim(worker_id, now, now + timedelta(seconds=lease_seconds))
         uow.commit()
         return job
 
@@ -98,9 +116,9 @@ def yield_to_others(uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str)
     longest ago). True when the job was given back."""
     now = utcnow()
     with uow:
-        if not uow.batches.waiting_elsewhere(job.organisation_id, now):
+        if not uow.batch_queue.waiting_elsewhere(job.organisation_id, now):
             return False
-        uow.batches.release(job.id, worker_id, now)
+        uow.batch_queue.release(job.id, worker_id, now)
         uow.commit()
     return True
 
@@ -108,7 +126,7 @@ def yield_to_others(uow: AbstractUnitOfWork, *, job: b.BatchJob, worker_id: str)
 def release(uow: AbstractUnitOfWork, *, job_id: int, worker_id: str) -> None:
     """Give a job back at once (a graceful stop between chunks)."""
     with uow:
-        uow.batches.release(job_id, worker_id, utcnow())
+        uow.batch_queue.release(job_id, worker_id, utcnow())
         uow.commit()
 
 
@@ -119,7 +137,7 @@ def give_back(uow: AbstractUnitOfWork, *, worker_id: str, count_takeover: bool) 
     worker stopped by its supervisor is not the job's fault and does not count. Returns the job's id.
     """
     with uow:
-        job_id = uow.batches.give_back(worker_id, utcnow(), count_takeover)
+        job_id = uow.batch_queue.give_back(worker_id, utcnow(), count_takeover)
         uow.commit()
     if job_id is not None:
         log.warning("batch job given back", extra={"job_id": job_id, "detail": worker_id})
@@ -138,17 +156,26 @@ def _caller(job: b.BatchJob) -> Caller:
     )
 
 
-def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
-    """Why the job's submitter can no longer have it applied in their name (None when they still can): the
-    same conditions as submitting it, checked again before each chunk, since the job may have waited."""
+def submitter_gone(uow: AbstractUnitOfWork, job: b.BatchJob, stopped: str) -> str | None:
+    """Why the job's submitting user can no longer have it worked on in their name (None when they still can),
+    after `stopped` (what was left undone): checked before each chunk of any batch job, since it may have
+    waited."""
     user = uow.users.by_username(job.username)
-    organisation = uow.organisations.get(job.organisation_id)
-    stopped = "Records not yet processed were not applied:"
     same_user = user is not None and (user.id, user.organisation_id) == (job.user_id, job.organisation_id)
     if user is None or not same_user or not user.active:
         return f"{stopped} the submitting user {job.username} is no longer active."
     if model.ROLE_AO_USER not in user.role_set:
         return f"{stopped} the submitting user {job.username} no longer has the AO_USER role."
+    return None
+
+
+def submitter_refusal(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
+    """Why the job's submitter can no longer have it applied in their name (None when they still can): the
+    same conditions as submitting it, checked again before each chunk, since the job may have waited."""
+    stopped = "Records not yet processed were not applied:"
+    if (gone := submitter_gone(uow, job, stopped)) is not None:
+        return gone
+    organisation = uow.organisations.get(job.organisation_id)
     if organisation is None or not organisation.batch_enabled:
         return f"{stopped} the organisation is no longer enabled for achievement batches."
     return None
@@ -188,10 +215,10 @@ def _finish(
     deleted: nothing reads them once the job has ended (a failed record's outcome keeps its own copy for
     the error file)."""
     now = utcnow()
-    counts = uow.batches.counts_from_records(job.id)
+    counts = uow.batch_chunks.counts_from_records(job.id)
     status, reason = (b.FAILED, failed) if failed else b.final_status(counts)
-    if uow.batches.finish(job.id, worker_id, status, reason, counts, now):
-        uow.batches.delete_payloads(job.id)
+    if uow.batch_queue.finish(job.id, worker_id, status, reason, counts, now):
+        uow.batch_chunks.delete_payloads(job.id)
         uow.outbox.add(job_finished_mail(uow, job, status, counts, reason, now), now)
     log.info(
         "batch job finished",
@@ -295,20 +322,15 @@ def process_chunk(
     """
     now = utcnow()
     with uow:
-        batches = uow.batches
-        # First statement of the transaction: renews the lease and (on PostgreSQL) locks the job row, so
-        # no other worker can commit a chunk of this job until we are done. It reads the job's cursor: the
-        # records before it are done (their outcomes were committed with the cursor).
-        start = batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
+        queue, chunks = uow.batch_queue, uow.batch_chunks
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
         if (refusal := submitter_refusal(uow, job)) is not None:
             status = _finish(uow, job, worker_id, failed=refusal)
             uow.commit()
             log.warning("batch job refused", extra={"job_id": job.id, "detail": refusal})
             return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
-        rows = chunk_records(batches.payloads(job.id, start, stop), start, stop) if start < stop else []
+        rows = pending_records(uow, job, start, stop) if start < stop else []
         if not rows:
             status = _finish(uow, job, worker_id)
             uow.commit()
@@ -316,13 +338,13 @@ def process_chunk(
 
         caller = _caller(job)
         parsed = parse_records(rows, now.date())
-        view = ChunkView(batches.chunk_context(job.organisation_id, context_keys(parsed)))
+        view = ChunkView(chunks.chunk_context(job.organisation_id, context_keys(parsed)))
         decided = decide_records(view, caller, parsed, job.submission_type, now, write_existing=uow.flush)
         new, applied, refused, delta = decided.new, decided.applied, decided.refused, decided.delta
         versions = decided.versions
 
-        batches.insert_achievements(new, [versions[id(a)] for a in new])
-        batches.insert_audit_events(
+        chunks.insert_achievements(new, [versions[id(a)] for a in new])
+        chunks.insert_audit_events(
             [
                 {
                     "at": now,
@@ -339,7 +361,7 @@ def process_chunk(
                 for _, change, _ in applied
             ]
         )
-        batches.insert_outcomes(
+        chunks.insert_outcomes(
             job.id,
             refused
             + [
@@ -354,7 +376,7 @@ def process_chunk(
                 for row, change, status in applied
             ],
         )
-        batches.add_counts(job.id, delta)
+        queue.add_counts(job.id, delta)
         finished_status = None
         if start + len(rows) >= job.counts.records:
             finished_status = _finish(uow, job, worker_id)
@@ -369,15 +391,13 @@ def refuse_next_record(
     again), so the rest of the job can go on. False when there is none."""
     now = utcnow()
     with uow:
-        batches = uow.batches
-        start = batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
-        rows = chunk_records(batches.payloads(job.id, start, start + 1), start, start + 1)
+        queue, chunks = uow.batch_queue, uow.batch_chunks
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
+        rows = pending_records(uow, job, start, start + 1)
         if not rows:
             return False
         code, category = record_error(None)
-        batches.insert_outcomes(
+        chunks.insert_outcomes(
             job.id,
             [
                 b.RecordOutcome(
@@ -393,7 +413,7 @@ def refuse_next_record(
         )
         delta = b.BatchCounts()
         delta.count_refused(category)
-        batches.add_counts(job.id, delta)
+        queue.add_counts(job.id, delta)
         uow.commit()
         log.error("batch record given up", extra={"job_id": job.id, "detail": f"line {rows[0][0]}"})
         return True

@@ -22,6 +22,7 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model
 from lrs_ws.domain.batch import ChunkContext
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.batch import (
@@ -34,7 +35,6 @@ from lrs_ws.service.batch import (
 from lrs_ws.service.batch_codec import error_file, record_values, row_values
 from lrs_ws.service.record_rules import offending_value
 from lrs_ws.service.records import AchievementRecord
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,7 @@ def _run(
     it = iter(items)
     while rows := [[line, *values] for line, values in islice(it, chunk_size)]:
         parsed = bp.parse_records(rows, now.date())
-        view.extend(uow.batches.chunk_context(caller.organisation_id, bp.context_keys(parsed)))
+        view.extend(uow.batch_chunks.chunk_context(caller.organisation_id, bp.context_keys(parsed)))
         decided = bp.decide_records(view, caller, parsed, status, now, write_existing=lambda: None)
         result.counts.records += len(rows)
         result.counts.add(decided.delta)

@@ -22,8 +22,8 @@ from urllib.parse import unquote
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import ClientCertificate
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 _PEM = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.DOTALL)
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")

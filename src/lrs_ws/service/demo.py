@@ -10,10 +10,10 @@ from datetime import date, datetime, timedelta
 from lrs_ws.domain import model
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.passwords import hash_password
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import Aim
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 DEMO_PASSWORD = "DemoPassword0001"
 HEALTHCARE_UNIT = "J/602/3521"

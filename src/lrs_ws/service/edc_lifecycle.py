@@ -14,10 +14,10 @@ from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.mail import OutgoingMail
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import audit, edc_verification
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.edcs import EdcDetails, edc_snapshot, owned_edc
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_RAISE = "raising Event Data Challenges"
 OP_CLOSE = "closing Event Data Challenges"

@@ -14,10 +14,10 @@ from datetime import datetime
 from typing import Any
 
 from lrs_ws.domain import model
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import ActionCheck
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 DECISION_OPERATION = "RecordEventDataChallengeDecision"
 VERIFIED_OPERATION = "EventDataChallengeActionVerified"

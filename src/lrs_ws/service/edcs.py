@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import audit, edc_verification
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_EDC = "processing Event Data Challenges"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import feed, model, values
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_FEED = "reading the organisation's achievement changes"
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from lrs_ws.domain import errors as e
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.maintenance import MAX_MESSAGE, MaintenanceWindow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import audit
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 # How long a process trusts what it read: a window switched on or off is seen everywhere within this time.
 CACHE_SECONDS = 1.0

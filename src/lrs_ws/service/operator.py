@@ -10,8 +10,8 @@ from __future__ import annotations
 import uuid
 
 from lrs_ws.domain import errors as e
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 
 def operator_caller(uow: AbstractUnitOfWork, *, username: str) -> Caller:

@@ -13,10 +13,10 @@ from typing import Any, Protocol
 
 from lrs_ws.domain import errors as e
 from lrs_ws.domain import model, values
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import Aim
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 ACTION_CREATE, ACTION_UPDATE, ACTION_WITHDRAW, ACTION_REINSTATE = 1, 2, 3, 4
 ACTIONS = {

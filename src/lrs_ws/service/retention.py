@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.records import Purged
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 log = logging.getLogger("lrs_ws.retention")
 
@@ -71,7 +71,8 @@ def purge(
     jobs_before = now - timedelta(days=batch_days)
     mail_before = now - timedelta(days=mail_days)
     jobs, job_rows = _pages(
-        uow_factory, lambda uow, after: uow.batches.purge_finished(jobs_before, now, after, PAGE, dry_run)
+        uow_factory,
+        lambda uow, after: uow.batch_chunks.purge_finished(jobs_before, now, after, PAGE, dry_run),
     )
     messages, attachments = _pages(
         uow_factory, lambda uow, after: uow.outbox.purge_done(mail_before, after, PAGE, dry_run)
@@ -85,7 +86,7 @@ def purge_if_due(
     """Run the purge when no worker has run it for a day; None when it was not this caller's turn."""
     now = utcnow()
     with uow_factory() as uow:
-        mine = uow.batches.claim_run(PURGE_TASK, now, now - PURGE_EVERY)
+        mine = uow.batch_queue.claim_run(PURGE_TASK, now, now - PURGE_EVERY)
         uow.commit()
     if not mine:
         return None

@@ -23,9 +23,9 @@ from lrs_ws.domain.passwords import (
     token_digest,
     unusable_password_hash,
 )
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.service import audit
 from lrs_ws.service.auth import USERNAME_MAX, Caller, LoginPolicy
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_USERS = "managing your organisation's users"
 # Failed SetPassword calls are throttled per source address under this key of the login failures. No user

@@ -8,10 +8,10 @@ from datetime import date
 
 from lrs_ws.domain import model, values
 from lrs_ws.domain.clock import utcnow
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.verification import Claim, Verification, verify
 from lrs_ws.service import audit
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.uow import AbstractUnitOfWork
 
 OP_VERIFY = "verifying learners"
 

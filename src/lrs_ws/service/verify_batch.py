@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 from lrs_ws.domain import batch as b
@@ -21,11 +21,11 @@ from lrs_ws.domain import model, values
 from lrs_ws.domain.batch import NewJob
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.error_codes import INTERNAL_ERROR, error_code
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.domain.values import Page
 from lrs_ws.service import audit, batch, batch_codec
 from lrs_ws.service.auth import Caller
-from lrs_ws.service.batch_processing import ChunkResult, LeaseLost
-from lrs_ws.service.uow import AbstractUnitOfWork
+from lrs_ws.service.batch_processing import ChunkResult, pending_records, renew_lease, submitter_gone
 from lrs_ws.service.verification import OP_VERIFY, check_claim, verify_against_register
 
 log = logging.getLogger("lrs_ws.worker")
@@ -83,7 +83,7 @@ def _store(
     filename: str | None,
     max_queued_records: int,
 ) -> int:
-    job_id = uow.batches.add_job(
+    job_id = uow.batch_queue.add_job(
         NewJob(
             caller.organisation_id,
             caller.user_id,
@@ -97,10 +97,10 @@ def _store(
         )
     )
     chunks = batch_codec.payload_chunks((line, v.payload()) for line, v in learners)
-    count = uow.batches.add_payloads(job_id, chunks)
+    count = uow.batch_chunks.add_payloads(job_id, chunks)
     _check_count(count)
     batch.check_queue(uow, caller.organisation_id, count, max_queued_records)
-    uow.batches.set_record_count(job_id, count)
+    uow.batch_queue.set_record_count(job_id, count)
     audit.record(uow, caller, "SubmitVerifyBatchJob", utcnow(), after={"JobId": job_id, "Learners": count})
     return job_id
 
@@ -181,26 +181,26 @@ def get_job(uow: AbstractUnitOfWork, *, caller: Caller, job_id: int | None) -> V
     with uow:
         job = None
         if job_id is not None:
-            job = uow.batches.get(job_id, caller.organisation_id, kind=b.KIND_VERIFY)
+            job = uow.batch_queue.get(job_id, caller.organisation_id, kind=b.KIND_VERIFY)
         if job is None:
             raise e.UnknownJob(job_id)
-        return VerifyJobReport(job, uow.batches.verify_results(job.id))
+        return VerifyJobReport(job, uow.batch_chunks.verify_results(job.id))
 
 
 def list_jobs(uow: AbstractUnitOfWork, *, caller: Caller, page: Page) -> tuple[int, Sequence[b.BatchJob]]:
     """ListVerifyBatchJobs: the caller organisation's verification jobs, newest first."""
     caller.require(model.ROLE_AO_USER, OP_VERIFY)
     with uow:
-        return uow.batches.list(caller.organisation_id, page, kind=b.KIND_VERIFY)
+        return uow.batch_queue.list(caller.organisation_id, page, kind=b.KIND_VERIFY)
 
 
 def results(uow: AbstractUnitOfWork, *, job_id: int) -> VerifyJobReport:
     """An operator's view of a verification job and its results (the CLI)."""
     with uow:
-        job = uow.batches.get(job_id, None, kind=b.KIND_VERIFY)
+        job = uow.batch_queue.get(job_id, None, kind=b.KIND_VERIFY)
         if job is None:
             raise e.UnknownJob(job_id, operator=True)
-        return VerifyJobReport(job, uow.batches.verify_results(job.id))
+        return VerifyJobReport(job, uow.batch_chunks.verify_results(job.id))
 
 
 # -- the worker ----------------------------------------------------------------------------------------------
@@ -255,24 +255,17 @@ def verify_item(
 
 def _still_allowed(uow: AbstractUnitOfWork, job: b.BatchJob) -> str | None:
     """Why the submitter can no longer have learners verified in their name (checked before each chunk)."""
-    user = uow.users.by_username(job.username)
-    stopped = "Learners not yet verified were not verified:"
-    same_user = user is not None and (user.id, user.organisation_id) == (job.user_id, job.organisation_id)
-    if user is None or not same_user or not user.active:
-        return f"{stopped} the submitting user {job.username} is no longer active."
-    if model.ROLE_AO_USER not in user.role_set:
-        return f"{stopped} the submitting user {job.username} no longer has the AO_USER role."
-    return None
+    return submitter_gone(uow, job, "Learners not yet verified were not verified:")
 
 
 def _finish(
     uow: AbstractUnitOfWork, job: b.BatchJob, worker_id: str | None, failed: str | None = None
 ) -> str:
-    current = uow.batches.get(job.id, None, kind=None)
+    current = uow.batch_queue.get(job.id, None, kind=None)
     counts = current.counts if current is not None else job.counts
     status = b.FAILED if failed else b.SUCCESSFUL
-    if uow.batches.finish(job.id, worker_id, status, failed, counts, utcnow()):
-        uow.batches.delete_payloads(job.id)
+    if uow.batch_queue.finish(job.id, worker_id, status, failed, counts, utcnow()):
+        uow.batch_chunks.delete_payloads(job.id)
     log.info(
         "verification job finished", extra={"job_id": job.id, "detail": f"{status}: {counts.done} verified"}
     )
@@ -286,20 +279,18 @@ def process_chunk(
     the job after its last. Raises LeaseLost when the job is no longer this worker's."""
     now = utcnow()
     with uow:
-        start = uow.batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
         if (refusal := _still_allowed(uow, job)) is not None:
             status = _finish(uow, job, worker_id, failed=refusal)
             uow.commit()
             return ChunkResult(0, True, status)
         stop = min(start + chunk_size, job.counts.records)
-        rows = batch_codec.chunk_records(uow.batches.payloads(job.id, start, stop), start, stop)
+        rows = pending_records(uow, job, start, stop)
         register = _register_of(uow, rows)
         done = [verify_item(register.get, row, now.date()) for row in rows]
-        uow.batches.insert_verify_results(job.id, done)
+        uow.batch_chunks.insert_verify_results(job.id, done)
         delta = b.BatchCounts(done=len(done), field_errors=sum(1 for r in done if r.error_code))
-        uow.batches.add_counts(job.id, delta)
+        uow.batch_queue.add_counts(job.id, delta)
         finished = _finish(uow, job, worker_id) if start + len(rows) >= job.counts.records else None
         uow.commit()
         return ChunkResult(len(rows), finished is not None, finished)
@@ -312,13 +303,11 @@ def refuse_next_record(
     job goes on. False when there is none."""
     now = utcnow()
     with uow:
-        start = uow.batches.renew_lease(job.id, worker_id, now, now + timedelta(seconds=lease_seconds))
-        if start is None:
-            raise LeaseLost(job.id)
-        rows = batch_codec.chunk_records(uow.batches.payloads(job.id, start, start + 1), start, start + 1)
+        start = renew_lease(uow, job, worker_id, now, lease_seconds)
+        rows = pending_records(uow, job, start, start + 1)
         if not rows:
             return False
-        uow.batches.insert_verify_results(
+        uow.batch_chunks.insert_verify_results(
             job.id,
             [
                 b.VerifyResult(
@@ -329,7 +318,7 @@ def refuse_next_record(
                 )
             ],
         )
-        uow.batches.add_counts(job.id, b.BatchCounts(done=1, business_errors=1))
+        uow.batch_queue.add_counts(job.id, b.BatchCounts(done=1, business_errors=1))
         uow.commit()
         return True
 

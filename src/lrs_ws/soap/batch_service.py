@@ -5,8 +5,9 @@ The `achievements` arrays are not read by spyne's generic reader: `lrs_ws.soap.a
 faster `Achievement` reader of `lrs_ws.soap.fast_records` on the input protocol (behind the schema
 validation), so each element arrives here as a plain object with the 15 `Achievement` attributes. The request
 path is then this module -> `lrs_ws.service.batch` (submit) -> `lrs_ws.service.batch_codec` (the stored
-chunks) -> the unit of work's batch repository (`lrs_ws.db.batch_repository`); a worker does the rest
-(`lrs_ws.jobs.worker` -> `lrs_ws.service.batch_processing`)."""
+chunks) -> the unit of work's batch repositories (the job in `lrs_ws.db.batch_queue`, its records in
+`lrs_ws.db.batch_chunks`); a worker does the rest (`lrs_ws.jobs.worker` ->
+`lrs_ws.service.batch_processing`)."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from spyne import Array, Integer, Integer32, ServiceBase, Unicode, rpc
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.error_codes import SUCCESS
 from lrs_ws.domain.values import Page
-from lrs_ws.service import batch, batch_validation
+from lrs_ws.service import batch, batch_queries, batch_validation
 from lrs_ws.soap import convert
 from lrs_ws.soap.batch_extension_types import (
     AchievementBatchJobList,
@@ -180,7 +181,7 @@ class AchievementBatchService(ServiceBase):
         UnitOrQualificationReferenceNumber, ErrorCode, ErrorMessage, then RuleId, Field, Value) of one of your
         organisation's jobs."""
         caller = caller_of(ctx, invokingUser)
-        report = batch.get_job(request_uow(ctx), caller=caller, job_id=jobId)
+        report = batch_queries.get_job(request_uow(ctx), caller=caller, job_id=jobId)
         return job_response(report.job, report.error_file)
 
     @rpc(
@@ -200,5 +201,5 @@ class AchievementBatchService(ServiceBase):
         caller = caller_of(ctx, invokingUser)
         s = deps_of(ctx).settings
         page = Page.of(pageNumber, pageSize, default_size=s.default_page_size, max_size=s.max_page_size)
-        total, jobs = batch.list_jobs(request_uow(ctx), caller=caller, page=page)
+        total, jobs = batch_queries.list_jobs(request_uow(ctx), caller=caller, page=page)
         return AchievementBatchJobList(TotalCount=total, Jobs=[job_response(j) for j in jobs])

@@ -13,10 +13,10 @@ from lxml import etree
 
 from lrs_ws.config import Settings
 from lrs_ws.domain.errors import AuthenticationFailed
+from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.observability.requests import Observation, observation_of
 from lrs_ws.service.auth import Caller, LoginPolicy, authenticate
 from lrs_ws.service.client_certs import certificate_from_request
-from lrs_ws.service.uow import AbstractUnitOfWork
 from lrs_ws.soap.namespaces import WSSE_NS, WSU_NS
 
 
