@@ -161,6 +161,8 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     others = expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO2, jobId=verify_id)
     assert fault_message(others) == fault_message(missing).replace(str(verify_id + 100_000), str(verify_id))
     expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO1, jobId=achievement_id)
+    # An id past the id column's range is one no job has (not a database error on PostgreSQL).
+    expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO1, jobId=2**31)
     expect_fault("WSRC0018", lrs.GetAchievementBatchJob, invokingUser=DEMO1, jobId=verify_id)
     assert every_table(engine) == before
 

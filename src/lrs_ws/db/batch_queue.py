@@ -16,7 +16,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, Select, and_, case, func, insert, or_, select, update
 from sqlalchemy.orm import Session
 
-from lrs_ws.db.tables import organisations
+from lrs_ws.db.tables import organisations, storable_id
 from lrs_ws.db.tables_batch import batch_jobs as J
 from lrs_ws.db.tables_batch import maintenance_runs
 from lrs_ws.domain import batch as b
@@ -105,6 +105,8 @@ class BatchQueueRepository:
     def get(
         self, job_id: int, organisation_id: int | None, kind: str | None = b.KIND_ACHIEVEMENTS
     ) -> b.BatchJob | None:
+        if not storable_id(job_id):
+            return None
         stmt = self._select_jobs().where(J.c.id == job_id)
         if kind is not None:
             stmt = stmt.where(J.c.kind == kind)

@@ -29,7 +29,15 @@ from sqlalchemy.orm import Session
 from lrs_ws.db import feed
 from lrs_ws.db.achievement_rows import achievement_data
 from lrs_ws.db.driver_sql import DriverSelect
-from lrs_ws.db.tables import achievements, audit_events, learners, learning_aims, organisations, users
+from lrs_ws.db.tables import (
+    achievements,
+    audit_events,
+    learners,
+    learning_aims,
+    organisations,
+    storable_id,
+    users,
+)
 from lrs_ws.db.tables import achievements as ach
 from lrs_ws.db.tables import event_data_challenges as edc
 from lrs_ws.db.tables import users as user_rows
@@ -39,14 +47,6 @@ from lrs_ws.domain.values import Page
 
 A = model.Achievement
 E = model.EventDataChallenge
-
-# Ids are 32-bit integer columns; a client can send any integer. PostgreSQL refuses a larger one with an
-# error (and SQLite overflows past 64 bits), so such an id is simply one that matches nothing.
-_ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
-
-
-def _storable_id(value: int | None) -> bool:
-    return value is not None and _ID_MIN <= value <= _ID_MAX
 
 
 # The hot reads (a login, a learner, an achievement, a learner's page of achievements) as Core statements
@@ -249,7 +249,7 @@ class AchievementRepository:
         self.session.add(achievement)
 
     def get(self, achievement_id: int, organisation_id: int | None) -> model.Achievement | None:
-        if not _storable_id(achievement_id):
+        if not storable_id(achievement_id):
             return None
         stmt = select(A).where(ach.c.id == achievement_id, ach.c.deleted.is_(False))
         if organisation_id is not None:
@@ -257,7 +257,7 @@ class AchievementRepository:
         return self.session.scalars(stmt).first()
 
     def get_any(self, achievement_id: int, organisation_id: int) -> model.Achievement | None:
-        if not _storable_id(achievement_id):
+        if not storable_id(achievement_id):
             return None
         return self.session.scalars(
             select(A).where(ach.c.id == achievement_id, ach.c.organisation_id == organisation_id)
@@ -273,7 +273,7 @@ class AchievementRepository:
         return and_(ach.c.organisation_id == organisation_id, ach.c.uln == uln, ach.c.deleted.is_(False))
 
     def view(self, achievement_id: int, organisation_id: int | None) -> model.AchievementData | None:
-        if not _storable_id(achievement_id):
+        if not storable_id(achievement_id):
             return None
         if organisation_id is None:
             row = _ACHIEVEMENT.first(self.session, {"id": achievement_id})
@@ -310,7 +310,7 @@ class EdcRepository:
         self.session.add(edc)
 
     def get(self, edc_id: int, organisation_id: int | None) -> model.EventDataChallenge | None:
-        if not _storable_id(edc_id):
+        if not storable_id(edc_id):
             return None
         stmt = select(E).where(edc.c.id == edc_id)
         if organisation_id is not None:

@@ -22,6 +22,16 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import registry
 
+# Ids are 32-bit integer columns; a client can send any integer. PostgreSQL refuses a larger one with an
+# error (and SQLite overflows past 64 bits), so such an id is simply one that matches nothing.
+_ID_MIN, _ID_MAX = -(2**31), 2**31 - 1
+
+
+def storable_id(value: int | None) -> bool:
+    """Whether `value` fits an id column (an id that does not matches no row)."""
+    return value is not None and _ID_MIN <= value <= _ID_MAX
+
+
 NAMING = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
