@@ -8,7 +8,8 @@ from collections import Counter
 from datetime import date, datetime
 
 from sqlalchemy import insert, text
-from support.batch import achievement, fresh_database
+from support.batch import achievement
+from support.databases import DEMO, build_database, remove_database
 from support.server import LiveServer
 from support.soap import DEMO1, client_for, fault_code
 from zeep.exceptions import Fault
@@ -30,7 +31,7 @@ MAX_EDITS = 200
 
 
 def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp_path):
-    url, dispose = fresh_database("sqlite", tmp_path)
+    url = build_database("sqlite", tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     server = None
     try:
@@ -119,4 +120,4 @@ def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp
         if server is not None:
             server.stop()
         w.engine.dispose()
-        dispose()
+        remove_database("sqlite", url)

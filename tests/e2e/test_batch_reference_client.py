@@ -30,10 +30,10 @@ from support.batch import (
     achievement,
     count,
     error_rows,
-    fresh_database,
     reference_schema,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO2, expect_fault, fault_code, fault_message
 
@@ -82,7 +82,7 @@ class Capture:
 
 @pytest.fixture(scope="module")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"batch-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"batch-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("batch-server") / "gunicorn.log",
@@ -91,7 +91,7 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
-from support.batch import UPDATE, WITHDRAW, achievement, fresh_database, worker_env, write_batch_file
+from support.batch import UPDATE, WITHDRAW, achievement, worker_env, write_batch_file
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import every_table
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
@@ -22,9 +23,9 @@ JAMES, AMIRA, OWEN = "8659377485", "1234567899", "1604938268"
 
 @pytest.fixture(scope="module")
 def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"validate-cli-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"validate-cli-{backend}"), DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")

@@ -17,10 +17,10 @@ from support.batch import (
     achievement,
     count,
     error_rows,
-    fresh_database,
     valid_uln,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state, every_table
 from support.server import LiveServer
 from support.smtp import SmtpServer
@@ -57,7 +57,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="module")
 def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"validate-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"validate-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("validate-server") / "gunicorn.log",
@@ -72,7 +72,7 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
-from support.batch import count, fresh_database, worker_env
+from support.batch import count, worker_env
+from support.databases import DEMO, build_database, remove_database
 
 from lrs_ws.service.records import FIELD_NAMES
 
@@ -26,9 +27,9 @@ ACCENTED = "Pickl\u00e9s"
 
 @pytest.fixture(scope="module")
 def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"files-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"files-{backend}"), DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 def lrs_ws(url: str, *args: str) -> subprocess.CompletedProcess[str]:

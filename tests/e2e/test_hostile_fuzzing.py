@@ -16,17 +16,17 @@ from xml.sax.saxutils import escape
 
 import pytest
 import requests
-from conftest import dispose_database, new_database, settings_for
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 from spyne.model.complex import Array, ComplexModelBase
 from spyne.model.primitive import Boolean, Date, DateTime, Integer
+from support.databases import DEMO, build_database, remove_database
 from support.hardening import LogCursor, assert_no_leak, json_lines, worker_pids
 from support.server import LiveServer
 from support.soap import DEMO_PASSWORD, FAULTS_NS, SOAP_ENV_NS
 
-from lrs_ws.app import soap_services, wire
+from lrs_ws.app import soap_services
 from lrs_ws.soap.namespaces import SERVICES_NS
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
@@ -244,13 +244,8 @@ def broken_envelopes(draw: st.DrawFn) -> bytes:
 
 @pytest.fixture(scope="module")
 def fuzz_server(backend, tmp_path_factory):
-    from lrs_ws.service import demo
-
     directory = tmp_path_factory.mktemp(f"fuzz-{backend}")
-    url = new_database(backend, directory)
-    w = wire(settings_for(url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
+    url = build_database(backend, directory, DEMO)
     server = LiveServer(url, directory / "server.log").start()
     server.pids = worker_pids(server)  # type: ignore[attr-defined]
     log = LogCursor(server)
@@ -264,7 +259,7 @@ def fuzz_server(backend, tmp_path_factory):
         assert worker_pids(server) == server.pids  # type: ignore[attr-defined]
     finally:
         server.stop()
-        dispose_database(backend, url)
+        remove_database(backend, url)
 
 
 def check(server: LiveServer, body: bytes) -> str:

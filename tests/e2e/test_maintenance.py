@@ -18,10 +18,10 @@ import requests
 from sqlalchemy import text
 from support.batch import (
     count,
-    fresh_database,
     submit_creates,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import EDC_TABLES, db_state
 from support.records import achievement_record
 from support.server import LiveServer
@@ -40,7 +40,7 @@ RECORDS = 4000
 
 @pytest.fixture
 def site(backend: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Wiring]]:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     server = LiveServer(
         url,
@@ -58,7 +58,7 @@ def site(backend: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Wiring]]:
         lrs_ws(server, "maintenance", "off")
         server.stop()
         w.engine.dispose()
-        dispose()
+        remove_database(backend, url)
 
 
 def lrs_ws(server: LiveServer, *args: str) -> str:

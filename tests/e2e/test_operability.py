@@ -8,7 +8,7 @@ import signal
 import socket
 
 import requests
-from conftest import dispose_database, new_database, settings_for
+from support.databases import DEMO, build_database, remove_database
 from support.hardening import LogCursor, json_lines, wait_until_accepted, worker_pids
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO_PASSWORD, expect_fault
@@ -99,13 +99,7 @@ def test_each_request_leaves_one_json_log_line_with_id_operation_organisation_ou
 
 
 def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(backend, tmp_path):
-    from lrs_ws.app import wire
-    from lrs_ws.service import demo
-
-    url = new_database(backend, tmp_path)
-    w = wire(settings_for(url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
+    url = build_database(backend, tmp_path, DEMO)
     server = LiveServer(url, tmp_path / "server.log").start()
     try:
         body = (
@@ -135,4 +129,4 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(b
         assert not [e for e in entries if e.get("level") in ("ERROR", "CRITICAL")]
     finally:
         server.stop()
-        dispose_database(backend, url)
+        remove_database(backend, url)

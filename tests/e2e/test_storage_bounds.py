@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from support.batch import achievement, count, fresh_database, worker_env, write_batch_file
+from support.batch import achievement, count, worker_env, write_batch_file
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO2, client_for, expect_fault
@@ -46,9 +47,9 @@ def state(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 @pytest.fixture
 def database(backend: str, tmp_path: Path) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 def lrs_ws(url: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
-from support.batch import achievement, count, fresh_database, valid_uln, wait_until
+from support.batch import achievement, count, valid_uln, wait_until
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state, every_table
 from support.server import LiveServer
 from support.smtp import SmtpServer
@@ -37,7 +38,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="module")
 def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"verify-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"verify-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("verify-server") / "gunicorn.log",
@@ -51,7 +52,7 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,8 @@ import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
 from support.cli import run_cli as run
+from support.databases import DEMO, database
 from support.dbstate import every_table
-from support.pg import create_database, drop_database, postgres_url
 from support.server import free_port
 
 from lrs_ws.app import wire
@@ -67,67 +66,47 @@ def row_counts(url: str) -> dict[str, object]:
     return {t: scalar(url, f"SELECT count(*) FROM {t}") for t in CORE_TABLES}
 
 
-def _blank(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / f'cli_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    admin = postgres_url()
-    if admin is None:
-        pytest.skip("no PostgreSQL server available")
-    url = create_database(admin, "lrs_cli")
-    yield url
-    drop_database(admin, url)
-
-
-@pytest.fixture
-def blank_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database that has not been migrated."""
-    yield from _blank(backend, tmp_path)
-
-
 @pytest.fixture(scope="module")
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One demo database per backend for this module: each test adds only names of its own, and every
     refusal compares the row counts before and after itself."""
-    for url in _blank(backend, tmp_path_factory.mktemp("cli")):
-        ok(url, "db", "upgrade")
-        ok(url, "demo-data")
+    with database(backend, tmp_path_factory.mktemp("cli"), DEMO) as url:
         yield url
 
 
 # -- db upgrade, demo-data -------------------------------------------------------------------------------
 
 
-def test_db_upgrade_creates_every_table_says_from_where_to_where_and_can_run_again(blank_url: str) -> None:
-    first = run_executable(blank_url, "db", "upgrade")
+def test_db_upgrade_creates_every_table_says_from_where_to_where_and_can_run_again(blank_db_url: str) -> None:
+    first = run_executable(blank_db_url, "db", "upgrade")
     assert first.returncode == 0, first.stderr[-2000:]
     head = head_revision()
     assert first.stdout == f"database upgraded from none (empty database) to {head} (the latest revision)\n"
-    engine = create_engine(blank_url)
+    engine = create_engine(blank_db_url)
     try:
         assert set(CORE_TABLES) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    again = ok(blank_url, "db", "upgrade")
+    again = ok(blank_db_url, "db", "upgrade")
     assert again.stdout == f"database already at the latest revision ({head}); nothing to do\n"
 
 
-def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str) -> None:
-    ok(blank_url, "db", "upgrade")
-    done = ok(blank_url, "demo-data")
+def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_db_url: str) -> None:
+    ok(blank_db_url, "db", "upgrade")
+    done = ok(blank_db_url, "demo-data")
     assert "demo data loaded" in done.stdout
-    counts = row_counts(blank_url)
+    counts = row_counts(blank_db_url)
     assert counts["organisations"] == 3 and counts["users"] == 4 and counts["learners"] == 7
     assert counts["achievements"] == 4 and counts["event_data_challenges"] == 3
     demo1_rows = scalar(
-        blank_url,
+        blank_db_url,
         "SELECT count(*) FROM achievements a JOIN organisations o ON o.id = a.organisation_id"
         " WHERE o.ref = 'DEMO01' AND a.uln = '3415521949'",
     )
     assert demo1_rows == 3
-    statuses = scalar(blank_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
+    statuses = scalar(blank_db_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
     assert statuses == 3
-    engine = create_engine(blank_url)
+    engine = create_engine(blank_db_url)
     try:
         with engine.connect() as conn:
             orgs = {
@@ -160,15 +139,15 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str)
     assert names["3415521949"] == ("Test", "Learner") and names["8659377485"] == ("James", "Pickles")
 
 
-def test_demo_data_run_twice_changes_nothing_the_second_time(blank_url: str) -> None:
-    ok(blank_url, "db", "upgrade")
-    ok(blank_url, "demo-data")
-    before = row_counts(blank_url)
-    hashes = scalar(blank_url, "SELECT min(password_hash) FROM users")
-    done = ok(blank_url, "demo-data")
+def test_demo_data_run_twice_changes_nothing_the_second_time(blank_db_url: str) -> None:
+    ok(blank_db_url, "db", "upgrade")
+    ok(blank_db_url, "demo-data")
+    before = row_counts(blank_db_url)
+    hashes = scalar(blank_db_url, "SELECT min(password_hash) FROM users")
+    done = ok(blank_db_url, "demo-data")
     assert "nothing changed" in done.stdout
-    assert row_counts(blank_url) == before
-    assert scalar(blank_url, "SELECT min(password_hash) FROM users") == hashes
+    assert row_counts(blank_db_url) == before
+    assert scalar(blank_db_url, "SELECT min(password_hash) FROM users") == hashes
 
 
 # -- org add -----------------------------------------------------------------------------------------------
@@ -502,10 +481,12 @@ def test_wsdl_needs_no_database() -> None:
 # -- serve -------------------------------------------------------------------------------------------------
 
 
-def test_serve_migrates_the_database_and_publishes_the_bound_address(blank_url: str, tmp_path: Path) -> None:
+def test_serve_migrates_the_database_and_publishes_the_bound_address(
+    blank_db_url: str, tmp_path: Path
+) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
-    env.update(LRS_WS_DATABASE_URL=blank_url, HOME=str(tmp_path))
+    env.update(LRS_WS_DATABASE_URL=blank_db_url, HOME=str(tmp_path))
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(
             [str(LRS_WS), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
@@ -529,7 +510,7 @@ def test_serve_migrates_the_database_and_publishes_the_bound_address(blank_url: 
             time.sleep(0.2)
         wsdl = requests.get(f"{base}/ExternalService.svc?wsdl", timeout=10)
         assert f'location="{base}/ExternalService.svc"'.encode() in wsdl.content
-        assert scalar(blank_url, "SELECT count(*) FROM organisations") == 0  # migrated, empty
+        assert scalar(blank_db_url, "SELECT count(*) FROM organisations") == 0  # migrated, empty
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

@@ -8,16 +8,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from test_cli import CORE_TABLES, _blank, ok, run
+from support.databases import DEMO, database
+from test_cli import CORE_TABLES, run
 
 ALL_TABLES = (*CORE_TABLES, "outbox_messages")
 
 
 @pytest.fixture(scope="module")
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    for url in _blank(backend, tmp_path_factory.mktemp("unstorable")):
-        ok(url, "db", "upgrade")
-        ok(url, "demo-data")
+    with database(backend, tmp_path_factory.mktemp("unstorable"), DEMO) as url:
         yield url
 
 

@@ -13,11 +13,11 @@ from support.batch import (
     LEARNERS,
     achievement,
     count,
-    fresh_database,
     start_worker,
     unit_reference,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
 
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
@@ -44,7 +44,7 @@ def _job(w: Wiring, job_id: int) -> b.BatchJob:
 def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_another_takes_over(
     backend: str, tmp_path: Path, record_property: Any
 ) -> None:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     try:
         ulns = sorted(LEARNERS)
@@ -112,13 +112,13 @@ def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_
         assert count(w.engine, applied_sql, j=job_id) == RECORDS
     finally:
         w.engine.dispose()
-        dispose()
+        remove_database(backend, url)
 
 
 def test_several_workers_on_one_database_never_process_the_same_job_twice(
     backend: str, tmp_path: Path
 ) -> None:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     try:
         ulns = sorted(LEARNERS)
@@ -162,4 +162,4 @@ def test_several_workers_on_one_database_never_process_the_same_job_twice(
         )
     finally:
         w.engine.dispose()
-        dispose()
+        remove_database(backend, url)

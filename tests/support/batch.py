@@ -116,14 +116,6 @@ def unit_reference(i: int) -> str:
 # -- databases and processes for the batch tests -------------------------------------------------------------
 
 
-def fresh_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:
-    """A new migrated database holding the demo data (conftest.demo_database), and how to drop it."""
-    from conftest import demo_database, dispose_database
-
-    url = demo_database(backend, directory)
-    return url, lambda: dispose_database(backend, url)
-
-
 def worker_env(url: str, **settings: str) -> dict[str, str]:
     import os
 
