@@ -11,7 +11,8 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from support.records import create_id, db_rows
+from support.dbstate import RECORD_TABLES, db_state
+from support.records import create_id
 from support.soap import DEMO1, DEMO_PASSWORD, LRS, expect_fault, fault_message, parse_fault
 from zeep.exceptions import Fault
 from zeep.plugins import HistoryPlugin
@@ -60,9 +61,9 @@ def users(live_wiring: Any) -> Users:
 
 
 def refused(live_wiring: Any, code: str, call: Any, **kwargs: Any) -> Fault:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     fault = expect_fault(code, call, **kwargs)
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
     return fault
 
 

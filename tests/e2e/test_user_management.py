@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from support.dbstate import every_table
+from support.dbstate import db_state
 from support.records import create_id
 from support.server import LiveServer
 from support.smtp import SmtpServer
@@ -84,18 +84,18 @@ def org(live_wiring: Any) -> Org:
 
 def refused(wiring: Any, code: str, call: Any, **kwargs: Any) -> str:
     """Assert the call fails with `code` and no table changed; returns the fault's message."""
-    before = every_table(wiring.engine)
+    before = db_state(wiring.engine)
     fault = expect_fault(code, call, **kwargs)
-    assert every_table(wiring.engine) == before
+    assert db_state(wiring.engine) == before
     return fault_message(fault)
 
 
 def refused_as_a_failed_login(wiring: Any, code: str, call: Any, **kwargs: Any) -> str:
     """Assert the call fails with `code`, is counted as one failed login (throttling) and changes nothing
     else; returns the fault's message."""
-    before = every_table(wiring.engine)
+    before = db_state(wiring.engine)
     fault = expect_fault(code, call, **kwargs)
-    after = every_table(wiring.engine)
+    after = db_state(wiring.engine)
     assert len(after.pop("login_failures")) == len(before.pop("login_failures")) + 1
     assert after == before
     return fault_message(fault)
@@ -245,7 +245,7 @@ def test_adding_a_user_stores_only_the_tokens_digest_and_audits_without_a_secret
     dump = json.dumps(
         {
             t: [repr(r) for r in rows]
-            for t, rows in every_table(live_wiring.engine).items()
+            for t, rows in db_state(live_wiring.engine).items()
             if t != "outbox_messages"
         }
     )
@@ -332,11 +332,11 @@ def test_an_admin_nominates_and_un_nominates_an_edc_user_and_each_change_is_audi
     assert soap.SetUserRoles(invokingUser=org.admin, userName=name, roles="AO_USER,EDC_USER").Roles == (
         "AO_USER,EDC_USER"
     )
-    same = every_table(live_wiring.engine)
+    same = db_state(live_wiring.engine)
     assert soap.SetUserRoles(invokingUser=org.admin, userName=name, roles="EDC_USER,AO_USER").Roles == (
         "AO_USER,EDC_USER"
     )
-    assert every_table(live_wiring.engine) == same  # nothing to change: nothing written
+    assert db_state(live_wiring.engine) == same  # nothing to change: nothing written
     assert soap.SetUserRoles(invokingUser=org.admin, userName=name, roles="AO_USER").Roles == "AO_USER"
     changes = [(op, b["Roles"], a["Roles"]) for _w, op, b, a in history(soap, org, name) if b]
     assert changes == [
@@ -478,9 +478,9 @@ def test_unlocking_a_user_with_no_failed_logins_changes_nothing(
 ) -> None:
     name = add(strict, org, "free")
     strict.ListUsers(invokingUser=org.admin)  # the admin's own login settled
-    before = every_table(live_wiring.engine)
+    before = db_state(live_wiring.engine)
     assert strict.UnlockUser(invokingUser=org.admin, userName=name).LockedOut is False
-    assert every_table(live_wiring.engine) == before
+    assert db_state(live_wiring.engine) == before
 
 
 def test_set_password_tries_are_throttled_by_source_address_like_logins(

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import create_engine
 from support.batch import achievement, count, valid_uln, wait_until
 from support.databases import DEMO, build_database, remove_database
-from support.dbstate import db_state, every_table
+from support.dbstate import db_state
 from support.server import LiveServer
 from support.smtp import SmtpServer
 from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
@@ -157,13 +157,13 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     status = lambda: lrs.GetAchievementBatchJob(invokingUser=DEMO1, jobId=achievement_id).Status  # noqa: E731
     wait_until(lambda: status() == "Successful")
     wait_until(lambda: count(engine, OUTBOX_PENDING) == 0, timeout=60)
-    before = every_table(engine)
+    before = db_state(engine)
     missing = expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO1, jobId=verify_id + 100_000)
     others = expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO2, jobId=verify_id)
     assert fault_message(others) == fault_message(missing).replace(str(verify_id + 100_000), str(verify_id))
     expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO1, jobId=achievement_id)
     expect_fault("WSRC0018", lrs.GetAchievementBatchJob, invokingUser=DEMO1, jobId=verify_id)
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
     listed = lrs.ListVerifyBatchJobs(invokingUser=DEMO1)
     assert verify_id in [j.JobId for j in listed.Jobs.VerifyBatchJob]
@@ -186,12 +186,12 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
 def test_a_refused_verification_batch_stores_no_job(
     lrs: Any, engine: Any, code: str, user: dict[str, str], learners: list[dict[str, Any]], says: str
 ) -> None:
-    before = every_table(engine)
+    before = db_state(engine)
     fault = expect_fault(
         code, lrs.SubmitVerifyBatchJob, invokingUser=user, learners={"LearnerToVerify": learners}
     )
     assert says in fault_message(fault)
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
 
 # -- lrs-ws verify submit ---------------------------------------------------------------------------------
@@ -265,10 +265,10 @@ def test_verify_submit_refuses_a_bad_file_or_submitter_in_one_line_and_stores_no
 ) -> None:
     source = tmp_path / "bad.csv"
     source.write_text(content, encoding="utf-8")
-    before = every_table(engine)
+    before = db_state(engine)
     done = run_cli(server, str(source), *(args if "--org" in args else ("--org", "DEMO01", *args)))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(says), done.stderr
     assert "Traceback" not in done.stderr
-    assert every_table(engine) == before
+    assert db_state(engine) == before
     assert not (tmp_path / "bad-verified.csv").exists()

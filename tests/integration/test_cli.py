@@ -16,7 +16,7 @@ import requests
 from sqlalchemy import create_engine, inspect, text
 from support.cli import run_cli as run
 from support.databases import DEMO, database
-from support.dbstate import every_table
+from support.dbstate import db_state
 from support.server import free_port
 
 from lrs_ws.app import wire
@@ -356,14 +356,6 @@ LINKING_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode,PreviousFa
 """
 
 
-def whole_database(url: str) -> dict[str, list[tuple[object, ...]]]:
-    engine = create_engine(url)
-    try:
-        return every_table(engine)
-    finally:
-        engine.dispose()
-
-
 def test_learner_import_reads_previous_family_names_and_links_merged_ulns_once_every_row_is_in(
     demo_url: str, tmp_path: Path
 ) -> None:
@@ -420,10 +412,10 @@ def test_learner_link_records_the_merge_audited_and_says_so_when_run_again(
         "SELECT username FROM audit_events WHERE operation = 'learner link' AND after LIKE :a",
         a="%9818365533%",
     ).startswith("operator:")
-    before = whole_database(demo_url)
+    before = db_state(demo_url)
     again = ok(demo_url, "learner", "link", "9818365533", "--into", master)
     assert again.stdout == f"ULN 9818365533 is already linked into {master}; nothing changed\n"
-    assert whole_database(demo_url) == before
+    assert db_state(demo_url) == before
 
 
 LINK_REFUSALS = [
@@ -463,10 +455,10 @@ LINK_REFUSALS = [
 def test_a_learner_link_that_cannot_be_made_is_refused_in_one_line_and_changes_nothing(
     demo_url: str, args: tuple[str, ...], says: str
 ) -> None:
-    before = whole_database(demo_url)
+    before = db_state(demo_url)
     done = run(demo_url, "learner", "link", *args)
     assert (done.returncode, done.stderr, done.stdout) == (2, says + "\n", "")
-    assert whole_database(demo_url) == before
+    assert db_state(demo_url) == before
 
 
 # -- wsdl --------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from support.dbstate import db_state
+from support.dbstate import EDC_TABLES, db_state
 
 from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
@@ -183,7 +183,7 @@ def test_raising_queues_one_email_per_active_edc_user_of_the_owning_organisation
 
 def test_the_edc_and_its_emails_are_one_transaction(demo_wiring: Wiring) -> None:
     a_id = new_achievement(demo_wiring)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
 
     class BrokenOutbox:
         def add(self, mail: Any, now: Any) -> None:
@@ -208,7 +208,7 @@ def test_the_edc_and_its_emails_are_one_transaction(demo_wiring: Wiring) -> None
             recommended_action="EditGrade",
             supplied_value="Merit",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 def _withdrawn(w: Wiring) -> int:
@@ -292,12 +292,12 @@ def test_an_invalid_raise_is_refused_and_changes_nothing(
     if callable(args["achievement_id"]):
         args["achievement_id"] = args["achievement_id"](demo_wiring)
     caller = who(demo_wiring, args.pop("username"))
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(error) as raised:
         edc_lifecycle.raise_edc(demo_wiring.uow_factory(), caller=caller, **args)
     assert type(raised.value) is error
     assert raised.value.message
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 # -- the AO's side -----------------------------------------------------------------------------------------
@@ -307,7 +307,7 @@ def test_other_organisations_and_lrs_support_cannot_process_or_decide(
     demo_wiring: Wiring,
 ) -> None:
     edc = raise_edc(demo_wiring, new_achievement(demo_wiring))
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.NotFound):
         edcs.process(demo_wiring.uow_factory(), caller=who(demo_wiring, "demo2.edc"), reference=edc.reference)
     with pytest.raises(e.NotFound):
@@ -330,13 +330,13 @@ def test_other_organisations_and_lrs_support_cannot_process_or_decide(
             decision="Rejected",
             reason="x",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 def test_a_second_decision_is_refused_and_changes_nothing(demo_wiring: Wiring) -> None:
     edc = raise_edc(demo_wiring, new_achievement(demo_wiring))
     accept(demo_wiring, edc.reference)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.InvalidTransition):
         edcs.record_decision(
             demo_wiring.uow_factory(),
@@ -345,7 +345,7 @@ def test_a_second_decision_is_refused_and_changes_nothing(demo_wiring: Wiring) -
             decision="Rejected",
             reason="changed our mind",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 # -- closing -----------------------------------------------------------------------------------------------
@@ -355,11 +355,11 @@ def test_an_accepted_edit_grade_closes_only_once_the_grade_is_the_supplied_value
     a_id = new_achievement(demo_wiring)
     edc = raise_edc(demo_wiring, a_id)
     accept(demo_wiring, edc.reference)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.ActionNotVerified) as refused:
         close(demo_wiring, edc.reference)
     assert "grade changed to 'Merit'" in refused.value.message and "DEMO01" in refused.value.message
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
     demo1 = who(demo_wiring, "demo1.edc")
     ach.edit_grade(demo_wiring.uow_factory(), caller=demo1, achievement_id=a_id, new_grade="Distinction")
@@ -509,7 +509,7 @@ def test_a_rejected_edc_closes_at_once(demo_wiring: Wiring) -> None:
 
 def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing(demo_wiring: Wiring) -> None:
     edc = raise_edc(demo_wiring, new_achievement(demo_wiring))
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.InvalidTransition, match="no decision"):
         close(demo_wiring, edc.reference)
     with pytest.raises(e.AccessDenied):
@@ -518,7 +518,7 @@ def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing
         )
     with pytest.raises(e.NotFound):
         close(demo_wiring, "EDC9999999")
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
     edcs.record_decision(
         demo_wiring.uow_factory(),
@@ -528,7 +528,7 @@ def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing
         reason="no",
     )
     close(demo_wiring, edc.reference)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.InvalidTransition, match="already Complete"):
         close(demo_wiring, edc.reference)
     with pytest.raises(e.InvalidTransition):
@@ -539,7 +539,7 @@ def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing
             decision="Accepted",
             reason="after all",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 def test_the_achievement_stays_under_challenge_while_another_edc_is_open(demo_wiring: Wiring) -> None:

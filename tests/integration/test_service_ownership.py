@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.dbstate import db_state
+from support.dbstate import EDC_TABLES, db_state
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import errors as e
@@ -90,12 +90,12 @@ def test_another_aos_achievement_is_refused_exactly_like_a_missing_one(world: Wi
     use = ACHIEVEMENT_USES[name]
     demo2 = caller_for(world, "demo2.edc")
     theirs = demo1_achievement_id(world)
-    before = db_state(world.engine)
+    before = db_state(world.engine, EDC_TABLES)
     other = refusal(use, world, demo2, theirs)
     missing = refusal(use, world, demo2, MISSING_ID)
     assert type(other) is type(missing) is e.NotFound
     assert other.message.replace(str(theirs), "<id>") == missing.message.replace(str(MISSING_ID), "<id>")
-    assert db_state(world.engine) == before
+    assert db_state(world.engine, EDC_TABLES) == before
 
 
 @pytest.mark.parametrize("name", EDC_USES)
@@ -104,12 +104,12 @@ def test_another_aos_edc_is_refused_exactly_like_a_missing_one(world: Wiring, na
     demo2 = caller_for(world, "demo2.edc")
     theirs = demo1_edc_reference(world, model.EDC_NEW)
     missing_ref = model.format_edc_reference(MISSING_ID)
-    before = db_state(world.engine)
+    before = db_state(world.engine, EDC_TABLES)
     other = refusal(use, world, demo2, theirs)
     missing = refusal(use, world, demo2, missing_ref)
     assert type(other) is type(missing) is e.NotFound
     assert other.message.replace(theirs, "<ref>") == missing.message.replace(missing_ref, "<ref>")
-    assert db_state(world.engine) == before
+    assert db_state(world.engine, EDC_TABLES) == before
 
 
 def test_the_owner_can_use_every_achievement_operation(world: Wiring) -> None:
@@ -158,10 +158,10 @@ def test_lrs_business_support_reads_any_achievement_but_never_edits_one(world: W
     support = caller_for(world, "lrs.support")
     target = demo1_achievement_id(world)
     assert ach.get_achievement(world.uow_factory(), caller=support, achievement_id=target).id == target
-    before = db_state(world.engine)
+    before = db_state(world.engine, EDC_TABLES)
     for name in ("edit_grade", "delete", "withdraw", "reinstate", "transfer"):
         assert isinstance(refusal(ACHIEVEMENT_USES[name], world, support, target), e.AccessDenied)
-    assert db_state(world.engine) == before
+    assert db_state(world.engine, EDC_TABLES) == before
 
 
 def test_lrs_business_support_sees_every_organisations_edcs(world: Wiring) -> None:

@@ -1,6 +1,5 @@
 """Helpers for end-to-end tests that need records of their own on the shared demo database: fresh learners,
-achievements created over SOAP, EDCs written straight into the database, and snapshots proving that a refused
-call changed nothing."""
+achievements created over SOAP, EDCs written straight into the database."""
 
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ DEMO_LEARNERS = {
     "1604938268": ("Owen", "Jones"),
     "1975308637": ("Grace", "Okafor"),
 }
-STATE_TABLES = ("achievements", "event_data_challenges", "audit_events", "learners")
 
 
 def random_uln() -> str:
@@ -122,12 +120,6 @@ def add_edc(wiring: Any, achievement_id: int, status: str = model.EDC_NEW, **cha
         reference = edc.reference
         uow.commit()
     return reference
-
-
-def db_rows(wiring: Any, tables: tuple[str, ...] = STATE_TABLES) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables a refused call could have touched."""
-    with wiring.engine.connect() as conn:
-        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))] for t in tables}
 
 
 def achievement_row(wiring: Any, achievement_id: int) -> dict[str, Any]:
