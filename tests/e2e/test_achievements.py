@@ -13,6 +13,7 @@ import pytest
 import requests
 from sqlalchemy import text
 from support.dbstate import RECORD_TABLES, db_state
+from support.demo import AMIRA, DEMO1_USER, DEMO_PASSWORD, JAMES, ORG1, TEST_LEARNER
 from support.records import (
     achievement_row,
     add_learner,
@@ -22,10 +23,6 @@ from support.records import (
     unregistered_uln,
 )
 from support.soap import DEMO1, expect_fault, parse_fault
-
-AMIRA = "1234567899"
-JAMES = "8659377485"
-TEST_LEARNER = "3415521949"
 
 
 def items(result: Any) -> list[Any]:
@@ -681,13 +678,13 @@ def test_ids_no_achievement_can_have_answer_not_found(
 
 # -- mandatory parameters --------------------------------------------------------------------------------
 
-ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
+ENVELOPE = f"""<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
                xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
-  <soap:Body><s:{operation}>
-    <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
-      <m:UserName>demo1.edc</m:UserName></s:invokingUser>{parameters}
-  </s:{operation}></soap:Body></soap:Envelope>"""
+  <soap:Body><s:{{operation}}>
+    <s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>
+      <m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>{{parameters}}
+  </s:{{operation}}></soap:Body></soap:Envelope>"""
 
 
 @pytest.mark.parametrize(

@@ -10,6 +10,7 @@ from datetime import date, datetime
 from sqlalchemy import insert, text
 from support.batch import achievement
 from support.databases import DEMO, build_database, remove_database
+from support.demo import JAMES, TEST_LEARNER
 from support.server import LiveServer
 from support.soap import DEMO1, client_for, fault_code
 from zeep.exceptions import Fault
@@ -21,8 +22,6 @@ from lrs_ws.service import batch
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
 
-JAMES = "8659377485"
-TEST_LEARNER = "3415521949"
 REFERENCE = "Y/999/0001"
 # Achievements the learner already holds of the job's reference, from earlier jobs.
 HELD = 80_000

@@ -24,9 +24,9 @@ from support.batch import (
 )
 from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import AMIRA, JAMES
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
-JAMES, AMIRA = "8659377485", "1234567899"
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_a_file_with_a_wrong_header_or_for_a_stranger_is_refused_and_creates_no_
     try:
         jobs = count(engine, "SELECT count(*) FROM batch_jobs")
         bad = tmp_path / "bad.csv"
-        bad.write_text("Uln,Grade\n8659377485,Pass\n")
+        bad.write_text(f"Uln,Grade\n{JAMES},Pass\n")
         refused = lrs_ws(database, "batch", "submit", str(bad), "--org", "DEMO01", "--user", "demo1.edc")
         assert refused.returncode == 2 and "header row must name the 15 Achievement fields" in refused.stderr
         good = write_batch_file(tmp_path / "good.csv", [achievement(JAMES, "K/500/0001")])

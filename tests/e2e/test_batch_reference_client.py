@@ -34,13 +34,13 @@ from support.batch import (
     wait_until,
 )
 from support.databases import DEMO, build_database, remove_database
+from support.demo import AMIRA, DEMO_PASSWORD, GRACE, JAMES, OWEN
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO2, expect_fault, fault_code, fault_message
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVICES = "http://api.lrs.qcf.gov.uk/services"
 MODEL = "http://api.lrs.qcf.gov.uk/model"
-JAMES, TEST, AMIRA, OWEN, GRACE = "8659377485", "3415521949", "1234567899", "1604938268", "1975308637"
 
 JOB_RESPONSE_ORDER = [
     "ResponseCode",
@@ -400,12 +400,12 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
         w.uow_factory(),
         organisation_ref="NOBAT1",
         username="nobatch.mi",
-        password="DemoPassword0001",
+        password=DEMO_PASSWORD,
         email="mi@nobat.example",
         roles=["AO_USER"],
     )
     w.engine.dispose()
-    return {"UserName": "nobatch.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT1"}
+    return {"UserName": "nobatch.mi", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "NOBAT1"}
 
 
 @pytest.mark.parametrize(

@@ -16,9 +16,9 @@ from sqlalchemy import create_engine
 from support.batch import UPDATE, WITHDRAW, achievement, worker_env, write_batch_file
 from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import AMIRA, DEMO2_USER, JAMES, LRS_ORG, ORG1, OWEN
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
-JAMES, AMIRA, OWEN = "8659377485", "1234567899", "1604938268"
 
 
 @pytest.fixture(scope="module")
@@ -117,12 +117,12 @@ def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule
 @pytest.mark.parametrize(
     ("args", "content", "message"),
     [
-        (("--org", "DEMO01"), "Uln,Grade\n1234567899,Pass\n", "The header row must name the 15 Achievement"),
-        (("--org", "DEMO01"), "", "The file is empty"),
+        (("--org", ORG1), f"Uln,Grade\n{AMIRA},Pass\n", "The header row must name the 15 Achievement"),
+        (("--org", ORG1), "", "The file is empty"),
         (("--org", "NOSUCH"), None, "No organisation NOSUCH."),
-        (("--org", "LRS001"), None, "not configured to submit achievement batches"),
-        (("--org", "DEMO01", "--user", "demo2.edc"), None, "No user demo2.edc in organisation DEMO01."),
-        (("--org", "DEMO01", "--type", "Interim"), None, "The submission type must be Final or Provisional"),
+        (("--org", LRS_ORG), None, "not configured to submit achievement batches"),
+        (("--org", ORG1, "--user", DEMO2_USER), None, f"No user {DEMO2_USER} in organisation {ORG1}."),
+        (("--org", ORG1, "--type", "Interim"), None, "The submission type must be Final or Provisional"),
     ],
 )
 def test_a_file_or_request_that_is_refused_exits_2_with_one_line(

@@ -22,11 +22,11 @@ from support.batch import (
 )
 from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import AMIRA, DEMO_PASSWORD, GRACE, JAMES, OWEN, TEST_LEARNER
 from support.server import LiveServer
 from support.smtp import SmtpServer
 from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
 
-JAMES, TEST, AMIRA, OWEN, GRACE = "8659377485", "3415521949", "1234567899", "1604938268", "1975308637"
 NOT_REGISTERED = valid_uln("200000000")
 MAX = 50
 CHUNK = 2
@@ -249,12 +249,12 @@ def test_a_record_that_depends_on_an_earlier_one_of_the_same_batch_is_decided_af
 
 
 def test_another_organisations_achievement_is_target_not_found_exactly_like_a_missing_one(lrs, engine):
-    run_job(lrs, engine, [achievement(TEST, "D/600/0001", mis="O1")], user=DEMO2)
+    run_job(lrs, engine, [achievement(TEST_LEARNER, "D/600/0001", mis="O1")], user=DEMO2)
     answer = validate(
         lrs,
         [
-            achievement(TEST, "D/600/0001", UPDATE, mis="O1", grade="Merit"),
-            achievement(TEST, "D/600/0002", UPDATE, mis="O1", grade="Merit"),
+            achievement(TEST_LEARNER, "D/600/0001", UPDATE, mis="O1", grade="Merit"),
+            achievement(TEST_LEARNER, "D/600/0002", UPDATE, mis="O1", grade="Merit"),
         ],
     )
     theirs, missing = answer.FailedRecords.AchievementRecordFailure
@@ -280,12 +280,12 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
         w.uow_factory(),
         organisation_ref="NOBAT2",
         username="nobatch2.mi",
-        password="DemoPassword0001",
+        password=DEMO_PASSWORD,
         email="mi@nobat.example",
         roles=["AO_USER"],
     )
     w.engine.dispose()
-    return {"UserName": "nobatch2.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT2"}
+    return {"UserName": "nobatch2.mi", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "NOBAT2"}
 
 
 @pytest.mark.parametrize(

@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from support.dbstate import db_state
+from support.demo import GRACE, OWEN
 from support.records import achievement_record, create_id
 from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
 
-OWEN = "1604938268"
-GRACE = "1975308637"
 FEED_TABLES = (
     "achievements",
     "event_data_challenges",

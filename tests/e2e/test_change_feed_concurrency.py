@@ -27,6 +27,7 @@ from support.batch import (
     wait_until,
 )
 from support.databases import DEMO, build_database, remove_database
+from support.demo import AMIRA, GRACE, JAMES, OWEN, TEST_LEARNER
 from support.records import achievement_record
 from support.server import LiveServer
 from support.soap import DEMO1, client_for
@@ -36,7 +37,7 @@ WRITERS = 2
 PER_WRITER = 6
 BATCH_CREATES = 150
 PAGE = 37
-ULNS = ("3415521949", "8659377485", "1234567899", "1604938268", "1975308637")
+ULNS = (TEST_LEARNER, JAMES, AMIRA, OWEN, GRACE)
 
 
 @pytest.fixture(scope="module")

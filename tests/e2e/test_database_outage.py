@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from support.batch import count, submit_creates, unit_reference, wait_until
 from support.databases import DEMO, build_database
+from support.demo import AMIRA
 from support.pg import private_cluster
 from support.records import achievement_record
 from support.server import LiveServer
@@ -73,7 +74,7 @@ class CreatingClient:
             self.n += 1
             mis = f"{self.prefix}{self.n}"
             began_after_restart = restarted.is_set()
-            record = achievement_record("1234567899", reference=unit_reference(base + self.n), mis=mis)
+            record = achievement_record(AMIRA, reference=unit_reference(base + self.n), mis=mis)
             try:
                 self.soap.CreateAchievement(invokingUser=DEMO1, submissionType="Final", achievement=record)
                 outcome = "ok"

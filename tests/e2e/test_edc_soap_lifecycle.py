@@ -10,10 +10,8 @@ from typing import Any
 
 import pytest
 from support.dbstate import EDC_TABLES, db_state
+from support.demo import GRACE, OWEN
 from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
-
-OWEN = "1604938268"
-GRACE = "1975308637"
 
 
 def create(soap: Any, grade: str = "Pass", uln: str = OWEN) -> int:

@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 from support.dbstate import RECORD_TABLES, db_state
+from support.demo import GRACE, JAMES
 from support.records import add_edc, add_learner, create, create_id, max_id
 from support.soap import DEMO1, expect_fault
 
 from lrs_ws.domain import model
 from lrs_ws.domain.clock import utcnow
-
-JAMES = "8659377485"
 
 
 def listed(result: Any) -> list[Any]:
@@ -55,14 +54,14 @@ def test_the_list_filters_by_status_and_counts_every_match(soap: Any, live_wirin
 
 
 def test_an_edc_in_the_list_shows_the_portals_columns(soap: Any, live_wiring: Any) -> None:
-    made = create(soap, uln="1975308637")
+    made = create(soap, uln=GRACE)
     reference = add_edc(live_wiring, made.AchievementId)
     entry = next(
         e
         for e in listed(soap.ListEventDataChallenges(invokingUser=DEMO1, status="New", pageSize=500))
         if e.Reference == reference
     )
-    assert (entry.Uln, entry.GivenName, entry.FamilyName) == ("1975308637", "Grace", "Okafor")
+    assert (entry.Uln, entry.GivenName, entry.FamilyName) == (GRACE, "Grace", "Okafor")
     assert entry.AchievementId == made.AchievementId
     assert entry.Status == "New" and entry.Decision is None and entry.DateResolved is None
     assert (entry.DueDate - entry.DateRaised.date()).days == 35

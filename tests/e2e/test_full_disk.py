@@ -17,6 +17,7 @@ import pytest
 import requests
 from support.batch import achievement, wait_until
 from support.databases import DEMO, build_database
+from support.demo import JAMES
 from support.server import LiveServer
 from support.soap import DEMO1, client_for, expect_fault
 
@@ -24,7 +25,6 @@ from lrs_ws.app import wsdl_text
 from lrs_ws.config import Settings
 
 DISK_SIZE = "32m"
-JAMES = "8659377485"
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from lxml import etree
 from spyne.model.complex import Array, ComplexModelBase
 from spyne.model.primitive import Boolean, Date, DateTime, Integer
 from support.databases import DEMO, build_database, remove_database
+from support.demo import AMIRA, DEMO1_USER, DEMO2_USER, JAMES, LRS_ORG, ORG1, ORG2, SUPPORT_USER, TEST_LEARNER
 from support.hardening import LogCursor, assert_no_leak, json_lines, worker_pids
 from support.server import LiveServer
 from support.soap import DEMO_PASSWORD, FAULTS_NS, SOAP_ENV_NS
@@ -56,12 +57,12 @@ SQLISH = [
     "\\x00",
 ]
 PLAUSIBLE = [
-    "3415521949",
-    "8659377485",
-    "1234567899",
+    TEST_LEARNER,
+    JAMES,
+    AMIRA,
     "0000000000",
-    "DEMO01",
-    "LRS001",
+    ORG1,
+    LRS_ORG,
     "EDC0000001",
     "EDC9999999999",
     "Final",
@@ -129,9 +130,9 @@ hostile_datetime = st.one_of(
 )
 valid_credentials = st.sampled_from(
     [
-        ("demo1.edc", DEMO_PASSWORD, "DEMO01"),
-        ("demo2.edc", DEMO_PASSWORD, "DEMO02"),
-        ("lrs.support", DEMO_PASSWORD, "LRS001"),
+        (DEMO1_USER, DEMO_PASSWORD, ORG1),
+        (DEMO2_USER, DEMO_PASSWORD, ORG2),
+        (SUPPORT_USER, DEMO_PASSWORD, LRS_ORG),
     ]
 )
 credentials = st.one_of(valid_credentials, st.tuples(hostile_text, hostile_text, hostile_text))

@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from sqlalchemy import func, select
+from support.demo import DEMO1_USER, JAMES
 from support.hardening import LogCursor, assert_no_leak, json_lines, wait_until_accepted
 from support.server import LiveServer
 from support.soap import DEMO_PASSWORD, parse_fault
@@ -35,7 +36,7 @@ def created(offset_seconds: float = 0) -> str:
 
 
 def token_envelope(
-    username: str = "demo1.edc",
+    username: str = DEMO1_USER,
     password: str = DEMO_PASSWORD,
     nonce: str | None = None,
     when: str | None = None,
@@ -53,7 +54,7 @@ def token_envelope(
         f'<soap:Header><wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
         + "".join(parts)
         + "</wsse:UsernameToken></wsse:Security></soap:Header><soap:Body>"
-        "<s:FindLearnerByUln><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
+        f"<s:FindLearnerByUln><s:uln>{JAMES}</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
     ).encode()
 
 
@@ -62,7 +63,7 @@ def body_user_envelope(username: str, password: str, org: str) -> bytes:
         f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
         f'xmlns:m="{MODEL}"><soap:Body><s:FindLearnerByUln><s:invokingUser><m:OrgPassword>{password}'
         f"</m:OrgPassword><m:OrganisationRef>{org}</m:OrganisationRef><m:UserName>{username}</m:UserName>"
-        "</s:invokingUser><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
+        f"</s:invokingUser><s:uln>{JAMES}</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
     ).encode()
 
 

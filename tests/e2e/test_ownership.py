@@ -12,15 +12,14 @@ from typing import Any
 
 import pytest
 from support.dbstate import RECORD_TABLES, db_state
+from support.demo import GRACE, JAMES, ORG2
 from support.records import add_edc, add_learner, create, create_id, max_id
-from support.soap import DEMO1, DEMO2, DEMO_PASSWORD, expect_fault, fault_message
+from support.soap import DEMO1, DEMO1_ADMIN, DEMO2, DEMO_PASSWORD, expect_fault, fault_message
 from zeep.exceptions import Fault
 
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service import admin
-
-JAMES = "8659377485"
 
 
 @dataclass(frozen=True)
@@ -192,8 +191,8 @@ def test_find_learner_reads_the_shared_register_whoever_holds_the_achievements(
 
 
 def test_an_identical_achievement_of_another_ao_is_no_duplicate(soap: Any, live_wiring: Any) -> None:
-    theirs = create(soap, DEMO1, uln="1975308637")
-    record = dict(uln="1975308637", mis=theirs.MisIdentifier)
+    theirs = create(soap, DEMO1, uln=GRACE)
+    record = dict(uln=GRACE, mis=theirs.MisIdentifier)
     ours = create(soap, DEMO2, **record)
     assert ours.AchievementId != theirs.AchievementId
     before = db_state(live_wiring.engine, RECORD_TABLES)
@@ -203,8 +202,7 @@ def test_an_identical_achievement_of_another_ao_is_no_duplicate(soap: Any, live_
 
 # -- user management by an AO_ADMIN: keyed by user name ------------------------------------------------------
 
-DEMO1_ADMIN = {"UserName": "demo1.admin", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO01"}
-DEMO2_ADMIN = {"UserName": "demo2.admin.matrix", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO02"}
+DEMO2_ADMIN = {"UserName": "demo2.admin.matrix", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": ORG2}
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +213,7 @@ def demo2_admin(live_wiring: Any) -> dict[str, str]:
     if not exists:
         admin.add_user(
             live_wiring.uow_factory(),
-            organisation_ref="DEMO02",
+            organisation_ref=ORG2,
             username=DEMO2_ADMIN["UserName"],
             password=DEMO_PASSWORD,
             email="admin@demo2.example",

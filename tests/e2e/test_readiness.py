@@ -10,13 +10,12 @@ import requests
 from alembic import command
 from alembic.script import ScriptDirectory
 from support.databases import BLANK, build_database
+from support.demo import TEST_LEARNER
 from support.server import LiveServer, free_port
-from support.soap import client_for, fault_code
+from support.soap import DEMO1, client_for, fault_code
 from zeep.exceptions import Fault
 
 from lrs_ws.db.migrate import alembic_config, head_revision, upgrade
-
-ME = {"UserName": "demo1.edc", "OrgPassword": "DemoPassword0001", "OrganisationRef": "DEMO01"}
 
 
 def _get(server: LiveServer, path: str) -> tuple[int, dict[str, object]]:
@@ -75,7 +74,7 @@ def test_an_unmigrated_database_is_named_in_the_request_log_and_the_batch_worker
     try:
         soap = client_for(server.soap_url)
         with pytest.raises(Fault) as refused:
-            soap.GetLearnerAchievements(invokingUser=ME, uln="3415521949")
+            soap.GetLearnerAchievements(invokingUser=DEMO1, uln=TEST_LEARNER)
         assert fault_code(refused.value) == "WSEC0199"
         assert server.worker is not None
         assert server.worker.wait(timeout=60) == 2

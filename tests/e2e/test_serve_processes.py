@@ -24,6 +24,7 @@ from support.batch import (
     wait_until,
 )
 from support.databases import DEMO, build_database, remove_database
+from support.demo import TEST_LEARNER
 from support.server import ServeProcess, child_pids
 from support.soap import DEMO1
 from zeep.transports import Transport
@@ -51,7 +52,7 @@ def _client(serve: ServeProcess, answer_within: float = 10) -> Any:
 
 def _achievements_of_test_learner(service: Any) -> int:
     found = service.GetLearnerAchievements(
-        invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate", sortDescending=True
+        invokingUser=DEMO1, uln=TEST_LEARNER, sortBy="AwardDate", sortDescending=True
     )
     return int(found.TotalCount)
 

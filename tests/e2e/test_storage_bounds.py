@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from support.batch import achievement, count, worker_env, write_batch_file
 from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import AMIRA, DEMO1_USER, JAMES, ORG1, OWEN
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO2, client_for, expect_fault
 
@@ -30,7 +31,6 @@ from lrs_ws.service.records import AchievementRecord
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
 BATCH_TABLES = ("batch_jobs", "batch_payloads", "batch_records")
 STORED = (*BATCH_TABLES, "outbox_messages", "outbox_attachments")
-JAMES, AMIRA, OWEN = "8659377485", "1234567899", "1604938268"
 
 
 @pytest.fixture
@@ -121,8 +121,8 @@ def _finished_job_with_failures(url: str) -> int:
     w = wire(Settings(database_url=url))
     try:
         with w.uow_factory() as uow:
-            user = uow.users.by_username("demo1.edc")
-            org = uow.organisations.by_ref("DEMO01")
+            user = uow.users.by_username(DEMO1_USER)
+            org = uow.organisations.by_ref(ORG1)
             assert user is not None and org is not None
         rows = [
             achievement(JAMES, "R/500/0001"),

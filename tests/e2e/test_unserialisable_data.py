@@ -14,6 +14,7 @@ import requests
 from sqlalchemy import text
 from support.batch import achievement
 from support.dbstate import RECORD_TABLES, db_state
+from support.demo import DEMO1_USER, DEMO_PASSWORD, ORG1
 from support.hardening import LogCursor
 from support.records import achievement_record, add_learner, create_id
 from support.soap import DEMO1, expect_fault, fault_message, parse_fault
@@ -132,8 +133,8 @@ def test_a_character_reference_xml_forbids_is_refused_by_the_parser_and_nothing_
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
                xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
   <soap:Body><s:EditAchievementGrade>
-    <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
-      <m:UserName>demo1.edc</m:UserName></s:invokingUser>
+    <s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>
+      <m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>
     <s:achievementId>1</s:achievementId><s:newGrade>Pass{reference}</s:newGrade>
   </s:EditAchievementGrade></soap:Body></soap:Envelope>"""
     got = requests.post(

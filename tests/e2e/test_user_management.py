@@ -19,10 +19,11 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from support.dbstate import db_state
+from support.demo import DEMO2_USER
 from support.records import create_id
 from support.server import LiveServer
 from support.smtp import SmtpServer
-from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
+from support.soap import DEMO1, DEMO1_ADMIN, DEMO2, LRS, client_for, expect_fault, fault_message
 
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.passwords import token_digest
@@ -31,7 +32,6 @@ from lrs_ws.service import admin
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
 PASSWORD = "Admin-Password-42"
 NEW_PASSWORD = "Kettle-Ridge-Seven"
-DEMO1_ADMIN = {"UserName": "demo1.admin", "OrgPassword": "DemoPassword0001", "OrganisationRef": "DEMO01"}
 FAILURE_LIMIT = 3
 TOKEN_LINE = re.compile(r"^    (\S{40,})\r?$", re.MULTILINE)
 
@@ -264,7 +264,7 @@ def test_adding_a_user_stores_only_the_tokens_digest_and_audits_without_a_secret
         ("roles", ",", "WSEC0103"),
         ("emailAddress", "a@x.example, b@x.example", "WSEC0103"),
         ("userName", "  ", "WSEC0103"),
-        ("userName", "demo2.edc", "WSEC0103"),
+        ("userName", DEMO2_USER, "WSEC0103"),
     ],
 )
 def test_a_bad_new_user_is_refused_and_nothing_is_stored(

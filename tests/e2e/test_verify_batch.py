@@ -19,11 +19,11 @@ from sqlalchemy import create_engine
 from support.batch import achievement, count, valid_uln, wait_until
 from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import DEMO2_USER, MASTER_ULN, MERGED_ULN, ORG1, TEST_LEARNER
 from support.server import LiveServer
 from support.smtp import SmtpServer
 from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
 
-MASTER, MERGED, TEST = "2406813575", "5719032648", "3415521949"
 NOT_REGISTERED = valid_uln("200000000")
 OUTBOX_PENDING = "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND given_up_at IS NULL"
 UNCHANGED = ("achievements", "event_data_challenges", "learners", "batch_records")
@@ -96,26 +96,26 @@ def answers(job: Any) -> list[tuple[Any, ...]]:
 
 
 BATCH = [
-    learner(MASTER, "Sophie", "Turner", date(2000, 6, 15), 2),
-    learner(MASTER, "Sophie", "Baker"),
-    learner(MERGED, "Sophie", "Turner"),
-    learner(MERGED, "SOPHIE", "baker"),
-    learner(TEST, "Test", "Learner", date(2000, 5, 2)),
+    learner(MASTER_ULN, "Sophie", "Turner", date(2000, 6, 15), 2),
+    learner(MASTER_ULN, "Sophie", "Baker"),
+    learner(MERGED_ULN, "Sophie", "Turner"),
+    learner(MERGED_ULN, "SOPHIE", "baker"),
+    learner(TEST_LEARNER, "Test", "Learner", date(2000, 5, 2)),
     learner(NOT_REGISTERED, "Nobody", "Known"),
     learner("1234567890", "Bad", "Checkdigit"),
-    learner(TEST, "Test", "Learner", date.today() + timedelta(days=3)),
-    learner(TEST, "Test", "Learner", gender=5),
+    learner(TEST_LEARNER, "Test", "Learner", date.today() + timedelta(days=3)),
+    learner(TEST_LEARNER, "Test", "Learner", gender=5),
 ]
 EXPECTED = [
-    (1, MASTER, "WSVRC001", [], None, None),
-    (2, MASTER, "WSVRC003", ["VRF5"], None, None),
-    (3, MERGED, "WSVRC002", [], MASTER, None),
-    (4, MERGED, "WSVRC004", ["VRF5"], MASTER, None),
-    (5, TEST, "WSVRC005", ["VRF7"], None, None),
+    (1, MASTER_ULN, "WSVRC001", [], None, None),
+    (2, MASTER_ULN, "WSVRC003", ["VRF5"], None, None),
+    (3, MERGED_ULN, "WSVRC002", [], MASTER_ULN, None),
+    (4, MERGED_ULN, "WSVRC004", ["VRF5"], MASTER_ULN, None),
+    (5, TEST_LEARNER, "WSVRC005", ["VRF7"], None, None),
     (6, NOT_REGISTERED, "WSVRC006", [], None, None),
     (7, "1234567890", None, [], None, "WSEC0136"),
-    (8, TEST, None, [], None, "WSEC0102"),
-    (9, TEST, None, [], None, "WSEC0103"),
+    (8, TEST_LEARNER, None, [], None, "WSEC0102"),
+    (9, TEST_LEARNER, None, [], None, "WSEC0103"),
 ]
 
 
@@ -151,7 +151,7 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
         invokingUser=DEMO1,
         emailAddress="mi@demo.example",
         submissionType="Final",
-        achievements={"Achievement": [achievement(TEST, "J/602/3521", mis="VB1")]},
+        achievements={"Achievement": [achievement(TEST_LEARNER, "J/602/3521", mis="VB1")]},
     ).JobId
     # The achievement job runs and mails its outcome; wait until both are done, so the tables stand still.
     status = lambda: lrs.GetAchievementBatchJob(invokingUser=DEMO1, jobId=achievement_id).Status  # noqa: E731
@@ -178,8 +178,13 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     ("code", "user", "learners", "says"),
     [
         ("WSEC0122", DEMO1, [], "At least one learner is required."),
-        ("WSEC0121", DEMO1, [learner(TEST, "Test", "Learner")] * 5001, "at most 5000 learners; it held 5001"),
-        ("WSEC0006", LRS, [learner(TEST, "Test", "Learner")], "Insufficient access"),
+        (
+            "WSEC0121",
+            DEMO1,
+            [learner(TEST_LEARNER, "Test", "Learner")] * 5001,
+            "at most 5000 learners; it held 5001",
+        ),
+        ("WSEC0006", LRS, [learner(TEST_LEARNER, "Test", "Learner")], "Insufficient access"),
     ],
     ids=["no learners", "more than 5000", "LRS support"],
 )
@@ -211,11 +216,11 @@ def run_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
 
 FILE = (
     "uln,givenname,familyname,dateofbirth,gender\n"
-    f"{MASTER},Sophie,Turner,2000-06-15,2\n"
-    f"{MERGED},Sophie,Baker,,\n"
+    f"{MASTER_ULN},Sophie,Turner,2000-06-15,2\n"
+    f"{MERGED_ULN},Sophie,Baker,,\n"
     "\n"
-    f'{TEST},=HYPERLINK("x"),Learner,,\n'
-    f"{TEST},Test,Learner,15/06/2000,\n"
+    f'{TEST_LEARNER},=HYPERLINK("x"),Learner,,\n'
+    f"{TEST_LEARNER},Test,Learner,15/06/2000,\n"
 )
 
 
@@ -238,7 +243,7 @@ def test_verify_submit_follows_the_job_with_a_progress_bar_and_writes_a_spreadsh
         (r["Line"], r["ResponseCode"], r["FailureFlags"], r["MasterUln"], r["ErrorCode"]) for r in rows
     ] == [
         ("2", "WSVRC001", "", "", ""),
-        ("3", "WSVRC004", "VRF5", MASTER, ""),
+        ("3", "WSVRC004", "VRF5", MASTER_ULN, ""),
         ("5", "WSVRC005", "VRF1 VRF2", "", ""),
         ("6", "", "", "", "WSEC0103"),
     ]
@@ -250,13 +255,13 @@ def test_verify_submit_follows_the_job_with_a_progress_bar_and_writes_a_spreadsh
     ("content", "args", "says"),
     [
         (
-            "ULN,Name\n3415521949,Test Learner\n",
+            f"ULN,Name\n{TEST_LEARNER},Test Learner\n",
             (),
             "lrs-ws: The header row must name Uln, GivenName, FamilyName",
         ),
         ("Uln,GivenName,FamilyName\n", (), "lrs-ws: At least one learner is required."),
         (FILE, ("--org", "DEMO99"), "lrs-ws: No organisation DEMO99."),
-        (FILE, ("--user", "demo2.edc"), "lrs-ws: No user demo2.edc in organisation DEMO01."),
+        (FILE, ("--user", DEMO2_USER), f"lrs-ws: No user {DEMO2_USER} in organisation {ORG1}."),
     ],
     ids=["wrong header", "no learners", "unknown organisation", "another organisation's user"],
 )

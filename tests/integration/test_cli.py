@@ -17,6 +17,7 @@ from sqlalchemy import create_engine, inspect, text
 from support.cli import run_cli as run
 from support.databases import DEMO, database
 from support.dbstate import db_state
+from support.demo import AMIRA, DEMO1_USER, GRACE, JAMES, MASTER_ULN, MERGED_ULN, ORG1, OWEN, TEST_LEARNER
 from support.server import free_port
 
 from lrs_ws.app import wire
@@ -101,7 +102,8 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_db_url: s
     demo1_rows = scalar(
         blank_db_url,
         "SELECT count(*) FROM achievements a JOIN organisations o ON o.id = a.organisation_id"
-        " WHERE o.ref = 'DEMO01' AND a.uln = '3415521949'",
+        " WHERE o.ref = 'DEMO01' AND a.uln = :uln",
+        uln=TEST_LEARNER,
     )
     assert demo1_rows == 3
     statuses = scalar(blank_db_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
@@ -136,7 +138,7 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_db_url: s
         "lrs.support": ("LRS001", "LRS_SUPPORT", True),
         "demo1.admin": ("DEMO01", "AO_ADMIN", True),
     }
-    assert names["3415521949"] == ("Test", "Learner") and names["8659377485"] == ("James", "Pickles")
+    assert names[TEST_LEARNER] == ("Test", "Learner") and names[JAMES] == ("James", "Pickles")
 
 
 def test_demo_data_run_twice_changes_nothing_the_second_time(blank_db_url: str) -> None:
@@ -165,7 +167,7 @@ def test_org_add_creates_an_organisation(demo_url: str) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ("DEMO01", "--name", "Again", "--ukprn", "10000009"),  # exists
+        (ORG1, "--name", "Again", "--ukprn", "10000009"),  # exists
         ("AB12", "--name", "Short ref", "--ukprn", "10000009"),
         ("NEWORG", "--name", "Bad UKPRN", "--ukprn", "123"),
         ("NEWORG", "--name", "Bad UKPRN", "--ukprn", "09999999"),
@@ -262,10 +264,10 @@ def test_two_users_with_the_same_password_get_different_hashes(demo_url: str) ->
 @pytest.mark.parametrize(
     "args, password",
     [
-        (("short.pw", "--org", "DEMO01", "--roles", "AO_USER"), "elevenchars"),
-        (("demo1.edc", "--org", "DEMO01", "--roles", "AO_USER"), NEW_PASSWORD),  # exists
+        (("short.pw", "--org", ORG1, "--roles", "AO_USER"), "elevenchars"),
+        ((DEMO1_USER, "--org", ORG1, "--roles", "AO_USER"), NEW_PASSWORD),  # exists
         (("no.org", "--org", "NOORG1", "--roles", "AO_USER"), NEW_PASSWORD),
-        (("bad.role", "--org", "DEMO01", "--roles", "SUPERUSER"), NEW_PASSWORD),
+        (("bad.role", "--org", ORG1, "--roles", "SUPERUSER"), NEW_PASSWORD),
     ],
     ids=["short-password", "duplicate", "unknown-org", "unknown-role"],
 )
@@ -301,13 +303,13 @@ def test_a_short_password_is_refused_with_its_minimum_length(demo_url: str) -> N
 
 # -- learner import ----------------------------------------------------------------------------------------
 
-LEARNER_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode
+LEARNER_CSV = f"""Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode
 9204574738,Priya,Shah,2003-02-01,2,E1 6AN
 3415521948,Bad,Checkdigit,2000-01-01,1,
 1000000000,,Nameless,2000-01-01,1,
-8659377485,Jim,Pickles,1999-03-14,1,B1 1AA
-1975308637,Grace,Okafor,2002-01-04,2,POSTCODE-TOO-LONG
-1604938268,Owen,Jones,1998-01-02,7,
+{JAMES},Jim,Pickles,1999-03-14,1,B1 1AA
+{GRACE},Grace,Okafor,2002-01-04,2,POSTCODE-TOO-LONG
+{OWEN},Owen,Jones,1998-01-02,7,
 """
 
 
@@ -323,9 +325,9 @@ def test_learner_import_adds_and_updates_good_rows_and_reports_bad_rows_by_line(
     assert reported == ["line 3", "line 4", "line 6", "line 7"]
     assert "ULN" in done.stderr and "Traceback" not in done.stderr
     assert scalar(demo_url, "SELECT family_name FROM learners WHERE uln = '9204574738'") == "Shah"
-    assert scalar(demo_url, "SELECT given_name FROM learners WHERE uln = '8659377485'") == "Jim"
+    assert scalar(demo_url, "SELECT given_name FROM learners WHERE uln = :uln", uln=JAMES) == "Jim"
     assert scalar(demo_url, "SELECT count(*) FROM learners WHERE uln IN ('3415521948', '1000000000')") == 0
-    assert scalar(demo_url, "SELECT gender FROM learners WHERE uln = '1604938268'") == 1
+    assert scalar(demo_url, "SELECT gender FROM learners WHERE uln = :uln", uln=OWEN) == 1
 
 
 def test_learner_import_of_a_clean_file_exits_zero(demo_url: str, tmp_path: Path) -> None:
@@ -419,23 +421,24 @@ def test_learner_link_records_the_merge_audited_and_says_so_when_run_again(
 
 
 LINK_REFUSALS = [
-    (("3415521949", "--into", "3415521949"), "lrs-ws: ULN 3415521949 cannot be linked into itself."),
+    ((TEST_LEARNER, "--into", TEST_LEARNER), f"lrs-ws: ULN {TEST_LEARNER} cannot be linked into itself."),
     (
-        ("3415521949", "--into", "1777778689"),
+        (TEST_LEARNER, "--into", "1777778689"),
         "lrs-ws: The ULN is not valid: it must be 10 digits with a correct check digit.",
     ),
-    (("3415521949", "--into", "2010713647"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
-    (("2010713647", "--into", "3415521949"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
+    ((TEST_LEARNER, "--into", "2010713647"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
+    (("2010713647", "--into", TEST_LEARNER), "lrs-ws: No learner with ULN 2010713647 is on the register."),
     (
-        ("1234567899", "--into", "5719032648"),
-        "lrs-ws: ULN 5719032648 is itself linked into 2406813575: link 1234567899 into 2406813575 instead.",
+        (AMIRA, "--into", MERGED_ULN),
+        f"lrs-ws: ULN {MERGED_ULN} is itself linked into {MASTER_ULN}: "
+        f"link {AMIRA} into {MASTER_ULN} instead.",
     ),
     (
-        ("2406813575", "--into", "1234567899"),
-        "lrs-ws: ULN 2406813575 is the master of 5719032648: it cannot be linked into another ULN (links are "
-        "one level deep).",
+        (MASTER_ULN, "--into", AMIRA),
+        f"lrs-ws: ULN {MASTER_ULN} is the master of {MERGED_ULN}: it cannot be linked into another ULN "
+        "(links are one level deep).",
     ),
-    (("5719032648", "--into", "1234567899"), "lrs-ws: ULN 5719032648 is already linked into 2406813575."),
+    ((MERGED_ULN, "--into", AMIRA), f"lrs-ws: ULN {MERGED_ULN} is already linked into {MASTER_ULN}."),
 ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from support.dbstate import EDC_TABLES, db_state
+from support.demo import AMIRA, DEMO1_USER, JAMES, ORG1, SUPPORT_USER, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
@@ -25,9 +26,6 @@ from lrs_ws.service.auth import Caller
 from lrs_ws.service.operator import operator_caller
 from lrs_ws.service.records import AchievementRecord
 
-TEST_LEARNER = "3415521949"
-JAMES = "8659377485"
-AMIRA = "1234567899"
 PAGE = Page(1, 50)
 
 
@@ -42,7 +40,7 @@ def who(w: Wiring, username: str) -> Caller:
 
 def new_achievement(
     w: Wiring,
-    org_ref: str = "DEMO01",
+    org_ref: str = ORG1,
     *,
     grade: str = "Pass",
     uln: str = TEST_LEARNER,
@@ -97,7 +95,7 @@ def raise_edc(
 ) -> model.EventDataChallenge:
     return edc_lifecycle.raise_edc(
         w.uow_factory(),
-        caller=who(w, "lrs.support"),
+        caller=who(w, SUPPORT_USER),
         achievement_id=achievement_id,
         problem_type=problem,
         description="The awarding body's records show a different outcome.",
@@ -106,7 +104,7 @@ def raise_edc(
     ).edc
 
 
-def accept(w: Wiring, reference: str, username: str = "demo1.edc") -> None:
+def accept(w: Wiring, reference: str, username: str = DEMO1_USER) -> None:
     edcs.process(w.uow_factory(), caller=who(w, username), reference=reference)
     edcs.record_decision(
         w.uow_factory(),
@@ -118,12 +116,12 @@ def accept(w: Wiring, reference: str, username: str = "demo1.edc") -> None:
 
 
 def close(w: Wiring, reference: str) -> model.EventDataChallenge:
-    return edc_lifecycle.close_edc(w.uow_factory(), caller=who(w, "lrs.support"), reference=reference).edc
+    return edc_lifecycle.close_edc(w.uow_factory(), caller=who(w, SUPPORT_USER), reference=reference).edc
 
 
 def achievement(w: Wiring, achievement_id: int) -> model.Achievement:
     with w.uow_factory() as uow:
-        a = uow.achievements.get_any(achievement_id, _org_id(uow, "DEMO01"))
+        a = uow.achievements.get_any(achievement_id, _org_id(uow, ORG1))
         assert a is not None
         return a
 
@@ -213,18 +211,18 @@ def test_the_edc_and_its_emails_are_one_transaction(demo_wiring: Wiring) -> None
 
 def _withdrawn(w: Wiring) -> int:
     a_id = new_achievement(w)
-    ach.withdraw(w.uow_factory(), caller=who(w, "demo1.edc"), achievement_id=a_id, reason="resit")
+    ach.withdraw(w.uow_factory(), caller=who(w, DEMO1_USER), achievement_id=a_id, reason="resit")
     return a_id
 
 
 def _deleted(w: Wiring) -> int:
     a_id = new_achievement(w)
-    ach.delete(w.uow_factory(), caller=who(w, "demo1.edc"), achievement_id=a_id)
+    ach.delete(w.uow_factory(), caller=who(w, DEMO1_USER), achievement_id=a_id)
     return a_id
 
 
 REFUSALS: list[tuple[str, dict[str, Any], type[e.DomainError]]] = [
-    ("an AO user raising", {"username": "demo1.edc"}, e.AccessDenied),
+    ("an AO user raising", {"username": DEMO1_USER}, e.AccessDenied),
     ("an unknown achievement", {"achievement_id": 999999}, e.NotFound),
     ("a withdrawn achievement", {"achievement_id": _withdrawn}, e.InvalidTransition),
     ("a deleted achievement", {"achievement_id": _deleted}, e.NotFound),
