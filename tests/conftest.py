@@ -7,20 +7,18 @@ outside CI; in CI its absence fails tests/integration/test_postgres_available.py
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import settings as hypothesis_settings
-from support.pg import create_database, drop_database, postgres_url
+from support.databases import BLANK, DEMO, MIGRATED, database
 from support.server import LiveServer
 from support.soap import client_for
 
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
-from lrs_ws.db.migrate import upgrade
 
 # CI replays the same generated examples each run (a finding there must be reproducible, not luck);
 # developers' runs explore new ones.
@@ -31,48 +29,23 @@ if os.environ.get("CI", "").lower() == "true":
 BACKENDS = ["sqlite", "postgresql"]
 
 
-def new_database(backend: str, directory: Path) -> str:
-    """A fresh, migrated, empty database URL on `backend`."""
-    if backend == "sqlite":
-        url = f"sqlite:///{directory / f'lrs_{uuid.uuid4().hex[:8]}.sqlite3'}"
-    else:
-        admin = postgres_url()
-        if admin is None:
-            pytest.skip("no PostgreSQL server available")
-        url = create_database(admin, "lrs_test")
-    upgrade(url)
-    return url
-
-
-def demo_database(backend: str, directory: Path) -> str:
-    """A fresh, migrated database URL on `backend` holding the demo data."""
-    from lrs_ws.service import demo
-
-    url = new_database(backend, directory)
-    w = wire(settings_for(url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
-    return url
-
-
-def dispose_database(backend: str, url: str) -> None:
-    if backend == "postgresql":
-        admin = postgres_url()
-        if admin is not None:
-            drop_database(admin, url)
-
-
 @pytest.fixture(scope="session", params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
 @pytest.fixture
+def blank_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
+    """A database of its own for one test, never migrated."""
+    with database(backend, tmp_path, BLANK) as url:
+        yield url
+
+
+@pytest.fixture
 def empty_db_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """A migrated database of its own for one test."""
-    url = new_database(backend, tmp_path)
-    yield url
-    dispose_database(backend, url)
+    """A migrated, empty database of its own for one test."""
+    with database(backend, tmp_path, MIGRATED) as url:
+        yield url
 
 
 def settings_for(url: str, **changes: Any) -> Settings:
@@ -103,9 +76,8 @@ def demo_wiring(wiring: Wiring) -> Wiring:
 @pytest.fixture(scope="session")
 def demo_db_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One database with demo data per backend, shared by the live-server tests of a session."""
-    url = demo_database(backend, tmp_path_factory.mktemp(f"db-{backend}"))
-    yield url
-    dispose_database(backend, url)
+    with database(backend, tmp_path_factory.mktemp(f"db-{backend}"), DEMO) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -20,12 +20,11 @@ import zeep.exceptions
 from lxml import etree
 from sqlalchemy import text
 from support.batch import achievement, unit_reference
+from support.demo import AMIRA, GRACE, JAMES, OWEN
 from support.soap import DEMO1, fault_code
 
 from deploy.topology import CERT_HEADER, Topology
 
-OWEN = "1604938268"
-GRACE = "1975308637"
 OK, FAULT, TRANSPORT = "told OK", "told fault", "told transport error"
 
 
@@ -179,7 +178,7 @@ class HalfSentRequest:
 
 
 def submit_job(t: Topology, prefix: str, records: int) -> int:
-    ulns = [OWEN, GRACE, "1234567899", "8659377485"]
+    ulns = [OWEN, GRACE, AMIRA, JAMES]
     rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"{prefix}-{i}") for i in range(records)]
     answer = t.soap("DEMO01", timeout=120).SubmitAchievementBatchJob(
         invokingUser=DEMO1,

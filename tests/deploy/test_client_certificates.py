@@ -12,14 +12,13 @@ import pytest
 import zeep
 from lxml import etree
 from sqlalchemy import text
+from support.demo import GRACE
 from support.soap import DEMO1, DEMO2, fault_code, fault_message
 from zeep.exceptions import Fault
 
 from deploy.topology import CERT_HEADER, Topology
 
 pytestmark = pytest.mark.deploy
-
-GRACE = "1975308637"
 
 
 def _learner(soap: Any, user: dict[str, str]) -> Any:

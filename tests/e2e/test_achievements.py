@@ -12,20 +12,17 @@ from typing import Any
 import pytest
 import requests
 from sqlalchemy import text
+from support.dbstate import RECORD_TABLES, db_state
+from support.demo import AMIRA, DEMO1_USER, DEMO_PASSWORD, JAMES, ORG1, TEST_LEARNER
 from support.records import (
     achievement_row,
     add_learner,
     audit_count,
     create,
     create_id,
-    db_rows,
     unregistered_uln,
 )
 from support.soap import DEMO1, expect_fault, parse_fault
-
-AMIRA = "1234567899"
-JAMES = "8659377485"
-TEST_LEARNER = "3415521949"
 
 
 def items(result: Any) -> list[Any]:
@@ -35,9 +32,9 @@ def items(result: Any) -> list[Any]:
 
 def refused(live_wiring: Any, code: str, call: Any, **kwargs: Any) -> Any:
     """The call fails with `code` and every row of the touched tables is as it was."""
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     fault = expect_fault(code, call, **kwargs)
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
     return fault
 
 
@@ -427,28 +424,28 @@ def test_a_final_submission_promotes_the_same_provisional_achievement(soap: Any)
 def test_creating_a_duplicate_is_refused_with_wsec0108(soap: Any, live_wiring: Any) -> None:
     made = create(soap)
     again = dict(uln=made.Uln, mis=made.MisIdentifier)
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     expect_fault("WSEC0108", create, soap, **again)
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_a_bad_submission_type_is_refused_with_wsec0045(soap: Any, live_wiring: Any) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     expect_fault("WSEC0045", create, soap, submission="Draft")
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_an_award_date_in_the_future_is_refused_with_wsec0102(soap: Any, live_wiring: Any) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     expect_fault("WSEC0102", create, soap, award=date.today() + timedelta(days=30))
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_names_that_do_not_match_the_register_are_refused_with_wsec0111(soap: Any, live_wiring: Any) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     fault = expect_fault("WSEC0111", create, soap, uln=JAMES, names=("Jim", "Pickles"))
     assert "names" in fault.message
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_names_match_the_register_ignoring_case(soap: Any) -> None:
@@ -468,15 +465,15 @@ def test_names_match_the_register_ignoring_case(soap: Any) -> None:
 def test_a_bad_record_is_refused_and_nothing_is_created(
     soap: Any, live_wiring: Any, changes: dict[str, Any], code: str
 ) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     expect_fault(code, create, soap, **changes)
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_creating_for_a_uln_not_on_the_register_is_refused_with_wsec0104(soap: Any, live_wiring: Any) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     expect_fault("WSEC0104", create, soap, uln=unregistered_uln(live_wiring), names=("No", "Body"))
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 # -- WithdrawAchievement / ReinstateAchievement ----------------------------------------------------------
@@ -681,13 +678,13 @@ def test_ids_no_achievement_can_have_answer_not_found(
 
 # -- mandatory parameters --------------------------------------------------------------------------------
 
-ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
+ENVELOPE = f"""<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
                xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
-  <soap:Body><s:{operation}>
-    <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
-      <m:UserName>demo1.edc</m:UserName></s:invokingUser>{parameters}
-  </s:{operation}></soap:Body></soap:Envelope>"""
+  <soap:Body><s:{{operation}}>
+    <s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>
+      <m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>{{parameters}}
+  </s:{{operation}}></soap:Body></soap:Envelope>"""
 
 
 @pytest.mark.parametrize(
@@ -707,7 +704,7 @@ ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
 def test_a_request_without_a_mandatory_parameter_is_refused_with_wsec0001(
     live_server: Any, live_wiring: Any, operation: str, parameters: str
 ) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     got = requests.post(
         live_server.soap_url,
         data=ENVELOPE.format(operation=operation, parameters=parameters).encode(),
@@ -716,7 +713,7 @@ def test_a_request_without_a_mandatory_parameter_is_refused_with_wsec0001(
     )
     assert got.status_code == 500
     assert parse_fault(got.content)[1] == "WSEC0001"
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_an_empty_new_grade_removes_the_grade(soap: Any) -> None:

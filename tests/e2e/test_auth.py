@@ -11,15 +11,15 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from support.records import create_id, db_rows
+from support.dbstate import RECORD_TABLES, db_state
+from support.demo import AMIRA, DEMO1_USER, JAMES, ORG1, ORG2, TEST_LEARNER
+from support.records import create_id
 from support.soap import DEMO1, DEMO_PASSWORD, LRS, expect_fault, fault_message, parse_fault
 from zeep.exceptions import Fault
 from zeep.plugins import HistoryPlugin
 from zeep.wsse.username import UsernameToken
 
 from lrs_ws.service import admin
-
-TEST_LEARNER = "3415521949"
 
 
 def _password() -> str:
@@ -45,13 +45,13 @@ class Users:
         password = _password()
         admin.add_user(
             wiring.uow_factory(),
-            organisation_ref="DEMO01",
+            organisation_ref=ORG1,
             username=name,
             password=password,
             email=f"{name}@demo1.example",
             roles=roles,
         )
-        return {"UserName": name, "OrgPassword": password, "OrganisationRef": "DEMO01"}
+        return {"UserName": name, "OrgPassword": password, "OrganisationRef": ORG1}
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +60,9 @@ def users(live_wiring: Any) -> Users:
 
 
 def refused(live_wiring: Any, code: str, call: Any, **kwargs: Any) -> Fault:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     fault = expect_fault(code, call, **kwargs)
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
     return fault
 
 
@@ -73,9 +73,9 @@ def _failures(users: Users) -> dict[str, dict[str, str] | None]:
     return {
         "unknown-user": {**DEMO1, "UserName": f"nobody.{uuid.uuid4().hex[:6]}"},
         "wrong-password": {**DEMO1, "OrgPassword": _password()},
-        "wrong-organisation": {**DEMO1, "OrganisationRef": "DEMO02"},
+        "wrong-organisation": {**DEMO1, "OrganisationRef": ORG2},
         "unknown-organisation": {**DEMO1, "OrganisationRef": "NOORG1"},
-        "no-organisation": {"UserName": "demo1.edc", "OrgPassword": DEMO_PASSWORD},
+        "no-organisation": {"UserName": DEMO1_USER, "OrgPassword": DEMO_PASSWORD},
         "inactive-user": users.inactive,
         "empty-password": {**DEMO1, "OrgPassword": ""},
         "no-invoking-user": None,
@@ -170,7 +170,7 @@ def test_lrs_business_support_never_changes_an_achievement(
     calls = {
         "EditAchievementGrade": dict(achievementId=target, newGrade="Merit"),
         "DeleteAchievement": dict(achievementId=target),
-        "TransferAchievement": dict(achievementId=target, newUln="8659377485"),
+        "TransferAchievement": dict(achievementId=target, newUln=JAMES),
         "WithdrawAchievement": dict(achievementId=target, reason="no"),
         "CreateAchievement": dict(
             submissionType="Final",
@@ -181,7 +181,7 @@ def test_lrs_business_support_never_changes_an_achievement(
                 "GivenName": "Amira",
                 "FamilyName": "Khan",
                 "ProviderUkprn": "10000003",
-                "Uln": "1234567899",
+                "Uln": AMIRA,
                 "UnitOrQualificationReferenceNumber": "K/501/5773",
             },
         ),
@@ -240,14 +240,14 @@ def token_client(
 
 @pytest.fixture(scope="module")
 def token_soap(live_server: Any) -> Any:
-    service, _ = token_client(live_server, "demo1.edc", DEMO_PASSWORD)
+    service, _ = token_client(live_server, DEMO1_USER, DEMO_PASSWORD)
     return service
 
 
 def test_a_username_token_replaces_invoking_user_on_reads(token_soap: Any) -> None:
     found = token_soap.GetLearnerAchievements(uln=TEST_LEARNER, sortBy="AwardDate", sortDescending=True)
     assert found.TotalCount >= 3
-    assert token_soap.FindLearnerByUln(uln="8659377485").FamilyName == "Pickles"
+    assert token_soap.FindLearnerByUln(uln=JAMES).FamilyName == "Pickles"
     assert token_soap.ListEventDataChallenges(status="Complete").TotalCount >= 1
 
 
@@ -264,7 +264,7 @@ def test_a_username_token_replaces_invoking_user_on_changes(
             "FamilyName": "Khan",
             "MisIdentifier": uuid.uuid4().hex[:12],
             "ProviderUkprn": "10000001",
-            "Uln": "1234567899",
+            "Uln": AMIRA,
             "UnitOrQualificationReferenceNumber": "K/501/5773",
         },
     )
@@ -283,7 +283,7 @@ def test_a_username_token_with_a_wrong_password_is_wsec0003(live_server: Any, li
     wrong = _password()
     service, history = token_client(live_server, "demo1.edc", wrong)
     fault = refused(live_wiring, "WSEC0003", service.GetLearnerAchievements, uln=TEST_LEARNER)
-    reference = expect_fault("WSEC0003", service.FindLearnerByUln, uln="8659377485")
+    reference = expect_fault("WSEC0003", service.FindLearnerByUln, uln=JAMES)
     assert fault_message(fault) == fault_message(reference)
     assert wrong.encode() not in etree.tostring(history.last_received["envelope"])
     assert wrong not in live_server.log_text()

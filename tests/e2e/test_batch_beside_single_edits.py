@@ -8,7 +8,9 @@ from collections import Counter
 from datetime import date, datetime
 
 from sqlalchemy import insert, text
-from support.batch import achievement, fresh_database
+from support.batch import achievement
+from support.databases import DEMO, build_database, remove_database
+from support.demo import JAMES, TEST_LEARNER
 from support.server import LiveServer
 from support.soap import DEMO1, client_for, fault_code
 from zeep.exceptions import Fault
@@ -20,8 +22,6 @@ from lrs_ws.service import batch
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
 
-JAMES = "8659377485"
-TEST_LEARNER = "3415521949"
 REFERENCE = "Y/999/0001"
 # Achievements the learner already holds of the job's reference, from earlier jobs.
 HELD = 80_000
@@ -30,7 +30,7 @@ MAX_EDITS = 200
 
 
 def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp_path):
-    url, dispose = fresh_database("sqlite", tmp_path)
+    url = build_database("sqlite", tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     server = None
     try:
@@ -119,4 +119,4 @@ def test_single_edits_over_soap_all_succeed_while_a_large_job_runs_on_sqlite(tmp
         if server is not None:
             server.stop()
         w.engine.dispose()
-        dispose()
+        remove_database("sqlite", url)

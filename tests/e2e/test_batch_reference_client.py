@@ -30,17 +30,17 @@ from support.batch import (
     achievement,
     count,
     error_rows,
-    fresh_database,
     reference_schema,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
+from support.demo import AMIRA, DEMO_PASSWORD, GRACE, JAMES, OWEN
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO2, expect_fault, fault_code, fault_message
 
 SOAP_ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 SERVICES = "http://api.lrs.qcf.gov.uk/services"
 MODEL = "http://api.lrs.qcf.gov.uk/model"
-JAMES, TEST, AMIRA, OWEN, GRACE = "8659377485", "3415521949", "1234567899", "1604938268", "1975308637"
 
 JOB_RESPONSE_ORDER = [
     "ResponseCode",
@@ -82,7 +82,7 @@ class Capture:
 
 @pytest.fixture(scope="module")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"batch-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"batch-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("batch-server") / "gunicorn.log",
@@ -91,7 +91,7 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")
@@ -400,12 +400,12 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
         w.uow_factory(),
         organisation_ref="NOBAT1",
         username="nobatch.mi",
-        password="DemoPassword0001",
+        password=DEMO_PASSWORD,
         email="mi@nobat.example",
         roles=["AO_USER"],
     )
     w.engine.dispose()
-    return {"UserName": "nobatch.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT1"}
+    return {"UserName": "nobatch.mi", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "NOBAT1"}
 
 
 @pytest.mark.parametrize(

@@ -13,18 +13,19 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
-from support.batch import UPDATE, WITHDRAW, achievement, fresh_database, worker_env, write_batch_file
-from support.dbstate import every_table
+from support.batch import UPDATE, WITHDRAW, achievement, worker_env, write_batch_file
+from support.databases import DEMO, build_database, remove_database
+from support.dbstate import db_state
+from support.demo import AMIRA, DEMO2_USER, JAMES, LRS_ORG, ORG1, OWEN
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
-JAMES, AMIRA, OWEN = "8659377485", "1234567899", "1604938268"
 
 
 @pytest.fixture(scope="module")
 def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"validate-cli-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"validate-cli-{backend}"), DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +60,7 @@ def test_a_valid_file_exits_0_with_the_counts_its_job_would_have_and_stores_noth
             achievement(AMIRA, "K/700/0002", mis="G2"),
         ],
     )
-    before = every_table(engine)
+    before = db_state(engine)
     done = lrs_ws(database, "batch", "validate", str(path), "--org", "DEMO01", "--user", "demo1.edc")
     assert done.returncode == 0, done.stderr
     counts = fields(done.stdout)
@@ -70,7 +71,7 @@ def test_a_valid_file_exits_0_with_the_counts_its_job_would_have_and_stores_noth
     )
     assert "all 3 records are valid; nothing was stored" in done.stderr
     assert not (tmp_path / "good.errors.csv").exists()
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
 
 def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule_columns(
@@ -85,7 +86,7 @@ def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule
             achievement(AMIRA, "K/700/0006", mis="=cmd|' /C calc'!A0", grade="Distinction with honours"),
         ],
     )
-    before = every_table(engine)
+    before = db_state(engine)
     out = tmp_path / "errors.csv"
     done = lrs_ws(database, "batch", "validate", str(path), "--org", "demo01", "--out", str(out))
     assert done.returncode == 1, done.stderr
@@ -110,18 +111,18 @@ def test_a_file_with_failing_records_exits_1_and_writes_the_error_file_with_rule
         (5, "GRADE_TOO_LONG", "Grade"),
     ]
     assert records[2]["MisIdentifier"] == "=cmd|' /C calc'!A0"  # JSON carries the value as submitted
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
 
 @pytest.mark.parametrize(
     ("args", "content", "message"),
     [
-        (("--org", "DEMO01"), "Uln,Grade\n1234567899,Pass\n", "The header row must name the 15 Achievement"),
-        (("--org", "DEMO01"), "", "The file is empty"),
+        (("--org", ORG1), f"Uln,Grade\n{AMIRA},Pass\n", "The header row must name the 15 Achievement"),
+        (("--org", ORG1), "", "The file is empty"),
         (("--org", "NOSUCH"), None, "No organisation NOSUCH."),
-        (("--org", "LRS001"), None, "not configured to submit achievement batches"),
-        (("--org", "DEMO01", "--user", "demo2.edc"), None, "No user demo2.edc in organisation DEMO01."),
-        (("--org", "DEMO01", "--type", "Interim"), None, "The submission type must be Final or Provisional"),
+        (("--org", LRS_ORG), None, "not configured to submit achievement batches"),
+        (("--org", ORG1, "--user", DEMO2_USER), None, f"No user {DEMO2_USER} in organisation {ORG1}."),
+        (("--org", ORG1, "--type", "Interim"), None, "The submission type must be Final or Provisional"),
     ],
 )
 def test_a_file_or_request_that_is_refused_exits_2_with_one_line(
@@ -132,12 +133,12 @@ def test_a_file_or_request_that_is_refused_exits_2_with_one_line(
         write_batch_file(path, [achievement(JAMES, "K/700/0007")])
     else:
         path.write_text(content, encoding="utf-8")
-    before = every_table(engine)
+    before = db_state(engine)
     done = lrs_ws(database, "batch", "validate", str(path), *args)
     assert done.returncode == 2, done.stderr
     assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
     assert "Traceback" not in done.stderr
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
 
 def test_a_missing_file_exits_2_with_one_line(database, tmp_path):

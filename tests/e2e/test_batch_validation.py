@@ -17,16 +17,16 @@ from support.batch import (
     achievement,
     count,
     error_rows,
-    fresh_database,
     valid_uln,
     wait_until,
 )
-from support.dbstate import db_state, every_table
+from support.databases import DEMO, build_database, remove_database
+from support.dbstate import db_state
+from support.demo import AMIRA, DEMO_PASSWORD, GRACE, JAMES, OWEN, TEST_LEARNER
 from support.server import LiveServer
 from support.smtp import SmtpServer
 from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
 
-JAMES, TEST, AMIRA, OWEN, GRACE = "8659377485", "3415521949", "1234567899", "1604938268", "1975308637"
 NOT_REGISTERED = valid_uln("200000000")
 MAX = 50
 CHUNK = 2
@@ -57,7 +57,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="module")
 def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"validate-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"validate-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("validate-server") / "gunicorn.log",
@@ -72,7 +72,7 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")
@@ -133,9 +133,9 @@ def test_a_valid_batch_is_answered_with_the_counts_its_job_then_has_and_no_table
         achievement(AMIRA, "A/600/0002", mis="V2"),
         achievement(OWEN, "A/600/0003", mis="V3", grade="Merit"),
     ]
-    before = every_table(engine)
+    before = db_state(engine)
     answer = validate(lrs, rows, kind="Provisional")
-    assert every_table(engine) == before
+    assert db_state(engine) == before
     assert answer.Type == "Provisional"
     assert counts(answer) == {
         **dict.fromkeys(COUNT_FIELDS, 0),
@@ -150,9 +150,9 @@ def test_a_valid_batch_is_answered_with_the_counts_its_job_then_has_and_no_table
     assert counts(job) == counts(answer)
 
     # Validated again now the three exist: a Final submission would promote them; still nothing changes.
-    before = every_table(engine)
+    before = db_state(engine)
     again = validate(lrs, rows, kind="Final")
-    assert every_table(engine) == before
+    assert db_state(engine) == before
     assert (again.AchievementsPromotedToFinal, again.SuccessfulFinalAchievements) == (3, 3)
     assert counts(again) == counts(run_job(lrs, engine, rows, kind="Final"))
 
@@ -173,9 +173,9 @@ def test_failing_records_are_answered_with_their_rule_field_and_value_exactly_as
         achievement(GRACE, "B/600/0001", REINSTATE, mis="M1"),  # not withdrawn
         achievement(JAMES, "B/600/0009", mis="F8", ProviderUkprn="0999"),  # UKPRN format
     ]
-    before = every_table(engine)
+    before = db_state(engine)
     answer = validate(lrs, rows)
-    assert every_table(engine) == before
+    assert db_state(engine) == before
     assert failures(answer) == [
         (2, "ULN_CHECK_DIGIT", "Uln", "1234567890", "WSEC0136"),
         (3, "GRADE_TOO_LONG", "Grade", "=HYPERLINK(1) Distinction", "WSEC0101"),
@@ -229,9 +229,9 @@ def test_a_record_that_depends_on_an_earlier_one_of_the_same_batch_is_decided_af
         achievement(OWEN, "C/600/0001", CREATE, mis="D1"),
         achievement(OWEN, "C/600/0002", REINSTATE, mis="E1"),
     ]
-    before = every_table(engine)
+    before = db_state(engine)
     answer = validate(lrs, rows)
-    assert every_table(engine) == before
+    assert db_state(engine) == before
     assert (
         answer.AchievementsCreated,
         answer.AchievementsUpdated,
@@ -249,12 +249,12 @@ def test_a_record_that_depends_on_an_earlier_one_of_the_same_batch_is_decided_af
 
 
 def test_another_organisations_achievement_is_target_not_found_exactly_like_a_missing_one(lrs, engine):
-    run_job(lrs, engine, [achievement(TEST, "D/600/0001", mis="O1")], user=DEMO2)
+    run_job(lrs, engine, [achievement(TEST_LEARNER, "D/600/0001", mis="O1")], user=DEMO2)
     answer = validate(
         lrs,
         [
-            achievement(TEST, "D/600/0001", UPDATE, mis="O1", grade="Merit"),
-            achievement(TEST, "D/600/0002", UPDATE, mis="O1", grade="Merit"),
+            achievement(TEST_LEARNER, "D/600/0001", UPDATE, mis="O1", grade="Merit"),
+            achievement(TEST_LEARNER, "D/600/0002", UPDATE, mis="O1", grade="Merit"),
         ],
     )
     theirs, missing = answer.FailedRecords.AchievementRecordFailure
@@ -280,12 +280,12 @@ def no_batch_user(server: LiveServer) -> dict[str, str]:
         w.uow_factory(),
         organisation_ref="NOBAT2",
         username="nobatch2.mi",
-        password="DemoPassword0001",
+        password=DEMO_PASSWORD,
         email="mi@nobat.example",
         roles=["AO_USER"],
     )
     w.engine.dispose()
-    return {"UserName": "nobatch2.mi", "OrgPassword": "DemoPassword0001", "OrganisationRef": "NOBAT2"}
+    return {"UserName": "nobatch2.mi", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "NOBAT2"}
 
 
 @pytest.mark.parametrize(

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from support.records import achievement_record, create_id, db_rows
+from support.dbstate import db_state
+from support.demo import GRACE, OWEN
+from support.records import achievement_record, create_id
 from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
 
-OWEN = "1604938268"
-GRACE = "1975308637"
 FEED_TABLES = (
     "achievements",
     "event_data_challenges",
@@ -175,10 +175,10 @@ def test_another_organisation_sees_none_of_an_organisations_changes(soap: Any) -
 
 def test_a_cursor_of_another_organisation_is_refused_and_changes_nothing(soap: Any, live_wiring: Any) -> None:
     theirs = tail(soap, DEMO2)
-    before = db_rows(live_wiring, FEED_TABLES)
+    before = db_state(live_wiring.engine, FEED_TABLES)
     fault = expect_fault("WSEC0103", feed_page, soap, DEMO1, theirs)
     assert "cursor" in fault_message(fault)
-    assert db_rows(live_wiring, FEED_TABLES) == before
+    assert db_state(live_wiring.engine, FEED_TABLES) == before
 
 
 @pytest.mark.parametrize("tamper", ["number", "organisation", "garbage"])
@@ -193,9 +193,9 @@ def test_a_tampered_cursor_is_refused_and_changes_nothing(soap: Any, live_wiring
     else:
         forged_raw = b"\x00" * len(raw)
     forged = base64.urlsafe_b64encode(forged_raw).decode().rstrip("=")
-    before = db_rows(live_wiring, FEED_TABLES)
+    before = db_state(live_wiring.engine, FEED_TABLES)
     expect_fault("WSEC0103", feed_page, soap, DEMO1, forged)
-    assert db_rows(live_wiring, FEED_TABLES) == before
+    assert db_state(live_wiring.engine, FEED_TABLES) == before
 
 
 @pytest.mark.parametrize("size", [0, 501])

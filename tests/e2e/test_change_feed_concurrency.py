@@ -23,10 +23,11 @@ from support.batch import (
     WITHDRAW,
     achievement,
     count,
-    fresh_database,
     unit_reference,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
+from support.demo import AMIRA, GRACE, JAMES, OWEN, TEST_LEARNER
 from support.records import achievement_record
 from support.server import LiveServer
 from support.soap import DEMO1, client_for
@@ -36,13 +37,13 @@ WRITERS = 2
 PER_WRITER = 6
 BATCH_CREATES = 150
 PAGE = 37
-ULNS = ("3415521949", "8659377485", "1234567899", "1604938268", "1975308637")
+ULNS = (TEST_LEARNER, JAMES, AMIRA, OWEN, GRACE)
 
 
 @pytest.fixture(scope="module")
 def feed_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     """A database of its own, gunicorn with 2 workers and a batch worker committing chunks of 40 records."""
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"feed-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"feed-{backend}"), DEMO)
     server = LiveServer(
         url,
         tmp_path_factory.mktemp("feed-server") / "gunicorn.log",
@@ -51,7 +52,7 @@ def feed_server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
     ).start()
     yield server
     server.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 class Poller(threading.Thread):

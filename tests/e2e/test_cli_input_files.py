@@ -12,23 +12,25 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine
-from support.batch import count, fresh_database, worker_env
+from support.batch import count, worker_env
+from support.databases import DEMO, build_database, remove_database
+from support.demo import DEMO1_USER, JAMES, ORG1
 
 from lrs_ws.service.records import FIELD_NAMES
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
 HEADER = ",".join(FIELD_NAMES)
 # A good row in FIELD_NAMES order, with the family name left to fill in.
-ROW = "2023-07-01,1,2024-01-05,,,{family},,James,Pass,English,,M1,10000001,8659377485,K/501/5773"
+ROW = f"2023-07-01,1,2024-01-05,,,{{family}},,James,Pass,English,,M1,10000001,{JAMES},K/501/5773"
 STORED = ("batch_jobs", "batch_payloads", "learners")
 ACCENTED = "Pickl\u00e9s"
 
 
 @pytest.fixture(scope="module")
 def database(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"files-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"files-{backend}"), DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 def lrs_ws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -57,7 +59,7 @@ def refused(url: str, *args: str) -> str:
 
 
 def submit(url: str, path: Path, *flags: str) -> str:
-    return refused(url, "batch", "submit", str(path), "--org", "DEMO01", "--user", "demo1.edc", *flags)
+    return refused(url, "batch", "submit", str(path), "--org", ORG1, "--user", DEMO1_USER, *flags)
 
 
 def cp1252_file(path: Path) -> Path:

@@ -13,7 +13,8 @@ import threading
 from collections import Counter
 from dataclasses import dataclass
 
-from support.records import DEMO_LEARNERS, create_id
+from support.demo import LEARNER_NAMES, TEST_LEARNER
+from support.records import create_id
 from support.soap import DEMO1, client_for, fault_code
 from zeep.exceptions import Fault
 
@@ -21,7 +22,7 @@ THREADS = 8
 ROUNDS = 16
 ACHIEVEMENTS = 3
 # Test Learner's record is the demo world other tests read exactly (3 DEMO01 achievements): never a target.
-ULNS = [uln for uln in DEMO_LEARNERS if uln != "3415521949"]
+ULNS = [uln for uln in LEARNER_NAMES if uln != TEST_LEARNER]
 
 
 @dataclass(frozen=True)

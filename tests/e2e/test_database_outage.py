@@ -21,7 +21,9 @@ import zeep
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 from support.batch import count, submit_creates, unit_reference, wait_until
-from support.pg import create_database, private_cluster
+from support.databases import DEMO, build_database
+from support.demo import AMIRA
+from support.pg import private_cluster
 from support.records import achievement_record
 from support.server import LiveServer
 from support.soap import DEMO1, fault_code
@@ -31,11 +33,10 @@ from zeep.transports import Transport
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
 from lrs_ws.db.engine import make_engine, make_session_factory
-from lrs_ws.db.migrate import upgrade
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
 from lrs_ws.domain import batch as b
 from lrs_ws.domain.errors import ServiceUnavailable
-from lrs_ws.service import batch_queries, demo
+from lrs_ws.service import batch_queries
 
 OUTAGE_SECONDS = 20
 RECORDS = 3000
@@ -53,12 +54,7 @@ def cluster() -> Iterator[Any]:
 
 
 def _database(cluster: Any) -> str:
-    url = create_database(cluster.url, "lrs_outage")
-    upgrade(url)
-    w = wire(Settings(database_url=url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
-    return url
+    return build_database("postgresql", None, DEMO, admin_url=cluster.url)
 
 
 @dataclass
@@ -78,7 +74,7 @@ class CreatingClient:
             self.n += 1
             mis = f"{self.prefix}{self.n}"
             began_after_restart = restarted.is_set()
-            record = achievement_record("1234567899", reference=unit_reference(base + self.n), mis=mis)
+            record = achievement_record(AMIRA, reference=unit_reference(base + self.n), mis=mis)
             try:
                 self.soap.CreateAchievement(invokingUser=DEMO1, submissionType="Final", achievement=record)
                 outcome = "ok"

@@ -9,11 +9,9 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import pytest
-from support.dbstate import db_state
+from support.dbstate import EDC_TABLES, db_state
+from support.demo import GRACE, OWEN
 from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
-
-OWEN = "1604938268"
-GRACE = "1975308637"
 
 
 def create(soap: Any, grade: str = "Pass", uln: str = OWEN) -> int:
@@ -89,10 +87,10 @@ def test_an_accepted_edc_closes_once_the_ao_has_edited_the_grade_to_the_supplied
     )
     assert decided.Decision == "Accepted" and decided.ActionVerified is False
 
-    before = db_state(live_wiring.engine)
+    before = db_state(live_wiring.engine, EDC_TABLES)
     fault = expect_fault("WSEC0110", soap.CloseEventDataChallenge, invokingUser=LRS, reference=edc.Reference)
     assert "grade changed to 'Merit'" in fault_message(fault)
-    assert db_state(live_wiring.engine) == before
+    assert db_state(live_wiring.engine, EDC_TABLES) == before
 
     soap.EditAchievementGrade(invokingUser=DEMO1, achievementId=a_id, newGrade="Merit")
     assert listed(soap, edc.Reference).ActionVerified is True
@@ -176,7 +174,7 @@ def test_an_invalid_raise_is_refused_with_a_fault_and_changes_nothing(
 ) -> None:
     target = changes.get("achievement")
     a_id = target(soap) if callable(target) else create(soap)
-    before = db_state(live_wiring.engine)
+    before = db_state(live_wiring.engine, EDC_TABLES)
     fault = expect_fault(
         code,
         raise_edc,
@@ -187,12 +185,12 @@ def test_an_invalid_raise_is_refused_with_a_fault_and_changes_nothing(
         user=changes.get("user", LRS),
     )
     assert fault_message(fault)
-    assert db_state(live_wiring.engine) == before
+    assert db_state(live_wiring.engine, EDC_TABLES) == before
 
 
 def test_illegal_transitions_are_refused_and_change_nothing(soap: Any, live_wiring: Any) -> None:
     edc = raise_edc(soap, create(soap))
-    before = db_state(live_wiring.engine)
+    before = db_state(live_wiring.engine, EDC_TABLES)
     fault = expect_fault("WSEC0106", soap.CloseEventDataChallenge, invokingUser=LRS, reference=edc.Reference)
     assert "no decision" in fault_message(fault)
     expect_fault("WSEC0105", soap.ProcessEventDataChallenge, invokingUser=DEMO2, reference=edc.Reference)
@@ -206,13 +204,13 @@ def test_illegal_transitions_are_refused_and_change_nothing(soap: Any, live_wiri
     )
     expect_fault("WSEC0006", soap.CloseEventDataChallenge, invokingUser=DEMO1, reference=edc.Reference)
     expect_fault("WSEC0006", soap.ProcessEventDataChallenge, invokingUser=LRS, reference=edc.Reference)
-    assert db_state(live_wiring.engine) == before
+    assert db_state(live_wiring.engine, EDC_TABLES) == before
 
     soap.RecordEventDataChallengeDecision(
         invokingUser=DEMO1, reference=edc.Reference, decision="Rejected", reason="no"
     )
     soap.CloseEventDataChallenge(invokingUser=LRS, reference=edc.Reference)
-    before = db_state(live_wiring.engine)
+    before = db_state(live_wiring.engine, EDC_TABLES)
     fault = expect_fault("WSEC0106", soap.CloseEventDataChallenge, invokingUser=LRS, reference=edc.Reference)
     assert "already Complete" in fault_message(fault)
     expect_fault(
@@ -223,4 +221,4 @@ def test_illegal_transitions_are_refused_and_change_nothing(soap: Any, live_wiri
         decision="Accepted",
         reason="changed our mind",
     )
-    assert db_state(live_wiring.engine) == before
+    assert db_state(live_wiring.engine, EDC_TABLES) == before

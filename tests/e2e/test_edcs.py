@@ -9,13 +9,13 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from support.records import add_edc, add_learner, create, create_id, db_rows, max_id
+from support.dbstate import RECORD_TABLES, db_state
+from support.demo import GRACE, JAMES
+from support.records import add_edc, add_learner, create, create_id, max_id
 from support.soap import DEMO1, expect_fault
 
 from lrs_ws.domain import model
 from lrs_ws.domain.clock import utcnow
-
-JAMES = "8659377485"
 
 
 def listed(result: Any) -> list[Any]:
@@ -30,9 +30,9 @@ def edc_row(live_wiring: Any, reference: str) -> Any:
 
 
 def refused(live_wiring: Any, code: str, call: Any, **kwargs: Any) -> Any:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     fault = expect_fault(code, call, **kwargs)
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
     return fault
 
 
@@ -54,14 +54,14 @@ def test_the_list_filters_by_status_and_counts_every_match(soap: Any, live_wirin
 
 
 def test_an_edc_in_the_list_shows_the_portals_columns(soap: Any, live_wiring: Any) -> None:
-    made = create(soap, uln="1975308637")
+    made = create(soap, uln=GRACE)
     reference = add_edc(live_wiring, made.AchievementId)
     entry = next(
         e
         for e in listed(soap.ListEventDataChallenges(invokingUser=DEMO1, status="New", pageSize=500))
         if e.Reference == reference
     )
-    assert (entry.Uln, entry.GivenName, entry.FamilyName) == ("1975308637", "Grace", "Okafor")
+    assert (entry.Uln, entry.GivenName, entry.FamilyName) == (GRACE, "Grace", "Okafor")
     assert entry.AchievementId == made.AchievementId
     assert entry.Status == "New" and entry.Decision is None and entry.DateResolved is None
     assert (entry.DueDate - entry.DateRaised.date()).days == 35
@@ -125,9 +125,9 @@ def test_processing_a_new_edc_shows_its_details_and_makes_it_in_progress(soap: A
 @pytest.mark.parametrize("status", [model.EDC_IN_PROGRESS, model.EDC_COMPLETE])
 def test_processing_an_edc_that_is_not_new_changes_nothing(soap: Any, live_wiring: Any, status: str) -> None:
     reference = add_edc(live_wiring, create_id(soap), status)
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     assert soap.ProcessEventDataChallenge(invokingUser=DEMO1, reference=reference).Status == status
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 def test_an_edc_reference_is_read_case_insensitively(soap: Any, live_wiring: Any) -> None:

@@ -2,16 +2,17 @@
 
 import pytest
 import requests
+from support.demo import DEMO1_USER, DEMO_PASSWORD, ORG1
 from support.soap import parse_fault
 
-ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
+ENVELOPE = f"""<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
                xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
   <soap:Body>
     <s:GetAchievement>
-      <s:invokingUser><m:OrgPassword>{password}</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
-        <m:UserName>demo1.edc</m:UserName></s:invokingUser>
-      <s:achievementId>{achievement}</s:achievementId>
+      <s:invokingUser><m:OrgPassword>{{password}}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>
+        <m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>
+      <s:achievementId>{{achievement}}</s:achievementId>
     </s:GetAchievement>
   </soap:Body>
 </soap:Envelope>"""
@@ -43,14 +44,14 @@ def test_an_authentication_failure_is_a_client_fault_on_http_500_with_a_domain_f
 
 
 def test_a_missing_record_is_a_client_fault_on_http_500_with_a_domain_fault(live_server):
-    response = post(live_server, ENVELOPE.format(password="DemoPassword0001", achievement=987654))
+    response = post(live_server, ENVELOPE.format(password=DEMO_PASSWORD, achievement=987654))
     assert assert_soap_fault(response, "WSEC0105") == "No achievement 987654 was found for your organisation."
 
 
 def test_a_schema_violation_is_a_client_fault_on_http_500_with_a_domain_fault(live_server):
-    response = post(live_server, ENVELOPE.format(password="DemoPassword0001", achievement="not-a-number"))
+    response = post(live_server, ENVELOPE.format(password=DEMO_PASSWORD, achievement="not-a-number"))
     assert_soap_fault(response, "WSEC0001")
-    assert "DemoPassword0001" not in response.text
+    assert DEMO_PASSWORD not in response.text
 
 
 HOSTILE_VALUES = [
@@ -61,15 +62,15 @@ HOSTILE_VALUES = [
     'b"<string>:1:0:ERROR',
 ]
 
-EDIT_GRADE = """<?xml version="1.0" encoding="utf-8"?>
+EDIT_GRADE = f"""<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
                xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
   <soap:Body>
     <s:EditAchievementGrade>
-      <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
-        <m:UserName>demo1.edc</m:UserName></s:invokingUser>
+      <s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>
+        <m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>
       <s:achievementId>1</s:achievementId>
-      <s:newGrade>{grade}</s:newGrade>
+      <s:newGrade>{{grade}}</s:newGrade>
     </s:EditAchievementGrade>
   </soap:Body>
 </soap:Envelope>"""
@@ -89,7 +90,7 @@ def _assert_clean_schema_fault(response: requests.Response, value: str) -> str:
 
 @pytest.mark.parametrize("value", HOSTILE_VALUES)
 def test_a_value_of_the_wrong_type_gives_a_schema_fault_naming_the_element_and_type_only(live_server, value):
-    response = post(live_server, ENVELOPE.format(password="DemoPassword0001", achievement=_escaped(value)))
+    response = post(live_server, ENVELOPE.format(password=DEMO_PASSWORD, achievement=_escaped(value)))
     message = _assert_clean_schema_fault(response, value)
     assert message == (
         "The request does not match the service's schema. "
@@ -109,7 +110,7 @@ def test_a_value_too_long_gives_a_schema_fault_naming_the_element_and_limit_only
 
 def test_an_unexpected_element_gives_a_schema_fault_without_its_content(live_server):
     secret = "Pa'ss\"w0rd-Ü"
-    body = ENVELOPE.format(password="DemoPassword0001", achievement=1).replace(
+    body = ENVELOPE.format(password=DEMO_PASSWORD, achievement=1).replace(
         "<m:UserName>demo1.edc</m:UserName>",
         f"<m:UserName>demo1.edc</m:UserName><m:Extra>{_escaped(secret)}</m:Extra>",
     )

@@ -15,17 +15,16 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import new_database
 from support.batch import achievement, wait_until
+from support.databases import DEMO, build_database
+from support.demo import JAMES
 from support.server import LiveServer
 from support.soap import DEMO1, client_for, expect_fault
 
-from lrs_ws.app import wire, wsdl_text
+from lrs_ws.app import wsdl_text
 from lrs_ws.config import Settings
-from lrs_ws.service import demo
 
 DISK_SIZE = "32m"
-JAMES = "8659377485"
 
 
 @pytest.fixture
@@ -98,10 +97,7 @@ def test_a_full_disk_refuses_writes_keeps_reads_and_workers_alive_and_recovers_w
 ) -> None:
     for name in ("tmp", "metrics"):
         (small_disk / name).mkdir()
-    url = new_database("sqlite", small_disk)
-    w = wire(Settings(database_url=url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
+    url = build_database("sqlite", small_disk, DEMO)
     server = LiveServer(
         url,
         tmp_path / "server.log",

@@ -6,6 +6,7 @@ import uuid
 
 import pytest
 import requests
+from support.demo import DEMO1_USER, ORG1, ORG2, TEST_LEARNER
 from support.hardening import LogCursor, assert_no_leak, json_lines
 from support.soap import DEMO_PASSWORD, parse_fault
 
@@ -23,7 +24,7 @@ def body_user(username: str, password: str, org: str) -> bytes:
         f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
         f'xmlns:m="{MODEL}"><soap:Body><s:GetLearnerAchievements><s:invokingUser><m:OrgPassword>{password}'
         f"</m:OrgPassword><m:OrganisationRef>{org}</m:OrganisationRef><m:UserName>{username}</m:UserName>"
-        "</s:invokingUser><s:uln>3415521949</s:uln></s:GetLearnerAchievements></soap:Body></soap:Envelope>"
+        f"</s:invokingUser><s:uln>{TEST_LEARNER}</s:uln></s:GetLearnerAchievements></soap:Body></soap:Envelope>"
     ).encode()
 
 
@@ -34,30 +35,30 @@ def token(username: str, password: str, password_type: str = "PasswordText", ext
         f"<wsse:Username>{username}</wsse:Username>"
         f'<wsse:Password Type="{PROFILE}#{password_type}">{password}</wsse:Password>{extra}'
         "</wsse:UsernameToken></wsse:Security></soap:Header><soap:Body><s:GetLearnerAchievements>"
-        "<s:uln>3415521949</s:uln></s:GetLearnerAchievements></soap:Body></soap:Envelope>"
+        f"<s:uln>{TEST_LEARNER}</s:uln></s:GetLearnerAchievements></soap:Body></soap:Envelope>"
     ).encode()
 
 
 FAILURES = {
-    "wrong password": body_user("demo1.edc", WRONG, "DEMO01"),
-    "unknown user": body_user("nobody.at.all", WRONG, "DEMO01"),
-    "right password, other organisation": body_user("demo1.edc", DEMO_PASSWORD, "DEMO02"),
+    "wrong password": body_user(DEMO1_USER, WRONG, ORG1),
+    "unknown user": body_user("nobody.at.all", WRONG, ORG1),
+    "right password, other organisation": body_user(DEMO1_USER, DEMO_PASSWORD, ORG2),
     "empty credentials": body_user("", "", ""),
-    "sql in every field": body_user(SQLISH, SQLISH, "DEMO01"),
+    "sql in every field": body_user(SQLISH, SQLISH, ORG1),
     "no credentials at all": (
         f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}">'
-        "<soap:Body><s:GetLearnerAchievements><s:uln>3415521949</s:uln></s:GetLearnerAchievements>"
+        f"<soap:Body><s:GetLearnerAchievements><s:uln>{TEST_LEARNER}</s:uln></s:GetLearnerAchievements>"
         "</soap:Body></soap:Envelope>"
     ).encode(),
-    "token with a wrong password": token("demo1.edc", WRONG),
-    "token with a password digest": token("demo1.edc", WRONG, "PasswordDigest"),
+    "token with a wrong password": token(DEMO1_USER, WRONG),
+    "token with a password digest": token(DEMO1_USER, WRONG, "PasswordDigest"),
     "token with a stale Created": token(
-        "demo1.edc",
+        DEMO1_USER,
         DEMO_PASSWORD,
         extra="<wsse:Nonce>bm9uY2U=</wsse:Nonce><wsu:Created>2001-01-01T00:00:00Z</wsu:Created>",
     ),
     "token with SQL as Created": token(
-        "demo1.edc", DEMO_PASSWORD, extra=f"<wsse:Nonce>n</wsse:Nonce><wsu:Created>{SQLISH}</wsu:Created>"
+        DEMO1_USER, DEMO_PASSWORD, extra=f"<wsse:Nonce>n</wsse:Nonce><wsu:Created>{SQLISH}</wsu:Created>"
     ),
 }
 

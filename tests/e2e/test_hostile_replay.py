@@ -13,13 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
-from conftest import dispose_database, new_database, settings_for
 from sqlalchemy import func, select
+from support.demo import DEMO1_USER, JAMES
 from support.hardening import LogCursor, assert_no_leak, json_lines, wait_until_accepted
 from support.server import LiveServer
 from support.soap import DEMO_PASSWORD, parse_fault
 
-from lrs_ws.app import wire
 from lrs_ws.db.tables_security import login_failures, security_nonces
 
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
@@ -37,7 +36,7 @@ def created(offset_seconds: float = 0) -> str:
 
 
 def token_envelope(
-    username: str = "demo1.edc",
+    username: str = DEMO1_USER,
     password: str = DEMO_PASSWORD,
     nonce: str | None = None,
     when: str | None = None,
@@ -55,7 +54,7 @@ def token_envelope(
         f'<soap:Header><wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"><wsse:UsernameToken>'
         + "".join(parts)
         + "</wsse:UsernameToken></wsse:Security></soap:Header><soap:Body>"
-        "<s:FindLearnerByUln><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
+        f"<s:FindLearnerByUln><s:uln>{JAMES}</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
     ).encode()
 
 
@@ -64,7 +63,7 @@ def body_user_envelope(username: str, password: str, org: str) -> bytes:
         f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
         f'xmlns:m="{MODEL}"><soap:Body><s:FindLearnerByUln><s:invokingUser><m:OrgPassword>{password}'
         f"</m:OrgPassword><m:OrganisationRef>{org}</m:OrganisationRef><m:UserName>{username}</m:UserName>"
-        "</s:invokingUser><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
+        f"</s:invokingUser><s:uln>{JAMES}</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
     ).encode()
 
 
@@ -94,18 +93,6 @@ def new_nonce() -> str:
     return base64.b64encode(uuid.uuid4().bytes).decode()
 
 
-@pytest.fixture
-def demo_db(backend, tmp_path):
-    from lrs_ws.service import demo
-
-    url = new_database(backend, tmp_path)
-    w = wire(settings_for(url))
-    demo.load(w.uow_factory())
-    yield w
-    w.engine.dispose()
-    dispose_database(backend, url)
-
-
 def start_server(db, tmp_path, name: str = "server") -> LiveServer:
     return LiveServer(
         db.settings.database_url,
@@ -121,8 +108,8 @@ def start_server(db, tmp_path, name: str = "server") -> LiveServer:
 
 
 @pytest.fixture
-def server(demo_db, tmp_path):
-    s = start_server(demo_db, tmp_path)
+def server(demo_wiring, tmp_path):
+    s = start_server(demo_wiring, tmp_path)
     yield s
     s.stop()
 
@@ -156,7 +143,7 @@ def pid_of(server: LiveServer, answer: requests.Response) -> int:
     raise AssertionError(f"no log line for request {request_id}")
 
 
-def test_a_nonce_used_on_one_worker_is_refused_on_the_other(server, demo_db):
+def test_a_nonce_used_on_one_worker_is_refused_on_the_other(server, demo_wiring):
     nonce, when = new_nonce(), created()
     first_blocker = Blocker(server)  # worker A busy: the first use goes to worker B
     first = post(server, token_envelope(nonce=nonce, when=when))
@@ -167,51 +154,53 @@ def test_a_nonce_used_on_one_worker_is_refused_on_the_other(server, demo_db):
     second_blocker.release()
     refusal(replay)
     assert pid_of(server, first) != pid_of(server, replay)
-    assert count(demo_db, security_nonces) == 1
+    assert count(demo_wiring, security_nonces) == 1
 
 
-def test_a_nonce_used_before_a_restart_is_refused_after_it(demo_db, tmp_path):
+def test_a_nonce_used_before_a_restart_is_refused_after_it(demo_wiring, tmp_path):
     nonce, when = new_nonce(), created()
-    before = start_server(demo_db, tmp_path, "before")
+    before = start_server(demo_wiring, tmp_path, "before")
     try:
         assert accepted(post(before, token_envelope(nonce=nonce, when=when)))
     finally:
         before.stop()
-    after = start_server(demo_db, tmp_path, "after")
+    after = start_server(demo_wiring, tmp_path, "after")
     try:
         refusal(post(after, token_envelope(nonce=nonce, when=when)))
-        assert count(demo_db, security_nonces) == 1
+        assert count(demo_wiring, security_nonces) == 1
         assert accepted(post(after, token_envelope(nonce=new_nonce(), when=created())))
     finally:
         after.stop()
 
 
-def test_a_created_older_than_five_minutes_or_more_than_a_minute_ahead_is_refused(server, demo_db):
+def test_a_created_older_than_five_minutes_or_more_than_a_minute_ahead_is_refused(server, demo_wiring):
     wrong_password_message = refusal(post(server, token_envelope(password=WRONG)))
     for offset in (-301, -3600, 61, 86400):
         message = refusal(post(server, token_envelope(nonce=new_nonce(), when=created(offset))))
         assert message == wrong_password_message
-    assert count(demo_db, security_nonces) == 0
+    assert count(demo_wiring, security_nonces) == 0
     for offset in (-290, 0, 50):
         assert accepted(post(server, token_envelope(nonce=new_nonce(), when=created(offset))))
-    assert count(demo_db, security_nonces) == 3
+    assert count(demo_wiring, security_nonces) == 3
 
 
-def test_a_nonce_without_created_is_refused(server, demo_db):
+def test_a_nonce_without_created_is_refused(server, demo_wiring):
     refusal(post(server, token_envelope(nonce=new_nonce())))
-    assert count(demo_db, security_nonces) == 0
+    assert count(demo_wiring, security_nonces) == 0
 
 
-def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_without_saying_why(server, demo_db):
+def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_without_saying_why(
+    server, demo_wiring
+):
     log = LogCursor(server)
     wrong = [refusal(post(server, body_user_envelope("demo2.edc", WRONG, "DEMO02"))) for _ in range(5)]
-    failures = count(demo_db, login_failures)
+    failures = count(demo_wiring, login_failures)
     assert failures == 5
     # The right password, in the body or in a token, is refused with the very same message ...
     locked_body = refusal(post(server, body_user_envelope("demo2.edc", DEMO_PASSWORD, "DEMO02")))
     locked_token = refusal(post(server, token_envelope("demo2.edc", nonce=new_nonce(), when=created())))
     assert {locked_body, locked_token} == set(wrong[:1])
-    assert count(demo_db, login_failures) == failures and count(demo_db, security_nonces) == 0
+    assert count(demo_wiring, login_failures) == failures and count(demo_wiring, security_nonces) == 0
     # ... while other users are not affected.
     assert accepted(post(server, body_user_envelope("demo1.edc", DEMO_PASSWORD, "DEMO01")))
     time.sleep(WINDOW_SECONDS + 1)
@@ -219,7 +208,7 @@ def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_withou
     # Failures out of the window no longer count; they are purged when the next failure is recorded.
     last = post(server, body_user_envelope("demo2.edc", WRONG, "DEMO02"))
     refusal(last)
-    assert count(demo_db, login_failures) == 1
+    assert count(demo_wiring, login_failures) == 1
     log.request_line(last.headers["X-Request-Id"])  # written just after the answer went out
     text = log.seen
     assert_no_leak(text, (DEMO_PASSWORD, WRONG), "the server log")
@@ -227,8 +216,8 @@ def test_repeated_failed_logins_lock_the_user_out_until_the_window_passes_withou
     assert outcomes.count("WSEC0003") == 8
 
 
-def test_unknown_user_names_are_throttled_exactly_like_known_ones(server, demo_db):
+def test_unknown_user_names_are_throttled_exactly_like_known_ones(server, demo_wiring):
     unknown = [refusal(post(server, body_user_envelope("no.such.user", WRONG, "DEMO02"))) for _ in range(6)]
     known = refusal(post(server, body_user_envelope("demo2.edc", WRONG, "DEMO02")))
     assert set(unknown) == {known}
-    assert count(demo_db, login_failures) == 6  # the sixth unknown attempt was throttled, not counted
+    assert count(demo_wiring, login_failures) == 6  # the sixth unknown attempt was throttled, not counted

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from support.demo import DEMO1_USER, ORG1, TEST_LEARNER
 from support.hardening import (
     SOAP_CONTENT_TYPE,
     LogCursor,
@@ -38,8 +39,8 @@ CPU_CEILING_SECONDS = 5.0  # spyne alone spends ~28 s on an attribute flood; the
 RSS_GROWTH_CEILING_KIB = 96 * 1024
 
 USER = (
-    f"<s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>DEMO01"
-    "</m:OrganisationRef><m:UserName>demo1.edc</m:UserName></s:invokingUser>"
+    f"<s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}"
+    f"</m:OrganisationRef><m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>"
 )
 
 
@@ -51,7 +52,7 @@ def envelope(body: str, header: str = "", ns: str = SOAP11, prolog: str = "") ->
     ).encode()
 
 
-GOOD = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>")
+GOOD = envelope(f"<s:GetLearnerAchievements>{USER}<s:uln>{TEST_LEARNER}</s:uln></s:GetLearnerAchievements>")
 
 
 def post(server, body: bytes, content_type: str = SOAP_CONTENT_TYPE, **kwargs) -> requests.Response:
@@ -247,7 +248,9 @@ def test_an_empty_body_is_a_fault(hostile):
 
 
 def test_a_body_that_is_not_xml_is_a_fault(hostile):
-    answer = hostile.send(lambda: post(hostile.server, b"password=DemoPassword0001&user=demo1.edc\x00\xff"))
+    answer = hostile.send(
+        lambda: post(hostile.server, f"password={DEMO_PASSWORD}&user={DEMO1_USER}".encode() + b"\x00\xff")
+    )
     assert "well-formed" in fault_of(answer)
 
 
@@ -284,7 +287,8 @@ def test_a_header_with_must_understand_that_the_service_does_not_understand_is_a
 ):
     header = '<x:Transaction xmlns:x="urn:example:tx" soap:mustUnderstand="1">5</x:Transaction>'
     body = envelope(
-        f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>", header=header
+        f"<s:GetLearnerAchievements>{USER}<s:uln>{TEST_LEARNER}</s:uln></s:GetLearnerAchievements>",
+        header=header,
     )
     answer = hostile.send(lambda: post(hostile.server, body))
     fault_of(answer, faultcode="MustUnderstand")
@@ -292,7 +296,7 @@ def test_a_header_with_must_understand_that_the_service_does_not_understand_is_a
 
 def test_a_soap_12_envelope_is_a_version_mismatch_fault(hostile):
     body = envelope(
-        f"<s:GetLearnerAchievements>{USER}<s:uln>3415521949</s:uln></s:GetLearnerAchievements>", ns=SOAP12
+        f"<s:GetLearnerAchievements>{USER}<s:uln>{TEST_LEARNER}</s:uln></s:GetLearnerAchievements>", ns=SOAP12
     )
     answer = hostile.send(lambda: post(hostile.server, body))
     fault_of(answer, faultcode="VersionMismatch")

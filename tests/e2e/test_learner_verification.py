@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from support.dbstate import every_table
+from support.dbstate import db_state
 from support.records import create_id, unregistered_uln
 from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
 from zeep.helpers import serialize_object
@@ -179,16 +179,16 @@ def test_a_bad_verification_request_is_refused_with_a_clear_fault_and_changes_no
         "familyName": "Ó Súilleabháin",
         **change,
     }
-    before = every_table(live_wiring.engine)
+    before = db_state(live_wiring.engine)
     fault = expect_fault(code, soap.VerifyLearner, **request)
     assert says in fault_message(fault)
-    assert every_table(live_wiring.engine) == before
+    assert db_state(live_wiring.engine) == before
 
 
 def test_a_wrong_password_is_refused_before_anything_is_looked_up(
     soap: Any, live_wiring: Any, learners: dict[str, str]
 ) -> None:
-    before = every_table(live_wiring.engine)
+    before = db_state(live_wiring.engine)
     expect_fault(
         "WSEC0003",
         soap.VerifyLearner,
@@ -197,7 +197,7 @@ def test_a_wrong_password_is_refused_before_anything_is_looked_up(
         givenName="Niamh",
         familyName="Ó Súilleabháin",
     )
-    after = every_table(live_wiring.engine)
+    after = db_state(live_wiring.engine)
     # Only the failed login is counted (login throttling); no audit event, no learner read recorded.
     assert {t: rows for t, rows in after.items() if t != "login_failures"} == {
         t: rows for t, rows in before.items() if t != "login_failures"

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 import requests
 from sqlalchemy import create_engine, text
-from support.batch import fresh_database
+from support.databases import DEMO, build_database, remove_database
 from support.server import LiveServer
 from support.soap import DEMO_PASSWORD, parse_fault
 
@@ -26,7 +26,7 @@ ENVELOPE = """<?xml version="1.0" encoding="utf-8"?>
 
 @pytest.fixture(scope="module")
 def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"throttle-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"throttle-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("throttle-server") / "gunicorn.log",
@@ -35,7 +35,7 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 def call(server: LiveServer, password: str, source: str) -> str:

@@ -18,11 +18,12 @@ import requests
 from sqlalchemy import text
 from support.batch import (
     count,
-    fresh_database,
     submit_creates,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import EDC_TABLES, db_state
+from support.demo import AMIRA, JAMES, TEST_LEARNER
 from support.records import achievement_record
 from support.server import LiveServer
 from support.soap import DEMO1, client_for, fault_code, fault_message
@@ -40,7 +41,7 @@ RECORDS = 4000
 
 @pytest.fixture
 def site(backend: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Wiring]]:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     server = LiveServer(
         url,
@@ -58,7 +59,7 @@ def site(backend: str, tmp_path: Path) -> Iterator[tuple[LiveServer, Wiring]]:
         lrs_ws(server, "maintenance", "off")
         server.stop()
         w.engine.dispose()
-        dispose()
+        remove_database(backend, url)
 
 
 def lrs_ws(server: LiveServer, *args: str) -> str:
@@ -77,7 +78,7 @@ def lrs_ws(server: LiveServer, *args: str) -> str:
 
 def _find(soap: Any) -> Any:
     return soap.GetLearnerAchievements(
-        invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate", sortDescending=True
+        invokingUser=DEMO1, uln=TEST_LEARNER, sortBy="AwardDate", sortDescending=True
     )
 
 
@@ -111,13 +112,13 @@ def test_during_maintenance_every_operation_is_refused_with_its_end_time_and_not
         lambda: soap.CreateAchievement(
             invokingUser=DEMO1,
             submissionType="Final",
-            achievement=achievement_record("1234567899", mis="MAINT1"),
+            achievement=achievement_record(AMIRA, mis="MAINT1"),
         ),
-        lambda: soap.FindLearnerByUln(invokingUser=DEMO1, uln="8659377485"),
+        lambda: soap.FindLearnerByUln(invokingUser=DEMO1, uln=JAMES),
         # Wrong credentials get the same answer: nothing is checked while the service is closed.
         lambda: soap.GetLearnerAchievements(
             invokingUser={**DEMO1, "OrgPassword": "wrong"},
-            uln="3415521949",
+            uln=TEST_LEARNER,
             sortBy="AwardDate",
             sortDescending=True,
         ),
@@ -143,7 +144,7 @@ def test_during_maintenance_every_operation_is_refused_with_its_end_time_and_not
     assert "maintenance off" in lrs_ws(server, "maintenance", "off")
     wait_until(lambda: _answered(soap), timeout=15)
     made = soap.CreateAchievement(
-        invokingUser=DEMO1, submissionType="Final", achievement=achievement_record("1234567899", mis="MAINT2")
+        invokingUser=DEMO1, submissionType="Final", achievement=achievement_record(AMIRA, mis="MAINT2")
     )
     assert made.AchievementId
     assert lrs_ws(server, "maintenance", "status").strip() == "maintenance off"

@@ -8,7 +8,8 @@ import signal
 import socket
 
 import requests
-from conftest import dispose_database, new_database, settings_for
+from support.databases import DEMO, build_database, remove_database
+from support.demo import DEMO1_USER, JAMES, ORG1
 from support.hardening import LogCursor, json_lines, wait_until_accepted, worker_pids
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO_PASSWORD, expect_fault
@@ -47,7 +48,7 @@ def test_metrics_count_every_request_and_fault_whichever_worker_served_or_answer
     doctype_before = sample(before, "lrs_ws_guard_refusals_total", reason="doctype")
     for _ in range(6):
         expect_fault("WSEC0105", soap.GetAchievement, invokingUser=DEMO1, achievementId=987654321)
-        soap.FindLearnerByUln(invokingUser=DEMO1, uln="8659377485")
+        soap.FindLearnerByUln(invokingUser=DEMO1, uln=JAMES)
     refused = requests.post(
         live_server.soap_url, data=b"<!DOCTYPE x><x/>", headers={"Content-Type": "text/xml"}, timeout=10
     )
@@ -84,8 +85,8 @@ def test_each_request_leaves_one_json_log_line_with_id_operation_organisation_ou
         data=(
             f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
             f'xmlns:m="{MODEL}"><soap:Body><s:FindLearnerByUln><s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}'
-            "</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef><m:UserName>demo1.edc</m:UserName>"
-            "</s:invokingUser><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
+            f"</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef><m:UserName>{DEMO1_USER}</m:UserName>"
+            f"</s:invokingUser><s:uln>{JAMES}</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
         ).encode(),
         timeout=10,
     )
@@ -99,20 +100,14 @@ def test_each_request_leaves_one_json_log_line_with_id_operation_organisation_ou
 
 
 def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(backend, tmp_path):
-    from lrs_ws.app import wire
-    from lrs_ws.service import demo
-
-    url = new_database(backend, tmp_path)
-    w = wire(settings_for(url))
-    demo.load(w.uow_factory())
-    w.engine.dispose()
+    url = build_database(backend, tmp_path, DEMO)
     server = LiveServer(url, tmp_path / "server.log").start()
     try:
         body = (
             f'<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" xmlns:s="{SERVICES}" '
             f'xmlns:m="{MODEL}"><soap:Body><s:FindLearnerByUln><s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}'
-            "</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef><m:UserName>demo1.edc</m:UserName>"
-            "</s:invokingUser><s:uln>8659377485</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
+            f"</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef><m:UserName>{DEMO1_USER}</m:UserName>"
+            f"</s:invokingUser><s:uln>{JAMES}</s:uln></s:FindLearnerByUln></soap:Body></soap:Envelope>"
         ).encode()
         head = (
             f"POST /ExternalService.svc HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: text/xml\r\n"
@@ -135,4 +130,4 @@ def test_a_request_in_flight_when_the_server_is_told_to_stop_is_still_answered(b
         assert not [e for e in entries if e.get("level") in ("ERROR", "CRITICAL")]
     finally:
         server.stop()
-        dispose_database(backend, url)
+        remove_database(backend, url)

@@ -12,13 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.demo import ORG1, TEST_LEARNER
 from support.server import LiveServer
 from support.soap import client_for, expect_fault
 
 from lrs_ws.service import admin
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
-TEST_LEARNER = "3415521949"
 FAILURE_LIMIT = 3
 
 
@@ -41,7 +41,7 @@ def lrs_ws(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([str(LRS_WS), *args], env=env, capture_output=True, text=True, timeout=120)
 
 
-def new_user(wiring: Any, organisation_ref: str = "DEMO01") -> dict[str, str]:
+def new_user(wiring: Any, organisation_ref: str = ORG1) -> dict[str, str]:
     name = f"op.{uuid.uuid4().hex[:10]}"
     password = f"Pw-{uuid.uuid4().hex}"
     admin.add_user(

@@ -11,16 +11,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from support.dbstate import every_table
-from support.records import add_edc, add_learner, create, create_id, db_rows, max_id
-from support.soap import DEMO1, DEMO2, DEMO_PASSWORD, expect_fault, fault_message
+from support.dbstate import RECORD_TABLES, db_state
+from support.demo import GRACE, JAMES, ORG2
+from support.records import add_edc, add_learner, create, create_id, max_id
+from support.soap import DEMO1, DEMO1_ADMIN, DEMO2, DEMO_PASSWORD, expect_fault, fault_message
 from zeep.exceptions import Fault
 
 from lrs_ws.domain import model
 from lrs_ws.domain.values import Page
 from lrs_ws.service import admin
-
-JAMES = "8659377485"
 
 
 @dataclass(frozen=True)
@@ -97,10 +96,10 @@ def missing_key(wiring: Any, op: Op) -> Any:
 
 def refusal(soap: Any, wiring: Any, op: Op, key: Any) -> tuple[str, str]:
     """(ErrorCode, message with the key blanked out) of a refused call that changed nothing."""
-    before = db_rows(wiring)
+    before = db_state(wiring.engine, RECORD_TABLES)
     with pytest.raises(Fault) as caught:
         op.call(soap, DEMO2, key)
-    assert db_rows(wiring) == before
+    assert db_state(wiring.engine, RECORD_TABLES) == before
     code = caught.value.detail.findtext(".//{http://api.lrs.qcf.gov.uk/faults}ErrorCode")
     return code, fault_message(caught.value).replace(str(key), "<key>")
 
@@ -192,19 +191,18 @@ def test_find_learner_reads_the_shared_register_whoever_holds_the_achievements(
 
 
 def test_an_identical_achievement_of_another_ao_is_no_duplicate(soap: Any, live_wiring: Any) -> None:
-    theirs = create(soap, DEMO1, uln="1975308637")
-    record = dict(uln="1975308637", mis=theirs.MisIdentifier)
+    theirs = create(soap, DEMO1, uln=GRACE)
+    record = dict(uln=GRACE, mis=theirs.MisIdentifier)
     ours = create(soap, DEMO2, **record)
     assert ours.AchievementId != theirs.AchievementId
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     expect_fault("WSEC0108", create, soap, DEMO2, **record)  # a duplicate of its own is refused
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 # -- user management by an AO_ADMIN: keyed by user name ------------------------------------------------------
 
-DEMO1_ADMIN = {"UserName": "demo1.admin", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO01"}
-DEMO2_ADMIN = {"UserName": "demo2.admin.matrix", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO02"}
+DEMO2_ADMIN = {"UserName": "demo2.admin.matrix", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": ORG2}
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +213,7 @@ def demo2_admin(live_wiring: Any) -> dict[str, str]:
     if not exists:
         admin.add_user(
             live_wiring.uow_factory(),
-            organisation_ref="DEMO02",
+            organisation_ref=ORG2,
             username=DEMO2_ADMIN["UserName"],
             password=DEMO_PASSWORD,
             email="admin@demo2.example",
@@ -248,10 +246,10 @@ USER_OPS: dict[str, tuple[Prepare, Callable[[Any, dict[str, str], str], Any]]] =
 
 def user_refusal(soap: Any, wiring: Any, call: Any, caller: dict[str, str], name: str) -> tuple[str, str]:
     """(ErrorCode, message with the user name blanked out) of a refused call that changed no table."""
-    before = every_table(wiring.engine)
+    before = db_state(wiring.engine)
     with pytest.raises(Fault) as caught:
         call(soap, caller, name)
-    assert every_table(wiring.engine) == before
+    assert db_state(wiring.engine) == before
     code = caught.value.detail.findtext(".//{http://api.lrs.qcf.gov.uk/faults}ErrorCode")
     return code, fault_message(caught.value).replace(name, "<key>")
 

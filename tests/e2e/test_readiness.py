@@ -3,36 +3,19 @@ gunicorn on SQLite and PostgreSQL: a database never migrated, one behind, one at
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from alembic import command
 from alembic.script import ScriptDirectory
-from support.pg import create_database, drop_database, postgres_url
+from support.databases import BLANK, build_database
+from support.demo import TEST_LEARNER
 from support.server import LiveServer, free_port
-from support.soap import client_for, fault_code
+from support.soap import DEMO1, client_for, fault_code
 from zeep.exceptions import Fault
 
 from lrs_ws.db.migrate import alembic_config, head_revision, upgrade
-
-ME = {"UserName": "demo1.edc", "OrgPassword": "DemoPassword0001", "OrganisationRef": "DEMO01"}
-
-
-@pytest.fixture
-def blank_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database that has never been migrated."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / f'ready_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    admin = postgres_url()
-    if admin is None:
-        pytest.skip("no PostgreSQL server available")
-    url = create_database(admin, "lrs_ready")
-    yield url
-    drop_database(admin, url)
 
 
 def _get(server: LiveServer, path: str) -> tuple[int, dict[str, object]]:
@@ -48,9 +31,9 @@ def _previous_of_head() -> str:
 
 
 def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_stays_up(
-    blank_url: str, tmp_path: Path
+    blank_db_url: str, tmp_path: Path
 ) -> None:
-    server = LiveServer(blank_url, tmp_path / "gunicorn.log", workers=1).start()
+    server = LiveServer(blank_db_url, tmp_path / "gunicorn.log", workers=1).start()
     try:
         assert _get(server, "/healthz") == (200, {"status": "ok"})
         assert _get(server, "/readyz") == (
@@ -59,7 +42,7 @@ def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_
         )
 
         behind = _previous_of_head()
-        upgrade(blank_url, behind)
+        upgrade(blank_db_url, behind)
         assert _get(server, "/readyz") == (
             503,
             {
@@ -68,10 +51,10 @@ def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_
             },
         )
 
-        upgrade(blank_url)
+        upgrade(blank_db_url)
         assert _get(server, "/readyz") == (200, {"status": "ok", "maintenance": None})
 
-        command.downgrade(alembic_config(blank_url), "-1")
+        command.downgrade(alembic_config(blank_db_url), "-1")
         status, body = _get(server, "/readyz")
         assert status == 503 and body["reason"] == (
             f"schema at {behind}, head is {head_revision()}: run lrs-ws db upgrade"
@@ -85,13 +68,13 @@ def test_readyz_follows_the_schema_from_missing_to_behind_to_head_while_healthz_
 def test_an_unmigrated_database_is_named_in_the_request_log_and_the_batch_worker_refuses_to_start(
     tmp_path: Path,
 ) -> None:
-    url = f"sqlite:///{tmp_path / 'never_migrated.sqlite3'}"
+    url = build_database("sqlite", tmp_path, BLANK)
     server = LiveServer(url, tmp_path / "gunicorn.log", workers=1, batch_worker=True)
     server.start()
     try:
         soap = client_for(server.soap_url)
         with pytest.raises(Fault) as refused:
-            soap.GetLearnerAchievements(invokingUser=ME, uln="3415521949")
+            soap.GetLearnerAchievements(invokingUser=DEMO1, uln=TEST_LEARNER)
         assert fault_code(refused.value) == "WSEC0199"
         assert server.worker is not None
         assert server.worker.wait(timeout=60) == 2

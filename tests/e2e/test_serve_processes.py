@@ -20,10 +20,11 @@ import pytest
 import zeep
 from support.batch import (
     count,
-    fresh_database,
     submit_creates,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
+from support.demo import TEST_LEARNER
 from support.server import ServeProcess, child_pids
 from support.soap import DEMO1
 from zeep.transports import Transport
@@ -51,7 +52,7 @@ def _client(serve: ServeProcess, answer_within: float = 10) -> Any:
 
 def _achievements_of_test_learner(service: Any) -> int:
     found = service.GetLearnerAchievements(
-        invokingUser=DEMO1, uln="3415521949", sortBy="AwardDate", sortDescending=True
+        invokingUser=DEMO1, uln=TEST_LEARNER, sortBy="AwardDate", sortDescending=True
     )
     return int(found.TotalCount)
 
@@ -66,11 +67,11 @@ def _job(w: Wiring, job_id: int) -> b.BatchJob:
 
 @pytest.fixture
 def database(backend: str, tmp_path: Path) -> Iterator[tuple[str, Wiring]]:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     yield url, w
     w.engine.dispose()
-    dispose()
+    remove_database(backend, url)
 
 
 def _started(url: str, tmp_path: Path) -> ServeProcess:
@@ -91,7 +92,7 @@ def _assert_applied_once(w: Wiring, job: b.BatchJob) -> None:
 
 
 def test_idle_connections_do_not_stop_lrs_ws_serve_answering_a_client(tmp_path: Path) -> None:
-    url, dispose = fresh_database("sqlite", tmp_path)
+    url = build_database("sqlite", tmp_path, DEMO)
     serve = ServeProcess(url, tmp_path / "serve.log").start()
     try:
         # Sync workers held by idle connections left a normal call unanswered until gunicorn killed them
@@ -111,7 +112,7 @@ def test_idle_connections_do_not_stop_lrs_ws_serve_answering_a_client(tmp_path: 
         assert serve.terminate() == 0
     finally:
         serve.kill()
-        dispose()
+        remove_database("sqlite", url)
 
 
 def test_killing_every_request_serving_process_during_a_batch_job_neither_strands_nor_fails_it(

@@ -10,12 +10,13 @@ import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
-from support.batch import achievement, count, fresh_database, worker_env, write_batch_file
+from support.batch import achievement, count, worker_env, write_batch_file
+from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
+from support.demo import AMIRA, DEMO1_USER, JAMES, ORG1, OWEN
 from support.server import LiveServer
 from support.soap import DEMO1, DEMO2, client_for, expect_fault
 
@@ -29,26 +30,14 @@ from lrs_ws.service.records import AchievementRecord
 
 LRS_WS = Path(sys.executable).with_name("lrs-ws")
 BATCH_TABLES = ("batch_jobs", "batch_payloads", "batch_records")
-JAMES, AMIRA, OWEN = "8659377485", "1234567899", "1604938268"
-
-
-def state(url: str) -> dict[str, list[tuple[Any, ...]]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {
-                t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1, 2"))]
-                for t in BATCH_TABLES
-            } | db_state(engine, ("outbox_messages", "outbox_attachments"))
-    finally:
-        engine.dispose()
+STORED = (*BATCH_TABLES, "outbox_messages", "outbox_attachments")
 
 
 @pytest.fixture
 def database(backend: str, tmp_path: Path) -> Iterator[str]:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     yield url
-    dispose()
+    remove_database(backend, url)
 
 
 def lrs_ws(url: str, *args: str, **settings: str) -> subprocess.CompletedProcess[str]:
@@ -77,7 +66,7 @@ def test_a_batch_that_would_put_too_many_records_in_the_queue_is_refused_and_sto
             },
         )
         assert first.ResponseCode == "WSRC0000"
-        before = state(database)
+        before = db_state(database, STORED)
 
         fault = expect_fault(
             "WSEC0112",
@@ -103,7 +92,7 @@ def test_a_batch_that_would_put_too_many_records_in_the_queue_is_refused_and_sto
         )
         assert refused.returncode == 2
         assert refused.stderr.strip().splitlines()[-1].startswith("lrs-ws: Too many records waiting")
-        assert state(database) == before
+        assert db_state(database, STORED) == before
 
         # One more record still fits; another organisation's queue is its own.
         one = lrs.SubmitAchievementBatchJob(
@@ -132,8 +121,8 @@ def _finished_job_with_failures(url: str) -> int:
     w = wire(Settings(database_url=url))
     try:
         with w.uow_factory() as uow:
-            user = uow.users.by_username("demo1.edc")
-            org = uow.organisations.by_ref("DEMO01")
+            user = uow.users.by_username(DEMO1_USER)
+            org = uow.organisations.by_ref(ORG1)
             assert user is not None and org is not None
         rows = [
             achievement(JAMES, "R/500/0001"),
@@ -180,7 +169,7 @@ def test_purge_deletes_finished_jobs_records_and_sent_mail_past_the_retention_an
         kept = lrs_ws(database, "purge")
         assert kept.returncode == 0, kept.stderr
         assert "0 finished batch jobs" in kept.stdout and "0 sent or given-up e-mails" in kept.stdout
-        unchanged = state(database)
+        unchanged = db_state(database, STORED)
 
         now = {"LRS_WS_RETAIN_BATCH_DAYS": "0", "LRS_WS_RETAIN_MAIL_DAYS": "0"}
         dry = lrs_ws(database, "purge", "--dry-run", **now)
@@ -189,7 +178,7 @@ def test_purge_deletes_finished_jobs_records_and_sent_mail_past_the_retention_an
             "purge would delete: the stored records and outcomes of 1 finished batch jobs (4 rows), "
             "1 sent or given-up e-mails (1 attachments)"
         )
-        assert state(database) == unchanged
+        assert db_state(database, STORED) == unchanged
 
         done = lrs_ws(database, "purge", **now)
         assert done.returncode == 0, done.stderr

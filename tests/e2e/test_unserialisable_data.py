@@ -13,8 +13,10 @@ import pytest
 import requests
 from sqlalchemy import text
 from support.batch import achievement
+from support.dbstate import RECORD_TABLES, db_state
+from support.demo import DEMO1_USER, DEMO_PASSWORD, ORG1
 from support.hardening import LogCursor
-from support.records import achievement_record, add_learner, create_id, db_rows
+from support.records import achievement_record, add_learner, create_id
 from support.soap import DEMO1, expect_fault, fault_message, parse_fault
 from test_operability import sample, scrape
 
@@ -100,7 +102,7 @@ def test_a_single_record_holding_a_character_that_cannot_be_stored_is_refused_an
 ) -> None:
     uln = add_learner(live_wiring, "Una", "Storable")
     achievement_id = create_id(soap, uln=uln, names=("Una", "Storable"))
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     fault = expect_fault(
         "WSEC0103",
         soap.EditAchievementGrade,
@@ -119,20 +121,20 @@ def test_a_single_record_holding_a_character_that_cannot_be_stored_is_refused_an
         ),
     )
     assert fault_message(fault).startswith("MisIdentifier contains a character that cannot be stored")
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before
 
 
 @pytest.mark.parametrize("reference", ["&#xB;", "&#xFFFF;", "&#x1;"])
 def test_a_character_reference_xml_forbids_is_refused_by_the_parser_and_nothing_changes(
     live_server: Any, live_wiring: Any, reference: str
 ) -> None:
-    before = db_rows(live_wiring)
+    before = db_state(live_wiring.engine, RECORD_TABLES)
     body = f"""<?xml version="1.0" encoding="utf-8"?>
 <soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"
                xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model">
   <soap:Body><s:EditAchievementGrade>
-    <s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword><m:OrganisationRef>DEMO01</m:OrganisationRef>
-      <m:UserName>demo1.edc</m:UserName></s:invokingUser>
+    <s:invokingUser><m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>
+      <m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>
     <s:achievementId>1</s:achievementId><s:newGrade>Pass{reference}</s:newGrade>
   </s:EditAchievementGrade></soap:Body></soap:Envelope>"""
     got = requests.post(
@@ -144,4 +146,4 @@ def test_a_character_reference_xml_forbids_is_refused_by_the_parser_and_nothing_
     assert got.status_code == 500
     faultcode, code, _ = parse_fault(got.content)
     assert faultcode.endswith("Client") and code == "WSEC0001"
-    assert db_rows(live_wiring) == before
+    assert db_state(live_wiring.engine, RECORD_TABLES) == before

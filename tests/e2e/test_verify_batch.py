@@ -16,13 +16,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine
-from support.batch import achievement, count, fresh_database, valid_uln, wait_until
-from support.dbstate import db_state, every_table
+from support.batch import achievement, count, valid_uln, wait_until
+from support.databases import DEMO, build_database, remove_database
+from support.dbstate import db_state
+from support.demo import DEMO2_USER, MASTER_ULN, MERGED_ULN, ORG1, TEST_LEARNER
 from support.server import LiveServer
 from support.smtp import SmtpServer
 from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
 
-MASTER, MERGED, TEST = "2406813575", "5719032648", "3415521949"
 NOT_REGISTERED = valid_uln("200000000")
 OUTBOX_PENDING = "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND given_up_at IS NULL"
 UNCHANGED = ("achievements", "event_data_challenges", "learners", "batch_records")
@@ -37,7 +38,7 @@ def smtp() -> Iterator[SmtpServer]:
 
 @pytest.fixture(scope="module")
 def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
-    url, dispose = fresh_database(backend, tmp_path_factory.mktemp(f"verify-db-{backend}"))
+    url = build_database(backend, tmp_path_factory.mktemp(f"verify-db-{backend}"), DEMO)
     live = LiveServer(
         url,
         tmp_path_factory.mktemp("verify-server") / "gunicorn.log",
@@ -51,7 +52,7 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     ).start()
     yield live
     live.stop()
-    dispose()
+    remove_database(backend, url)
 
 
 @pytest.fixture(scope="module")
@@ -95,26 +96,26 @@ def answers(job: Any) -> list[tuple[Any, ...]]:
 
 
 BATCH = [
-    learner(MASTER, "Sophie", "Turner", date(2000, 6, 15), 2),
-    learner(MASTER, "Sophie", "Baker"),
-    learner(MERGED, "Sophie", "Turner"),
-    learner(MERGED, "SOPHIE", "baker"),
-    learner(TEST, "Test", "Learner", date(2000, 5, 2)),
+    learner(MASTER_ULN, "Sophie", "Turner", date(2000, 6, 15), 2),
+    learner(MASTER_ULN, "Sophie", "Baker"),
+    learner(MERGED_ULN, "Sophie", "Turner"),
+    learner(MERGED_ULN, "SOPHIE", "baker"),
+    learner(TEST_LEARNER, "Test", "Learner", date(2000, 5, 2)),
     learner(NOT_REGISTERED, "Nobody", "Known"),
     learner("1234567890", "Bad", "Checkdigit"),
-    learner(TEST, "Test", "Learner", date.today() + timedelta(days=3)),
-    learner(TEST, "Test", "Learner", gender=5),
+    learner(TEST_LEARNER, "Test", "Learner", date.today() + timedelta(days=3)),
+    learner(TEST_LEARNER, "Test", "Learner", gender=5),
 ]
 EXPECTED = [
-    (1, MASTER, "WSVRC001", [], None, None),
-    (2, MASTER, "WSVRC003", ["VRF5"], None, None),
-    (3, MERGED, "WSVRC002", [], MASTER, None),
-    (4, MERGED, "WSVRC004", ["VRF5"], MASTER, None),
-    (5, TEST, "WSVRC005", ["VRF7"], None, None),
+    (1, MASTER_ULN, "WSVRC001", [], None, None),
+    (2, MASTER_ULN, "WSVRC003", ["VRF5"], None, None),
+    (3, MERGED_ULN, "WSVRC002", [], MASTER_ULN, None),
+    (4, MERGED_ULN, "WSVRC004", ["VRF5"], MASTER_ULN, None),
+    (5, TEST_LEARNER, "WSVRC005", ["VRF7"], None, None),
     (6, NOT_REGISTERED, "WSVRC006", [], None, None),
     (7, "1234567890", None, [], None, "WSEC0136"),
-    (8, TEST, None, [], None, "WSEC0102"),
-    (9, TEST, None, [], None, "WSEC0103"),
+    (8, TEST_LEARNER, None, [], None, "WSEC0102"),
+    (9, TEST_LEARNER, None, [], None, "WSEC0103"),
 ]
 
 
@@ -150,13 +151,13 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
         invokingUser=DEMO1,
         emailAddress="mi@demo.example",
         submissionType="Final",
-        achievements={"Achievement": [achievement(TEST, "J/602/3521", mis="VB1")]},
+        achievements={"Achievement": [achievement(TEST_LEARNER, "J/602/3521", mis="VB1")]},
     ).JobId
     # The achievement job runs and mails its outcome; wait until both are done, so the tables stand still.
     status = lambda: lrs.GetAchievementBatchJob(invokingUser=DEMO1, jobId=achievement_id).Status  # noqa: E731
     wait_until(lambda: status() == "Successful")
     wait_until(lambda: count(engine, OUTBOX_PENDING) == 0, timeout=60)
-    before = every_table(engine)
+    before = db_state(engine)
     missing = expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO1, jobId=verify_id + 100_000)
     others = expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO2, jobId=verify_id)
     assert fault_message(others) == fault_message(missing).replace(str(verify_id + 100_000), str(verify_id))
@@ -164,7 +165,7 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     # An id past the id column's range is one no job has (not a database error on PostgreSQL).
     expect_fault("WSRC0018", lrs.GetVerifyBatchJob, invokingUser=DEMO1, jobId=2**31)
     expect_fault("WSRC0018", lrs.GetAchievementBatchJob, invokingUser=DEMO1, jobId=verify_id)
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
     listed = lrs.ListVerifyBatchJobs(invokingUser=DEMO1)
     assert verify_id in [j.JobId for j in listed.Jobs.VerifyBatchJob]
@@ -179,20 +180,25 @@ def test_a_verification_job_is_its_organisations_own_and_apart_from_achievement_
     ("code", "user", "learners", "says"),
     [
         ("WSEC0122", DEMO1, [], "At least one learner is required."),
-        ("WSEC0121", DEMO1, [learner(TEST, "Test", "Learner")] * 5001, "at most 5000 learners; it held 5001"),
-        ("WSEC0006", LRS, [learner(TEST, "Test", "Learner")], "Insufficient access"),
+        (
+            "WSEC0121",
+            DEMO1,
+            [learner(TEST_LEARNER, "Test", "Learner")] * 5001,
+            "at most 5000 learners; it held 5001",
+        ),
+        ("WSEC0006", LRS, [learner(TEST_LEARNER, "Test", "Learner")], "Insufficient access"),
     ],
     ids=["no learners", "more than 5000", "LRS support"],
 )
 def test_a_refused_verification_batch_stores_no_job(
     lrs: Any, engine: Any, code: str, user: dict[str, str], learners: list[dict[str, Any]], says: str
 ) -> None:
-    before = every_table(engine)
+    before = db_state(engine)
     fault = expect_fault(
         code, lrs.SubmitVerifyBatchJob, invokingUser=user, learners={"LearnerToVerify": learners}
     )
     assert says in fault_message(fault)
-    assert every_table(engine) == before
+    assert db_state(engine) == before
 
 
 # -- lrs-ws verify submit ---------------------------------------------------------------------------------
@@ -212,11 +218,11 @@ def run_cli(server: LiveServer, *args: str) -> subprocess.CompletedProcess[str]:
 
 FILE = (
     "uln,givenname,familyname,dateofbirth,gender\n"
-    f"{MASTER},Sophie,Turner,2000-06-15,2\n"
-    f"{MERGED},Sophie,Baker,,\n"
+    f"{MASTER_ULN},Sophie,Turner,2000-06-15,2\n"
+    f"{MERGED_ULN},Sophie,Baker,,\n"
     "\n"
-    f'{TEST},=HYPERLINK("x"),Learner,,\n'
-    f"{TEST},Test,Learner,15/06/2000,\n"
+    f'{TEST_LEARNER},=HYPERLINK("x"),Learner,,\n'
+    f"{TEST_LEARNER},Test,Learner,15/06/2000,\n"
 )
 
 
@@ -239,7 +245,7 @@ def test_verify_submit_follows_the_job_with_a_progress_bar_and_writes_a_spreadsh
         (r["Line"], r["ResponseCode"], r["FailureFlags"], r["MasterUln"], r["ErrorCode"]) for r in rows
     ] == [
         ("2", "WSVRC001", "", "", ""),
-        ("3", "WSVRC004", "VRF5", MASTER, ""),
+        ("3", "WSVRC004", "VRF5", MASTER_ULN, ""),
         ("5", "WSVRC005", "VRF1 VRF2", "", ""),
         ("6", "", "", "", "WSEC0103"),
     ]
@@ -251,13 +257,13 @@ def test_verify_submit_follows_the_job_with_a_progress_bar_and_writes_a_spreadsh
     ("content", "args", "says"),
     [
         (
-            "ULN,Name\n3415521949,Test Learner\n",
+            f"ULN,Name\n{TEST_LEARNER},Test Learner\n",
             (),
             "lrs-ws: The header row must name Uln, GivenName, FamilyName",
         ),
         ("Uln,GivenName,FamilyName\n", (), "lrs-ws: At least one learner is required."),
         (FILE, ("--org", "DEMO99"), "lrs-ws: No organisation DEMO99."),
-        (FILE, ("--user", "demo2.edc"), "lrs-ws: No user demo2.edc in organisation DEMO01."),
+        (FILE, ("--user", DEMO2_USER), f"lrs-ws: No user {DEMO2_USER} in organisation {ORG1}."),
     ],
     ids=["wrong header", "no learners", "unknown organisation", "another organisation's user"],
 )
@@ -266,10 +272,10 @@ def test_verify_submit_refuses_a_bad_file_or_submitter_in_one_line_and_stores_no
 ) -> None:
     source = tmp_path / "bad.csv"
     source.write_text(content, encoding="utf-8")
-    before = every_table(engine)
+    before = db_state(engine)
     done = run_cli(server, str(source), *(args if "--org" in args else ("--org", "DEMO01", *args)))
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].startswith(says), done.stderr
     assert "Traceback" not in done.stderr
-    assert every_table(engine) == before
+    assert db_state(engine) == before
     assert not (tmp_path / "bad-verified.csv").exists()

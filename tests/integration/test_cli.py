@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,8 +15,9 @@ import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
 from support.cli import run_cli as run
-from support.dbstate import every_table
-from support.pg import create_database, drop_database, postgres_url
+from support.databases import DEMO, database
+from support.dbstate import db_state
+from support.demo import AMIRA, DEMO1_USER, GRACE, JAMES, MASTER_ULN, MERGED_ULN, ORG1, OWEN, TEST_LEARNER
 from support.server import free_port
 
 from lrs_ws.app import wire
@@ -67,67 +67,48 @@ def row_counts(url: str) -> dict[str, object]:
     return {t: scalar(url, f"SELECT count(*) FROM {t}") for t in CORE_TABLES}
 
 
-def _blank(backend: str, directory: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{directory / f'cli_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    admin = postgres_url()
-    if admin is None:
-        pytest.skip("no PostgreSQL server available")
-    url = create_database(admin, "lrs_cli")
-    yield url
-    drop_database(admin, url)
-
-
-@pytest.fixture
-def blank_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    """An empty database that has not been migrated."""
-    yield from _blank(backend, tmp_path)
-
-
 @pytest.fixture(scope="module")
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One demo database per backend for this module: each test adds only names of its own, and every
     refusal compares the row counts before and after itself."""
-    for url in _blank(backend, tmp_path_factory.mktemp("cli")):
-        ok(url, "db", "upgrade")
-        ok(url, "demo-data")
+    with database(backend, tmp_path_factory.mktemp("cli"), DEMO) as url:
         yield url
 
 
 # -- db upgrade, demo-data -------------------------------------------------------------------------------
 
 
-def test_db_upgrade_creates_every_table_says_from_where_to_where_and_can_run_again(blank_url: str) -> None:
-    first = run_executable(blank_url, "db", "upgrade")
+def test_db_upgrade_creates_every_table_says_from_where_to_where_and_can_run_again(blank_db_url: str) -> None:
+    first = run_executable(blank_db_url, "db", "upgrade")
     assert first.returncode == 0, first.stderr[-2000:]
     head = head_revision()
     assert first.stdout == f"database upgraded from none (empty database) to {head} (the latest revision)\n"
-    engine = create_engine(blank_url)
+    engine = create_engine(blank_db_url)
     try:
         assert set(CORE_TABLES) <= set(inspect(engine).get_table_names())
     finally:
         engine.dispose()
-    again = ok(blank_url, "db", "upgrade")
+    again = ok(blank_db_url, "db", "upgrade")
     assert again.stdout == f"database already at the latest revision ({head}); nothing to do\n"
 
 
-def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str) -> None:
-    ok(blank_url, "db", "upgrade")
-    done = ok(blank_url, "demo-data")
+def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_db_url: str) -> None:
+    ok(blank_db_url, "db", "upgrade")
+    done = ok(blank_db_url, "demo-data")
     assert "demo data loaded" in done.stdout
-    counts = row_counts(blank_url)
+    counts = row_counts(blank_db_url)
     assert counts["organisations"] == 3 and counts["users"] == 4 and counts["learners"] == 7
     assert counts["achievements"] == 4 and counts["event_data_challenges"] == 3
     demo1_rows = scalar(
-        blank_url,
+        blank_db_url,
         "SELECT count(*) FROM achievements a JOIN organisations o ON o.id = a.organisation_id"
-        " WHERE o.ref = 'DEMO01' AND a.uln = '3415521949'",
+        " WHERE o.ref = 'DEMO01' AND a.uln = :uln",
+        uln=TEST_LEARNER,
     )
     assert demo1_rows == 3
-    statuses = scalar(blank_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
+    statuses = scalar(blank_db_url, "SELECT count(DISTINCT status) FROM event_data_challenges")
     assert statuses == 3
-    engine = create_engine(blank_url)
+    engine = create_engine(blank_db_url)
     try:
         with engine.connect() as conn:
             orgs = {
@@ -157,18 +138,18 @@ def test_demo_data_loads_the_demo_world_into_a_migrated_database(blank_url: str)
         "lrs.support": ("LRS001", "LRS_SUPPORT", True),
         "demo1.admin": ("DEMO01", "AO_ADMIN", True),
     }
-    assert names["3415521949"] == ("Test", "Learner") and names["8659377485"] == ("James", "Pickles")
+    assert names[TEST_LEARNER] == ("Test", "Learner") and names[JAMES] == ("James", "Pickles")
 
 
-def test_demo_data_run_twice_changes_nothing_the_second_time(blank_url: str) -> None:
-    ok(blank_url, "db", "upgrade")
-    ok(blank_url, "demo-data")
-    before = row_counts(blank_url)
-    hashes = scalar(blank_url, "SELECT min(password_hash) FROM users")
-    done = ok(blank_url, "demo-data")
+def test_demo_data_run_twice_changes_nothing_the_second_time(blank_db_url: str) -> None:
+    ok(blank_db_url, "db", "upgrade")
+    ok(blank_db_url, "demo-data")
+    before = row_counts(blank_db_url)
+    hashes = scalar(blank_db_url, "SELECT min(password_hash) FROM users")
+    done = ok(blank_db_url, "demo-data")
     assert "nothing changed" in done.stdout
-    assert row_counts(blank_url) == before
-    assert scalar(blank_url, "SELECT min(password_hash) FROM users") == hashes
+    assert row_counts(blank_db_url) == before
+    assert scalar(blank_db_url, "SELECT min(password_hash) FROM users") == hashes
 
 
 # -- org add -----------------------------------------------------------------------------------------------
@@ -186,7 +167,7 @@ def test_org_add_creates_an_organisation(demo_url: str) -> None:
 @pytest.mark.parametrize(
     "args",
     [
-        ("DEMO01", "--name", "Again", "--ukprn", "10000009"),  # exists
+        (ORG1, "--name", "Again", "--ukprn", "10000009"),  # exists
         ("AB12", "--name", "Short ref", "--ukprn", "10000009"),
         ("NEWORG", "--name", "Bad UKPRN", "--ukprn", "123"),
         ("NEWORG", "--name", "Bad UKPRN", "--ukprn", "09999999"),
@@ -283,10 +264,10 @@ def test_two_users_with_the_same_password_get_different_hashes(demo_url: str) ->
 @pytest.mark.parametrize(
     "args, password",
     [
-        (("short.pw", "--org", "DEMO01", "--roles", "AO_USER"), "elevenchars"),
-        (("demo1.edc", "--org", "DEMO01", "--roles", "AO_USER"), NEW_PASSWORD),  # exists
+        (("short.pw", "--org", ORG1, "--roles", "AO_USER"), "elevenchars"),
+        ((DEMO1_USER, "--org", ORG1, "--roles", "AO_USER"), NEW_PASSWORD),  # exists
         (("no.org", "--org", "NOORG1", "--roles", "AO_USER"), NEW_PASSWORD),
-        (("bad.role", "--org", "DEMO01", "--roles", "SUPERUSER"), NEW_PASSWORD),
+        (("bad.role", "--org", ORG1, "--roles", "SUPERUSER"), NEW_PASSWORD),
     ],
     ids=["short-password", "duplicate", "unknown-org", "unknown-role"],
 )
@@ -322,13 +303,13 @@ def test_a_short_password_is_refused_with_its_minimum_length(demo_url: str) -> N
 
 # -- learner import ----------------------------------------------------------------------------------------
 
-LEARNER_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode
+LEARNER_CSV = f"""Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode
 9204574738,Priya,Shah,2003-02-01,2,E1 6AN
 3415521948,Bad,Checkdigit,2000-01-01,1,
 1000000000,,Nameless,2000-01-01,1,
-8659377485,Jim,Pickles,1999-03-14,1,B1 1AA
-1975308637,Grace,Okafor,2002-01-04,2,POSTCODE-TOO-LONG
-1604938268,Owen,Jones,1998-01-02,7,
+{JAMES},Jim,Pickles,1999-03-14,1,B1 1AA
+{GRACE},Grace,Okafor,2002-01-04,2,POSTCODE-TOO-LONG
+{OWEN},Owen,Jones,1998-01-02,7,
 """
 
 
@@ -344,9 +325,9 @@ def test_learner_import_adds_and_updates_good_rows_and_reports_bad_rows_by_line(
     assert reported == ["line 3", "line 4", "line 6", "line 7"]
     assert "ULN" in done.stderr and "Traceback" not in done.stderr
     assert scalar(demo_url, "SELECT family_name FROM learners WHERE uln = '9204574738'") == "Shah"
-    assert scalar(demo_url, "SELECT given_name FROM learners WHERE uln = '8659377485'") == "Jim"
+    assert scalar(demo_url, "SELECT given_name FROM learners WHERE uln = :uln", uln=JAMES) == "Jim"
     assert scalar(demo_url, "SELECT count(*) FROM learners WHERE uln IN ('3415521948', '1000000000')") == 0
-    assert scalar(demo_url, "SELECT gender FROM learners WHERE uln = '1604938268'") == 1
+    assert scalar(demo_url, "SELECT gender FROM learners WHERE uln = :uln", uln=OWEN) == 1
 
 
 def test_learner_import_of_a_clean_file_exits_zero(demo_url: str, tmp_path: Path) -> None:
@@ -375,14 +356,6 @@ LINKING_CSV = """Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode,PreviousFa
 6753989225,Tom,Chain,2000-01-01,1,,,5239384990
 2010713647,Tom,Badlink,2000-01-01,1,,,1234567890
 """
-
-
-def whole_database(url: str) -> dict[str, list[tuple[object, ...]]]:
-    engine = create_engine(url)
-    try:
-        return every_table(engine)
-    finally:
-        engine.dispose()
 
 
 def test_learner_import_reads_previous_family_names_and_links_merged_ulns_once_every_row_is_in(
@@ -441,30 +414,31 @@ def test_learner_link_records_the_merge_audited_and_says_so_when_run_again(
         "SELECT username FROM audit_events WHERE operation = 'learner link' AND after LIKE :a",
         a="%9818365533%",
     ).startswith("operator:")
-    before = whole_database(demo_url)
+    before = db_state(demo_url)
     again = ok(demo_url, "learner", "link", "9818365533", "--into", master)
     assert again.stdout == f"ULN 9818365533 is already linked into {master}; nothing changed\n"
-    assert whole_database(demo_url) == before
+    assert db_state(demo_url) == before
 
 
 LINK_REFUSALS = [
-    (("3415521949", "--into", "3415521949"), "lrs-ws: ULN 3415521949 cannot be linked into itself."),
+    ((TEST_LEARNER, "--into", TEST_LEARNER), f"lrs-ws: ULN {TEST_LEARNER} cannot be linked into itself."),
     (
-        ("3415521949", "--into", "1777778689"),
+        (TEST_LEARNER, "--into", "1777778689"),
         "lrs-ws: The ULN is not valid: it must be 10 digits with a correct check digit.",
     ),
-    (("3415521949", "--into", "2010713647"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
-    (("2010713647", "--into", "3415521949"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
+    ((TEST_LEARNER, "--into", "2010713647"), "lrs-ws: No learner with ULN 2010713647 is on the register."),
+    (("2010713647", "--into", TEST_LEARNER), "lrs-ws: No learner with ULN 2010713647 is on the register."),
     (
-        ("1234567899", "--into", "5719032648"),
-        "lrs-ws: ULN 5719032648 is itself linked into 2406813575: link 1234567899 into 2406813575 instead.",
+        (AMIRA, "--into", MERGED_ULN),
+        f"lrs-ws: ULN {MERGED_ULN} is itself linked into {MASTER_ULN}: "
+        f"link {AMIRA} into {MASTER_ULN} instead.",
     ),
     (
-        ("2406813575", "--into", "1234567899"),
-        "lrs-ws: ULN 2406813575 is the master of 5719032648: it cannot be linked into another ULN (links are "
-        "one level deep).",
+        (MASTER_ULN, "--into", AMIRA),
+        f"lrs-ws: ULN {MASTER_ULN} is the master of {MERGED_ULN}: it cannot be linked into another ULN "
+        "(links are one level deep).",
     ),
-    (("5719032648", "--into", "1234567899"), "lrs-ws: ULN 5719032648 is already linked into 2406813575."),
+    ((MERGED_ULN, "--into", AMIRA), f"lrs-ws: ULN {MERGED_ULN} is already linked into {MASTER_ULN}."),
 ]
 
 
@@ -484,10 +458,10 @@ LINK_REFUSALS = [
 def test_a_learner_link_that_cannot_be_made_is_refused_in_one_line_and_changes_nothing(
     demo_url: str, args: tuple[str, ...], says: str
 ) -> None:
-    before = whole_database(demo_url)
+    before = db_state(demo_url)
     done = run(demo_url, "learner", "link", *args)
     assert (done.returncode, done.stderr, done.stdout) == (2, says + "\n", "")
-    assert whole_database(demo_url) == before
+    assert db_state(demo_url) == before
 
 
 # -- wsdl --------------------------------------------------------------------------------------------------
@@ -502,10 +476,12 @@ def test_wsdl_needs_no_database() -> None:
 # -- serve -------------------------------------------------------------------------------------------------
 
 
-def test_serve_migrates_the_database_and_publishes_the_bound_address(blank_url: str, tmp_path: Path) -> None:
+def test_serve_migrates_the_database_and_publishes_the_bound_address(
+    blank_db_url: str, tmp_path: Path
+) -> None:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("LRS_WS_")}
-    env.update(LRS_WS_DATABASE_URL=blank_url, HOME=str(tmp_path))
+    env.update(LRS_WS_DATABASE_URL=blank_db_url, HOME=str(tmp_path))
     with open(tmp_path / "serve.log", "wb") as log:
         process = subprocess.Popen(
             [str(LRS_WS), "serve", "--port", str(port), "--workers", "1", "--no-worker"],
@@ -529,7 +505,7 @@ def test_serve_migrates_the_database_and_publishes_the_bound_address(blank_url: 
             time.sleep(0.2)
         wsdl = requests.get(f"{base}/ExternalService.svc?wsdl", timeout=10)
         assert f'location="{base}/ExternalService.svc"'.encode() in wsdl.content
-        assert scalar(blank_url, "SELECT count(*) FROM organisations") == 0  # migrated, empty
+        assert scalar(blank_db_url, "SELECT count(*) FROM organisations") == 0  # migrated, empty
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(timeout=30)

@@ -8,27 +8,27 @@ import json
 import pytest
 from sqlalchemy import text
 from support.certs import Authority
+from support.demo import DEMO1_USER, DEMO_PASSWORD, ORG1, ORG2
 
 from lrs_ws.domain.errors import AuthenticationFailed, DomainError, NotFound
 from lrs_ws.service import client_certs
 from lrs_ws.service.auth import LoginPolicy, authenticate
 
-PASSWORD = "DemoPassword0001"
 REQUIRED = LoginPolicy(require_client_certificate=True, failure_limit=100)
 
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory):
     ca = Authority(tmp_path_factory.mktemp("pki"), "AO client CA")
-    return {org: ca.issue(org.lower(), f"{org} system", server=False) for org in ("DEMO01", "DEMO02")}
+    return {org: ca.issue(org.lower(), f"{org} system", server=False) for org in (ORG1, ORG2)}
 
 
 def login(wiring, certificate, policy=REQUIRED):
     return authenticate(
         wiring.uow_factory(),
-        username="demo1.edc",
-        password=PASSWORD,
-        organisation_ref="DEMO01",
+        username=DEMO1_USER,
+        password=DEMO_PASSWORD,
+        organisation_ref=ORG1,
         policy=policy,
         certificate=certificate,
     )

@@ -10,7 +10,8 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from support.dbstate import db_state
+from support.dbstate import EDC_TABLES, db_state
+from support.demo import AMIRA, DEMO1_USER, JAMES, ORG1, SUPPORT_USER, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
@@ -25,9 +26,6 @@ from lrs_ws.service.auth import Caller
 from lrs_ws.service.operator import operator_caller
 from lrs_ws.service.records import AchievementRecord
 
-TEST_LEARNER = "3415521949"
-JAMES = "8659377485"
-AMIRA = "1234567899"
 PAGE = Page(1, 50)
 
 
@@ -42,7 +40,7 @@ def who(w: Wiring, username: str) -> Caller:
 
 def new_achievement(
     w: Wiring,
-    org_ref: str = "DEMO01",
+    org_ref: str = ORG1,
     *,
     grade: str = "Pass",
     uln: str = TEST_LEARNER,
@@ -97,7 +95,7 @@ def raise_edc(
 ) -> model.EventDataChallenge:
     return edc_lifecycle.raise_edc(
         w.uow_factory(),
-        caller=who(w, "lrs.support"),
+        caller=who(w, SUPPORT_USER),
         achievement_id=achievement_id,
         problem_type=problem,
         description="The awarding body's records show a different outcome.",
@@ -106,7 +104,7 @@ def raise_edc(
     ).edc
 
 
-def accept(w: Wiring, reference: str, username: str = "demo1.edc") -> None:
+def accept(w: Wiring, reference: str, username: str = DEMO1_USER) -> None:
     edcs.process(w.uow_factory(), caller=who(w, username), reference=reference)
     edcs.record_decision(
         w.uow_factory(),
@@ -118,12 +116,12 @@ def accept(w: Wiring, reference: str, username: str = "demo1.edc") -> None:
 
 
 def close(w: Wiring, reference: str) -> model.EventDataChallenge:
-    return edc_lifecycle.close_edc(w.uow_factory(), caller=who(w, "lrs.support"), reference=reference).edc
+    return edc_lifecycle.close_edc(w.uow_factory(), caller=who(w, SUPPORT_USER), reference=reference).edc
 
 
 def achievement(w: Wiring, achievement_id: int) -> model.Achievement:
     with w.uow_factory() as uow:
-        a = uow.achievements.get_any(achievement_id, _org_id(uow, "DEMO01"))
+        a = uow.achievements.get_any(achievement_id, _org_id(uow, ORG1))
         assert a is not None
         return a
 
@@ -183,7 +181,7 @@ def test_raising_queues_one_email_per_active_edc_user_of_the_owning_organisation
 
 def test_the_edc_and_its_emails_are_one_transaction(demo_wiring: Wiring) -> None:
     a_id = new_achievement(demo_wiring)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
 
     class BrokenOutbox:
         def add(self, mail: Any, now: Any) -> None:
@@ -208,23 +206,23 @@ def test_the_edc_and_its_emails_are_one_transaction(demo_wiring: Wiring) -> None
             recommended_action="EditGrade",
             supplied_value="Merit",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 def _withdrawn(w: Wiring) -> int:
     a_id = new_achievement(w)
-    ach.withdraw(w.uow_factory(), caller=who(w, "demo1.edc"), achievement_id=a_id, reason="resit")
+    ach.withdraw(w.uow_factory(), caller=who(w, DEMO1_USER), achievement_id=a_id, reason="resit")
     return a_id
 
 
 def _deleted(w: Wiring) -> int:
     a_id = new_achievement(w)
-    ach.delete(w.uow_factory(), caller=who(w, "demo1.edc"), achievement_id=a_id)
+    ach.delete(w.uow_factory(), caller=who(w, DEMO1_USER), achievement_id=a_id)
     return a_id
 
 
 REFUSALS: list[tuple[str, dict[str, Any], type[e.DomainError]]] = [
-    ("an AO user raising", {"username": "demo1.edc"}, e.AccessDenied),
+    ("an AO user raising", {"username": DEMO1_USER}, e.AccessDenied),
     ("an unknown achievement", {"achievement_id": 999999}, e.NotFound),
     ("a withdrawn achievement", {"achievement_id": _withdrawn}, e.InvalidTransition),
     ("a deleted achievement", {"achievement_id": _deleted}, e.NotFound),
@@ -292,12 +290,12 @@ def test_an_invalid_raise_is_refused_and_changes_nothing(
     if callable(args["achievement_id"]):
         args["achievement_id"] = args["achievement_id"](demo_wiring)
     caller = who(demo_wiring, args.pop("username"))
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(error) as raised:
         edc_lifecycle.raise_edc(demo_wiring.uow_factory(), caller=caller, **args)
     assert type(raised.value) is error
     assert raised.value.message
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 # -- the AO's side -----------------------------------------------------------------------------------------
@@ -307,7 +305,7 @@ def test_other_organisations_and_lrs_support_cannot_process_or_decide(
     demo_wiring: Wiring,
 ) -> None:
     edc = raise_edc(demo_wiring, new_achievement(demo_wiring))
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.NotFound):
         edcs.process(demo_wiring.uow_factory(), caller=who(demo_wiring, "demo2.edc"), reference=edc.reference)
     with pytest.raises(e.NotFound):
@@ -330,13 +328,13 @@ def test_other_organisations_and_lrs_support_cannot_process_or_decide(
             decision="Rejected",
             reason="x",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 def test_a_second_decision_is_refused_and_changes_nothing(demo_wiring: Wiring) -> None:
     edc = raise_edc(demo_wiring, new_achievement(demo_wiring))
     accept(demo_wiring, edc.reference)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.InvalidTransition):
         edcs.record_decision(
             demo_wiring.uow_factory(),
@@ -345,7 +343,7 @@ def test_a_second_decision_is_refused_and_changes_nothing(demo_wiring: Wiring) -
             decision="Rejected",
             reason="changed our mind",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 # -- closing -----------------------------------------------------------------------------------------------
@@ -355,11 +353,11 @@ def test_an_accepted_edit_grade_closes_only_once_the_grade_is_the_supplied_value
     a_id = new_achievement(demo_wiring)
     edc = raise_edc(demo_wiring, a_id)
     accept(demo_wiring, edc.reference)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.ActionNotVerified) as refused:
         close(demo_wiring, edc.reference)
     assert "grade changed to 'Merit'" in refused.value.message and "DEMO01" in refused.value.message
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
     demo1 = who(demo_wiring, "demo1.edc")
     ach.edit_grade(demo_wiring.uow_factory(), caller=demo1, achievement_id=a_id, new_grade="Distinction")
@@ -509,7 +507,7 @@ def test_a_rejected_edc_closes_at_once(demo_wiring: Wiring) -> None:
 
 def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing(demo_wiring: Wiring) -> None:
     edc = raise_edc(demo_wiring, new_achievement(demo_wiring))
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.InvalidTransition, match="no decision"):
         close(demo_wiring, edc.reference)
     with pytest.raises(e.AccessDenied):
@@ -518,7 +516,7 @@ def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing
         )
     with pytest.raises(e.NotFound):
         close(demo_wiring, "EDC9999999")
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
     edcs.record_decision(
         demo_wiring.uow_factory(),
@@ -528,7 +526,7 @@ def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing
         reason="no",
     )
     close(demo_wiring, edc.reference)
-    before = db_state(demo_wiring.engine)
+    before = db_state(demo_wiring.engine, EDC_TABLES)
     with pytest.raises(e.InvalidTransition, match="already Complete"):
         close(demo_wiring, edc.reference)
     with pytest.raises(e.InvalidTransition):
@@ -539,7 +537,7 @@ def test_closing_undecided_twice_or_as_an_ao_user_is_refused_and_changes_nothing
             decision="Accepted",
             reason="after all",
         )
-    assert db_state(demo_wiring.engine) == before
+    assert db_state(demo_wiring.engine, EDC_TABLES) == before
 
 
 def test_the_achievement_stays_under_challenge_while_another_edc_is_open(demo_wiring: Wiring) -> None:

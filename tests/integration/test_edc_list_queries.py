@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 
 from sqlalchemy import event
+from support.demo import SUPPORT_USER, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import model
@@ -20,7 +21,6 @@ from lrs_ws.service import edc_lifecycle, edcs
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.operator import operator_caller
 
-TEST_LEARNER = "3415521949"
 PAGE = Page(1, 50)
 
 
@@ -66,7 +66,7 @@ def organisation_with_edcs(w: Wiring, ref: str, count: int) -> tuple[Caller, lis
             ids.append(int(a.id))  # type: ignore[arg-type]
         uow.commit()
     caller = who(w, username)
-    support = who(w, "lrs.support")
+    support = who(w, SUPPORT_USER)
     for n, achievement_id in enumerate(ids):
         edc = edc_lifecycle.raise_edc(
             w.uow_factory(),

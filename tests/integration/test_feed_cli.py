@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from support.demo import DEMO2_USER, ORG2
+
 from lrs_ws.service import achievements, feed
 from lrs_ws.service.auth import Caller
 
@@ -31,9 +33,9 @@ def lines(done: subprocess.CompletedProcess[str]) -> list[dict[str, Any]]:
 
 def demo2_caller(wiring: Any) -> Caller:
     with wiring.uow_factory() as uow:
-        user = uow.users.by_username("demo2.edc")
+        user = uow.users.by_username(DEMO2_USER)
         assert user is not None and user.id is not None
-        return Caller(user.id, user.username, user.organisation_id, "DEMO02", user.role_set, user.email)
+        return Caller(user.id, user.username, user.organisation_id, ORG2, user.role_set, user.email)
 
 
 def test_changes_prints_each_change_as_a_json_line_and_the_next_cursor_last(demo_wiring: Any) -> None:

@@ -6,13 +6,14 @@ from typing import Any
 
 import pytest
 from sqlalchemy import event, text
+from support.demo import DEMO1_USER
 
 from lrs_ws.domain import errors as e
 from lrs_ws.service import achievements, feed
 from lrs_ws.service.auth import Caller
 
 
-def caller(wiring: Any, username: str = "demo1.edc") -> Caller:
+def caller(wiring: Any, username: str = DEMO1_USER) -> Caller:
     with wiring.uow_factory() as uow:
         user = uow.users.by_username(username)
         assert user is not None and user.id is not None

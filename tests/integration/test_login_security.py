@@ -7,13 +7,13 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
+from support.demo import DEMO1_USER, DEMO_PASSWORD
 
 from lrs_ws.db.tables_security import login_failures, security_nonces
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.errors import AuthenticationFailed, TooManyAttempts
 from lrs_ws.service.auth import LoginPolicy, authenticate
 
-PASSWORD = "DemoPassword0001"
 POLICY = LoginPolicy(
     token_max_age_seconds=300, token_max_future_seconds=60, failure_limit=3, failure_window_seconds=300
 )
@@ -28,7 +28,7 @@ HOME = "192.0.2.10"
 ELSEWHERE = "198.51.100.7"
 
 
-def login(wiring, username="demo1.edc", password=PASSWORD, source=HOME, policy=POLICY, **token):
+def login(wiring, username=DEMO1_USER, password=DEMO_PASSWORD, source=HOME, policy=POLICY, **token):
     return authenticate(
         wiring.uow_factory(),
         username=username,
@@ -224,7 +224,7 @@ def test_a_zero_cache_time_hashes_every_time(demo_wiring, counted_hashing):
         authenticate(
             demo_wiring.uow_factory(),
             username="demo1.edc",
-            password=PASSWORD,
+            password=DEMO_PASSWORD,
             organisation_ref=None,
             policy=policy,
         )

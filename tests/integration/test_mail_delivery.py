@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
+from support.demo import ORG1, SUPPORT_USER, TEST_LEARNER
 from support.smtp import SmtpServer
 
 from lrs_ws.app import Wiring
@@ -42,7 +43,7 @@ def mail_settings(w: Wiring, smtp: SmtpServer, **changes: Any) -> Settings:
 def add_edc_user(w: Wiring, username: str) -> str:
     email = f"{username}@demo1.example"
     with w.uow_factory() as uow:
-        org = uow.organisations.by_ref("DEMO01")
+        org = uow.organisations.by_ref(ORG1)
         assert org is not None and org.id is not None
         uow.users.add(
             model.User(
@@ -55,11 +56,11 @@ def add_edc_user(w: Wiring, username: str) -> str:
 
 def raise_edc(w: Wiring) -> model.EventDataChallenge:
     with w.uow_factory() as uow:
-        org = uow.organisations.by_ref("DEMO01")
+        org = uow.organisations.by_ref(ORG1)
         assert org is not None and org.id is not None
         a = model.Achievement(
             organisation_id=org.id,
-            uln="3415521949",
+            uln=TEST_LEARNER,
             reference="K/501/5773",
             title="Principles",
             aim_type="Unit",
@@ -73,7 +74,7 @@ def raise_edc(w: Wiring) -> model.EventDataChallenge:
         uow.commit()
     return edc_lifecycle.raise_edc(
         w.uow_factory(),
-        caller=operator_caller(w.uow_factory(), username="lrs.support"),
+        caller=operator_caller(w.uow_factory(), username=SUPPORT_USER),
         achievement_id=a.id,
         problem_type="GradeIncorrect",
         description="Wrong grade",
@@ -217,7 +218,7 @@ def test_a_permanently_refused_message_is_given_up_after_the_maximum_attempts_an
 
 def test_attachments_arrive_byte_for_byte(wiring: Wiring, smtp: SmtpServer) -> None:
     workbook = bytes(range(256)) * 40
-    csv_text = b"EDC reference,ULN\r\nEDC0000001,3415521949\r\n"
+    csv_text = f"EDC reference,ULN\r\nEDC0000001,{TEST_LEARNER}\r\n".encode()
     with wiring.uow_factory() as uow:
         uow.outbox.add(
             OutgoingMail(

@@ -9,32 +9,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
-import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, inspect
-from support.pg import create_database, drop_database, postgres_url
 
 from lrs_ws.db.schema import metadata
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def blank_db_url(backend: str, tmp_path: Path):
-    """An empty database, not migrated."""
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / f'blank_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    admin = postgres_url()
-    if admin is None:
-        pytest.skip("no PostgreSQL server available")
-    url = create_database(admin, "lrs_migrations")
-    yield url
-    drop_database(admin, url)
 
 
 def _alembic_upgrade_head(url: str) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 from support.dbstate import db_state
+from support.demo import DEMO1_USER, DEMO_PASSWORD, JAMES
 
 from lrs_ws.app import Wiring
 from lrs_ws.cli import main
@@ -83,14 +84,14 @@ def test_user_unlock_forgets_every_failure_of_the_user_and_is_audited(
         authenticate(
             cli_env.uow_factory(),
             username="demo1.edc",
-            password="DemoPassword0001",
+            password=DEMO_PASSWORD,
             organisation_ref="DEMO01",
         )
 
     assert main(["user", "unlock", "demo1.edc"]) == 0
     assert capsys.readouterr().out.strip() == "user demo1.edc unlocked"
     caller = authenticate(
-        cli_env.uow_factory(), username="demo1.edc", password="DemoPassword0001", organisation_ref="DEMO01"
+        cli_env.uow_factory(), username="demo1.edc", password=DEMO_PASSWORD, organisation_ref="DEMO01"
     )
     assert caller.username == "demo1.edc"
     with cli_env.engine.connect() as conn:
@@ -112,7 +113,7 @@ def test_user_reset_password_reads_stdin_hashes_it_and_audits_without_the_passwo
     assert capsys.readouterr().out.strip() == "password of user demo2.edc changed"
     stored = str(user_row(cli_env, "demo2.edc")["password_hash"])
     assert stored.startswith("scrypt$") and verify_password("A-new-password-42", stored)
-    assert not verify_password("DemoPassword0001", stored)
+    assert not verify_password(DEMO_PASSWORD, stored)
     event = audit_events(cli_env)[-1]
     assert event["operation"] == "user reset-password"
     assert "A-new-password-42" not in json.dumps(event) and stored not in json.dumps(event)
@@ -153,12 +154,12 @@ def test_org_list_deactivate_and_activate(cli_env: Wiring, capsys: pytest.Captur
         authenticate(
             cli_env.uow_factory(),
             username="demo2.edc",
-            password="DemoPassword0001",
+            password=DEMO_PASSWORD,
             organisation_ref="DEMO02",
         )
     assert main(["org", "activate", "DEMO02"]) == 0
     authenticate(
-        cli_env.uow_factory(), username="demo2.edc", password="DemoPassword0001", organisation_ref="DEMO02"
+        cli_env.uow_factory(), username="demo2.edc", password=DEMO_PASSWORD, organisation_ref="DEMO02"
     )
     assert [e["operation"] for e in audit_events(cli_env)] == [
         "organisation deactivate",
@@ -174,7 +175,7 @@ def test_org_list_deactivate_and_activate(cli_env: Wiring, capsys: pytest.Captur
         (["user", "activate", "nobody.here"], "lrs-ws: No user nobody.here."),
         (["user", "roles", "nobody.here", "--set", "AO_USER"], "lrs-ws: No user nobody.here."),
         (
-            ["user", "roles", "demo1.edc", "--set", "AO_USER,ROOT"],
+            ["user", "roles", DEMO1_USER, "--set", "AO_USER,ROOT"],
             "lrs-ws: roles must be chosen from AO_USER, EDC_USER, LRS_SUPPORT, AO_ADMIN.",
         ),
         (["user", "list", "--org", "DEMO99"], "lrs-ws: No organisation DEMO99."),
@@ -223,7 +224,7 @@ def test_a_deactivated_user_or_organisation_cannot_be_sent_a_batch_file(
     path = tmp_path / "one.csv"
     path.write_text(
         ",".join(FIELD_NAMES) + "\n"
-        "2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,M1,10000002,8659377485,K/501/5773\n",
+        f"2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,M1,10000002,{JAMES},K/501/5773\n",
         encoding="utf-8",
     )
     submit = ["batch", "submit", str(path), "--org", "DEMO02", "--user", "demo2.edc", "--no-wait"]

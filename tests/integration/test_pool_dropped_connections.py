@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
+from support.demo import DEMO1_USER
 from support.pg import libpq_url, postgres_url
 
 from lrs_ws.app import Wiring, wire
@@ -26,7 +27,7 @@ def pg_demo(demo_wiring: Wiring) -> Iterator[Wiring]:
 
 def _read_user_id(w: Wiring) -> int:
     with w.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
+        user = uow.users.by_username(DEMO1_USER)
         assert user is not None and user.id is not None
         return user.id
 

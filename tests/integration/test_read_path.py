@@ -9,18 +9,20 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from support.demo import DEMO1_USER, DEMO_PASSWORD, ORG1, TEST_LEARNER
 
 from lrs_ws.app import Wiring, create_app
 
 ENVELOPE = (
     '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/" '
     'xmlns:s="http://api.lrs.qcf.gov.uk/services" xmlns:m="http://api.lrs.qcf.gov.uk/model"><soap:Body>'
-    "<s:{op}><s:invokingUser><m:OrgPassword>DemoPassword0001</m:OrgPassword>"
-    "<m:OrganisationRef>DEMO01</m:OrganisationRef><m:UserName>demo1.edc</m:UserName></s:invokingUser>"
+    "<s:{op}><s:invokingUser>"
+    f"<m:OrgPassword>{DEMO_PASSWORD}</m:OrgPassword><m:OrganisationRef>{ORG1}</m:OrganisationRef>"
+    f"<m:UserName>{DEMO1_USER}</m:UserName></s:invokingUser>"
     "{params}</s:{op}></soap:Body></soap:Envelope>"
 )
 LEARNER_ACHIEVEMENTS = ENVELOPE.format(
-    op="GetLearnerAchievements", params="<s:uln>3415521949</s:uln>"
+    op="GetLearnerAchievements", params=f"<s:uln>{TEST_LEARNER}</s:uln>"
 ).encode()
 
 
@@ -104,7 +106,7 @@ def test_a_read_takes_one_connection_and_one_transaction_for_authentication_and_
     assert status.startswith("200"), answer
     assert counts == {"checkouts": 1, "transactions": 1}
     assert demo_app.wiring.engine.pool.checkedout() == 0
-    refused = body.replace(b"DemoPassword0001", b"WrongPassword001")
+    refused = body.replace(DEMO_PASSWORD.encode(), b"WrongPassword001")
     assert b"WSEC0003" in post(demo_app, refused)[1]
     assert demo_app.wiring.engine.pool.checkedout() == 0
 

@@ -7,6 +7,7 @@ from datetime import date, datetime
 
 import pytest
 from sqlalchemy import inspect
+from support.demo import ORG1, ORG2, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import model
@@ -14,12 +15,11 @@ from lrs_ws.domain.errors import StaleVersion
 from lrs_ws.domain.values import Page
 
 PAGE = Page(1, 50)
-TEST_LEARNER = "3415521949"
 
 
 def _orgs(w: Wiring) -> tuple[int, int]:
     with w.uow_factory() as uow:
-        one, two = uow.organisations.by_ref("DEMO01"), uow.organisations.by_ref("DEMO02")
+        one, two = uow.organisations.by_ref(ORG1), uow.organisations.by_ref(ORG2)
         assert one is not None and two is not None and one.id and two.id
         return one.id, two.id
 

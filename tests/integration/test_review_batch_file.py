@@ -6,6 +6,7 @@ import io
 
 import pytest
 from support.dbstate import db_state
+from support.demo import JAMES, ORG1
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import errors as e
@@ -13,12 +14,12 @@ from lrs_ws.domain import model
 from lrs_ws.service import batch, records
 
 TABLES = ("batch_jobs", "batch_records", "achievements", "audit_events")
-ROW = "2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,R1,10000001,8659377485,K/501/5773"
+ROW = f"2023-07-01,1,2024-01-05,,,Pickles,,James,Pass,English,,R1,10000001,{JAMES},K/501/5773"
 
 
 def add_user(w: Wiring, username: str, roles: str, *, active: bool = True) -> None:
     with w.uow_factory() as uow:
-        org = uow.organisations.by_ref("DEMO01")
+        org = uow.organisations.by_ref(ORG1)
         assert org is not None and org.id is not None
         uow.users.add(
             model.User(
@@ -37,7 +38,7 @@ def submit(w: Wiring, username: str) -> int:
     rows = batch.csv_rows(io.StringIO(",".join(records.FIELD_NAMES) + "\n" + ROW + "\n"))
     return batch.submit_file(
         w.uow_factory(),
-        organisation_ref="DEMO01",
+        organisation_ref=ORG1,
         username=username,
         email=None,
         submission_type="Final",

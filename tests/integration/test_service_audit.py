@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 import pytest
+from support.demo import DEMO1_USER, JAMES, ORG1, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.db.uow import SqlAlchemyUnitOfWork
@@ -25,15 +26,15 @@ def world(demo_wiring: Wiring) -> Wiring:
 
 def demo1(w: Wiring, request_id: str = "req-1") -> Caller:
     with w.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
-        org = uow.organisations.by_ref("DEMO01")
+        user = uow.users.by_username(DEMO1_USER)
+        org = uow.organisations.by_ref(ORG1)
         assert user is not None and user.id is not None and org is not None and org.id is not None
         return Caller(user.id, user.username, org.id, org.ref, user.role_set, user.email, request_id)
 
 
 def first_achievement(w: Wiring, caller: Caller) -> model.Achievement:
     with w.uow_factory() as uow:
-        found = uow.achievements.matching(caller.organisation_id, "3415521949", "J/602/3521", "DEMO01-01")
+        found = uow.achievements.matching(caller.organisation_id, TEST_LEARNER, "J/602/3521", "DEMO01-01")
         return found[0]
 
 
@@ -108,7 +109,7 @@ def test_when_the_audit_write_fails_the_change_is_not_kept(world: Wiring, operat
         ),
         "withdraw": lambda: ach.withdraw(failing_uow(), caller=caller, achievement_id=target.id, reason="r"),
         "transfer": lambda: ach.transfer(
-            failing_uow(), caller=caller, achievement_id=target.id, new_uln="8659377485"
+            failing_uow(), caller=caller, achievement_id=target.id, new_uln=JAMES
         ),
         "delete": lambda: ach.delete(failing_uow(), caller=caller, achievement_id=target.id),
         "process": lambda: edcs.process(failing_uow(), caller=caller, reference="EDC0000001"),

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from support.dbstate import db_state
+from support.dbstate import EDC_TABLES, db_state
+from support.demo import JAMES, ORG1, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import errors as e
@@ -40,16 +41,16 @@ def caller_for(w: Wiring, username: str) -> Caller:
 
 def demo1_achievement_id(w: Wiring, day: int = 1) -> int:
     with w.uow_factory() as uow:
-        org = uow.organisations.by_ref("DEMO01")
+        org = uow.organisations.by_ref(ORG1)
         assert org is not None and org.id is not None
-        found = uow.achievements.matching(org.id, "3415521949", "J/602/3521", f"DEMO01-{day:02d}")
+        found = uow.achievements.matching(org.id, TEST_LEARNER, "J/602/3521", f"DEMO01-{day:02d}")
         assert len(found) == 1 and found[0].id is not None
         return found[0].id
 
 
 def demo1_edc_reference(w: Wiring, status: str) -> str:
     with w.uow_factory() as uow:
-        org = uow.organisations.by_ref("DEMO01")
+        org = uow.organisations.by_ref(ORG1)
         assert org is not None
         _, rows = uow.edcs.list(org.id, status, PAGE)
         return rows[0].reference
@@ -65,9 +66,7 @@ ACHIEVEMENT_USES: dict[str, Use] = {
     "delete": lambda w, c, i: ach.delete(w.uow_factory(), caller=c, achievement_id=i),
     "withdraw": lambda w, c, i: ach.withdraw(w.uow_factory(), caller=c, achievement_id=i, reason="error"),
     "reinstate": lambda w, c, i: ach.reinstate(w.uow_factory(), caller=c, achievement_id=i),
-    "transfer": lambda w, c, i: ach.transfer(
-        w.uow_factory(), caller=c, achievement_id=i, new_uln="8659377485"
-    ),
+    "transfer": lambda w, c, i: ach.transfer(w.uow_factory(), caller=c, achievement_id=i, new_uln=JAMES),
     "history": lambda w, c, i: ach.history(w.uow_factory(), caller=c, achievement_id=i, page=PAGE),
 }
 
@@ -90,12 +89,12 @@ def test_another_aos_achievement_is_refused_exactly_like_a_missing_one(world: Wi
     use = ACHIEVEMENT_USES[name]
     demo2 = caller_for(world, "demo2.edc")
     theirs = demo1_achievement_id(world)
-    before = db_state(world.engine)
+    before = db_state(world.engine, EDC_TABLES)
     other = refusal(use, world, demo2, theirs)
     missing = refusal(use, world, demo2, MISSING_ID)
     assert type(other) is type(missing) is e.NotFound
     assert other.message.replace(str(theirs), "<id>") == missing.message.replace(str(MISSING_ID), "<id>")
-    assert db_state(world.engine) == before
+    assert db_state(world.engine, EDC_TABLES) == before
 
 
 @pytest.mark.parametrize("name", EDC_USES)
@@ -104,12 +103,12 @@ def test_another_aos_edc_is_refused_exactly_like_a_missing_one(world: Wiring, na
     demo2 = caller_for(world, "demo2.edc")
     theirs = demo1_edc_reference(world, model.EDC_NEW)
     missing_ref = model.format_edc_reference(MISSING_ID)
-    before = db_state(world.engine)
+    before = db_state(world.engine, EDC_TABLES)
     other = refusal(use, world, demo2, theirs)
     missing = refusal(use, world, demo2, missing_ref)
     assert type(other) is type(missing) is e.NotFound
     assert other.message.replace(theirs, "<ref>") == missing.message.replace(missing_ref, "<ref>")
-    assert db_state(world.engine) == before
+    assert db_state(world.engine, EDC_TABLES) == before
 
 
 def test_the_owner_can_use_every_achievement_operation(world: Wiring) -> None:
@@ -120,8 +119,8 @@ def test_the_owner_can_use_every_achievement_operation(world: Wiring) -> None:
     assert edited.grade == "Merit"
     assert ach.withdraw(world.uow_factory(), caller=demo1, achievement_id=target, reason="r").withdrawn
     assert not ach.reinstate(world.uow_factory(), caller=demo1, achievement_id=target).withdrawn
-    moved = ach.transfer(world.uow_factory(), caller=demo1, achievement_id=target, new_uln="8659377485")
-    assert moved.uln == "8659377485"
+    moved = ach.transfer(world.uow_factory(), caller=demo1, achievement_id=target, new_uln=JAMES)
+    assert moved.uln == JAMES
     assert ach.delete(world.uow_factory(), caller=demo1, achievement_id=target).deleted
     trail = ach.history(world.uow_factory(), caller=demo1, achievement_id=target, page=PAGE)
     operations = [h.operation for h in trail.entries]
@@ -141,7 +140,7 @@ def test_a_learners_achievements_are_only_the_callers_organisations(world: Wirin
     for username, expected in (("demo1.edc", 3), ("demo2.edc", 1)):
         caller = caller_for(world, username)
         found = ach.get_learner_achievements(
-            world.uow_factory(), caller=caller, uln="3415521949", sort_by=None, descending=False, page=PAGE
+            world.uow_factory(), caller=caller, uln=TEST_LEARNER, sort_by=None, descending=False, page=PAGE
         )
         assert found.total == expected
         assert {a.organisation_id for a in found.achievements} == {caller.organisation_id}
@@ -158,10 +157,10 @@ def test_lrs_business_support_reads_any_achievement_but_never_edits_one(world: W
     support = caller_for(world, "lrs.support")
     target = demo1_achievement_id(world)
     assert ach.get_achievement(world.uow_factory(), caller=support, achievement_id=target).id == target
-    before = db_state(world.engine)
+    before = db_state(world.engine, EDC_TABLES)
     for name in ("edit_grade", "delete", "withdraw", "reinstate", "transfer"):
         assert isinstance(refusal(ACHIEVEMENT_USES[name], world, support, target), e.AccessDenied)
-    assert db_state(world.engine) == before
+    assert db_state(world.engine, EDC_TABLES) == before
 
 
 def test_lrs_business_support_sees_every_organisations_edcs(world: Wiring) -> None:

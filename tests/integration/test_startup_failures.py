@@ -10,14 +10,12 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
 from sqlalchemy import create_engine, text
-from support.pg import create_database, drop_database, postgres_url
+from support.databases import MIGRATED, build_database
 from support.server import free_port
 
 from lrs_ws.db.migrate import head_revision, upgrade
@@ -139,37 +137,24 @@ def test_a_command_in_an_empty_directory_says_to_migrate_and_creates_no_database
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.fixture
-def blank_url(backend: str, tmp_path: Path) -> Iterator[str]:
-    if backend == "sqlite":
-        yield f"sqlite:///{tmp_path / f'blank_{uuid.uuid4().hex[:8]}.sqlite3'}"
-        return
-    admin = postgres_url()
-    if admin is None:
-        pytest.skip("no PostgreSQL server available")
-    url = create_database(admin, "lrs_startup")
-    yield url
-    drop_database(admin, url)
-
-
 def test_commands_refuse_a_database_that_is_empty_or_behind_until_it_is_upgraded(
-    blank_url: str, tmp_path: Path
+    blank_db_url: str, tmp_path: Path
 ) -> None:
     from sqlalchemy import make_url
 
-    shown = make_url(blank_url).render_as_string(hide_password=True)
-    line = one_line(run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=blank_url))
+    shown = make_url(blank_db_url).render_as_string(hide_password=True)
+    line = one_line(run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=blank_db_url))
     advice = "run `lrs-ws db upgrade`"
     assert line == f"lrs-ws: the database at {shown} is not migrated (schema missing): {advice}"
 
-    upgrade(blank_url, "0003")
-    line = one_line(run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=blank_url))
+    upgrade(blank_db_url, "0003")
+    line = one_line(run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=blank_db_url))
     behind = f"schema at 0003, head is {head_revision()}"
     assert line == f"lrs-ws: the database at {shown} is not migrated ({behind}): {advice}"
 
-    done = run([str(LRS_WS), "db", "upgrade"], tmp_path, LRS_WS_DATABASE_URL=blank_url)
+    done = run([str(LRS_WS), "db", "upgrade"], tmp_path, LRS_WS_DATABASE_URL=blank_db_url)
     assert done.stdout == f"database upgraded from 0003 to {head_revision()} (the latest revision)\n"
-    done = run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=blank_url)
+    done = run([str(LRS_WS), "demo-data"], tmp_path, LRS_WS_DATABASE_URL=blank_db_url)
     assert done.returncode == 0 and done.stdout == "demo data loaded\n", done.stderr
 
 
@@ -251,8 +236,7 @@ def test_serve_honours_the_workers_setting_and_logs_plain_lines_with_the_json_fi
 
 
 def test_a_database_at_a_revision_this_version_does_not_know_is_refused_not_touched(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'newer.sqlite3'}"
-    upgrade(url)
+    url = build_database("sqlite", tmp_path, MIGRATED)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))

@@ -8,37 +8,26 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
-from test_cli import CORE_TABLES, _blank, ok, run
+from support.databases import DEMO, database
+from support.dbstate import db_state
+from test_cli import CORE_TABLES, run
 
 ALL_TABLES = (*CORE_TABLES, "outbox_messages")
 
 
 @pytest.fixture(scope="module")
 def demo_url(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    for url in _blank(backend, tmp_path_factory.mktemp("unstorable")):
-        ok(url, "db", "upgrade")
-        ok(url, "demo-data")
+    with database(backend, tmp_path_factory.mktemp("unstorable"), DEMO) as url:
         yield url
-
-
-def every_row(url: str) -> dict[str, list[tuple[object, ...]]]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return {
-                t: sorted(map(tuple, conn.execute(text(f"SELECT * FROM {t}"))), key=repr) for t in ALL_TABLES
-            }
-    finally:
-        engine.dispose()
 
 
 def refused(url: str, *args: str, stdin: str = "") -> str:
     """The command fails with exit 2 and one line, and no row of any table changed; returns stderr."""
-    before = every_row(url)
+    before = db_state(url, ALL_TABLES)
     done = run(url, *args, stdin=stdin)
     assert done.returncode == 2, done.stdout + done.stderr
     assert done.stderr.startswith("lrs-ws: ") and "Traceback" not in done.stderr
-    assert every_row(url) == before
+    assert db_state(url, ALL_TABLES) == before
     return done.stderr
 
 
@@ -81,7 +70,7 @@ def test_user_add_refuses_a_value_that_cannot_be_stored_or_is_not_one_address(
 def test_learner_import_refuses_a_row_holding_a_character_that_cannot_be_stored(
     demo_url: str, tmp_path: Path
 ) -> None:
-    before = every_row(demo_url)
+    before = db_state(demo_url, ALL_TABLES)
     csv_file = tmp_path / "learners.csv"
     csv_file.write_text(
         "Uln,GivenName,FamilyName,DateOfBirth,Gender,Postcode\n9204574738,Pri\uffffya,Shah,2003-02-01,2,\n",
@@ -90,7 +79,7 @@ def test_learner_import_refuses_a_row_holding_a_character_that_cannot_be_stored(
     done = run(demo_url, "learner", "import", str(csv_file))
     assert done.returncode == 1
     assert "line 2" in done.stderr and "GivenName contains a character that cannot be stored" in done.stderr
-    assert every_row(demo_url) == before
+    assert db_state(demo_url, ALL_TABLES) == before
 
 
 def test_edc_raise_refuses_a_description_holding_a_character_that_cannot_be_stored(demo_url: str) -> None:

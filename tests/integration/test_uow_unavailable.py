@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from support.databases import BLANK, build_database
 
 from lrs_ws.app import wire
 from lrs_ws.config import Settings
@@ -30,7 +31,7 @@ def test_an_unreachable_postgresql_is_a_temporary_unavailability() -> None:
 
 
 def test_a_database_without_the_schema_is_not_called_temporary(tmp_path: Path) -> None:
-    uow = wire(Settings(database_url=f"sqlite:///{tmp_path / 'empty.sqlite3'}")).uow_factory()
+    uow = wire(Settings(database_url=build_database("sqlite", tmp_path, BLANK))).uow_factory()
     with pytest.raises(Exception) as caught, uow:
         uow.users.by_username("demo1.edc")
     assert not isinstance(caught.value, ServiceUnavailable)

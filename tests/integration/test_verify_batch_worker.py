@@ -8,6 +8,7 @@ import threading
 from datetime import timedelta
 
 from sqlalchemy import text
+from support.demo import AMIRA, DEMO1_USER, MASTER_ULN, MERGED_ULN, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import batch as b
@@ -18,15 +19,15 @@ from lrs_ws.service.auth import Caller
 from lrs_ws.service.verify_batch import LearnerToVerify
 
 LEARNERS = [
-    LearnerToVerify("2406813575", "Sophie", "Turner"),
-    LearnerToVerify("5719032648", "Sophie", "Turner"),
-    LearnerToVerify("3415521949", "Test", "Learner", "2000-05-01", "9"),
-    LearnerToVerify("3415521949", "", "Learner"),
-    LearnerToVerify("1234567899", "Amira", "Khan", None, "x"),
+    LearnerToVerify(MASTER_ULN, "Sophie", "Turner"),
+    LearnerToVerify(MERGED_ULN, "Sophie", "Turner"),
+    LearnerToVerify(TEST_LEARNER, "Test", "Learner", "2000-05-01", "9"),
+    LearnerToVerify(TEST_LEARNER, "", "Learner"),
+    LearnerToVerify(AMIRA, "Amira", "Khan", None, "x"),
 ]
 
 
-def caller_for(w: Wiring, username: str = "demo1.edc") -> Caller:
+def caller_for(w: Wiring, username: str = DEMO1_USER) -> Caller:
     with w.uow_factory() as uow:
         user = uow.users.by_username(username)
         assert user is not None and user.id is not None
@@ -66,7 +67,7 @@ def test_a_verification_job_is_verified_in_chunks_and_ends_successful_with_its_p
         (r.line_no, r.response_code, r.failure_flags, r.master_uln, r.error_code) for r in report.results
     ] == [
         (1, "WSVRC001", (), None, None),
-        (2, "WSVRC002", (), "2406813575", None),
+        (2, "WSVRC002", (), MASTER_ULN, None),
         (3, "WSVRC001", (), None, None),
         (4, None, (), None, "WSEC0103"),
         (5, None, (), None, "WSEC0103"),

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import select
+from support.demo import JAMES, SUPPORT_USER
 from support.smtp import SmtpServer
 
 from lrs_ws.app import Wiring
@@ -31,7 +32,7 @@ def new_achievement(w: Wiring, org_ref: str, grade: str = "Pass") -> int:
         assert org is not None and org.id is not None
         a = model.Achievement(
             organisation_id=org.id,
-            uln="8659377485",
+            uln=JAMES,
             reference="600/1166/X",
             title="Level 2 Certificate in Health and Social Care",
             aim_type="Qualification",
@@ -50,7 +51,7 @@ def new_achievement(w: Wiring, org_ref: str, grade: str = "Pass") -> int:
 def raise_edc(w: Wiring, achievement_id: int, value: str = "Merit") -> model.EventDataChallenge:
     return edc_lifecycle.raise_edc(
         w.uow_factory(),
-        caller=operator_caller(w.uow_factory(), username="lrs.support"),
+        caller=operator_caller(w.uow_factory(), username=SUPPORT_USER),
         achievement_id=achievement_id,
         problem_type="GradeIncorrect",
         description="Wrong grade",
@@ -73,7 +74,7 @@ def test_the_demo_report_lists_demo01s_two_open_edcs_and_flags_the_old_one_overd
     new, old = rows["EDC0000001"], rows["EDC0000002"]
     assert (new.status, new.days_open, new.overdue, new.supplied_value) == ("New", 3, False, "Merit")
     assert (old.status, old.days_open, old.overdue) == ("InProgress", 40, True)
-    assert old.recommended_action == "TransferToLearner" and old.supplied_value == "8659377485"
+    assert old.recommended_action == "TransferToLearner" and old.supplied_value == JAMES
     assert (old.given_name, old.family_name, old.achievement_reference) == ("Test", "Learner", "J/602/3521")
     assert old.achievement_title.startswith("Adapt and fit healthcare equipment")
 

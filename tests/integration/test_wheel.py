@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 import requests
+from support.demo import TEST_LEARNER
 from support.server import free_port
-from support.soap import client_for
+from support.soap import DEMO1, client_for
 
 REPO = Path(__file__).resolve().parents[2]
-ME = {"UserName": "demo1.edc", "OrgPassword": "DemoPassword0001", "OrganisationRef": "DEMO01"}
 
 pytestmark = pytest.mark.slow
 
@@ -97,7 +97,7 @@ def answers(base: str) -> None:
     wsdl = requests.get(f"{base}/ExternalService.svc?wsdl", timeout=10)
     assert wsdl.status_code == 200 and f'location="{base}/ExternalService.svc"'.encode() in wsdl.content
     soap = client_for(f"{base}/ExternalService.svc")
-    found = soap.GetLearnerAchievements(invokingUser=ME, uln="3415521949")
+    found = soap.GetLearnerAchievements(invokingUser=DEMO1, uln=TEST_LEARNER)
     assert found.TotalCount == 3
 
 

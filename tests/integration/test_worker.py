@@ -18,6 +18,7 @@ from support.batch import (
     valid_uln,
 )
 from support.dbstate import db_state
+from support.demo import AMIRA, DEMO1_USER, DEMO_PASSWORD, JAMES, OWEN, TEST_LEARNER
 
 from lrs_ws.app import Wiring
 from lrs_ws.domain import batch as b
@@ -31,14 +32,13 @@ from lrs_ws.service import batch_processing as bp
 from lrs_ws.service.auth import Caller
 from lrs_ws.service.records import AchievementRecord
 
-JAMES, TEST, AMIRA, OWEN = "8659377485", "3415521949", "1234567899", "1604938268"
 HEALTHCARE = "J/602/3521"
 UNIT = "K/501/5773"
 QUAL = "600/1166/X"
 BATCH_TABLES = ("batch_jobs", "batch_records", "achievements", "audit_events")
 
 
-def caller_for(w: Wiring, username: str = "demo1.edc") -> Caller:
+def caller_for(w: Wiring, username: str = DEMO1_USER) -> Caller:
     with w.uow_factory() as uow:
         user = uow.users.by_username(username)
         assert user is not None and user.id is not None
@@ -51,7 +51,7 @@ def submit(
     w: Wiring,
     rows: list[dict[str, Any]],
     kind: str = "Final",
-    username: str = "demo1.edc",
+    username: str = DEMO1_USER,
     maximum: int = 5000,
     queue_limit: int = 100_000,
 ) -> int:
@@ -71,7 +71,7 @@ def work(w: Wiring, **settings: Any) -> None:
     run_worker(wiring, threading.Event(), once=True)
 
 
-def report(w: Wiring, job_id: int, username: str = "demo1.edc") -> batch_queries.JobReport:
+def report(w: Wiring, job_id: int, username: str = DEMO1_USER) -> batch_queries.JobReport:
     return batch_queries.get_job(w.uow_factory(), caller=caller_for(w, username), job_id=job_id)
 
 
@@ -81,7 +81,7 @@ def achievements_of(w: Wiring, uln: str, reference: str) -> list[model.Achieveme
 
 
 def demo1_mis(w: Wiring, mis: str) -> model.Achievement:
-    found = [a for a in achievements_of(w, TEST, HEALTHCARE) if a.mis_identifier == mis]
+    found = [a for a in achievements_of(w, TEST_LEARNER, HEALTHCARE) if a.mis_identifier == mis]
     assert len(found) == 1
     return found[0]
 
@@ -102,12 +102,12 @@ def test_every_record_level_error_is_counted_in_its_category_and_listed_in_the_e
         achievement(JAMES, QUAL, mis="L2", given="Jim"),  # 7 learner: names differ
         achievement(JAMES, UNIT, mis="M1"),  # 8 business: duplicate create
         achievement(AMIRA, HEALTHCARE, UPDATE, mis="B2"),  # 9 business: no target
-        achievement(TEST, HEALTHCARE, UPDATE),  # 10 business: 3 targets
-        achievement(TEST, HEALTHCARE, WITHDRAW, mis="DEMO01-01"),  # 11 withdrawn
-        achievement(TEST, HEALTHCARE, WITHDRAW, mis="DEMO01-01"),  # 12 business: withdrawn
-        achievement(TEST, HEALTHCARE, REINSTATE, mis="DEMO01-02"),  # 13 business: active
+        achievement(TEST_LEARNER, HEALTHCARE, UPDATE),  # 10 business: 3 targets
+        achievement(TEST_LEARNER, HEALTHCARE, WITHDRAW, mis="DEMO01-01"),  # 11 withdrawn
+        achievement(TEST_LEARNER, HEALTHCARE, WITHDRAW, mis="DEMO01-01"),  # 12 business: withdrawn
+        achievement(TEST_LEARNER, HEALTHCARE, REINSTATE, mis="DEMO01-02"),  # 13 business: active
         achievement(OWEN, UNIT, mis="B6", award=tomorrow),  # 14 business: future
-        achievement(TEST, HEALTHCARE, UPDATE, mis="DEMO02-04"),  # 15 business: other AO's
+        achievement(TEST_LEARNER, HEALTHCARE, UPDATE, mis="DEMO02-04"),  # 15 business: other AO's
     ]
     job_id = submit(demo_wiring, rows)
     assert report(demo_wiring, job_id).job.status == b.WAITING
@@ -172,9 +172,11 @@ def test_each_applied_record_writes_its_audit_event_in_the_same_transaction(demo
 def test_update_withdraw_and_reinstate_apply_in_order_within_one_chunk(demo_wiring):
     before = demo1_mis(demo_wiring, "DEMO01-03")
     rows = [
-        achievement(TEST, HEALTHCARE, UPDATE, mis="DEMO01-03", grade="Merit", award=datetime(2010, 1, 3)),
-        achievement(TEST, HEALTHCARE, WITHDRAW, mis="DEMO01-03", ActionReason="Entered twice"),
-        achievement(TEST, HEALTHCARE, REINSTATE, mis="DEMO01-03"),
+        achievement(
+            TEST_LEARNER, HEALTHCARE, UPDATE, mis="DEMO01-03", grade="Merit", award=datetime(2010, 1, 3)
+        ),
+        achievement(TEST_LEARNER, HEALTHCARE, WITHDRAW, mis="DEMO01-03", ActionReason="Entered twice"),
+        achievement(TEST_LEARNER, HEALTHCARE, REINSTATE, mis="DEMO01-03"),
     ]
     job_id = submit(demo_wiring, rows)
     work(demo_wiring)
@@ -281,7 +283,7 @@ def test_request_level_refusals_create_no_job_and_change_nothing(demo_wiring):
         demo_wiring.uow_factory(),
         organisation_ref="NOBAT1",
         username="nobatch.user",
-        password="DemoPassword0001",
+        password=DEMO_PASSWORD,
         email="u@nobat.example",
         roles=["AO_USER"],
     )
@@ -459,8 +461,8 @@ def test_a_batch_file_becomes_one_job_whatever_the_request_maximum(demo_wiring):
             for i in range(12)
         ]
         + [
-            "31/12/2022,1,,,,Pickles,,James,,,,,10000001,8659377485,A/300/0001",
-            "2023-02-30,1,,,,Pickles,,James,,,,,10000001,8659377485,A/300/0002",
+            f"31/12/2022,1,,,,Pickles,,James,,,,,10000001,{JAMES},A/300/0001",
+            f"2023-02-30,1,,,,Pickles,,James,,,,,10000001,{JAMES},A/300/0002",
         ]
     )
     rows = batch.csv_rows(io.StringIO("\n".join(lines) + "\n"))

@@ -10,14 +10,14 @@ from pathlib import Path
 from typing import Any
 
 from support.batch import (
-    LEARNERS,
     achievement,
     count,
-    fresh_database,
     start_worker,
     unit_reference,
     wait_until,
 )
+from support.databases import DEMO, build_database, remove_database
+from support.demo import DEMO1_USER, LEARNER_NAMES, ORG1
 
 from lrs_ws.app import Wiring, wire
 from lrs_ws.config import Settings
@@ -32,9 +32,9 @@ CHUNK = "40"
 
 def _caller(w: Wiring) -> Caller:
     with w.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
+        user = uow.users.by_username(DEMO1_USER)
         assert user is not None and user.id is not None
-        return Caller(user.id, user.username, user.organisation_id, "DEMO01", user.role_set, user.email)
+        return Caller(user.id, user.username, user.organisation_id, ORG1, user.role_set, user.email)
 
 
 def _job(w: Wiring, job_id: int) -> b.BatchJob:
@@ -44,10 +44,10 @@ def _job(w: Wiring, job_id: int) -> b.BatchJob:
 def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_another_takes_over(
     backend: str, tmp_path: Path, record_property: Any
 ) -> None:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     try:
-        ulns = sorted(LEARNERS)
+        ulns = sorted(LEARNER_NAMES)
         rows = [achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"K{i}") for i in range(RECORDS)]
         job_id = batch.submit(
             w.uow_factory(),
@@ -112,16 +112,16 @@ def test_a_worker_killed_mid_job_leaves_every_record_applied_exactly_once_after_
         assert count(w.engine, applied_sql, j=job_id) == RECORDS
     finally:
         w.engine.dispose()
-        dispose()
+        remove_database(backend, url)
 
 
 def test_several_workers_on_one_database_never_process_the_same_job_twice(
     backend: str, tmp_path: Path
 ) -> None:
-    url, dispose = fresh_database(backend, tmp_path)
+    url = build_database(backend, tmp_path, DEMO)
     w = wire(Settings(database_url=url))
     try:
-        ulns = sorted(LEARNERS)
+        ulns = sorted(LEARNER_NAMES)
         jobs = []
         for j in range(6):
             rows = [
@@ -162,4 +162,4 @@ def test_several_workers_on_one_database_never_process_the_same_job_twice(
         )
     finally:
         w.engine.dispose()
-        dispose()
+        remove_database(backend, url)

@@ -8,7 +8,8 @@ from datetime import datetime
 
 from sqlalchemy import text
 from support.batch import UPDATE, achievement, error_rows
-from test_worker import HEALTHCARE, JAMES, OWEN, TEST, UNIT, demo1_mis, report, submit
+from support.demo import JAMES, OWEN, TEST_LEARNER
+from test_worker import HEALTHCARE, UNIT, demo1_mis, report, submit
 
 from lrs_ws.app import Wiring
 from lrs_ws.db.engine import make_engine, make_session_factory
@@ -48,7 +49,9 @@ def test_a_lock_held_for_seconds_during_a_chunk_delays_the_job_but_refuses_no_re
     assert target.id is not None
     rows = [
         achievement(JAMES, UNIT, mis="T1"),
-        achievement(TEST, HEALTHCARE, UPDATE, mis="DEMO01-03", grade="Merit", award=datetime(2010, 1, 3)),
+        achievement(
+            TEST_LEARNER, HEALTHCARE, UPDATE, mis="DEMO01-03", grade="Merit", award=datetime(2010, 1, 3)
+        ),
         achievement(OWEN, UNIT, mis="T3"),
     ]
     job_id = submit(demo_wiring, rows)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
+from support.databases import MIGRATED, build_database
 from support.server import LiveServer
 
 from lrs_ws.config import DEFAULT_PUBLIC_URL
@@ -78,10 +79,8 @@ def test_the_committed_wsdl_offers_every_core_operation() -> None:
 @pytest.fixture(scope="module")
 def proxied_server(tmp_path_factory: pytest.TempPathFactory):
     """A server whose public URL (behind a proxy) differs from the address it binds."""
-    from conftest import new_database
-
     directory = tmp_path_factory.mktemp("wsdl-server")
-    url = new_database("sqlite", directory)
+    url = build_database("sqlite", directory, MIGRATED)
     server = LiveServer(
         url,
         directory / "gunicorn.log",

@@ -13,21 +13,13 @@ from sqlalchemy import Engine, text
 
 from lrs_ws.config import Settings
 from lrs_ws.service.records import FIELD_NAMES, AchievementRecord
+from support.demo import DEMO1_USER, LEARNER_NAMES, ORG1
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "lrs"
 REFERENCE_WSDL = DATA / "ExternalService.wsdl"
 GOLDEN = DATA / "golden"
 
 CREATE, UPDATE, WITHDRAW, REINSTATE = 1, 2, 3, 4
-
-# Demo learners (service/demo.py): ULN -> (given, family)
-LEARNERS = {
-    "3415521949": ("Test", "Learner"),
-    "8659377485": ("James", "Pickles"),
-    "1234567899": ("Amira", "Khan"),
-    "1604938268": ("Owen", "Jones"),
-    "1975308637": ("Grace", "Okafor"),
-}
 
 
 def achievement(
@@ -43,7 +35,7 @@ def achievement(
     **extra: Any,
 ) -> dict[str, Any]:
     """One LRS Achievement as a dict (zeep accepts it as is)."""
-    names = LEARNERS.get(uln, ("Nobody", "Known"))
+    names = LEARNER_NAMES.get(uln, ("Nobody", "Known"))
     record: dict[str, Any] = {
         "AchievementAwardDate": award,
         "Action": action,
@@ -116,14 +108,6 @@ def unit_reference(i: int) -> str:
 # -- databases and processes for the batch tests -------------------------------------------------------------
 
 
-def fresh_database(backend: str, directory: Path) -> tuple[str, Callable[[], None]]:
-    """A new migrated database holding the demo data (conftest.demo_database), and how to drop it."""
-    from conftest import demo_database, dispose_database
-
-    url = demo_database(backend, directory)
-    return url, lambda: dispose_database(backend, url)
-
-
 def worker_env(url: str, **settings: str) -> dict[str, str]:
     import os
 
@@ -174,10 +158,10 @@ def submit_creates(wiring: Any, records: int, mis_prefix: str) -> int:
     from lrs_ws.service.auth import Caller
 
     with wiring.uow_factory() as uow:
-        user = uow.users.by_username("demo1.edc")
+        user = uow.users.by_username(DEMO1_USER)
         assert user is not None and user.id is not None
-        caller = Caller(user.id, user.username, user.organisation_id, "DEMO01", user.role_set, user.email)
-    ulns = sorted(LEARNERS)
+        caller = Caller(user.id, user.username, user.organisation_id, ORG1, user.role_set, user.email)
+    ulns = sorted(LEARNER_NAMES)
     rows = [
         achievement(ulns[i % len(ulns)], unit_reference(i), mis=f"{mis_prefix}{i}") for i in range(records)
     ]

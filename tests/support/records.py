@@ -1,6 +1,5 @@
 """Helpers for end-to-end tests that need records of their own on the shared demo database: fresh learners,
-achievements created over SOAP, EDCs written straight into the database, and snapshots proving that a refused
-call changed nothing."""
+achievements created over SOAP, EDCs written straight into the database."""
 
 from __future__ import annotations
 
@@ -14,16 +13,8 @@ from sqlalchemy import text
 from lrs_ws.domain import model
 from lrs_ws.domain.clock import utcnow
 from lrs_ws.domain.values import uln_is_valid
+from support.demo import AMIRA, LEARNER_NAMES, SUPPORT_USER
 from support.soap import DEMO1
-
-DEMO_LEARNERS = {
-    "3415521949": ("Test", "Learner"),
-    "8659377485": ("James", "Pickles"),
-    "1234567899": ("Amira", "Khan"),
-    "1604938268": ("Owen", "Jones"),
-    "1975308637": ("Grace", "Okafor"),
-}
-STATE_TABLES = ("achievements", "event_data_challenges", "audit_events", "learners")
 
 
 def random_uln() -> str:
@@ -54,7 +45,7 @@ def add_learner(wiring: Any, given: str = "Sam", family: str = "Sorter") -> str:
 
 
 def achievement_record(
-    uln: str = "1234567899",
+    uln: str = AMIRA,
     names: tuple[str, str] | None = None,
     *,
     reference: str = "K/501/5773",
@@ -63,7 +54,7 @@ def achievement_record(
     mis: str | None = None,
     action: int = 1,
 ) -> dict[str, Any]:
-    given, family = names or DEMO_LEARNERS[uln]
+    given, family = names or LEARNER_NAMES[uln]
     return {
         "AchievementAwardDate": datetime(award.year, award.month, award.day),
         "Action": action,
@@ -107,7 +98,7 @@ def add_edc(wiring: Any, achievement_id: int, status: str = model.EDC_NEW, **cha
             recommended_action="EditGrade",
             supplied_value="Merit",
             raised_at=now,
-            raised_by="lrs.support",
+            raised_by=SUPPORT_USER,
         )
         fields.update(changes)
         edc = model.EventDataChallenge(**fields)
@@ -122,12 +113,6 @@ def add_edc(wiring: Any, achievement_id: int, status: str = model.EDC_NEW, **cha
         reference = edc.reference
         uow.commit()
     return reference
-
-
-def db_rows(wiring: Any, tables: tuple[str, ...] = STATE_TABLES) -> dict[str, list[tuple[Any, ...]]]:
-    """Every row of the tables a refused call could have touched."""
-    with wiring.engine.connect() as conn:
-        return {t: [tuple(r) for r in conn.execute(text(f"SELECT * FROM {t} ORDER BY 1"))] for t in tables}
 
 
 def achievement_row(wiring: Any, achievement_id: int) -> dict[str, Any]:

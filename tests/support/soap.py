@@ -11,13 +11,22 @@ from lxml import etree
 from zeep.exceptions import Fault
 from zeep.transports import Transport
 
+from support.demo import ADMIN_USER, DEMO1_USER, DEMO2_USER, DEMO_PASSWORD, LRS_ORG, ORG1, ORG2, SUPPORT_USER
+
 FAULTS_NS = "http://api.lrs.qcf.gov.uk/faults"
 SOAP_ENV_NS = "http://schemas.xmlsoap.org/soap/envelope/"
 
-DEMO_PASSWORD = "DemoPassword0001"
-DEMO1 = {"UserName": "demo1.edc", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO01"}
-DEMO2 = {"UserName": "demo2.edc", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "DEMO02"}
-LRS = {"UserName": "lrs.support", "OrgPassword": DEMO_PASSWORD, "OrganisationRef": "LRS001"}
+
+def invoking_user(username: str, organisation_ref: str, password: str = DEMO_PASSWORD) -> dict[str, str]:
+    """An invokingUser (LRS credentials) as zeep takes it."""
+    return {"UserName": username, "OrgPassword": password, "OrganisationRef": organisation_ref}
+
+
+# The demo users' credentials (support.demo).
+DEMO1 = invoking_user(DEMO1_USER, ORG1)
+DEMO2 = invoking_user(DEMO2_USER, ORG2)
+LRS = invoking_user(SUPPORT_USER, LRS_ORG)
+DEMO1_ADMIN = invoking_user(ADMIN_USER, ORG1)
 
 
 def client_for(soap_url: str, wsdl: str | None = None, *, new_connection_per_call: bool = False) -> Any:
