@@ -19,7 +19,6 @@ import pytest
 import requests
 import zeep
 from lxml import etree
-from sqlalchemy import create_engine
 from support.batch import (
     CREATE,
     GOLDEN,
@@ -92,13 +91,6 @@ def server(backend: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[L
     yield live
     live.stop()
     remove_database(backend, url)
-
-
-@pytest.fixture(scope="module")
-def engine(server: LiveServer) -> Iterator[Any]:
-    e = create_engine(server.database_url)
-    yield e
-    e.dispose()
 
 
 @pytest.fixture(scope="module")

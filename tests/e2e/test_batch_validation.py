@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 from support.batch import (
     CREATE,
     REINSTATE,
@@ -25,7 +24,7 @@ from support.dbstate import db_state
 from support.demo import AMIRA, DEMO_PASSWORD, GRACE, JAMES, OWEN, TEST_LEARNER
 from support.server import LiveServer
 from support.smtp import SmtpServer
-from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
+from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
 
 NOT_REGISTERED = valid_uln("200000000")
 MAX = 50
@@ -73,18 +72,6 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     yield live
     live.stop()
     remove_database(backend, url)
-
-
-@pytest.fixture(scope="module")
-def engine(server: LiveServer) -> Iterator[Any]:
-    e = create_engine(server.database_url)
-    yield e
-    e.dispose()
-
-
-@pytest.fixture(scope="module")
-def lrs(server: LiveServer) -> Any:
-    return client_for(server.soap_url)
 
 
 def validate(lrs: Any, rows: list[dict[str, Any]], kind: str = "Final", user: dict[str, str] = DEMO1) -> Any:

@@ -15,14 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine
 from support.batch import achievement, count, valid_uln, wait_until
 from support.databases import DEMO, build_database, remove_database
 from support.dbstate import db_state
 from support.demo import DEMO2_USER, MASTER_ULN, MERGED_ULN, ORG1, TEST_LEARNER
 from support.server import LiveServer
 from support.smtp import SmtpServer
-from support.soap import DEMO1, DEMO2, LRS, client_for, expect_fault, fault_message
+from support.soap import DEMO1, DEMO2, LRS, expect_fault, fault_message
 
 NOT_REGISTERED = valid_uln("200000000")
 OUTBOX_PENDING = "SELECT count(*) FROM outbox_messages WHERE sent_at IS NULL AND given_up_at IS NULL"
@@ -53,18 +52,6 @@ def server(backend: str, smtp: SmtpServer, tmp_path_factory: pytest.TempPathFact
     yield live
     live.stop()
     remove_database(backend, url)
-
-
-@pytest.fixture(scope="module")
-def engine(server: LiveServer) -> Iterator[Any]:
-    e = create_engine(server.database_url)
-    yield e
-    e.dispose()
-
-
-@pytest.fixture(scope="module")
-def lrs(server: LiveServer) -> Any:
-    return client_for(server.soap_url)
 
 
 def learner(

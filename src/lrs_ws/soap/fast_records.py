@@ -17,8 +17,9 @@ from typing import Any
 from spyne.model.primitive import Unicode
 
 from lrs_ws.soap.lrs_contract_types import Achievement
+from lrs_ws.soap.namespaces import XSI_NS
 
-XSI_NIL = "{http://www.w3.org/2001/XMLSchema-instance}nil"
+XSI_NIL = f"{{{XSI_NS}}}nil"
 
 
 # Dates and numbers repeat from record to record (one award date for a whole batch): each distinct text is

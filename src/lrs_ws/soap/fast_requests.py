@@ -21,10 +21,10 @@ from typing import Any
 from spyne.model.complex import XmlAttribute
 
 from lrs_ws.soap.lrs_contract_types import User
+from lrs_ws.soap.namespaces import XSI_NS
 
-XSI = "http://www.w3.org/2001/XMLSchema-instance"
-XSI_NIL = f"{{{XSI}}}nil"
-XSI_TYPE = f"{{{XSI}}}type"
+XSI_NIL = f"{{{XSI_NS}}}nil"
+XSI_TYPE = f"{{{XSI_NS}}}type"
 
 # (member class, converter or None for a member spyne reads, text of an empty element, empty_is_none, default)
 Step = tuple[Any, Callable[..., Any] | None, str | None, bool, Any]
