@@ -1,20 +1,22 @@
 """Read-path benchmark: `python -m benchmarks.read` (also part of `make bench`).
 
-For SQLite and PostgreSQL, on a fresh database holding the demo data, four gunicorn servers with the same
+For SQLite and PostgreSQL, on a fresh database holding the demo data, five gunicorn servers with the same
 settings (LRS_WS gunicorn configuration, 2 sync workers): the service; `benchmarks/raw_read.py`, a plain
 WSGI handler that parses the same request with lxml, does the same cached password check and the same SQL and
 writes the same response bytes; `benchmarks/spyne_floor.py`, the service's spyne application answering
-each distinct request once and then from memory (what spyne and gunicorn alone cost a call); and
-`benchmarks.raw_read:fixed`, which answers the raw handler's bytes without reading anything (what gunicorn
-alone costs). It first checks that all four answer byte-identical XML, then measures:
+each distinct request once and then from memory (what spyne and gunicorn alone cost a call), alone ("floor")
+and behind the service's front layers ("duties": the request log line, metrics and the hostile-input guard
+added); and `benchmarks.raw_read:fixed`, which answers the raw handler's bytes without reading anything (what
+gunicorn alone costs). It first checks that all five answer byte-identical XML, then measures:
 
 - **CPU per request** of GetLearnerAchievements (demo learner 3415521949: three achievements) and
   GetAchievement: utime+stime of the server's worker processes, read from /proc, plus, on PostgreSQL, of the
   database backends serving them (told apart by application_name). Rounds of `--requests` sequential calls
   take the servers in turn (interleaved, the order rotated each round, so drift in the machine's load hits
-  all); per request, the median over `--rounds` rounds, the ratio raw/service, raw/floor, and the ceiling
-  raw / (floor + raw - fixed): the raw/service of a service on spyne doing the raw handler's own work (raw
-  - fixed) exactly as cheaply, which no service built on spyne can beat.
+  all); per request, the median over `--rounds` rounds, the ratio raw/service, raw/floor, and two ceilings:
+  raw / (floor + raw - fixed), the raw/service of a service on spyne doing the raw handler's own work (raw -
+  fixed) exactly as cheaply, which no service built on spyne can beat; and raw / (duties + raw - fixed), the
+  same for a service on spyne that also logs, counts and guards each request as this one does.
 - **Latency tail**: `--sequential` sequential GetLearnerAchievements against each server: the median, the
   p99, the slowest, and how many took over 5x the median, by wall clock and by the CPU the server spent on
   each call (/proc/PID/schedstat, in nanoseconds): on a shared machine a call may wait for a CPU longer than
@@ -70,6 +72,7 @@ APPS = {
     "raw": "benchmarks.raw_read:application",
     "service": "lrs_ws.wsgi:application",
     "floor": "benchmarks.spyne_floor:application",
+    "duties": "benchmarks.spyne_floor:duties",
     "fixed": "benchmarks.raw_read:fixed",
 }
 
@@ -204,6 +207,9 @@ def interleaved(servers: list[Server], body: bytes, rounds: int, n: int) -> dict
         "fixed_us": us["fixed"],
         # A service doing the raw handler's work exactly as cheaply, on top of spyne: the best raw/service.
         "ceiling": us["raw"] / (us["floor"] + us["raw"] - us["fixed"]),
+        "duties_us": us["duties"],
+        # The same with the request log line, metrics and the guard every call of the service owes.
+        "duties_ceiling": us["raw"] / (us["duties"] + us["raw"] - us["fixed"]),
         "round_ratios": [round(r, 3) for r in ratios],
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
@@ -262,18 +268,18 @@ def run_backend(backend: str, args: argparse.Namespace) -> dict[str, Any]:
     try:
         for name, app in APPS.items():
             servers.append(Server(name, app, with_application_name(url, name), workdir, admin=admin).start())
-        raw, service, floor, fixed = servers
+        raw, service, floor, duties, fixed = servers
         result: dict[str, Any] = {"backend": backend}
         for op, body in CALLS.items():
             expected = raw.post(body)
-            for other in (service, floor, fixed):
+            for other in (service, floor, duties, fixed):
                 got = other.post(body)
                 assert got == expected, f"{op}: {other.name} and raw handler differ:\n{got!r}\n{expected!r}"
-            for _ in range(50):  # warm all four (password cache, pools, statement caches)
+            for _ in range(50):  # warm all five (password cache, pools, statement caches)
                 for s in servers:
                     s.post(body)
             print(f"  {op}: {args.rounds} interleaved rounds of {args.requests} calls", file=sys.stderr)
-            result[op] = interleaved([raw, service, floor, fixed], body, args.rounds, args.requests)
+            result[op] = interleaved(servers, body, args.rounds, args.requests)
         if args.sequential > 0:
             print(f"  latency: {args.sequential} sequential GetLearnerAchievements", file=sys.stderr)
             result["tail"] = latency_tail(service, CALLS["GetLearnerAchievements"], args.sequential)
@@ -292,6 +298,7 @@ def report(results: list[dict[str, Any]], out: Callable[[str], None] = print) ->
     out(
         f"{'backend':<11}{'operation':<24}{'service µs':>11}{'raw µs':>8}{'raw/service':>12}"
         f"{'  (rounds: min-max)':<20}{'floor µs':>9}{'raw/floor':>10}{'fixed µs':>9}{'ceiling':>8}"
+        f"{'duties µs':>10}{'ceiling':>8}"
     )
     for r in results:
         for op in CALLS:
@@ -300,6 +307,7 @@ def report(results: list[dict[str, Any]], out: Callable[[str], None] = print) ->
                 f"{r['backend']:<11}{op:<24}{m['service_us']:>11.0f}{m['raw_us']:>8.0f}{m['ratio']:>12.2f}"
                 f"  ({m['ratio_min']:.2f}-{m['ratio_max']:.2f}){'':<7}"
                 f"{m['floor_us']:>9.0f}{m['floor_ratio']:>10.2f}{m['fixed_us']:>9.0f}{m['ceiling']:>8.2f}"
+                f"{m['duties_us']:>10.0f}{m['duties_ceiling']:>8.2f}"
             )
     for r in results:
         for key, who in (("tail", "service"), ("tail_raw", "raw")):

@@ -1,4 +1,5 @@
-"""The least the service's framework costs per call: `gunicorn benchmarks.spyne_floor:application`.
+"""The least the service's framework costs per call: `gunicorn benchmarks.spyne_floor:application`, and
+`benchmarks.spyne_floor:duties`, the same behind the service's front layers.
 
 A spyne application made as the service's is (`build_application`: the same in and out protocols, schema
 validation, the fast answer writer, the same event listeners) offering GetLearnerAchievements and
@@ -7,8 +8,14 @@ service's own use cases (authentication, the reads, the conversion), and every l
 memory: what a call then costs is spyne's work alone (reading and validating the request, dispatch, events,
 writing the answer), plus gunicorn's. No hostile-input guard, request log line or metrics either.
 
-`benchmarks.read` runs it beside the service and the raw handler: raw/floor is the best raw/service ratio any
-service built on spyne could reach, whatever it did about its own work.
+`duties` is the same application behind what `lrs_ws.app.front` puts before every request of the service:
+the Router (request id, the JSON log line, metrics) and the hostile-input guard (size limit, the guarded
+parse whose tree spyne then reads). A call to it costs spyne, gunicorn and the per-request duties the service
+owes every caller, and nothing of authentication or the reads.
+
+`benchmarks.read` runs both beside the service and the raw handler: raw/floor is the best raw/service ratio
+any service built on spyne could reach, whatever it did about its own work, and raw/duties the best one of a
+service on spyne that also guards, logs and counts each request.
 """
 
 from __future__ import annotations
@@ -21,8 +28,9 @@ from typing import Any
 from spyne import Boolean, Integer, ServiceBase, Unicode, rpc
 from spyne.server.wsgi import WsgiApplication
 
-from lrs_ws.app import wire
+from lrs_ws.app import front, wire
 from lrs_ws.config import Settings
+from lrs_ws.observability.logs import configure_logging
 from lrs_ws.domain.values import Page
 from lrs_ws.service import achievements as ach
 from lrs_ws.service.auth import Caller, authenticate
@@ -106,5 +114,7 @@ class FloorService(ServiceBase):
 
 
 application = WsgiApplication(build_application([FloorService], Deps(_settings, _wiring.uow_factory)))
+configure_logging(_settings)
+duties = front(application, _settings, _wiring)
 # As lrs_ws.wsgi does: what start-up built stays out of the collector's full passes.
 gc.freeze()

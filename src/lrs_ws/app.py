@@ -151,13 +151,20 @@ class Router:
 def create_app(settings: Settings) -> Router:
     """The WSGI application for one process."""
     from lrs_ws.observability.logs import configure_logging
-    from lrs_ws.soap.guard import RequestGuard
 
     configure_logging(settings)
     wiring = wire(settings)
     deps = Deps(settings=settings, uow_factory=wiring.uow_factory)
+    return front(build_soap_wsgi(settings, deps), settings, wiring)
+
+
+def front(soap_wsgi: WsgiApplication, settings: Settings, wiring: Wiring) -> Router:
+    """What every request meets before and after the SOAP application: the Router (request id, log line,
+    metrics, /healthz, /readyz, /metrics) and the hostile-input guard."""
+    from lrs_ws.soap.guard import RequestGuard
+
     maintenance = MaintenanceStatus(wiring.uow_factory)
-    soap = RequestGuard(build_soap_wsgi(settings, deps), settings, maintenance=maintenance)
+    soap = RequestGuard(soap_wsgi, settings, maintenance=maintenance)
     router = Router(soap, wiring.engine, maintenance)
     gauges = DatabaseGauges(wiring.engine)
     router.extra["/metrics"] = MetricsEndpoint(lambda: [gauges])

@@ -247,6 +247,22 @@ def test_an_empty_body_is_a_fault(hostile):
     assert "empty" in fault_of(answer)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body/></soap:Envelope>',
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Header/></soap:Envelope>',
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"/>',
+        '<soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/"><soap:Body><soap:Fault>'
+        "<faultcode>soap:Server</faultcode><faultstring>x</faultstring></soap:Fault></soap:Body></soap:Envelope>",
+    ],
+    ids=["empty Body", "no Body", "empty Envelope", "a Fault for a request"],
+)
+def test_an_envelope_without_an_operation_is_a_client_fault_saying_so(hostile, body):
+    answer = hostile.send(lambda: post(hostile.server, body.encode()))
+    assert "must hold the element of the operation called" in fault_of(answer)
+
+
 def test_a_body_that_is_not_xml_is_a_fault(hostile):
     answer = hostile.send(
         lambda: post(hostile.server, f"password={DEMO_PASSWORD}&user={DEMO1_USER}".encode() + b"\x00\xff")

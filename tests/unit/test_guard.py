@@ -379,6 +379,25 @@ def test_one_element_too_deep_is_refused(guard, inner, settings):
     assert not inner.called
 
 
+def test_each_refusal_of_the_tree_checks_names_its_own_reason_and_the_parser_reused_after_it_still_accepts(
+    guard, inner, settings
+):
+    depth = settings.max_xml_depth + 1
+    hostile = {
+        "Processing instructions are not allowed": envelope("<s:Ping><?pi data?></s:Ping>"),
+        "nested too deeply": envelope("<s:n>" * depth + "</s:n>" * depth),
+        "element name is longer": envelope(f"<s:{'n' * (settings.max_xml_name_length + 1)}/>"),
+        "is not well-formed XML": envelope("<s:Ping>"),
+    }
+    for says, body in hostile.items():
+        response = call(guard, body)
+        assert response.status == 500 and says in fault_of(response).message, says
+        assert not inner.called
+        assert call(guard, envelope()).status == 200, f"a good request after a refused one ({says})"
+        assert inner.called
+        inner.called = False
+
+
 def test_an_attribute_flood_is_refused_cheaply(guard, inner):
     attributes = " ".join(f'a{i}="{i}"' for i in range(100_000))
     with cpu("100k attributes"):
