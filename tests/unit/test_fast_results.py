@@ -155,6 +155,13 @@ def test_a_value_xml_cannot_carry_is_refused_by_the_fast_writer_as_by_spynes() -
         written(fast, t.AchievementSummary, bad)
 
 
+class Undecidable:
+    """A value with no truth value (as a numpy array of several numbers)."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("no truth value")
+
+
 # Values of every kind a result's member might be handed, the expected ones and the unexpected.
 VALUES = [
     0,
@@ -178,6 +185,7 @@ VALUES = [
     None,
     [],
     object(),
+    Undecidable(),
 ]
 
 # Declared types of a member: those of the results' members, and the same types with attributes that change
@@ -245,6 +253,7 @@ def test_a_protocol_overriding_spynes_converter_keeps_its_own(application: Any) 
         {"AchievementId": "12", "Version": 2**63, "Withdrawn": "no"},
         {"AwardDate": datetime(2024, 1, 5, 23, 30, tzinfo=timezone(timedelta(hours=-5)))},
         {"AwardDate": date(1, 1, 1)},
+        {"Subject": b"Adapt & fit"},
     ],
 )
 def test_unexpected_values_of_a_summary_are_written_as_spyne_writes_them(members: dict[str, Any]) -> None:
@@ -255,7 +264,15 @@ def test_unexpected_values_of_a_summary_are_written_as_spyne_writes_them(members
     assert etree.tostring(written(fast, t.LearnerAchievements, value)) == etree.tostring(expected)
 
 
-@pytest.mark.parametrize("members", [{"AchievementId": "seven"}, {"AwardDate": "2010-01-03"}])
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"AchievementId": "seven"},
+        {"AwardDate": "2010-01-03"},
+        {"Uln": 3415521949},
+        {"Withdrawn": Undecidable()},
+    ],
+)
 def test_a_value_spyne_cannot_convert_is_refused_by_the_fast_writer_as_by_spynes(
     members: dict[str, Any],
 ) -> None:
@@ -285,7 +302,9 @@ def answer(app: Any, operation: str, value: Any, *, fast: bool) -> bytes:
 
 ANSWERS = {
     "a page of summaries": ("GetLearnerAchievements", CASES["a page of summaries"][1]),
-    "an empty page": ("GetLearnerAchievements", CASES["no achievements at all"][1]),
+    "no achievements at all": ("GetLearnerAchievements", CASES["no achievements at all"][1]),
+    "an empty page": ("GetLearnerAchievements", CASES["no achievements on the page"][1]),
+    "a missing summary in the page": ("GetLearnerAchievements", CASES["a missing summary in the page"][1]),
     "one achievement": ("GetAchievement", CASES["a summary as the service builds it"][1]),
     "an achievement with mandatory members missing": (
         "GetAchievement",

@@ -9,17 +9,18 @@ converter for its declared type converts it: spyne's converters look the type's 
 value, so where those attributes make one equal to a plain function (an Integer, Date or Boolean with no
 format of its own, text with none) the plan holds that function, which fails where spyne's fails (a value
 that is no number for an Integer, nothing with `isoformat` for a Date); any other type keeps spyne's
-converter. A record whose members are all text and all present (every AchievementSummary of a page, the
-result of GetAchievement) is a copy of a template element with its texts filled in, which lxml makes in C
-(15–30 % less for the writer, more the longer the page). The bytes on the wire are spyne's
+converter. A record whose members are all present (every AchievementSummary of a page, the result of
+either read) is a copy of a template element with one child per member, made in C, whose text members are
+then filled in and whose array members are written into (15–30 % less for the writer, more the longer the
+page); a record with a member absent is written member by member. The bytes on the wire are spyne's
 (tests/unit/test_fast_results.py compares both writers element for element, and each planned converter with
 spyne's); a value lxml refuses raises as it does under spyne's writer.
 
 `write_response` writes the whole answer of an operation returning one of these types (Envelope, Body, the
 operation's wrapper and its result) as Soap11.serialize does, without spyne's generic walk of the wrapper
-message: the Envelope is a copy of one made at start-up, and the Body is written in place rather than
-beside it and moved in; either way every element ends up under the Envelope's namespace declarations and
-cleanup_namespaces leaves the same tree.
+message: Envelope, Body, wrapper and result are a copy of a tree made at start-up. spyne writes the Body
+beside the Envelope and then moves it in; either way every element ends up using the Envelope's namespace
+declarations, and cleanup_namespaces then leaves the same tree.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ _STR, _TEXT, _RECORD, _ARRAY = range(4)
 # (kind, tag, attribute, converter (value -> text) or the record's plan, (item tag, item template) of an
 # array, mandatory)
 Step = tuple[int, str, str, Any, Any, bool]
+# (a maker of a copy of a record's element with one child per member, whether every member is text)
+Template = tuple[Callable[[], etree._Element], bool]
 
 
 def _integer(value: Any) -> str:
@@ -98,30 +101,34 @@ def _converter(protocol: Any, member: Any) -> tuple[int, Callable[[Any], Any]]:
     return (_STR, spynes) if plain is None else (_TEXT, plain)
 
 
-def _texts(steps: list[Step], inst: Any) -> list[str] | None:
-    """The texts of a record whose members are all text, each present; None when one is absent."""
+def _texts(steps: list[Step], inst: Any) -> list[Any] | None:
+    """Each member's text (a record's or an array's value as it is) when every member is present; None when
+    one is absent."""
     texts = []
     for kind, _tag, name, how, _what, _mandatory in steps:
         value = getattr(inst, name, None)
         if value is None:
             return None
-        texts.append(value if kind == _STR and type(value) is str else how(value))
+        texts.append(how(value) if kind == _TEXT or (kind == _STR and type(value) is not str) else value)
     return texts
 
 
-def _template(steps: list[Step], tag: str, nsmap: dict[str, str] | None) -> etree._Element | None:
-    """An element `tag` with one child per member (texts to fill), when every member is text; it declares
-    the prefixes `nsmap` gives its namespaces."""
-    if any(kind > _TEXT for kind, *_ in steps):
-        return None
-    tags = [tag, *(child_tag for _kind, child_tag, *_ in steps)]
+def _members(steps: list[Step], element: etree._Element) -> bool:
+    """Give `element` one child per member of the record planned as `steps` (its text to fill, or its value
+    to write into); whether every member is text."""
+    for _kind, tag, *_ in steps:
+        etree.SubElement(element, tag)
+    return all(kind <= _TEXT for kind, *_ in steps)
+
+
+def _item_template(steps: list[Step], tag: str, nsmap: dict[str, str] | None) -> Template:
+    """A template of an array's item `tag`, which declares the prefixes `nsmap` gives its namespaces."""
     if nsmap is not None:
-        used = {etree.QName(each).namespace for each in tags}
+        used = {etree.QName(each).namespace for each in (tag, *(step[1] for step in steps))}
         nsmap = {prefix: ns for prefix, ns in nsmap.items() if ns in used}
     element = etree.Element(tag, nsmap=nsmap)
-    for child_tag in tags[1:]:
-        etree.SubElement(element, child_tag)
-    return element
+    # copying an lxml element copies its subtree, in C
+    return element.__copy__, _members(steps, element)
 
 
 def _plan(protocol: Any, cls: Any) -> list[Step]:
@@ -137,9 +144,8 @@ def _plan(protocol: Any, cls: Any) -> list[Step]:
             ((item_name, item),) = member._type_info.items()
             item_tag = f"{{{member.get_namespace()}}}{item_name}"
             item_steps = _plan(protocol, item)
-            steps.append(
-                (_ARRAY, tag, name, item_steps, (item_tag, _template(item_steps, item_tag, nsmap)), mandatory)
-            )
+            item_template = _item_template(item_steps, item_tag, nsmap)
+            steps.append((_ARRAY, tag, name, item_steps, (item_tag, item_template), mandatory))
         elif issubclass(member, ComplexModelBase):
             steps.append((_RECORD, tag, name, _plan(protocol, member), None, mandatory))
         else:
@@ -162,28 +168,45 @@ def _write(steps: list[Step], inst: Any, elt: etree._Element) -> None:
         elif kind == _RECORD:
             _write(how, value, sub(elt, tag))
         else:
-            holder = sub(elt, tag)
-            item_tag, template = what
-            for item in value:
-                if item is None:
-                    sub(holder, item_tag, NIL_ATTR)
-                else:
-                    _record(how, template, item, holder, item_tag)
+            _items(how, what, value, sub(elt, tag))
 
 
-def _record(steps: list[Step], template: etree._Element | None, inst: Any, parent: Any, tag: str) -> None:
-    """`inst` written as a `tag` child of `parent`: a copy of `template` (an element `tag`) when it has one
-    and every member is present."""
-    texts = _texts(steps, inst) if template is not None else None
-    if template is None or texts is None:
+def _items(steps: list[Step], item: tuple[str, Template], values: Any, holder: etree._Element) -> None:
+    """An array's items written into `holder` (a missing item as xsi:nil)."""
+    tag, template = item
+    for value in values:
+        if value is None:
+            etree.SubElement(holder, tag, NIL_ATTR)
+        else:
+            _record(steps, template, value, holder, tag)
+
+
+def _fill(steps: list[Step], flat: bool, texts: list[Any], element: etree._Element) -> None:
+    """A copy of a record's template, `element`, given the record's texts (see _texts, _members)."""
+    if flat:
+        for child, text in zip(element, texts, strict=True):
+            child.text = text
+        return
+    for child, text, (kind, _tag, _name, how, what, _mandatory) in zip(element, texts, steps, strict=True):
+        if kind <= _TEXT:
+            child.text = text
+        elif kind == _RECORD:
+            _write(how, text, child)
+        else:
+            _items(how, what, text, child)
+
+
+def _record(steps: list[Step], template: Template, inst: Any, parent: etree._Element, tag: str) -> None:
+    """`inst` written as a `tag` child of `parent`: a copy of its template, made in C, when every member is
+    present, which costs less than making its elements one by one."""
+    texts = _texts(steps, inst)
+    if texts is None:
         _write(steps, inst, etree.SubElement(parent, tag))
         return
-    # A copy of the record's elements, made in C, costs less than making them one by one (copy.copy copies
-    # an lxml element with its subtree).
-    element = copy(template)
+    make, flat = template
+    element = make()
     parent.append(element)
-    for child, text in zip(element, texts, strict=True):
-        child.text = text
+    _fill(steps, flat, texts, element)
 
 
 def writer(protocol: Any, cls: Any) -> Callable[..., None]:
@@ -215,21 +238,25 @@ RESPONSES = "fast_responses"
 
 
 class Answer:
-    """How one operation's answer is written: an empty Envelope to copy, the Body, wrapper and result tags,
-    the result's type, its plan and its template (see _record)."""
+    """How one operation's answer is written: a maker of a copy of its Envelope, Body and wrapper, and one of
+    the same with the result and its members (see _members), the result's tag, type and plan."""
 
-    __slots__ = ("body_tag", "cls", "envelope", "result_tag", "steps", "template", "wrapper_tag")
+    __slots__ = ("cls", "document", "result_tag", "shell", "steps")
 
     def __init__(self, protocol: Any, message: Any, name: str, cls: Any) -> None:
         ns = message.get_namespace()
-        nsmap = protocol.app.interface.nsmap
-        self.envelope = etree.Element(f"{{{protocol.ns_soap_env}}}Envelope", nsmap=nsmap)
-        self.body_tag = f"{{{protocol.ns_soap_env}}}Body"
-        self.wrapper_tag = f"{{{ns}}}{message.get_type_name()}"
+        soap = protocol.ns_soap_env
+        # As Soap11.serialize makes them; every element below the Envelope uses the Envelope's prefixes.
+        shell = etree.Element(f"{{{soap}}}Envelope", nsmap=protocol.app.interface.nsmap)
+        body = etree.SubElement(shell, f"{{{soap}}}Body")
+        etree.SubElement(body, f"{{{ns}}}{message.get_type_name()}")
+        self.shell = shell.__copy__
         self.result_tag = f"{{{ns}}}{name}"
         self.cls = cls
         self.steps = _plan(protocol, cls)
-        self.template = _template(self.steps, self.result_tag, nsmap)
+        document = copy(shell)
+        flat = _members(self.steps, etree.SubElement(document[0][0], self.result_tag))
+        self.document: Template = (document.__copy__, flat)
 
 
 def _responses(protocol: Any) -> dict[Any, Answer]:
@@ -254,12 +281,17 @@ def write_response(protocol: Any, ctx: Any) -> bool:
     if answer is None or ctx.out_header is not None or not ctx.out_object or ctx.out_object[0] is None:
         return False
     protocol.event_manager.fire_event("before_serialize", ctx)
-    ctx.out_document = envelope = copy(answer.envelope)
-    ctx.out_body_doc = body = etree.SubElement(envelope, answer.body_tag)
     result = answer.cls.get_serialization_instance(ctx.out_object[0])
-    _record(
-        answer.steps, answer.template, result, etree.SubElement(body, answer.wrapper_tag), answer.result_tag
-    )
+    texts = _texts(answer.steps, result)
+    if texts is None:
+        ctx.out_document = envelope = answer.shell()
+        ctx.out_body_doc = body = envelope[0]
+        _write(answer.steps, result, etree.SubElement(body[0], answer.result_tag))
+    else:
+        make, flat = answer.document
+        ctx.out_document = envelope = make()
+        ctx.out_body_doc = body = envelope[0]
+        _fill(answer.steps, flat, texts, body[0][0])
     if protocol.cleanup_namespaces:
         etree.cleanup_namespaces(envelope)
     protocol.event_manager.fire_event("after_serialize", ctx)
