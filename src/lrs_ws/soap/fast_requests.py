@@ -100,9 +100,10 @@ def reader(protocol: Any, cls: Any) -> Callable[[Any, Any, Any], Any] | None:
             if step is None:
                 continue
             member, convert, empty, empty_is_none, default = step
-            if convert is None or child.get(XSI_TYPE) is not None:
+            attributes = child.keys()  # mostly none, and then neither xsi:type nor xsi:nil to look up
+            if convert is None or (attributes and child.get(XSI_TYPE) is not None):
                 value = from_element(ctx, member, child)
-            elif child.get(XSI_NIL):
+            elif attributes and child.get(XSI_NIL):
                 value = default if nil_default else None
             else:
                 text = child.text
