@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from spyne import ComplexModel, Integer, Unicode
+from spyne import ComplexModel, Integer, MethodContext, Unicode
+from spyne.error import ValidationError
 from spyne.model import ComplexModelBase
 from spyne.model.complex import Array
+from spyne.server import ServerBase
 
 from lrs_ws.app import soap_services
 from lrs_ws.config import Settings
@@ -97,6 +99,31 @@ def test_text_is_kept_as_sent_and_an_empty_text_member_is_an_empty_string() -> N
     assert got.uln == " a b " and got.pageNumber == 7 and got.invokingUser.UserName == " a b "
     empty = FAST.from_element(None, cls, _element(cls, f"{{{cls.get_namespace()}}}{name}", "empty"))
     assert empty.uln == "" and empty.pageNumber is None
+
+
+def _with_uln_attribute(attribute: str, value: str) -> tuple[Any, Any, etree._Element]:
+    """A GetLearnerAchievements request wrapper whose uln carries `attribute`, its class and a context."""
+    name, method = next((n, m) for n, m in METHODS if n == "GetLearnerAchievements")
+    cls = method.in_message
+    element = _element(cls, f"{{{cls.get_namespace()}}}{name}", "value")
+    uln = element.find(f"{{{cls.get_namespace()}}}uln")
+    assert uln is not None
+    uln.set(attribute, value)
+    return MethodContext(ServerBase(APP), MethodContext.SERVER), cls, element
+
+
+def test_a_member_carrying_xsi_type_is_left_to_spynes_reader() -> None:
+    ctx, cls, element = _with_uln_attribute(f"{{{XSI}}}type", "xs:integer")  # a type the service lacks
+    for reader in (GENERIC, FAST):
+        with pytest.raises(ValidationError):
+            reader.from_element(ctx, cls, element)
+
+
+def test_a_member_carrying_another_attribute_is_read_as_spynes_reader_reads_it() -> None:
+    ctx, cls, element = _with_uln_attribute("note", "kept")
+    assert _plain(FAST.from_element(ctx, cls, element), cls) == _plain(
+        GENERIC.from_element(ctx, cls, element), cls
+    )
 
 
 class Defaults(ComplexModel):
