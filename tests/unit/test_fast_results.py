@@ -1,5 +1,6 @@
 """The fast writer of the hot reads' results writes exactly what spyne's generic writer writes, element for
-element, for every shape a value can take."""
+element, for every shape a value can take; each converter it plans gives spyne's converter's text, or fails
+as it does, for values of every kind."""
 
 from __future__ import annotations
 

@@ -34,7 +34,7 @@ from typing import Any
 from lxml import etree
 from spyne import BODY_STYLE_WRAPPED
 from spyne.model.complex import Array, ComplexModelBase
-from spyne.protocol._outbase import OutProtocolBase
+from spyne.protocol import OutProtocolBase
 from spyne.protocol.xml import NIL_ATTR
 
 from lrs_ws.soap import portal_types as t
