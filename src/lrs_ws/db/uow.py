@@ -60,15 +60,19 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self._held = False
         if self._open:
             self._open = False
+            session = self.session
             try:
-                self.session.expunge_all()
-                self.session.rollback()
+                if session.in_transaction():
+                    # Closing the connection rolls its transaction back and tells the pool so: one ROLLBACK.
+                    # (The session's own rollback or close ends the transaction first and closes the
+                    # connection after, and the pool then resets it with a second one.) A ROLLBACK that fails
+                    # leaves the pool to reset the connection itself, or to drop it if that fails too.
+                    session.connection().close()
             except DBAPIError as failed:
-                # The call's answer is in hand and nothing uncommitted is kept either way; the pool drops a
-                # connection it cannot reset.
+                # The call's answer is in hand and nothing uncommitted is kept either way.
                 log.warning("rollback failed", extra={"error": database_cause(failed)})
             finally:
-                self.session.close()
+                session.close()
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         if self._open:
