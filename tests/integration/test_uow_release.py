@@ -1,8 +1,10 @@
 """The end of a SOAP call's unit of work: the connection goes back to the pool rolled back once, with no
-transaction left open on it; a rollback that fails is logged and its connection is not used again."""
+transaction left open on it; a rollback that fails is logged and its connection is not used again. A unit of
+work entered again works on its new session only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -80,3 +82,17 @@ def test_a_rollback_that_fails_on_release_is_logged_and_its_connection_is_not_us
     next_uow, next_connection = _held_read(demo_wiring)
     next_uow.release()
     assert next_connection is not dbapi_connection
+
+
+def test_a_unit_of_work_entered_again_reads_and_writes_through_its_new_session(demo_wiring: Wiring) -> None:
+    uow = demo_wiring.uow_factory()
+    now = datetime.now(UTC)
+    with uow:
+        first = uow.login_failures  # made on the first block's session
+        assert first.count_since(DEMO1_USER, "192.0.2.1", now - timedelta(hours=1)) == 0
+    with uow:
+        assert uow.login_failures is not first
+        assert uow.login_failures.reserve(DEMO1_USER, "192.0.2.1", now, now - timedelta(hours=1), limit=5)
+        uow.commit()
+    with demo_wiring.uow_factory() as other:
+        assert other.login_failures.count_since(DEMO1_USER, "192.0.2.1", now - timedelta(hours=1)) == 1
