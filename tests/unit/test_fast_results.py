@@ -1,14 +1,16 @@
 """The fast writer of the hot reads' results writes exactly what spyne's generic writer writes, element for
-element, for every shape a value can take."""
+element, for every shape a value can take; each converter it plans gives spyne's converter's text, or fails
+as it does, for values of every kind."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
 from typing import Any
 
 import pytest
 from lxml import etree
-from spyne import MethodContext
+from spyne import Boolean, Date, Integer, MethodContext, Unicode
 from spyne.protocol.soap import Soap11
 from spyne.server import ServerBase
 
@@ -154,6 +156,136 @@ def test_a_value_xml_cannot_carry_is_refused_by_the_fast_writer_as_by_spynes() -
         written(fast, t.AchievementSummary, bad)
 
 
+class Undecidable:
+    """A value with no truth value (as a numpy array of several numbers)."""
+
+    def __bool__(self) -> bool:
+        raise ValueError("no truth value")
+
+
+# Values of every kind a result's member might be handed, the expected ones and the unexpected.
+VALUES = [
+    0,
+    -1,
+    7,
+    2**31 - 1,
+    2**63,
+    -(2**70),
+    True,
+    False,
+    3.5,
+    Decimal("12.50"),
+    "12",
+    "abc",
+    "",
+    date(2010, 1, 3),
+    date(1, 1, 1),
+    date(9999, 12, 31),
+    datetime(2024, 1, 5, 12, 0, 0),
+    datetime(2024, 1, 5, 23, 30, 0, 15, tzinfo=timezone(timedelta(hours=-5))),
+    None,
+    [],
+    object(),
+    Undecidable(),
+]
+
+# Declared types of a member: those of the results' members, and the same types with attributes that change
+# what spyne writes for them (which must keep spyne's converter).
+DECLARED = {
+    "Integer": Integer(min_occurs=1, nillable=False),
+    "Integer with a format": Integer(format="%05d"),
+    "Integer with a str_format": Integer(str_format="{:x}"),
+    "Date": Date(min_occurs=1, nillable=False),
+    "Date with a date_format": Date(date_format="%d/%m/%Y"),
+    "Date with a str_format": Date(str_format="on {:%d %B %Y}"),
+    "Date serialised as a string": Date(serialize_as="str"),
+    "Boolean": Boolean(min_occurs=1, nillable=False),
+    "Unicode": Unicode(max_len=20),
+    "Unicode with a str_format": Unicode(str_format="[{}]"),
+}
+
+
+def outcome(convert: Any, value: Any) -> Any:
+    """What a converter makes of `value`: its text, or the class of the exception it raises."""
+    try:
+        return convert(value)
+    except Exception as exc:
+        return type(exc)
+
+
+def planned_text(protocol: LrsSoap11, member: Any, value: Any) -> Any:
+    """`value`'s text as the fast writer's plan for a `member` writes it (a str as it is for plain text)."""
+    kind, convert = fast_results._converter(protocol, member)
+    return outcome(lambda v: v if kind == fast_results._STR and type(v) is str else convert(v), value)
+
+
+@pytest.mark.parametrize("declared", DECLARED)
+def test_each_planned_converter_gives_spynes_text_or_fails_as_spynes_does(
+    application: Any, declared: str
+) -> None:
+    protocol = application.out_protocol
+    member = DECLARED[declared]
+    spynes = protocol._to_unicode_handlers[member]
+    for value in VALUES:
+        assert planned_text(protocol, member, value) == outcome(lambda v: spynes(member, v), value), value
+
+
+def test_the_results_integers_dates_and_booleans_are_converted_by_plain_functions(application: Any) -> None:
+    steps = fast_results._plan(application.out_protocol, t.AchievementSummary)
+    converters = {name: how for _kind, _tag, name, how, _what, _mandatory in steps}
+    assert converters["AchievementId"] is converters["Version"] is fast_results._integer
+    assert converters["AwardDate"] is fast_results._date
+    assert converters["Withdrawn"] is fast_results._boolean
+
+
+def test_a_protocol_overriding_spynes_converter_keeps_its_own(application: Any) -> None:
+    class Hex(LrsSoap11):
+        def integer_to_unicode(self, cls: Any, value: Any, **_: Any) -> str:
+            return format(value, "x")
+
+    assert planned_text(Hex(), Integer, 255) == "ff"
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"AchievementId": 0, "Version": -(2**70), "Withdrawn": True},
+        {"AchievementId": True, "Version": Decimal("3"), "Withdrawn": 0},
+        {"AchievementId": "12", "Version": 2**63, "Withdrawn": "no"},
+        {"AwardDate": datetime(2024, 1, 5, 23, 30, tzinfo=timezone(timedelta(hours=-5)))},
+        {"AwardDate": date(1, 1, 1)},
+        {"Subject": b"Adapt & fit"},
+    ],
+)
+def test_unexpected_values_of_a_summary_are_written_as_spyne_writes_them(members: dict[str, Any]) -> None:
+    fast = LrsSoap11()
+    fast_results.install(fast)
+    value = learner([summary(**members), summary()])
+    expected = written(LrsSoap11(), t.LearnerAchievements, value)
+    assert etree.tostring(written(fast, t.LearnerAchievements, value)) == etree.tostring(expected)
+
+
+@pytest.mark.parametrize(
+    "members",
+    [
+        {"AchievementId": "seven"},
+        {"AwardDate": "2010-01-03"},
+        {"Uln": 3415521949},
+        {"Withdrawn": Undecidable()},
+    ],
+)
+def test_a_value_spyne_cannot_convert_is_refused_by_the_fast_writer_as_by_spynes(
+    members: dict[str, Any],
+) -> None:
+    fast = LrsSoap11()
+    fast_results.install(fast)
+    bad = summary(**members)
+    with pytest.raises(Exception) as spynes:
+        written(LrsSoap11(), t.AchievementSummary, bad)
+    with pytest.raises(spynes.type):
+        written(fast, t.AchievementSummary, bad)
+
+
 def answer(app: Any, operation: str, value: Any, *, fast: bool) -> bytes:
     """The bytes of `operation`'s successful answer carrying `value`, as the service sends them (`fast`) or
     as spyne's own Soap11.serialize writes them."""
@@ -171,7 +303,9 @@ def answer(app: Any, operation: str, value: Any, *, fast: bool) -> bytes:
 
 ANSWERS = {
     "a page of summaries": ("GetLearnerAchievements", CASES["a page of summaries"][1]),
-    "an empty page": ("GetLearnerAchievements", CASES["no achievements at all"][1]),
+    "no achievements at all": ("GetLearnerAchievements", CASES["no achievements at all"][1]),
+    "an empty page": ("GetLearnerAchievements", CASES["no achievements on the page"][1]),
+    "a missing summary in the page": ("GetLearnerAchievements", CASES["a missing summary in the page"][1]),
     "one achievement": ("GetAchievement", CASES["a summary as the service builds it"][1]),
     "an achievement with mandatory members missing": (
         "GetAchievement",

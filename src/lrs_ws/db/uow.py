@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from types import TracebackType
+from typing import Generic, TypeVar, overload
 
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +28,8 @@ from lrs_ws.domain.errors import ServiceUnavailable, StaleVersion
 from lrs_ws.domain.ports import AbstractUnitOfWork
 from lrs_ws.observability.logs import Throttle, database_cause
 
+R = TypeVar("R")
+
 log = logging.getLogger("lrs_ws.db")
 # While the database is down every request meets it: say so every few seconds per process, not per request.
 _unavailable = Throttle(10.0)
@@ -43,7 +47,45 @@ def is_transient(exc: BaseException) -> bool:
     return False
 
 
+class _Repository(Generic[R]):
+    """A repository on the unit of work's session, made when first asked for (a call uses a few of them).
+    It is then kept on the instance, which answers before this descriptor does, until the next session."""
+
+    def __init__(self, make: Callable[[Session], R]) -> None:
+        self.make = make
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    @overload
+    def __get__(self, uow: None, owner: type) -> _Repository[R]: ...
+    @overload
+    def __get__(self, uow: SqlAlchemyUnitOfWork, owner: type) -> R: ...
+    def __get__(self, uow: SqlAlchemyUnitOfWork | None, owner: type) -> R | _Repository[R]:
+        if uow is None:
+            return self
+        repository = uow.__dict__[self.name] = self.make(uow.session)
+        return repository
+
+
 class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
+    organisations = _Repository(r.OrganisationRepository)
+    users = _Repository(r.UserRepository)
+    learners = _Repository(r.LearnerRepository)
+    aims = _Repository(r.AimRepository)
+    achievements = _Repository(r.AchievementRepository)
+    edcs = _Repository(r.EdcRepository)
+    audit = _Repository(r.AuditRepository)
+    outbox = _Repository(OutboxRepository)
+    nonces = _Repository(NonceRepository)
+    login_failures = _Repository(LoginFailureRepository)
+    client_certificates = _Repository(ClientCertificateRepository)
+    batch_queue = _Repository(BatchQueueRepository)
+    batch_chunks = _Repository(BatchChunkRepository)
+    maintenance = _Repository(MaintenanceRepository)
+    changes = _Repository(feed.ChangeFeedRepository)
+    password_tokens = _Repository(PasswordTokenRepository)
+
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.session_factory = session_factory
         self._held = False
@@ -60,45 +102,39 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         self._held = False
         if self._open:
             self._open = False
+            session = self.session
             try:
-                self.session.expunge_all()
-                self.session.rollback()
+                if session.in_transaction():
+                    # Closing the connection rolls its transaction back and tells the pool so: one ROLLBACK.
+                    # (The session's own rollback or close ends the transaction first and closes the
+                    # connection after, and the pool then resets it with a second one.) A ROLLBACK that fails
+                    # leaves the pool to reset the connection itself, or to drop it if that fails too.
+                    session.connection().close()
             except DBAPIError as failed:
-                # The call's answer is in hand and nothing uncommitted is kept either way; the pool drops a
-                # connection it cannot reset.
+                # The call's answer is in hand and nothing uncommitted is kept either way.
                 log.warning("rollback failed", extra={"error": database_cause(failed)})
             finally:
-                self.session.close()
+                session.close()
 
     def __enter__(self) -> SqlAlchemyUnitOfWork:
         if self._open:
             return self
         self._open = True
+        if "session" in self.__dict__:
+            # A new session: the repositories made on the last one go with it.
+            for name in _REPOSITORIES:
+                self.__dict__.pop(name, None)
         self.session = self.session_factory()
-        self.organisations = r.OrganisationRepository(self.session)
-        self.users = r.UserRepository(self.session)
-        self.learners = r.LearnerRepository(self.session)
-        self.aims = r.AimRepository(self.session)
-        self.achievements = r.AchievementRepository(self.session)
-        self.edcs = r.EdcRepository(self.session)
-        self.audit = r.AuditRepository(self.session)
-        self.outbox = OutboxRepository(self.session)
-        self.nonces = NonceRepository(self.session)
-        self.login_failures = LoginFailureRepository(self.session)
-        self.client_certificates = ClientCertificateRepository(self.session)
-        self.batch_queue = BatchQueueRepository(self.session)
-        self.batch_chunks = BatchChunkRepository(self.session)
-        self.maintenance = MaintenanceRepository(self.session)
-        self.changes = feed.ChangeFeedRepository(self.session)
-        self.password_tokens = PasswordTokenRepository(self.session)
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
+        session = self.session
         try:
             # Detach what was loaded first, so results read in the block stay usable after the rollback.
-            self.session.expunge_all()
+            if session.identity_map or session.new:
+                session.expunge_all()
             if not (self._held and exc is None and not self._wrote()):
                 super().__exit__(exc_type, exc, tb)
         except DBAPIError as failed:
@@ -109,7 +145,7 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
         finally:
             if not self._held:
                 self._open = False
-                self.session.close()
+                session.close()
         if exc is not None and is_transient(exc):
             skipped = _unavailable.due()
             if skipped is not None:
@@ -141,3 +177,8 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
     def rollback(self) -> None:
         feed.forget(self.session)
         self.session.rollback()
+
+
+_REPOSITORIES = tuple(
+    name for name, value in vars(SqlAlchemyUnitOfWork).items() if isinstance(value, _Repository)
+)
