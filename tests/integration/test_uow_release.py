@@ -1,6 +1,6 @@
 """The end of a SOAP call's unit of work: the connection goes back to the pool rolled back once, with no
-transaction left open on it; a rollback that fails is logged and its connection is not used again. A unit of
-work entered again works on its new session only."""
+transaction left open on it, also after a failed flush; a rollback that fails is logged and its connection
+is not used again. A unit of work entered again works on its new session only."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from support.demo import DEMO1_USER, TEST_LEARNER
+from sqlalchemy.exc import IntegrityError
+from support.demo import DEMO1_USER, ORG1, TEST_LEARNER
 
 from lrs_ws.app import Wiring
+from lrs_ws.domain import model
 
 
 def _dbapi_connection(uow: Any) -> Any:
@@ -60,6 +62,27 @@ def test_a_released_unit_of_work_rolls_back_once_and_gives_its_connection_back_w
     pooled = demo_wiring.engine.raw_connection()
     try:
         assert pooled.dbapi_connection is dbapi_connection  # given back to the pool, not dropped
+        assert _no_transaction_open(pooled.dbapi_connection)
+    finally:
+        pooled.close()
+
+
+def test_a_call_that_caught_a_failed_flush_is_released_with_its_transaction_rolled_back(
+    demo_wiring: Wiring,
+) -> None:
+    uow = demo_wiring.uow_factory()
+    uow.hold()
+    with uow:
+        dbapi_connection = _dbapi_connection(uow)
+        uow.organisations.add(model.Organisation(ref=ORG1, name="A second DEMO01", ukprn="10000000"))
+        with pytest.raises(IntegrityError):
+            uow.flush()  # the session's transaction is now inactive until rolled back
+
+    uow.release()
+
+    pooled = demo_wiring.engine.raw_connection()
+    try:
+        assert pooled.dbapi_connection is dbapi_connection
         assert _no_transaction_open(pooled.dbapi_connection)
     finally:
         pooled.close()

@@ -104,11 +104,12 @@ class SqlAlchemyUnitOfWork(AbstractUnitOfWork):
             self._open = False
             session = self.session
             try:
-                if session.in_transaction():
+                if session.in_transaction() and session.is_active:
                     # Closing the connection rolls its transaction back and tells the pool so: one ROLLBACK.
                     # (The session's own rollback or close ends the transaction first and closes the
                     # connection after, and the pool then resets it with a second one.) A ROLLBACK that fails
-                    # leaves the pool to reset the connection itself, or to drop it if that fails too.
+                    # leaves the pool to reset the connection itself, or to drop it if that fails too. A
+                    # transaction a failed flush left inactive is the session's close's to end.
                     session.connection().close()
             except DBAPIError as failed:
                 # The call's answer is in hand and nothing uncommitted is kept either way.
