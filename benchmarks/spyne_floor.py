@@ -30,8 +30,8 @@ from spyne.server.wsgi import WsgiApplication
 
 from lrs_ws.app import front, wire
 from lrs_ws.config import Settings
-from lrs_ws.observability.logs import configure_logging
 from lrs_ws.domain.values import Page
+from lrs_ws.observability.logs import configure_logging
 from lrs_ws.service import achievements as ach
 from lrs_ws.service.auth import Caller, authenticate
 from lrs_ws.soap import convert
