@@ -17,7 +17,7 @@ from lrs_ws.domain.error_codes import INTERNAL_ERROR, INTERNAL_ERROR_MESSAGE, co
 from lrs_ws.domain.errors import DomainError, SchemaInvalid
 from lrs_ws.soap import fast_records, fast_requests, fast_results
 from lrs_ws.soap.context import Deps, read_username_token, release_request_uow, request_context
-from lrs_ws.soap.envelope import PARSED_ENVELOPE
+from lrs_ws.soap.envelope import ENVELOPE, HEADER, PARSED_ENVELOPE, operation_of
 from lrs_ws.soap.faults import domain_fault_element, schema_fault_message
 from lrs_ws.soap.guard import silence_spyne_request_logging
 from lrs_ws.soap.namespaces import SERVICES_NS
@@ -48,11 +48,6 @@ def domain_fault(code: str, message: str, faultcode: str = "Client") -> Fault:
     return Fault(faultcode=faultcode, faultstring=f"{code}: {message}", detail=detail)
 
 
-_ENVELOPE, _HEADER, _BODY, _FAULT = (
-    f"{{{Soap11.ns_soap_env}}}{name}" for name in ("Envelope", "Header", "Body", "Fault")
-)
-
-
 class LrsSoap11(Soap11):
     """Soap11 whose schema-validation faults carry a DomainFault (WSEC0001) and never echo input values."""
 
@@ -80,14 +75,14 @@ class LrsSoap11(Soap11):
         # small request costs it). The guard's tree has no XML ids to resolve and its Body holds an operation
         # element: plain lookups do the same. Anything else goes Soap11's way.
         envelope, xmlids = ctx.in_document
-        body = envelope.find(_BODY) if not xmlids and envelope.tag == _ENVELOPE else None
-        if body is None or not len(body) or body[0].tag == _FAULT:
+        operation = operation_of(envelope) if not xmlids and envelope.tag == ENVELOPE else None
+        if operation is None:
             return super().decompose_incoming_envelope(ctx, message)
-        header = envelope.find(_HEADER)
+        header = envelope.find(HEADER)
         ctx.in_document = envelope
         ctx.in_header_doc = header.getchildren() if header is not None else None
-        ctx.in_body_doc = body[0]
-        ctx.method_request_string = body[0].tag
+        ctx.in_body_doc = operation
+        ctx.method_request_string = operation.tag
         self.validate_body(ctx, message)
         return None
 

@@ -27,9 +27,9 @@ UNDERSTOOD_HEADERS = frozenset({f"{{{WSSE_NS}}}Security"})
 ALLOWED_CHARSETS = frozenset({"utf-8", "utf8", "utf-16", "utf-16le", "utf-16be", "us-ascii", "ascii"})
 READ_CHUNK = 64 * 1024
 
-_ENVELOPE = f"{{{SOAP_ENV_NS}}}Envelope"
+ENVELOPE = f"{{{SOAP_ENV_NS}}}Envelope"
 _XML_ID = "{http://www.w3.org/XML/1998/namespace}id"
-_HEADER = f"{{{SOAP_ENV_NS}}}Header"
+HEADER = f"{{{SOAP_ENV_NS}}}Header"
 _BODY = f"{{{SOAP_ENV_NS}}}Body"
 _FAULT = f"{{{SOAP_ENV_NS}}}Fault"
 _MUST_UNDERSTAND = f"{{{SOAP_ENV_NS}}}mustUnderstand"
@@ -151,7 +151,7 @@ class EnvelopeInspector:
             raise RequestRefused(
                 "soap 1.2", "SOAP 1.2 is not supported; send a SOAP 1.1 envelope.", "soap:VersionMismatch"
             )
-        if root.tag != _ENVELOPE:
+        if root.tag != ENVELOPE:
             raise RequestRefused("not an envelope", "The root element must be a SOAP 1.1 Envelope.")
         if self._count_elements(root) > self.max_elements:
             raise self._too_many_elements()
@@ -163,11 +163,10 @@ class EnvelopeInspector:
                     "name length", f"A namespace prefix or URI is longer than {self.max_name_length}."
                 )
         self._check_attributes(self._attributes(root))
-        for entry in root.iterchildren(_HEADER):
+        for entry in root.iterchildren(HEADER):
             for header in entry.iterchildren(tag=etree.Element):
                 self._check_header_entry(header)
-        body = root.find(_BODY)
-        if body is None or not len(body) or body[0].tag == _FAULT:
+        if operation_of(root) is None:
             raise RequestRefused(
                 "no operation", "The SOAP Body must hold the element of the operation called."
             )
@@ -216,6 +215,15 @@ class EnvelopeInspector:
             "A header marked mustUnderstand is not understood by this service.",
             "soap:MustUnderstand",
         )
+
+
+def operation_of(envelope: etree._Element) -> etree._Element | None:
+    """The element of the operation called: the Body's first child; None when the Body is missing or empty or
+    holds a Fault (the guard refuses such a request, so every envelope it passes on has one)."""
+    body = envelope.find(_BODY)
+    if body is None or not len(body) or body[0].tag == _FAULT:
+        return None
+    return body[0]
 
 
 def _ascii_view(body: bytes) -> bytes:

@@ -18,15 +18,14 @@ spyne's); a value lxml refuses raises as it does under spyne's writer.
 
 `write_response` writes the whole answer of an operation returning one of these types (Envelope, Body, the
 operation's wrapper and its result) as Soap11.serialize does, without spyne's generic walk of the wrapper
-message: Envelope, Body, wrapper and result are a copy of a tree made at start-up. spyne writes the Body
-beside the Envelope and then moves it in; either way every element ends up using the Envelope's namespace
-declarations, and cleanup_namespaces then leaves the same tree.
+message: Envelope, Body and wrapper are a copy of a tree made at start-up, and the result is written into it
+as any record above. spyne writes the Body beside the Envelope and then moves it in; either way
+cleanup_namespaces leaves every element using the Envelope's namespace declarations: the same tree.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from copy import copy
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -121,8 +120,9 @@ def _members(steps: list[Step], element: etree._Element) -> bool:
     return all(kind <= _TEXT for kind, *_ in steps)
 
 
-def _item_template(steps: list[Step], tag: str, nsmap: dict[str, str] | None) -> Template:
-    """A template of an array's item `tag`, which declares the prefixes `nsmap` gives its namespaces."""
+def _template(steps: list[Step], tag: str, nsmap: dict[str, str] | None) -> Template:
+    """A template of a record written as `tag` (an array's item, an answer's result), which declares the
+    prefixes `nsmap` gives its namespaces."""
     if nsmap is not None:
         used = {etree.QName(each).namespace for each in (tag, *(step[1] for step in steps))}
         nsmap = {prefix: ns for prefix, ns in nsmap.items() if ns in used}
@@ -144,7 +144,7 @@ def _plan(protocol: Any, cls: Any) -> list[Step]:
             ((item_name, item),) = member._type_info.items()
             item_tag = f"{{{member.get_namespace()}}}{item_name}"
             item_steps = _plan(protocol, item)
-            item_template = _item_template(item_steps, item_tag, nsmap)
+            item_template = _template(item_steps, item_tag, nsmap)
             steps.append((_ARRAY, tag, name, item_steps, (item_tag, item_template), mandatory))
         elif issubclass(member, ComplexModelBase):
             steps.append((_RECORD, tag, name, _plan(protocol, member), None, mandatory))
@@ -238,25 +238,24 @@ RESPONSES = "fast_responses"
 
 
 class Answer:
-    """How one operation's answer is written: a maker of a copy of its Envelope, Body and wrapper, and one of
-    the same with the result and its members (see _members), the result's tag, type and plan."""
+    """How one operation's answer is written: a maker of a copy of its Envelope, Body and wrapper (made as
+    Soap11.serialize makes them), and the result's tag, type, plan and template."""
 
-    __slots__ = ("cls", "document", "result_tag", "shell", "steps")
+    __slots__ = ("cls", "result_tag", "shell", "steps", "template")
 
     def __init__(self, protocol: Any, message: Any, name: str, cls: Any) -> None:
         ns = message.get_namespace()
         soap = protocol.ns_soap_env
-        # As Soap11.serialize makes them; every element below the Envelope uses the Envelope's prefixes.
-        shell = etree.Element(f"{{{soap}}}Envelope", nsmap=protocol.app.interface.nsmap)
+        nsmap = protocol.app.interface.nsmap
+        # Every element below the Envelope uses the Envelope's prefixes, as spyne's do.
+        shell = etree.Element(f"{{{soap}}}Envelope", nsmap=nsmap)
         body = etree.SubElement(shell, f"{{{soap}}}Body")
         etree.SubElement(body, f"{{{ns}}}{message.get_type_name()}")
         self.shell = shell.__copy__
         self.result_tag = f"{{{ns}}}{name}"
         self.cls = cls
         self.steps = _plan(protocol, cls)
-        document = copy(shell)
-        flat = _members(self.steps, etree.SubElement(document[0][0], self.result_tag))
-        self.document: Template = (document.__copy__, flat)
+        self.template = _template(self.steps, self.result_tag, nsmap)
 
 
 def _responses(protocol: Any) -> dict[Any, Answer]:
@@ -282,16 +281,9 @@ def write_response(protocol: Any, ctx: Any) -> bool:
         return False
     protocol.event_manager.fire_event("before_serialize", ctx)
     result = answer.cls.get_serialization_instance(ctx.out_object[0])
-    texts = _texts(answer.steps, result)
-    if texts is None:
-        ctx.out_document = envelope = answer.shell()
-        ctx.out_body_doc = body = envelope[0]
-        _write(answer.steps, result, etree.SubElement(body[0], answer.result_tag))
-    else:
-        make, flat = answer.document
-        ctx.out_document = envelope = make()
-        ctx.out_body_doc = body = envelope[0]
-        _fill(answer.steps, flat, texts, body[0][0])
+    ctx.out_document = envelope = answer.shell()
+    ctx.out_body_doc = body = envelope[0]
+    _record(answer.steps, answer.template, result, body[0], answer.result_tag)
     if protocol.cleanup_namespaces:
         etree.cleanup_namespaces(envelope)
     protocol.event_manager.fire_event("after_serialize", ctx)
