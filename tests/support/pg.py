@@ -104,6 +104,20 @@ def drop_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
+def terminate_backend(pid: int) -> None:
+    """Cut one server session (as a PostgreSQL restart would), and wait until it is gone."""
+    admin = postgres_url()
+    assert admin is not None
+    with _admin_connection(admin) as conn:
+        conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        for _ in range(50):
+            left = conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", (pid,)).fetchone()
+            if left == (0,):
+                return
+            time.sleep(0.1)
+    raise AssertionError(f"backend {pid} still there")
+
+
 def libpq_url(url: str) -> str:
     """Turn a SQLAlchemy URL (``postgresql+psycopg://...``) into one that psycopg/libpq accept."""
     return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)

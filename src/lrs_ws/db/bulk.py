@@ -60,11 +60,19 @@ def _copy(session: Session, target: str, names: Sequence[str], rows: Rows) -> No
         with raw.cursor() as cursor, cursor.copy(f"COPY {target} ({', '.join(names)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-    except psycopg.Error as exc:
+    except (psycopg.Error, ValueError) as exc:
         # COPY goes to the driver directly, so SQLAlchemy has not wrapped its error: wrap it as SQLAlchemy
         # would, so a connection lost in the middle is a dropped connection for the unit of work (WSEC0004).
+        lost = bool(raw.broken or raw.closed)
+        driver_error = exc
+        if isinstance(exc, ValueError):
+            if not lost:
+                raise
+            # psycopg ends a COPY expecting exactly one answer from the server; a connection cut as the
+            # COPY ends (PostgreSQL stopped behind PgBouncer) can leave it none or two, and unpacking fails.
+            driver_error = psycopg.OperationalError("the connection was lost while ending COPY")
         raise DBAPIError.instance(
-            None, None, exc, psycopg.Error, connection_invalidated=bool(raw.broken or raw.closed)
+            None, None, driver_error, psycopg.Error, connection_invalidated=lost
         ) from exc
 
 
