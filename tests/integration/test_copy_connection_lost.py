@@ -15,6 +15,7 @@ import psycopg
 import psycopg._copy
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.exc import DBAPIError
 from support.databases import database
 from support.pg import terminate_backend
 
@@ -67,8 +68,9 @@ def test_copy_cut_as_it_ends_is_a_dropped_connection_refused_with_wsec0004_and_n
         bulk.insert_rows(uow.session, login_failures, NAMES, ROWS)
         uow.commit()
     dropped = refused.value.__cause__
-    assert isinstance(dropped.orig, psycopg.OperationalError)  # type: ignore[union-attr]
-    assert str(dropped.orig) == "the connection was lost while ending COPY"  # type: ignore[union-attr]
+    assert isinstance(dropped, DBAPIError) and dropped.connection_invalidated
+    assert isinstance(dropped.orig, psycopg.OperationalError)
+    assert str(dropped.orig) == "the connection was lost while ending COPY"
     assert isinstance(dropped.__cause__, ValueError)
     monkeypatch.undo()
     assert _stored(pg) == 0
